@@ -1,0 +1,18 @@
+#![no_std]
+#![doc = include_str!("../../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+mod batch;
+mod escape;
+mod point;
+mod precision;
+
+pub mod http;
+
+pub use batch::{Batch, DefaultTags, Lines};
+pub use point::{FieldValue, HasFields, NoFields, Part, PointBuilder, PointError};
+pub use precision::{Precision, TimestampError};

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project. Idempotent: installs what it needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "toolchain targets"
+for t in thumbv7em-none-eabihf thumbv7m-none-eabi riscv32imc-unknown-none-elf; do
+  rustup target list --installed | grep -qx "$t" || rustup target add "$t"
+done
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+
+step "format"
+cargo fmt --all -- --check
+
+step "no_std builds of the core"
+cargo build -q -p linewire --target thumbv7em-none-eabihf
+cargo build -q -p linewire --target thumbv7em-none-eabihf --features defmt
+cargo build -q -p linewire --target thumbv7em-none-eabihf --features embedded-nal
+cargo build -q -p linewire --target riscv32imc-unknown-none-elf
+
+step "clippy"
+cargo clippy -q --workspace --all-targets -- -D warnings
+
+step "docs"
+RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps
+
+step "tests"
+cargo test --workspace
