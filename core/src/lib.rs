@@ -14,5 +14,7 @@ mod precision;
 pub mod http;
 
 pub use batch::{Batch, DefaultTags, Lines};
-pub use point::{FieldValue, HasFields, NoFields, Part, PointBuilder, PointError};
-pub use precision::{Precision, TimestampError};
+pub use point::{
+    FieldValue, HasFields, NoFields, Part, PointBuilder, PointError, MAX_STRING_FIELD_LEN,
+};
+pub use precision::{Precision, TimestampError, MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS};

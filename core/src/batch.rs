@@ -1,0 +1,458 @@
+//! Fixed-capacity batches of line-protocol lines, and default tags.
+
+use heapless::Vec;
+
+use crate::escape::{self, Buf};
+use crate::point::{NoFields, Part, PointBuilder, PointError};
+use crate::precision::Precision;
+
+/// Line protocol for up to `N` bytes, held inline: no heap.
+///
+/// Points are added with [`point`](Batch::point); each one is appended
+/// whole or not at all. The batch remembers the precision its timestamps
+/// are in, which is what the write request must say.
+///
+/// ```
+/// use linewire::{Batch, Precision};
+///
+/// let mut batch = Batch::<512>::with_precision(Precision::Seconds);
+/// batch.point("cpu")?.tag("host", "pi-1")?.field("load", 0.25)?.timestamp(1_700_000_000)?;
+/// batch.point("cpu")?.tag("host", "pi-1")?.field("load", 0.5)?.timestamp(1_700_000_010)?;
+/// assert_eq!(batch.line_count(), 2);
+/// assert_eq!(
+///     batch.as_bytes(),
+///     b"cpu,host=pi-1 load=0.25 1700000000\ncpu,host=pi-1 load=0.5 1700000010\n"
+/// );
+/// # Ok::<(), linewire::PointError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Batch<const N: usize> {
+    buf: Vec<u8, N>,
+    /// Bytes of complete lines; anything past it is a point being built.
+    committed: usize,
+    lines: usize,
+    precision: Precision,
+    sort_tags: bool,
+}
+
+impl<const N: usize> Default for Batch<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Batch<N> {
+    /// An empty batch with nanosecond timestamps.
+    ///
+    /// ```
+    /// // `const`, so a batch can live in a `static` on a microcontroller.
+    /// const EMPTY: linewire::Batch<64> = linewire::Batch::new();
+    /// assert!(EMPTY.is_empty());
+    /// ```
+    pub const fn new() -> Self {
+        Self::with_precision(Precision::Nanoseconds)
+    }
+
+    /// An empty batch whose timestamps are in `precision`.
+    ///
+    /// ```
+    /// let batch = linewire::Batch::<64>::with_precision(linewire::Precision::Milliseconds);
+    /// assert_eq!(batch.precision(), linewire::Precision::Milliseconds);
+    /// ```
+    pub const fn with_precision(precision: Precision) -> Self {
+        Batch {
+            buf: Vec::new(),
+            committed: 0,
+            lines: 0,
+            precision,
+            sort_tags: false,
+        }
+    }
+
+    /// Turns sorting of tags by key on or off for the points added after.
+    ///
+    /// InfluxDB recommends sorted tags (it sorts them itself otherwise).
+    /// Sorting happens in place, without a heap; each tag costs a scan of
+    /// the tags before it, which is cheap for the handful a point has.
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<64>::new().sort_tags(true);
+    /// batch.point("m")?.tag("b", "2")?.tag("a", "1")?.field("v", 1i64)?.finish()?;
+    /// assert_eq!(batch.as_bytes(), b"m,a=1,b=2 v=1i\n");
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub const fn sort_tags(mut self, sort: bool) -> Self {
+        self.sort_tags = sort;
+        self
+    }
+
+    /// Starts a point. Nothing is added until the builder's
+    /// [`timestamp`](PointBuilder::timestamp) or
+    /// [`finish`](PointBuilder::finish) succeeds.
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<64>::new();
+    /// batch.point("m")?.field("v", true)?.finish()?;
+    /// assert_eq!(batch.as_bytes(), b"m v=true\n");
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn point(
+        &mut self,
+        measurement: &str,
+    ) -> Result<PointBuilder<'_, N, NoFields>, PointError> {
+        PointBuilder::start(self, measurement)
+    }
+
+    /// Starts a point that carries every tag of `defaults` first.
+    ///
+    /// ```
+    /// use linewire::{Batch, DefaultTags};
+    ///
+    /// let mut defaults = DefaultTags::<64>::new();
+    /// defaults.add("device", "esp32-7")?.add("site", "barn")?;
+    /// let mut batch = Batch::<128>::new();
+    /// batch.point_with(&defaults, "env")?.field("t", 21.5)?.finish()?;
+    /// assert_eq!(batch.as_bytes(), b"env,device=esp32-7,site=barn t=21.5\n");
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn point_with<const D: usize>(
+        &mut self,
+        defaults: &DefaultTags<D>,
+        measurement: &str,
+    ) -> Result<PointBuilder<'_, N, NoFields>, PointError> {
+        PointBuilder::start(self, measurement)?.default_tags(defaults.escaped())
+    }
+
+    /// Bytes of complete lines.
+    ///
+    /// ```
+    /// let batch = linewire::Batch::<64>::new();
+    /// assert_eq!(batch.len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.committed
+    }
+
+    /// Whether the batch holds no line.
+    ///
+    /// ```
+    /// assert!(linewire::Batch::<64>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.committed == 0
+    }
+
+    /// The capacity `N`, in bytes.
+    ///
+    /// ```
+    /// assert_eq!(linewire::Batch::<64>::new().capacity(), 64);
+    /// ```
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Bytes still free for new lines.
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<64>::new();
+    /// batch.point("m")?.field("v", 1i64)?.finish()?;
+    /// assert_eq!(batch.remaining(), 64 - 7);
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn remaining(&self) -> usize {
+        N - self.committed
+    }
+
+    /// How many lines (points) the batch holds.
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<64>::new();
+    /// batch.point("m")?.field("v", 1i64)?.finish()?;
+    /// assert_eq!(batch.line_count(), 1);
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn line_count(&self) -> usize {
+        self.lines
+    }
+
+    /// The precision of the timestamps given to this batch.
+    ///
+    /// The bytes carry them in [`Precision::wire`] of it.
+    ///
+    /// ```
+    /// assert_eq!(linewire::Batch::<64>::new().precision(), linewire::Precision::Nanoseconds);
+    /// ```
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The line protocol: complete lines, each ending in `\n`.
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<64>::new();
+    /// batch.point("m")?.field("v", 1u64)?.finish()?;
+    /// assert_eq!(batch.as_bytes(), b"m v=1u\n");
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.committed).unwrap_or_default()
+    }
+
+    /// The line protocol as text (it is always UTF-8).
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<64>::new();
+    /// batch.point("m")?.field("s", "é")?.finish()?;
+    /// assert_eq!(batch.as_str(), "m s=\"é\"\n");
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn as_str(&self) -> &str {
+        // Only &str pieces, ASCII and number formatting are ever written, and
+        // lines end on a char boundary, so this never fails.
+        core::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// Removes every line; precision and tag sorting stay.
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<64>::new();
+    /// batch.point("m")?.field("v", 1i64)?.finish()?;
+    /// batch.clear();
+    /// assert!(batch.is_empty() && batch.line_count() == 0);
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.committed = 0;
+        self.lines = 0;
+    }
+
+    /// Iterates the lines, each without its `\n`.
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<64>::new();
+    /// batch.point("a")?.field("v", 1i64)?.finish()?;
+    /// batch.point("b")?.field("v", "x\ny")?.finish()?;
+    /// let mut lines = batch.lines();
+    /// assert_eq!(lines.next(), Some(&b"a v=1i"[..]));
+    /// assert_eq!(lines.next(), Some(&b"b v=\"x\ny\""[..]));
+    /// assert_eq!(lines.next(), None);
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn lines(&self) -> Lines<'_> {
+        Lines {
+            bytes: self.as_bytes(),
+            pos: 0,
+        }
+    }
+
+    /// The bytes of the first `k` lines (all of them when `k` is larger):
+    /// what to send when only part of the batch may go.
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<64>::new();
+    /// batch.point("a")?.field("v", 1i64)?.finish()?;
+    /// batch.point("b")?.field("v", 2i64)?.finish()?;
+    /// assert_eq!(batch.first_lines(1), b"a v=1i\n");
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn first_lines(&self, k: usize) -> &[u8] {
+        let end = self.offset_after_lines(k);
+        self.as_bytes().get(..end).unwrap_or_default()
+    }
+
+    /// Removes the first `k` lines (all of them when `k` is larger) and
+    /// moves the rest to the front. Returns how many lines were removed.
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<64>::new();
+    /// batch.point("a")?.field("v", 1i64)?.finish()?;
+    /// batch.point("b")?.field("v", 2i64)?.finish()?;
+    /// assert_eq!(batch.remove_first_lines(1), 1);
+    /// assert_eq!(batch.as_bytes(), b"b v=2i\n");
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn remove_first_lines(&mut self, k: usize) -> usize {
+        self.discard_uncommitted();
+        let end = self.offset_after_lines(k);
+        let removed = self.lines_before(end);
+        let len = self.committed;
+        let bytes = self.buf.as_mut_slice();
+        bytes.copy_within(end..len, 0);
+        self.buf.truncate(len - end);
+        self.committed = len - end;
+        self.lines -= removed;
+        removed
+    }
+
+    fn offset_after_lines(&self, k: usize) -> usize {
+        if k >= self.lines {
+            return self.committed;
+        }
+        let bytes = self.as_bytes();
+        let mut pos = 0;
+        for _ in 0..k {
+            match escape::line_end(bytes, pos) {
+                Some(end) => pos = end + 1,
+                None => return self.committed,
+            }
+        }
+        pos
+    }
+
+    fn lines_before(&self, offset: usize) -> usize {
+        if offset >= self.committed {
+            return self.lines;
+        }
+        Lines {
+            bytes: self.as_bytes().get(..offset).unwrap_or_default(),
+            pos: 0,
+        }
+        .count()
+    }
+
+    pub(crate) fn buf_mut(&mut self) -> &mut Buf {
+        self.buf.as_mut_view()
+    }
+
+    pub(crate) fn sorts_tags(&self) -> bool {
+        self.sort_tags
+    }
+
+    pub(crate) fn discard_uncommitted(&mut self) {
+        self.buf.truncate(self.committed);
+    }
+
+    pub(crate) fn commit(&mut self) {
+        self.committed = self.buf.len();
+        self.lines += 1;
+    }
+}
+
+/// The lines of a [`Batch`], each without its `\n`; from [`Batch::lines`].
+#[derive(Debug, Clone)]
+pub struct Lines<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.pos >= self.bytes.len() {
+            return None;
+        }
+        let end = escape::line_end(self.bytes, self.pos).unwrap_or(self.bytes.len());
+        let line = self.bytes.get(self.pos..end);
+        self.pos = end + 1;
+        line
+    }
+}
+
+/// Tags written on every point started with [`Batch::point_with`]
+/// (a device id, a site), held escaped in `N` bytes: no heap.
+///
+/// ```
+/// use linewire::{DefaultTags, PointError, Part};
+///
+/// let mut defaults = DefaultTags::<32>::new();
+/// defaults.add("device", "d1")?;
+/// assert_eq!(defaults.add("device", "d2").unwrap_err(), PointError::DuplicateTag);
+/// assert_eq!(defaults.add("", "x").unwrap_err(), PointError::Empty(Part::TagKey));
+/// assert_eq!(defaults.len(), 1);
+/// # Ok::<(), PointError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct DefaultTags<const N: usize> {
+    escaped: Vec<u8, N>,
+    count: usize,
+}
+
+impl<const N: usize> DefaultTags<N> {
+    /// No tags.
+    ///
+    /// ```
+    /// const NONE: linewire::DefaultTags<16> = linewire::DefaultTags::new();
+    /// assert_eq!(NONE.len(), 0);
+    /// ```
+    pub const fn new() -> Self {
+        DefaultTags {
+            escaped: Vec::new(),
+            count: 0,
+        }
+    }
+
+    /// Adds a tag, checked like [`PointBuilder::tag`]. On error nothing changes.
+    ///
+    /// ```
+    /// let mut defaults = linewire::DefaultTags::<32>::new();
+    /// defaults.add("site", "north field")?;
+    /// assert_eq!(defaults.len(), 1);
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn add(&mut self, key: &str, value: &str) -> Result<&mut Self, PointError> {
+        let before = self.escaped.len();
+        let result = self.append(key, value);
+        if result.is_err() {
+            self.escaped.truncate(before);
+        }
+        result.map(|()| {
+            self.count += 1;
+            self
+        })
+    }
+
+    fn append(&mut self, key: &str, value: &str) -> Result<(), PointError> {
+        let before = self.escaped.len();
+        let buf = self.escaped.as_mut_view();
+        escape::push(buf, b',')?;
+        escape::write_name(buf, key.as_bytes(), Part::TagKey)?;
+        let key_end = buf.len();
+        escape::push(buf, b'=')?;
+        escape::write_name(buf, value.as_bytes(), Part::TagValue)?;
+        let bytes = buf.as_slice();
+        let new_key = bytes.get(before + 1..key_end).unwrap_or_default();
+        let earlier = bytes.get(..before).unwrap_or_default();
+        if escape::tag_keys(earlier).any(|(ks, ke)| earlier.get(ks..ke) == Some(new_key)) {
+            return Err(PointError::DuplicateTag);
+        }
+        Ok(())
+    }
+
+    /// How many tags there are.
+    ///
+    /// ```
+    /// assert_eq!(linewire::DefaultTags::<8>::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are none.
+    ///
+    /// ```
+    /// assert!(linewire::DefaultTags::<8>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Removes every tag.
+    ///
+    /// ```
+    /// let mut defaults = linewire::DefaultTags::<16>::new();
+    /// defaults.add("a", "b")?;
+    /// defaults.clear();
+    /// assert!(defaults.is_empty());
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn clear(&mut self) {
+        self.escaped.clear();
+        self.count = 0;
+    }
+
+    pub(crate) fn escaped(&self) -> &[u8] {
+        &self.escaped
+    }
+}

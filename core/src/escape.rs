@@ -1,0 +1,289 @@
+//! Escaping and validation of each position of a line, and scanners over
+//! lines this crate wrote.
+//!
+//! The rules are the intersection of what the Go parser (InfluxDB 1.x/2.x)
+//! and the Rust `influxdb-line-protocol` parser (InfluxDB 3) read back the
+//! same way. Where they disagree (a backslash before a character that needs
+//! escaping, or at the end of a name) the input is refused instead of
+//! written in a form one of them would misread.
+
+use heapless::VecView;
+
+use crate::point::{Part, PointError};
+
+pub(crate) type Buf = VecView<u8>;
+
+/// Needs a backslash before it in a measurement.
+const ESC_MEASUREMENT: u8 = 1;
+/// Needs a backslash before it in a tag key, tag value or field key.
+const ESC_KEY: u8 = 2;
+/// Cannot be represented in a name at all: line breaks, tab (a field
+/// separator to the InfluxDB 3 parser), NUL.
+const FORBIDDEN: u8 = 4;
+const BACKSLASH: u8 = 8;
+/// Needs a backslash before it inside a string field value.
+const ESC_STRING: u8 = 16;
+
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    table[b',' as usize] = ESC_MEASUREMENT | ESC_KEY;
+    table[b' ' as usize] = ESC_MEASUREMENT | ESC_KEY;
+    table[b'=' as usize] = ESC_KEY;
+    table[b'\n' as usize] = FORBIDDEN;
+    table[b'\r' as usize] = FORBIDDEN;
+    table[b'\t' as usize] = FORBIDDEN;
+    table[0] = FORBIDDEN;
+    table[b'\\' as usize] = BACKSLASH | ESC_STRING;
+    table[b'"' as usize] = ESC_STRING;
+    table
+};
+
+#[inline]
+fn class(b: u8) -> u8 {
+    // A u8 always indexes a 256-entry table.
+    CLASS[b as usize]
+}
+
+fn escape_bit(part: Part) -> u8 {
+    match part {
+        Part::Measurement => ESC_MEASUREMENT,
+        _ => ESC_KEY,
+    }
+}
+
+/// Checks a name (measurement, tag key, tag value, field key) without writing it.
+pub(crate) fn validate_name(name: &[u8], part: Part) -> Result<(), PointError> {
+    if name.is_empty() {
+        return Err(PointError::Empty(part));
+    }
+    if part != Part::TagValue {
+        if name.first() == Some(&b'_') {
+            return Err(PointError::Reserved(part));
+        }
+        if part != Part::Measurement && name == b"time" {
+            return Err(PointError::Reserved(part));
+        }
+    }
+    if part == Part::Measurement && name.first() == Some(&b'#') {
+        return Err(PointError::CommentMarker);
+    }
+    let esc = escape_bit(part);
+    let mut i = 0;
+    while let Some(&b) = name.get(i) {
+        let c = class(b);
+        if c & FORBIDDEN != 0 {
+            return Err(PointError::ForbiddenCharacter(part));
+        }
+        if c & BACKSLASH != 0 {
+            match name.get(i + 1) {
+                None => return Err(PointError::TrailingBackslash(part)),
+                Some(&next) if class(next) & (esc | BACKSLASH) != 0 => {
+                    return Err(PointError::AmbiguousBackslash(part))
+                }
+                Some(_) => {}
+            }
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Validates `name` and appends it, escaped for `part`.
+pub(crate) fn write_name(out: &mut Buf, name: &[u8], part: Part) -> Result<(), PointError> {
+    validate_name(name, part)?;
+    let esc = escape_bit(part);
+    let mut start = 0;
+    for (i, &b) in name.iter().enumerate() {
+        if class(b) & esc != 0 {
+            extend(out, name.get(start..i).unwrap_or_default())?;
+            push(out, b'\\')?;
+            start = i;
+        }
+    }
+    extend(out, name.get(start..).unwrap_or_default())
+}
+
+/// Appends a string field value in quotes, with `"` and `\` escaped.
+pub(crate) fn write_string(out: &mut Buf, value: &[u8]) -> Result<(), PointError> {
+    push(out, b'"')?;
+    let mut start = 0;
+    for (i, &b) in value.iter().enumerate() {
+        if class(b) & ESC_STRING != 0 {
+            extend(out, value.get(start..i).unwrap_or_default())?;
+            push(out, b'\\')?;
+            start = i;
+        }
+    }
+    extend(out, value.get(start..).unwrap_or_default())?;
+    push(out, b'"')
+}
+
+#[inline]
+pub(crate) fn extend(out: &mut Buf, bytes: &[u8]) -> Result<(), PointError> {
+    out.extend_from_slice(bytes)
+        .map_err(|_| PointError::BatchFull)
+}
+
+#[inline]
+pub(crate) fn push(out: &mut Buf, byte: u8) -> Result<(), PointError> {
+    out.push(byte).map_err(|_| PointError::BatchFull)
+}
+
+/// The bytes of an escaped name as the parsers read them back.
+///
+/// Valid only for names this module wrote: there a backslash is either an
+/// escape before a special character or a literal before an ordinary one.
+fn unescaped(escaped: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let mut i = 0;
+    core::iter::from_fn(move || {
+        let b = *escaped.get(i)?;
+        i += 1;
+        if b == b'\\' {
+            if let Some(&next) = escaped.get(i) {
+                if class(next) & (ESC_MEASUREMENT | ESC_KEY) != 0 {
+                    i += 1;
+                    return Some(next);
+                }
+            }
+        }
+        Some(b)
+    })
+}
+
+/// Orders two escaped keys by their unescaped bytes, as InfluxDB sorts tags.
+pub(crate) fn cmp_escaped(a: &[u8], b: &[u8]) -> core::cmp::Ordering {
+    unescaped(a).cmp(unescaped(b))
+}
+
+/// Index of the first byte at or after `from` that is `target` and not
+/// escaped, in the measurement/tag section of a line written here.
+pub(crate) fn find_unescaped(bytes: &[u8], from: usize, targets: &[u8]) -> Option<usize> {
+    let mut i = from;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'\\' {
+            i += 2;
+            continue;
+        }
+        if targets.contains(&b) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Iterates the `(key_start, key_end)` of each `,key=value` tag in
+/// `region`, a run of tags as written here (each starting with a comma).
+pub(crate) fn tag_keys(region: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut pos = 0;
+    core::iter::from_fn(move || {
+        if region.get(pos) != Some(&b',') {
+            return None;
+        }
+        let key_start = pos + 1;
+        let key_end = find_unescaped(region, key_start, b"=")?;
+        pos = find_unescaped(region, key_end + 1, b",").unwrap_or(region.len());
+        Some((key_start, key_end))
+    })
+}
+
+/// Iterates the `(key_start, key_end)` of each field in `region`, the
+/// field set of a line written here (`k=v,k2="s",...`, no leading space).
+pub(crate) fn field_keys(region: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut pos = 0;
+    core::iter::from_fn(move || {
+        if pos >= region.len() {
+            return None;
+        }
+        let key_start = pos;
+        let key_end = find_unescaped(region, key_start, b"=")?;
+        pos = skip_field_value(region, key_end + 1)? + 1;
+        Some((key_start, key_end))
+    })
+}
+
+/// Returns the index just past a field value starting at `start` (the
+/// index of the following `,`, space, newline, or the end).
+fn skip_field_value(bytes: &[u8], start: usize) -> Option<usize> {
+    if bytes.get(start) == Some(&b'"') {
+        let mut i = start + 1;
+        loop {
+            match *bytes.get(i)? {
+                b'\\' => i += 2,
+                b'"' => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+    }
+    let rest = bytes.get(start..)?;
+    Some(
+        start
+            + rest
+                .iter()
+                .position(|&b| b == b',' || b == b' ' || b == b'\n')
+                .unwrap_or(rest.len()),
+    )
+}
+
+/// Index of the `\n` that ends the line starting at `start`, in bytes this
+/// crate wrote. String field values may hold raw line feeds, so this tracks
+/// quoting rather than searching for the first `\n`.
+pub(crate) fn line_end(bytes: &[u8], start: usize) -> Option<usize> {
+    // Measurement and tags: everything up to the first unescaped space.
+    let mut i = find_unescaped(bytes, start, b" \n")?;
+    if bytes.get(i) == Some(&b'\n') {
+        return Some(i);
+    }
+    // Fields, then an optional timestamp.
+    i += 1;
+    loop {
+        let key_end = find_unescaped(bytes, i, b"=\n ")?;
+        if bytes.get(key_end) != Some(&b'=') {
+            // The timestamp (after a space) or a malformed line: end at the newline.
+            let rest = bytes.get(key_end..)?;
+            return rest.iter().position(|&b| b == b'\n').map(|p| key_end + p);
+        }
+        let value_end = skip_field_value(bytes, key_end + 1)?;
+        match bytes.get(value_end) {
+            Some(b',') => i = value_end + 1,
+            Some(b'\n') => return Some(value_end),
+            Some(_) => {
+                let rest = bytes.get(value_end..)?;
+                return rest.iter().position(|&b| b == b'\n').map(|p| value_end + p);
+            }
+            None => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(name: &str, part: Part) -> Result<heapless::Vec<u8, 64>, PointError> {
+        let mut v = heapless::Vec::<u8, 64>::new();
+        write_name(v.as_mut_view(), name.as_bytes(), part)?;
+        Ok(v)
+    }
+
+    #[test]
+    fn line_end_skips_newlines_inside_strings() {
+        let text = b"m,t=a\\ b f=\"x\ny\\\"\n\",g=1i 5\nm f=1\n";
+        let first = line_end(text, 0).unwrap();
+        assert_eq!(&text[..first], &b"m,t=a\\ b f=\"x\ny\\\"\n\",g=1i 5"[..]);
+        let second = line_end(text, first + 1).unwrap();
+        assert_eq!(&text[first + 1..second], b"m f=1");
+        assert_eq!(line_end(text, second + 1), None);
+    }
+
+    #[test]
+    fn unescaped_compare_orders_by_raw_bytes() {
+        let a = escaped("a b", Part::TagKey).unwrap();
+        let b = escaped("a=b", Part::TagKey).unwrap();
+        // ' ' (0x20) < '=' (0x3d) although the escaped forms are "a\ b" and "a\=b".
+        assert_eq!(cmp_escaped(&a, &b), core::cmp::Ordering::Less);
+        let c = escaped("a\\b", Part::TagKey).unwrap();
+        assert_eq!(&c[..], b"a\\b");
+        assert!(unescaped(&c).eq(b"a\\b".iter().copied()));
+    }
+}

@@ -1,0 +1,455 @@
+//! The point builder: measurement, then tags, then at least one field, then
+//! an optional timestamp, written straight into a batch.
+
+use core::fmt;
+use core::marker::PhantomData;
+
+use crate::batch::Batch;
+use crate::escape::{self, Buf};
+use crate::precision;
+
+/// The longest string field value InfluxDB 1.x and 2.x store, in bytes.
+pub const MAX_STRING_FIELD_LEN: usize = 64 * 1024;
+
+/// The position in a line that an error is about.
+///
+/// ```
+/// use linewire::{Batch, Part, PointError};
+///
+/// let mut batch = Batch::<256>::new();
+/// let err = batch.point("m")?.tag("room", "").unwrap_err();
+/// assert_eq!(err, PointError::Empty(Part::TagValue));
+/// # Ok::<(), PointError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Part {
+    /// The measurement name.
+    Measurement,
+    /// A tag key.
+    TagKey,
+    /// A tag value.
+    TagValue,
+    /// A field key.
+    FieldKey,
+    /// A field value.
+    FieldValue,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Measurement => "measurement",
+            Part::TagKey => "tag key",
+            Part::TagValue => "tag value",
+            Part::FieldKey => "field key",
+            Part::FieldValue => "field value",
+        })
+    }
+}
+
+/// Why a point (or a default tag) was refused. The batch is unchanged.
+///
+/// ```
+/// use linewire::{Batch, PointError};
+///
+/// let mut batch = Batch::<256>::new();
+/// let err = batch.point("m")?.field("v", f64::NAN).unwrap_err();
+/// assert_eq!(err, PointError::NotFinite);
+/// assert!(batch.is_empty());
+/// # Ok::<(), PointError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum PointError {
+    /// An empty measurement, key or tag value.
+    Empty(Part),
+    /// A line feed, carriage return, tab or NUL in a name or tag value:
+    /// line protocol cannot carry them there.
+    ForbiddenCharacter(Part),
+    /// A name or tag value ending in a backslash, which the parsers of
+    /// InfluxDB 2 and 3 reject.
+    TrailingBackslash(Part),
+    /// A backslash right before a character that needs escaping (or another
+    /// backslash): InfluxDB 1/2 and 3 would read it back differently.
+    AmbiguousBackslash(Part),
+    /// A name starting with `_` (reserved by InfluxDB 2), or a key named
+    /// `time` (the time column of InfluxDB 3).
+    Reserved(Part),
+    /// A measurement starting with `#`: the line would be read as a comment.
+    CommentMarker,
+    /// The same tag key twice (including a default tag), which servers reject.
+    DuplicateTag,
+    /// The same field key twice in one point, which InfluxDB 3 rejects.
+    DuplicateField,
+    /// NaN or an infinity: no server stores them.
+    NotFinite,
+    /// A string field value longer than 64 KiB.
+    StringTooLong,
+    /// A timestamp outside 1677-09-21 ..= 2262-04-11 in the batch's precision.
+    TimestampOutOfRange,
+    /// The point does not fit in what is left of the batch.
+    BatchFull,
+}
+
+impl fmt::Display for PointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty(part) => write!(f, "empty {part}"),
+            Self::ForbiddenCharacter(part) => write!(
+                f,
+                "{part} contains a line feed, carriage return, tab or NUL"
+            ),
+            Self::TrailingBackslash(part) => write!(f, "{part} ends with a backslash"),
+            Self::AmbiguousBackslash(part) => write!(
+                f,
+                "{part} has a backslash before a comma, equals sign, space or backslash"
+            ),
+            Self::Reserved(part) => write!(f, "{part} is reserved (starts with '_' or is 'time')"),
+            Self::CommentMarker => f.write_str("measurement starts with '#'"),
+            Self::DuplicateTag => f.write_str("tag key given twice"),
+            Self::DuplicateField => f.write_str("field key given twice"),
+            Self::NotFinite => f.write_str("float field is NaN or infinite"),
+            Self::StringTooLong => f.write_str("string field longer than 64 KiB"),
+            Self::TimestampOutOfRange => {
+                f.write_str("timestamp outside 1677-09-21..=2262-04-11 in the batch precision")
+            }
+            Self::BatchFull => f.write_str("point does not fit in the batch"),
+        }
+    }
+}
+
+impl core::error::Error for PointError {}
+
+impl From<precision::TimestampError> for PointError {
+    fn from(_: precision::TimestampError) -> Self {
+        PointError::TimestampOutOfRange
+    }
+}
+
+/// A field value. Built from `f64`, `f32`, `i64`, `i32`, `u64`, `u32`,
+/// `bool` and `&str` with `From`.
+///
+/// ```
+/// use linewire::FieldValue;
+///
+/// assert_eq!(FieldValue::from(3u32), FieldValue::U64(3));
+/// assert_eq!(FieldValue::from("ok"), FieldValue::Str("ok"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum FieldValue<'a> {
+    /// A float, written in the shortest form that parses back to the same bits.
+    F64(f64),
+    /// A signed integer, written with the `i` suffix.
+    I64(i64),
+    /// An unsigned integer, written with the `u` suffix.
+    U64(u64),
+    /// A boolean, written `true` or `false`.
+    Bool(bool),
+    /// A string, written in double quotes with `"` and `\` escaped.
+    Str(&'a str),
+}
+
+macro_rules! field_from {
+    ($($t:ty => $variant:ident as $as:ty),* $(,)?) => {$(
+        impl From<$t> for FieldValue<'_> {
+            fn from(v: $t) -> Self {
+                FieldValue::$variant(<$as>::from(v))
+            }
+        }
+    )*};
+}
+
+field_from!(
+    f64 => F64 as f64, f32 => F64 as f64,
+    i64 => I64 as i64, i32 => I64 as i64, i16 => I64 as i64, i8 => I64 as i64,
+    u64 => U64 as u64, u32 => U64 as u64, u16 => U64 as u64, u8 => U64 as u64,
+    bool => Bool as bool,
+);
+
+impl<'a> From<&'a str> for FieldValue<'a> {
+    fn from(v: &'a str) -> Self {
+        FieldValue::Str(v)
+    }
+}
+
+/// Builder state: measurement and tags written, no field yet.
+#[derive(Debug)]
+pub struct NoFields;
+/// Builder state: at least one field written; the point can be finished.
+#[derive(Debug)]
+pub struct HasFields;
+
+/// Writes one point into a [`Batch`]; made by [`Batch::point`].
+///
+/// The order of calls is fixed by the types: tags, then fields, then
+/// [`timestamp`](PointBuilder::timestamp) or [`finish`](PointBuilder::finish),
+/// which commit the line. Until then nothing is visible in the batch: a
+/// failed step, or a builder dropped before it is finished, leaves the batch
+/// byte for byte as it was.
+///
+/// ```
+/// use linewire::Batch;
+///
+/// let mut batch = Batch::<256>::new();
+/// batch
+///     .point("weather")?
+///     .tag("station", "KORD")?
+///     .field("temperature", 82.5)?
+///     .field("ok", true)?
+///     .timestamp(1_465_839_830_100_400_200)?;
+/// assert_eq!(
+///     batch.as_bytes(),
+///     b"weather,station=KORD temperature=82.5,ok=true 1465839830100400200\n"
+/// );
+/// # Ok::<(), linewire::PointError>(())
+/// ```
+#[must_use = "a point is only added to the batch by `timestamp` or `finish`"]
+#[derive(Debug)]
+pub struct PointBuilder<'b, const N: usize, State> {
+    batch: &'b mut Batch<N>,
+    /// Where this point's measurement ends and its tags begin.
+    tags_start: usize,
+    /// Where its fields begin (the byte after the space), once there is one.
+    fields_start: usize,
+    /// A one-bit-per-hash summary of the keys written, so that the duplicate
+    /// scan runs only when a key may repeat.
+    tag_seen: u32,
+    field_seen: u64,
+    _state: PhantomData<State>,
+}
+
+fn key_hash(key: &[u8]) -> u32 {
+    let first = key.first().copied().unwrap_or(0) as u32;
+    let last = key.last().copied().unwrap_or(0) as u32;
+    (first.wrapping_mul(31) ^ last.wrapping_mul(7) ^ key.len() as u32) & 63
+}
+
+impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
+    pub(crate) fn start(batch: &'b mut Batch<N>, measurement: &str) -> Result<Self, PointError> {
+        batch.discard_uncommitted();
+        let buf = batch.buf_mut();
+        escape::write_name(buf, measurement.as_bytes(), Part::Measurement)?;
+        let tags_start = buf.len();
+        Ok(PointBuilder {
+            batch,
+            tags_start,
+            fields_start: 0,
+            tag_seen: 0,
+            field_seen: 0,
+            _state: PhantomData,
+        })
+    }
+
+    /// Adds a tag. Keys and values are escaped; see [`PointError`] for what
+    /// is refused. With [`Batch::sort_tags`] on, the tag is put in key order.
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<128>::new();
+    /// batch.point("m")?.tag("a b", "c,d=e")?.field("v", 1i64)?.finish()?;
+    /// assert_eq!(batch.as_bytes(), b"m,a\\ b=c\\,d\\=e v=1i\n");
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn tag(mut self, key: &str, value: &str) -> Result<Self, PointError> {
+        let buf = self.batch.buf_mut();
+        let tag_start = buf.len();
+        escape::push(buf, b',')?;
+        escape::write_name(buf, key.as_bytes(), Part::TagKey)?;
+        escape::push(buf, b'=')?;
+        escape::write_name(buf, value.as_bytes(), Part::TagValue)?;
+        self.place_tag(tag_start)?;
+        Ok(self)
+    }
+
+    /// Adds every tag of `defaults`, checked as if given one by one.
+    pub(crate) fn default_tags(mut self, escaped: &[u8]) -> Result<Self, PointError> {
+        for (key_start, key_end) in escape::tag_keys(escaped) {
+            let tag_start = key_start - 1;
+            let tag_end =
+                escape::find_unescaped(escaped, key_end + 1, b",").unwrap_or(escaped.len());
+            let tag = escaped.get(tag_start..tag_end).unwrap_or_default();
+            let buf = self.batch.buf_mut();
+            let written_at = buf.len();
+            escape::extend(buf, tag)?;
+            self.place_tag(written_at)?;
+        }
+        Ok(self)
+    }
+
+    /// Checks the tag just written at `tag_start..` against the earlier
+    /// ones, and moves it into key order when the batch sorts tags.
+    fn place_tag(&mut self, tag_start: usize) -> Result<(), PointError> {
+        let sort = self.batch.sorts_tags();
+        let tags_start = self.tags_start;
+        let bytes = self.batch.buf_mut().as_mut_slice();
+        let Some(region) = bytes.get_mut(tags_start..) else {
+            return Ok(());
+        };
+        let new_rel = tag_start - tags_start;
+        let key_end = escape::find_unescaped(region, new_rel + 1, b"=").unwrap_or(region.len());
+        let new_key = region.get(new_rel + 1..key_end).unwrap_or_default();
+        let bit = 1u32 << (key_hash(new_key) & 31);
+        let may_repeat = self.tag_seen & bit != 0;
+        self.tag_seen |= bit;
+        if !sort && !may_repeat {
+            return Ok(());
+        }
+        let (earlier, _) = region.split_at(new_rel);
+        let mut insert_at = None;
+        for (ks, ke) in escape::tag_keys(earlier) {
+            let key = earlier.get(ks..ke).unwrap_or_default();
+            match escape::cmp_escaped(key, new_key) {
+                core::cmp::Ordering::Equal => return Err(PointError::DuplicateTag),
+                core::cmp::Ordering::Greater if sort && insert_at.is_none() => {
+                    insert_at = Some(ks - 1);
+                }
+                _ => {}
+            }
+        }
+        if let Some(at) = insert_at {
+            let moved = region.len() - new_rel;
+            if let Some(span) = region.get_mut(at..) {
+                span.rotate_right(moved);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
+    /// Adds a field. The first field ends the tags; a point needs at least one.
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<128>::new();
+    /// batch
+    ///     .point("m")?
+    ///     .field("f", 1e-7)?
+    ///     .field("i", -3i64)?
+    ///     .field("u", 3u64)?
+    ///     .field("s", "say \"hi\"")?
+    ///     .finish()?;
+    /// assert_eq!(batch.as_bytes(), b"m f=1e-7,i=-3i,u=3u,s=\"say \\\"hi\\\"\"\n");
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn field<'v>(
+        mut self,
+        key: &str,
+        value: impl Into<FieldValue<'v>>,
+    ) -> Result<PointBuilder<'b, N, HasFields>, PointError> {
+        let value = value.into();
+        let first = self.fields_start == 0;
+        let buf = self.batch.buf_mut();
+        escape::push(buf, if first { b' ' } else { b',' })?;
+        let key_start = buf.len();
+        escape::write_name(buf, key.as_bytes(), Part::FieldKey)?;
+        let key_end = buf.len();
+        escape::push(buf, b'=')?;
+        write_value(buf, value)?;
+        if first {
+            self.fields_start = key_start;
+        } else {
+            self.check_field_key(key_start, key_end)?;
+        }
+        Ok(PointBuilder {
+            batch: self.batch,
+            tags_start: self.tags_start,
+            fields_start: self.fields_start,
+            tag_seen: self.tag_seen,
+            field_seen: self.field_seen,
+            _state: PhantomData,
+        })
+    }
+
+    fn check_field_key(&mut self, key_start: usize, key_end: usize) -> Result<(), PointError> {
+        let bytes = self.batch.buf_mut().as_slice();
+        let new_key = bytes.get(key_start..key_end).unwrap_or_default();
+        let bit = 1u64 << key_hash(new_key);
+        if self.field_seen == 0 {
+            // Record the first field's key, skipped when it was written.
+            let first_end = escape::find_unescaped(bytes, self.fields_start, b"=").unwrap_or(0);
+            let first = bytes.get(self.fields_start..first_end).unwrap_or_default();
+            self.field_seen = 1u64 << key_hash(first);
+        }
+        let may_repeat = self.field_seen & bit != 0;
+        self.field_seen |= bit;
+        if !may_repeat {
+            return Ok(());
+        }
+        let earlier = bytes
+            .get(self.fields_start..key_start.saturating_sub(1))
+            .unwrap_or_default();
+        for (ks, ke) in escape::field_keys(earlier) {
+            if earlier.get(ks..ke) == Some(new_key) {
+                return Err(PointError::DuplicateField);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<const N: usize> PointBuilder<'_, N, HasFields> {
+    /// Writes the timestamp, in the batch's [`Precision`](crate::Precision),
+    /// and commits the point.
+    ///
+    /// ```
+    /// use linewire::{Batch, Precision, PointError};
+    ///
+    /// let mut batch = Batch::<64>::with_precision(Precision::Seconds);
+    /// let err = batch.point("m")?.field("v", 1i64)?.timestamp(10_000_000_000).unwrap_err();
+    /// assert_eq!(err, PointError::TimestampOutOfRange);
+    /// batch.point("m")?.field("v", 1i64)?.timestamp(1_700_000_000)?;
+    /// assert_eq!(batch.as_bytes(), b"m v=1i 1700000000\n");
+    /// # Ok::<(), PointError>(())
+    /// ```
+    pub fn timestamp(self, timestamp: i64) -> Result<(), PointError> {
+        let precision = self.batch.precision();
+        let wire = precision.convert(timestamp, precision.wire())?;
+        let buf = self.batch.buf_mut();
+        escape::push(buf, b' ')?;
+        escape::extend(buf, itoa::Buffer::new().format(wire).as_bytes())?;
+        self.finish()
+    }
+
+    /// Commits the point without a timestamp: the server assigns its own time.
+    ///
+    /// ```
+    /// let mut batch = linewire::Batch::<64>::new();
+    /// batch.point("m")?.field("v", 0.5)?.finish()?;
+    /// assert_eq!(batch.as_bytes(), b"m v=0.5\n");
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn finish(self) -> Result<(), PointError> {
+        escape::push(self.batch.buf_mut(), b'\n')?;
+        self.batch.commit();
+        Ok(())
+    }
+}
+
+fn write_value(buf: &mut Buf, value: FieldValue<'_>) -> Result<(), PointError> {
+    match value {
+        FieldValue::F64(v) => {
+            if !v.is_finite() {
+                return Err(PointError::NotFinite);
+            }
+            escape::extend(buf, ryu::Buffer::new().format_finite(v).as_bytes())
+        }
+        FieldValue::I64(v) => {
+            escape::extend(buf, itoa::Buffer::new().format(v).as_bytes())?;
+            escape::push(buf, b'i')
+        }
+        FieldValue::U64(v) => {
+            escape::extend(buf, itoa::Buffer::new().format(v).as_bytes())?;
+            escape::push(buf, b'u')
+        }
+        FieldValue::Bool(v) => escape::extend(buf, if v { b"true" } else { b"false" }),
+        FieldValue::Str(s) => {
+            if s.len() > MAX_STRING_FIELD_LEN {
+                return Err(PointError::StringTooLong);
+            }
+            escape::write_string(buf, s.as_bytes())
+        }
+    }
+}
