@@ -3,6 +3,7 @@
 use linewire::{Batch, DefaultTags, Part, PointError, Precision};
 
 type Result<T = ()> = core::result::Result<T, PointError>;
+type Build = Box<dyn Fn(&mut Batch<512>) -> Result>;
 
 fn one(build: impl FnOnce(&mut Batch<512>) -> Result) -> String {
     let mut batch = Batch::<512>::new();
@@ -227,7 +228,7 @@ fn sorting_uses_unescaped_keys_and_merges_default_tags() -> Result {
 fn refusals_leave_the_batch_unchanged() {
     use Part::*;
     use PointError as E;
-    let cases: Vec<(PointError, Box<dyn Fn(&mut Batch<512>) -> Result>)> = vec![
+    let cases: Vec<(PointError, Build)> = vec![
         (
             E::Empty(Measurement),
             Box::new(|b| b.point("")?.field("v", 1i64)?.finish()),
