@@ -1,3 +1,154 @@
-//! The write transaction: the HTTP/1.1 request for `/api/v2/write` (or the
-//! v1 `/write`), the response reader, error bodies and the outcome a caller
-//! acts on. (Being built: see issue 4.)
+//! The write transaction over any blocking byte stream: the HTTP/1.1
+//! request for `/api/v2/write` (or the v1 `/write`), the response reader,
+//! error bodies and the [`Outcome`] a caller acts on.
+//!
+//! No heap, no clock. The protocol is pure functions over caller-owned
+//! buffers ([`encode_head`], [`Outcome::classify`], [`ErrorBody::parse`]);
+//! the I/O is a thin driver over [`embedded_io`] ([`write_request`],
+//! [`read_response`], [`write_batch`]). Time is an argument: a
+//! `Retry-After` date is resolved with [`RetryAfter::delay_secs`] and the
+//! caller's Unix time.
+//!
+//! # No-panic contract
+//!
+//! No function in this module panics, whatever the configuration, payload
+//! or bytes from the peer: there is no `unwrap`, `expect` or unchecked
+//! indexing on caller or network data, arithmetic on lengths is checked or
+//! saturating, and every loop ends (each iteration consumes input, and
+//! [`ReadLimits`] and [`MAX_INTERIM`] bound what a peer can make the reader
+//! consume). The response reader and the error-body parser are fuzzed
+//! (`core/fuzz`, `scripts/fuzz.sh`).
+//!
+//! # Memory
+//!
+//! A [`Target`] borrows its strings. The response (head, then body) is read
+//! into the caller's buffer; the only stack arrays are the `httparse` header
+//! array ([`MAX_HEADERS`] entries) and a 64-byte discard chunk.
+//!
+//! ```
+//! use linewire::http::{write_batch, Action, Target};
+//!
+//! # struct Loopback<'a> { reply: &'a [u8], sent: usize }
+//! # impl embedded_io::ErrorType for Loopback<'_> { type Error = core::convert::Infallible; }
+//! # impl embedded_io::Read for Loopback<'_> {
+//! #     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> { self.reply.read(buf) }
+//! # }
+//! # impl embedded_io::Write for Loopback<'_> {
+//! #     fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> { self.sent += buf.len(); Ok(buf.len()) }
+//! #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
+//! # }
+//! # let mut stream = Loopback { reply: b"HTTP/1.1 204 No Content\r\n\r\n", sent: 0 };
+//! let target = Target::v2("influx.local", "sensors", "token")?.port(8086);
+//! let mut buf = [0u8; 512];
+//! let reply = write_batch(&mut stream, &target, b"temp,room=a v=21.5\n", &mut buf)?;
+//! assert_eq!(reply.outcome.action(), Action::Done);
+//! # Ok::<(), linewire::http::WriteError>(())
+//! ```
+
+mod error;
+mod error_body;
+mod outcome;
+mod request;
+mod response;
+mod target;
+
+pub use error::{ConfigError, PeerError, ReadError, ResourceError, TransportError, WriteError};
+pub use error_body::{BodyKind, ErrorBody, RejectedLines, MAX_REJECTED_LINES};
+pub use outcome::{Action, Outcome, Partial, Reply};
+pub use request::{encode_head, write_request, Payload, USER_AGENT};
+pub use response::{
+    read_response, Framing, ReadLimits, Response, RetryAfter, MAX_HEADERS, MAX_INTERIM,
+};
+pub use target::{Api, Target, DEFAULT_MAX_BODY};
+
+/// Sends `body` (line protocol at the target's precision) to `target` over
+/// `stream` and reads the answer into `buf`.
+///
+/// `buf` first stages the request head, then holds the response head and
+/// the error body (truncated if it does not fit; a few hundred bytes is
+/// enough for the head and a useful error message). Use
+/// [`write_payload`] to give a precision or mark a gzip body.
+///
+/// # Errors
+///
+/// [`WriteError::Config`] when the body exceeds the target's maximum
+/// (nothing is sent); otherwise transport, peer or resource errors, after
+/// which the connection must be closed and the batch resent (writes are
+/// idempotent, so a resend is safe).
+///
+/// ```
+/// # use linewire::http::{write_batch, Outcome, Target};
+/// # let mut stream = embedded_io_fake();
+/// # fn embedded_io_fake() -> impl embedded_io::Read + embedded_io::Write {
+/// #     struct S(&'static [u8]);
+/// #     impl embedded_io::ErrorType for S { type Error = core::convert::Infallible; }
+/// #     impl embedded_io::Read for S { fn read(&mut self, b: &mut [u8]) -> Result<usize, Self::Error> { self.0.read(b) } }
+/// #     impl embedded_io::Write for S {
+/// #         fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { Ok(b.len()) }
+/// #         fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
+/// #     }
+/// #     S(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nUnauthorized")
+/// # }
+/// let target = Target::v2("telegraf.local", "b", "wrong")?;
+/// let mut buf = [0u8; 256];
+/// let reply = write_batch(&mut stream, &target, b"m v=1\n", &mut buf)?;
+/// assert_eq!(reply.outcome, Outcome::Unauthorized);
+/// assert_eq!(reply.error.message, Some("Unauthorized"));
+/// # Ok::<(), linewire::http::WriteError>(())
+/// ```
+pub fn write_batch<'b, S>(
+    stream: &mut S,
+    target: &Target<'_>,
+    body: &[u8],
+    buf: &'b mut [u8],
+) -> Result<Reply<'b>, WriteError>
+where
+    S: embedded_io::Read + embedded_io::Write,
+{
+    write_payload(
+        stream,
+        target,
+        &Payload::new(body),
+        buf,
+        ReadLimits::default(),
+    )
+}
+
+/// [`write_batch`] with a [`Payload`] (precision, gzip) and read limits.
+///
+/// # Errors
+///
+/// As [`write_batch`].
+///
+/// ```
+/// # use linewire::http::{write_payload, Outcome, Payload, ReadLimits, Target};
+/// # use linewire::Precision;
+/// # struct S(&'static [u8]);
+/// # impl embedded_io::ErrorType for S { type Error = core::convert::Infallible; }
+/// # impl embedded_io::Read for S { fn read(&mut self, b: &mut [u8]) -> Result<usize, Self::Error> { self.0.read(b) } }
+/// # impl embedded_io::Write for S {
+/// #     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { Ok(b.len()) }
+/// #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
+/// # }
+/// # let mut stream = S(b"HTTP/1.1 204 No Content\r\n\r\n");
+/// let target = Target::v2("h", "b", "t")?;
+/// let payload = Payload::new(b"m v=1 28000000\n").precision(Precision::Minutes);
+/// let mut buf = [0u8; 256];
+/// let reply = write_payload(&mut stream, &target, &payload, &mut buf, ReadLimits::default())?;
+/// assert_eq!(reply.outcome, Outcome::Written);
+/// # Ok::<(), linewire::http::WriteError>(())
+/// ```
+pub fn write_payload<'b, S>(
+    stream: &mut S,
+    target: &Target<'_>,
+    payload: &Payload<'_>,
+    buf: &'b mut [u8],
+    limits: ReadLimits,
+) -> Result<Reply<'b>, WriteError>
+where
+    S: embedded_io::Read + embedded_io::Write,
+{
+    write_request(stream, target, payload, buf)?;
+    let response = read_response(stream, buf, limits)?;
+    Ok(Reply::from(response))
+}

@@ -1,0 +1,340 @@
+//! Errors of the write transaction, grouped by whose fault they are.
+//!
+//! - [`ConfigError`]: the caller's configuration ([`Target`](super::Target))
+//!   or payload cannot be sent. Fix the configuration; resending the same
+//!   request cannot help.
+//! - [`PeerError`]: the server (or a proxy) answered something that is not
+//!   valid HTTP/1.x. The connection must be closed.
+//! - [`ResourceError`]: a caller-owned buffer is too small. The connection
+//!   must be closed.
+//! - [`TransportError`]: the stream failed or closed. The write may or may
+//!   not have happened; resending is safe because writes are idempotent.
+//!
+//! [`WriteError`] is the union the driver [`write_batch`](super::write_batch)
+//! returns.
+
+use core::fmt;
+
+/// The configuration or payload is invalid: nothing was sent.
+///
+/// ```
+/// use linewire::http::{ConfigError, Target};
+///
+/// let err = Target::v2("example.com", "", "token").unwrap_err();
+/// assert_eq!(err, ConfigError::EmptyBucket);
+/// assert_eq!(err.to_string(), "the bucket (or database) name is empty");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The host is empty or contains a space, CR, LF or another control
+    /// character.
+    InvalidHost,
+    /// The bucket (v2) or database (v1) name is empty.
+    EmptyBucket,
+    /// The organization name or ID is given but empty.
+    EmptyOrg,
+    /// A header value (token, user, extra header) contains CR, LF or NUL.
+    InvalidHeaderValue,
+    /// An extra header name is empty or not an HTTP token.
+    InvalidHeaderName,
+    /// An extra header would replace a header this crate writes itself
+    /// (`Host`, `Content-Length`, `Transfer-Encoding`, `Content-Encoding`,
+    /// `Authorization`, `Connection`, `Content-Type`).
+    ReservedHeader,
+    /// The path prefix does not start with `/` or contains a character
+    /// that is not allowed in a path.
+    InvalidPathPrefix,
+    /// The payload is larger than [`Target::max_body`](super::Target::max_body).
+    BodyTooLarge {
+        /// Length of the payload in bytes.
+        len: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidHost => f.write_str("the host is empty or contains a forbidden character"),
+            Self::EmptyBucket => f.write_str("the bucket (or database) name is empty"),
+            Self::EmptyOrg => f.write_str("the organization is given but empty"),
+            Self::InvalidHeaderValue => f.write_str("a header value contains CR, LF or NUL"),
+            Self::InvalidHeaderName => f.write_str("a header name is not a valid HTTP token"),
+            Self::ReservedHeader => f.write_str("an extra header replaces a header linewire writes"),
+            Self::InvalidPathPrefix => f.write_str("the path prefix is not a valid absolute path"),
+            Self::BodyTooLarge { len, max } => {
+                write!(f, "the body is {len} bytes, more than the maximum {max}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+/// The peer answered with something that is not valid HTTP/1.x.
+///
+/// The connection is in an unknown state and must be closed. The write may or
+/// may not have happened; resending on a new connection is safe.
+///
+/// ```
+/// use linewire::http::PeerError;
+///
+/// assert_eq!(PeerError::InvalidHead.to_string(), "malformed response head");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum PeerError {
+    /// The status line or a header is malformed.
+    InvalidHead,
+    /// The response has more headers than [`MAX_HEADERS`](super::MAX_HEADERS).
+    TooManyHeaders,
+    /// `Content-Length` is not a number, or two values disagree.
+    InvalidContentLength,
+    /// The chunked framing is malformed (bad size line, missing CRLF).
+    InvalidChunk,
+    /// More than [`MAX_INTERIM`](super::MAX_INTERIM) interim (1xx) responses,
+    /// or a `101 Switching Protocols` that was never asked for.
+    UnexpectedInterim,
+    /// The body (with framing) exceeds the reader's limit
+    /// ([`ReadLimits::max_body`](super::ReadLimits::max_body)).
+    BodyTooLong,
+}
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::InvalidHead => "malformed response head",
+            Self::TooManyHeaders => "too many response headers",
+            Self::InvalidContentLength => "invalid Content-Length",
+            Self::InvalidChunk => "malformed chunked body",
+            Self::UnexpectedInterim => "unexpected interim (1xx) response",
+            Self::BodyTooLong => "response body exceeds the read limit",
+        })
+    }
+}
+
+impl core::error::Error for PeerError {}
+
+/// A caller-owned buffer is too small.
+///
+/// ```
+/// use linewire::http::ResourceError;
+///
+/// assert_eq!(
+///     ResourceError::HeadTooLarge.to_string(),
+///     "the response head does not fit the buffer"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ResourceError {
+    /// The response status line and headers do not fit the response buffer.
+    /// The connection must be closed.
+    HeadTooLarge,
+    /// The request head does not fit the caller's slice
+    /// ([`encode_head`](super::encode_head)).
+    RequestHeadTooLarge,
+}
+
+impl fmt::Display for ResourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::HeadTooLarge => f.write_str("the response head does not fit the buffer"),
+            Self::RequestHeadTooLarge => f.write_str("the request head does not fit the buffer"),
+        }
+    }
+}
+
+impl core::error::Error for ResourceError {}
+
+/// The stream failed or closed before a complete response head arrived.
+///
+/// The write may or may not have happened. Resend on a new connection:
+/// writes are idempotent.
+///
+/// ```
+/// use linewire::http::TransportError;
+///
+/// let e = TransportError::ClosedMidHead;
+/// assert_eq!(e.to_string(), "the peer closed the connection in the response head");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum TransportError {
+    /// Writing the request failed.
+    Write(embedded_io::ErrorKind),
+    /// The stream accepted zero bytes (`Ok(0)` from `write`).
+    WriteZero,
+    /// Reading the response failed.
+    Read(embedded_io::ErrorKind),
+    /// The peer closed the connection before sending any byte of a response
+    /// (typical of a keep-alive connection the server already dropped).
+    ClosedBeforeResponse,
+    /// The peer closed the connection in the middle of the response head.
+    ClosedMidHead,
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Write(k) => write!(f, "writing the request failed: {k:?}"),
+            Self::WriteZero => f.write_str("the stream accepted no bytes"),
+            Self::Read(k) => write!(f, "reading the response failed: {k:?}"),
+            Self::ClosedBeforeResponse => {
+                f.write_str("the peer closed the connection before responding")
+            }
+            Self::ClosedMidHead => {
+                f.write_str("the peer closed the connection in the response head")
+            }
+        }
+    }
+}
+
+impl core::error::Error for TransportError {}
+
+/// Everything [`write_batch`](super::write_batch) can fail with.
+///
+/// ```
+/// use linewire::http::{ConfigError, WriteError};
+///
+/// let e = WriteError::from(ConfigError::EmptyBucket);
+/// assert!(!e.resend_may_help());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The configuration or payload is invalid; nothing was sent.
+    Config(ConfigError),
+    /// The stream failed; the write may or may not have happened.
+    Transport(TransportError),
+    /// The peer's answer is not valid HTTP; the write may or may not have
+    /// happened.
+    Peer(PeerError),
+    /// The response buffer is too small for the response head.
+    Resource(ResourceError),
+}
+
+impl WriteError {
+    /// `true` when resending the same batch (on a new connection) may
+    /// succeed: transport, peer and resource errors. Writes are idempotent,
+    /// so a resend never duplicates points.
+    ///
+    /// ```
+    /// use linewire::http::{TransportError, WriteError};
+    ///
+    /// assert!(WriteError::from(TransportError::ClosedBeforeResponse).resend_may_help());
+    /// ```
+    pub fn resend_may_help(&self) -> bool {
+        !matches!(self, Self::Config(_))
+    }
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(e) => write!(f, "configuration: {e}"),
+            Self::Transport(e) => write!(f, "transport: {e}"),
+            Self::Peer(e) => write!(f, "peer: {e}"),
+            Self::Resource(e) => write!(f, "resource: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Config(e) => Some(e),
+            Self::Transport(e) => Some(e),
+            Self::Peer(e) => Some(e),
+            Self::Resource(e) => Some(e),
+        }
+    }
+}
+
+impl From<ConfigError> for WriteError {
+    fn from(e: ConfigError) -> Self {
+        Self::Config(e)
+    }
+}
+impl From<TransportError> for WriteError {
+    fn from(e: TransportError) -> Self {
+        Self::Transport(e)
+    }
+}
+impl From<PeerError> for WriteError {
+    fn from(e: PeerError) -> Self {
+        Self::Peer(e)
+    }
+}
+impl From<ResourceError> for WriteError {
+    fn from(e: ResourceError) -> Self {
+        Self::Resource(e)
+    }
+}
+
+/// Errors of [`read_response`](super::read_response): everything a response
+/// can fail with, without the configuration errors of sending.
+///
+/// ```
+/// use linewire::http::{read_response, ReadError, ReadLimits, TransportError};
+///
+/// let mut buf = [0u8; 128];
+/// let mut wire: &[u8] = b"HTTP/1.1 204 No";
+/// let err = read_response(&mut wire, &mut buf, ReadLimits::default()).unwrap_err();
+/// assert_eq!(err, ReadError::Transport(TransportError::ClosedMidHead));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The stream failed or closed before the head was complete.
+    Transport(TransportError),
+    /// The peer's answer is not valid HTTP.
+    Peer(PeerError),
+    /// The response buffer is too small for the head.
+    Resource(ResourceError),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Transport(e) => write!(f, "transport: {e}"),
+            Self::Peer(e) => write!(f, "peer: {e}"),
+            Self::Resource(e) => write!(f, "resource: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for ReadError {}
+
+impl From<TransportError> for ReadError {
+    fn from(e: TransportError) -> Self {
+        Self::Transport(e)
+    }
+}
+impl From<PeerError> for ReadError {
+    fn from(e: PeerError) -> Self {
+        Self::Peer(e)
+    }
+}
+impl From<ResourceError> for ReadError {
+    fn from(e: ResourceError) -> Self {
+        Self::Resource(e)
+    }
+}
+impl From<ReadError> for WriteError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Transport(e) => Self::Transport(e),
+            ReadError::Peer(e) => Self::Peer(e),
+            ReadError::Resource(e) => Self::Resource(e),
+        }
+    }
+}

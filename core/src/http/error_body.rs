@@ -1,0 +1,481 @@
+//! Error bodies: every shape the servers in `write-facts.md` send, parsed
+//! with `serde-json-core`, strings unescaped in place in the caller's buffer.
+//!
+//! Shapes understood:
+//!
+//! - `{"code","message","line"?}`: InfluxDB 2.x, 3.x `/api/v2/write`, Cloud
+//!   Serverless (`line` is the first rejected line);
+//! - `{"error","data":[{"error_message","line_number",..}]}`: InfluxDB 3
+//!   `/api/v3/write_lp` partial writes; `{"error"}`: 1.x and 3.x auth;
+//! - `{"code","message","maxLength":"<n>"}`: Telegraf's listener;
+//! - anything else (plain text, a proxy's HTML, truncated JSON): kept as
+//!   text, cut at the last complete UTF-8 character.
+//!
+//! Unknown JSON fields are ignored. JSON escapes (`\n`, `\"`, `\u00e9`,
+//! surrogate pairs) are decoded in place: an escape is never shorter than
+//! what it decodes to, so the decoded text fits where the escaped text was.
+
+use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
+
+/// The most rejected line numbers kept from one error body.
+pub const MAX_REJECTED_LINES: usize = 8;
+
+/// Line numbers (1-based) the server reported as rejected.
+///
+/// ```
+/// use linewire::http::ErrorBody;
+///
+/// let mut body = *br#"{"error":"partial write of line protocol occurred","data":[{"error_message":"bad","line_number":2,"original_line":"x"}]}"#;
+/// let e = ErrorBody::parse(&mut body);
+/// assert_eq!(e.rejected.lines(), &[2]);
+/// assert_eq!(e.rejected.count(), 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RejectedLines {
+    lines: [u32; MAX_REJECTED_LINES],
+    stored: u8,
+    count: u32,
+}
+
+impl RejectedLines {
+    /// The first (at most [`MAX_REJECTED_LINES`]) rejected line numbers, in
+    /// the order the server listed them.
+    ///
+    /// ```
+    /// use linewire::http::RejectedLines;
+    ///
+    /// assert!(RejectedLines::default().lines().is_empty());
+    /// ```
+    pub fn lines(&self) -> &[u32] {
+        self.lines.get(..usize::from(self.stored)).unwrap_or(&[])
+    }
+
+    /// How many rejected lines the server reported (may exceed
+    /// [`lines`](Self::lines)`.len()`).
+    ///
+    /// ```
+    /// use linewire::http::RejectedLines;
+    ///
+    /// assert_eq!(RejectedLines::default().count(), 0);
+    /// ```
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// `true` when no line was reported.
+    ///
+    /// ```
+    /// use linewire::http::RejectedLines;
+    ///
+    /// assert!(RejectedLines::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub(crate) fn push(&mut self, line: u32) {
+        if self.lines().contains(&line) {
+            return;
+        }
+        if let Some(slot) = self.lines.get_mut(usize::from(self.stored)) {
+            *slot = line;
+            self.stored = self.stored.saturating_add(1);
+        }
+        self.count = self.count.saturating_add(1);
+    }
+}
+
+/// What kind of body it was.
+///
+/// ```
+/// use linewire::http::{BodyKind, ErrorBody};
+///
+/// let mut body = *b"<html><body>502 Bad Gateway</body></html>";
+/// assert_eq!(ErrorBody::parse(&mut body).kind, BodyKind::Text);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum BodyKind {
+    /// No body, or only whitespace.
+    Empty,
+    /// A JSON object.
+    Json,
+    /// Not JSON: [`ErrorBody::message`] is the text.
+    Text,
+}
+
+/// A parsed error body. Strings borrow the caller's buffer.
+///
+/// ```
+/// use linewire::http::{BodyKind, ErrorBody};
+///
+/// let mut body = *br#"{"code":"invalid","line":2,"message":"caf\u00e9 \"x\"\nnext"}"#;
+/// let e = ErrorBody::parse(&mut body);
+/// assert_eq!(e.kind, BodyKind::Json);
+/// assert_eq!(e.code, Some("invalid"));
+/// assert_eq!(e.message, Some("café \"x\"\nnext"));
+/// assert_eq!(e.line, Some(2));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct ErrorBody<'b> {
+    /// The shape of the body.
+    pub kind: BodyKind,
+    /// `code` (2.x/3.x: `"invalid"`, `"not found"`, `"unauthorized"`, ...).
+    pub code: Option<&'b str>,
+    /// `message`, else `error`, else the text of a non-JSON body.
+    pub message: Option<&'b str>,
+    /// The first `data[].error_message` of an InfluxDB 3 partial write.
+    pub detail: Option<&'b str>,
+    /// `line`: the first rejected line (Cloud Serverless).
+    pub line: Option<u32>,
+    /// Telegraf's `maxLength`: the largest body it accepts, in bytes.
+    pub max_length: Option<u64>,
+    /// `dropped=N` at the end of a 1.x/2.x partial-write message.
+    pub dropped: Option<u32>,
+    /// Rejected lines: from `line`, `data[].line_number`, or
+    /// `line N (1-based)` in the message.
+    pub rejected: RejectedLines,
+}
+
+impl<'b> ErrorBody<'b> {
+    /// An empty body.
+    ///
+    /// ```
+    /// use linewire::http::{BodyKind, ErrorBody};
+    ///
+    /// assert_eq!(ErrorBody::empty().kind, BodyKind::Empty);
+    /// ```
+    pub const fn empty() -> Self {
+        Self {
+            kind: BodyKind::Empty,
+            code: None,
+            message: None,
+            detail: None,
+            line: None,
+            max_length: None,
+            dropped: None,
+            rejected: RejectedLines {
+                lines: [0; MAX_REJECTED_LINES],
+                stored: 0,
+                count: 0,
+            },
+        }
+    }
+
+    /// Parses `body`. JSON strings are unescaped in place (the buffer is
+    /// modified). Never fails: what is not a JSON object is text.
+    ///
+    /// ```
+    /// use linewire::http::{BodyKind, ErrorBody};
+    ///
+    /// let mut body = *b"Unauthorized\n";
+    /// let e = ErrorBody::parse(&mut body);
+    /// assert_eq!(e.kind, BodyKind::Text);
+    /// assert_eq!(e.message, Some("Unauthorized"));
+    /// ```
+    pub fn parse(body: &'b mut [u8]) -> Self {
+        if body.trim_ascii().is_empty() {
+            return Self::empty();
+        }
+        let mut out = Self::empty();
+        let mut ranges = Ranges::default();
+        let json_ok = match serde_json_core::from_slice::<Full<'_>>(body) {
+            Ok((f, _)) => {
+                ranges.code = f.code.and_then(|s| offset_in(body, s));
+                ranges.message = f
+                    .message
+                    .or(f.error)
+                    .and_then(|s| offset_in(body, s));
+                ranges.detail = f
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.first_message)
+                    .and_then(|s| offset_in(body, s));
+                out.line = f.line.and_then(|l| u32::try_from(l).ok());
+                if let Some(l) = out.line {
+                    out.rejected.push(l);
+                }
+                if let Some(d) = &f.data {
+                    for l in d.lines.lines() {
+                        out.rejected.push(*l);
+                    }
+                    // Count lines reported beyond those kept.
+                    let extra = d.lines.count().saturating_sub(d.lines.lines().len() as u32);
+                    out.rejected.count = out.rejected.count.saturating_add(extra);
+                }
+                out.max_length = f.max_length.and_then(|s| parse_u64(s.as_bytes()));
+                true
+            }
+            Err(_) => match serde_json_core::from_slice::<Lenient<'_>>(body) {
+                Ok((f, _)) => {
+                    ranges.code = f.code.and_then(|s| offset_in(body, s));
+                    ranges.message = f
+                        .message
+                        .or(f.error)
+                        .and_then(|s| offset_in(body, s));
+                    true
+                }
+                Err(_) => false,
+            },
+        };
+        if !json_ok {
+            out.kind = BodyKind::Text;
+            let text = utf8_prefix(body).trim();
+            out.message = (!text.is_empty()).then_some(text);
+            out.scan_message();
+            return out;
+        }
+        out.kind = BodyKind::Json;
+        // Unescape each string where it is. The ranges are disjoint.
+        let code = ranges.code.map(|r| unescape_in_place(body, r));
+        let message = ranges.message.map(|r| unescape_in_place(body, r));
+        let detail = ranges.detail.map(|r| unescape_in_place(body, r));
+        let body: &'b [u8] = body;
+        let get = |r: Option<(usize, usize)>| r.and_then(|(s, e)| body.get(s..e)).map(utf8_prefix);
+        out.code = get(code);
+        out.message = get(message);
+        out.detail = get(detail);
+        out.scan_message();
+        out
+    }
+
+    /// Picks `dropped=N` and `line N (1-based)` out of the message.
+    pub(crate) fn scan_message(&mut self) {
+        let Some(msg) = self.message else { return };
+        let bytes = msg.as_bytes();
+        if let Some(pos) = find_last(bytes, b"dropped=") {
+            let digits = bytes
+                .get(pos.saturating_add(8)..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let from = pos.saturating_add(8);
+            self.dropped = bytes
+                .get(from..from.saturating_add(digits))
+                .and_then(parse_u64)
+                .and_then(|n| u32::try_from(n).ok());
+        }
+        // Cloud Serverless: "error parsing line 3 (1-based): ...".
+        let mut rest = bytes;
+        while let Some(pos) = find_first(rest, b"line ") {
+            rest = rest.get(pos.saturating_add(5)..).unwrap_or(&[]);
+            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+            let (num, after) = rest.split_at(digits.min(rest.len()));
+            if after.starts_with(b" (1-based)") {
+                if let Some(n) = parse_u64(num).and_then(|n| u32::try_from(n).ok()) {
+                    self.rejected.push(n);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Ranges {
+    code: Option<(usize, usize)>,
+    message: Option<(usize, usize)>,
+    detail: Option<(usize, usize)>,
+}
+
+/// Every field any server sends (raw, still escaped, strings).
+#[derive(serde::Deserialize)]
+struct Full<'a> {
+    #[serde(borrow, default)]
+    code: Option<&'a str>,
+    #[serde(borrow, default)]
+    message: Option<&'a str>,
+    #[serde(borrow, default)]
+    error: Option<&'a str>,
+    #[serde(default)]
+    line: Option<u64>,
+    #[serde(borrow, default, rename = "maxLength")]
+    max_length: Option<&'a str>,
+    #[serde(borrow, default)]
+    data: Option<DataList<'a>>,
+}
+
+/// Fallback when a field has an unexpected type: only the strings.
+#[derive(serde::Deserialize)]
+struct Lenient<'a> {
+    #[serde(borrow, default)]
+    code: Option<&'a str>,
+    #[serde(borrow, default)]
+    message: Option<&'a str>,
+    #[serde(borrow, default)]
+    error: Option<&'a str>,
+}
+
+#[derive(serde::Deserialize)]
+struct DataItem<'a> {
+    #[serde(borrow, default)]
+    error_message: Option<&'a str>,
+    #[serde(default)]
+    line_number: Option<u64>,
+}
+
+/// `data`: kept line numbers and the first message; any length.
+struct DataList<'a> {
+    lines: RejectedLines,
+    first_message: Option<&'a str>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for DataList<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(core::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = DataList<'a>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a list of rejected lines")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = DataList {
+                    lines: RejectedLines::default(),
+                    first_message: None,
+                };
+                while let Some(item) = seq.next_element::<DataItem<'a>>()? {
+                    if out.first_message.is_none() {
+                        out.first_message = item.error_message;
+                    }
+                    match item.line_number.and_then(|l| u32::try_from(l).ok()) {
+                        Some(l) => out.lines.push(l),
+                        None => out.lines.count = out.lines.count.saturating_add(1),
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(V(core::marker::PhantomData))
+    }
+}
+
+fn offset_in(base: &[u8], part: &str) -> Option<(usize, usize)> {
+    let start = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= base.len()).then_some((start, end))
+}
+
+fn parse_u64(v: &[u8]) -> Option<u64> {
+    let v = v.trim_ascii();
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.iter().try_fold(0u64, |acc, d| {
+        acc.checked_mul(10)?
+            .checked_add(u64::from(d.wrapping_sub(b'0')))
+    })
+}
+
+fn find_first(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn find_last(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// The longest valid UTF-8 prefix of `b` (a body cut in the middle of a
+/// character keeps the characters before it).
+pub(crate) fn utf8_prefix(b: &[u8]) -> &str {
+    match core::str::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => b
+            .get(..e.valid_up_to())
+            .and_then(|p| core::str::from_utf8(p).ok())
+            .unwrap_or(""),
+    }
+}
+
+fn hex4(b: &[u8]) -> Option<u32> {
+    let digits = b.get(..4)?;
+    digits.iter().try_fold(0u32, |acc, &c| {
+        let d = char::from(c).to_digit(16)?;
+        Some(acc * 16 + d)
+    })
+}
+
+/// Decodes the JSON escapes of `buf[start..end]` in place; returns the range
+/// of the decoded text (`start..start + n`, `n <= end - start`). Invalid
+/// escapes are kept as written; lone surrogates become U+FFFD.
+fn unescape_in_place(buf: &mut [u8], (start, end): (usize, usize)) -> (usize, usize) {
+    let end = end.min(buf.len());
+    let mut r = start;
+    let mut w = start;
+    while r < end {
+        let Some(&c) = buf.get(r) else { break };
+        let (decoded, used): ([u8; 4], usize) = if c != b'\\' {
+            ([c, 0, 0, 0], 1)
+        } else {
+            let next = buf.get(r + 1).copied().filter(|_| r + 1 < end);
+            let simple = match next {
+                Some(b'"') => Some(b'"'),
+                Some(b'\\') => Some(b'\\'),
+                Some(b'/') => Some(b'/'),
+                Some(b'b') => Some(0x08),
+                Some(b'f') => Some(0x0c),
+                Some(b'n') => Some(b'\n'),
+                Some(b'r') => Some(b'\r'),
+                Some(b't') => Some(b'\t'),
+                _ => None,
+            };
+            if let Some(s) = simple {
+                ([s, 0, 0, 0], 2)
+            } else if next == Some(b'u') {
+                let hex = buf.get(r + 2..end).and_then(hex4);
+                match hex {
+                    None => ([c, 0, 0, 0], 1),
+                    Some(hi @ 0xD800..=0xDBFF) => {
+                        let low = buf
+                            .get(r + 6..end)
+                            .filter(|t| t.starts_with(b"\\u"))
+                            .and_then(|t| t.get(2..))
+                            .and_then(hex4)
+                            .filter(|lo| (0xDC00..=0xDFFF).contains(lo));
+                        match low {
+                            Some(lo) => {
+                                let cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                                (encode(char::from_u32(cp).unwrap_or('\u{FFFD}')), 12)
+                            }
+                            None => (encode('\u{FFFD}'), 6),
+                        }
+                    }
+                    Some(cp) => (encode(char::from_u32(cp).unwrap_or('\u{FFFD}')), 6),
+                }
+            } else {
+                ([c, 0, 0, 0], 1)
+            }
+        };
+        let n = if c != b'\\' || used <= 2 {
+            1
+        } else {
+            char_len(decoded[0])
+        };
+        // `n <= used`: the decoded bytes never overtake the read position.
+        for i in 0..n.min(used) {
+            if let (Some(&b), Some(slot)) = (decoded.get(i), buf.get_mut(w)) {
+                *slot = b;
+                w += 1;
+            }
+        }
+        r += used;
+    }
+    (start, w)
+}
+
+fn encode(c: char) -> [u8; 4] {
+    let mut out = [0u8; 4];
+    c.encode_utf8(&mut out);
+    out
+}
+
+fn char_len(first: u8) -> usize {
+    match first {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    }
+}

@@ -1,0 +1,901 @@
+//! The response reader: status line and headers parsed with `httparse`, the
+//! body decoded (length, chunked, or until close) into the caller's buffer.
+//!
+//! [`read_response`] is a thin loop around two pure parts: the head parser
+//! (a function of the bytes received so far) and a byte-level body decoder.
+//! The whole response lives in the caller's buffer: after the head is
+//! parsed, the two header values kept (`X-Platform-Error-Code`,
+//! `X-Influxdb-Error`) are moved to the front of the buffer and the decoded
+//! body follows them. A body longer than the rest of the buffer is still
+//! read to its end, so the connection stays usable; only its first bytes are
+//! kept ([`Response::is_truncated`]).
+//!
+//! Every loop ends: each iteration either consumes a byte, or reads from the
+//! stream, and a stream that returns `Ok(0)` is at its end. A peer that sends
+//! without end is stopped by [`ReadLimits::max_body`] and [`MAX_INTERIM`].
+
+use super::error::{PeerError, ReadError, ResourceError, TransportError};
+
+/// The most response headers parsed (the `httparse` header array lives on
+/// the stack: 24 × 16 bytes on a 32-bit target). A response with more is a
+/// [`PeerError::TooManyHeaders`].
+pub const MAX_HEADERS: usize = 24;
+
+/// The most interim (`1xx`) responses skipped before the final one.
+pub const MAX_INTERIM: usize = 8;
+
+/// Bytes of stack used to discard a body once the caller's buffer is full.
+const DISCARD_CHUNK: usize = 64;
+
+/// Bounds on what the reader accepts from a peer.
+///
+/// ```
+/// use linewire::http::ReadLimits;
+///
+/// let limits = ReadLimits::new(64 * 1024);
+/// assert_eq!(limits.max_body, 64 * 1024);
+/// assert_eq!(ReadLimits::default().max_body, 1024 * 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct ReadLimits {
+    /// The most body bytes (counting chunk framing and trailers) read before
+    /// the reader gives up with [`PeerError::BodyTooLong`]. Default: 1 MiB.
+    pub max_body: u64,
+}
+
+impl ReadLimits {
+    /// Limits with the given `max_body`.
+    ///
+    /// ```
+    /// use linewire::http::ReadLimits;
+    ///
+    /// assert_eq!(ReadLimits::new(10).max_body, 10);
+    /// ```
+    pub const fn new(max_body: u64) -> Self {
+        Self { max_body }
+    }
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self::new(1024 * 1024)
+    }
+}
+
+/// The value of a `Retry-After` header.
+///
+/// ```
+/// use linewire::http::RetryAfter;
+///
+/// assert_eq!(RetryAfter::parse(b"30"), Some(RetryAfter::Seconds(30)));
+/// let at = RetryAfter::parse(b"Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+/// assert_eq!(at, RetryAfter::At(784111777));
+/// assert_eq!(at.delay_secs(Some(784111770)), Some(7));
+/// assert_eq!(at.delay_secs(None), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RetryAfter {
+    /// Delta seconds (fractions rounded up, saturating at `u32::MAX`).
+    Seconds(u32),
+    /// An HTTP-date, as Unix seconds.
+    At(u64),
+}
+
+impl RetryAfter {
+    /// Parses a `Retry-After` value: delta seconds (`120`, also `1.5` as
+    /// Telegraf accepts) or an HTTP-date (IMF-fixdate, RFC 850 or asctime).
+    /// Returns `None` for anything else.
+    ///
+    /// ```
+    /// use linewire::http::RetryAfter;
+    ///
+    /// assert_eq!(RetryAfter::parse(b" 1.5 "), Some(RetryAfter::Seconds(2)));
+    /// assert_eq!(RetryAfter::parse(b"soon"), None);
+    /// ```
+    pub fn parse(value: &[u8]) -> Option<Self> {
+        let v = value.trim_ascii();
+        if v.first().is_some_and(u8::is_ascii_digit) && v.iter().all(|b| b.is_ascii_digit() || *b == b'.') {
+            let mut parts = v.splitn(2, |b| *b == b'.');
+            let whole = parts.next().unwrap_or(&[]);
+            let frac = parts.next().unwrap_or(&[]);
+            if frac.contains(&b'.') {
+                return None;
+            }
+            let mut secs: u32 = 0;
+            for d in whole {
+                secs = secs
+                    .saturating_mul(10)
+                    .saturating_add(u32::from(d.wrapping_sub(b'0')));
+            }
+            if frac.iter().any(|d| *d != b'0') {
+                secs = secs.saturating_add(1);
+            }
+            return Some(Self::Seconds(secs));
+        }
+        http_date(v).map(Self::At)
+    }
+
+    /// The delay in seconds from `now_unix` (the caller's clock, Unix
+    /// seconds). Delta seconds need no clock; a date needs `now_unix` and
+    /// gives `Some(0)` when it has passed.
+    ///
+    /// ```
+    /// use linewire::http::RetryAfter;
+    ///
+    /// assert_eq!(RetryAfter::Seconds(5).delay_secs(None), Some(5));
+    /// assert_eq!(RetryAfter::At(100).delay_secs(Some(200)), Some(0));
+    /// ```
+    pub fn delay_secs(self, now_unix: Option<u64>) -> Option<u64> {
+        match self {
+            Self::Seconds(s) => Some(u64::from(s)),
+            Self::At(t) => now_unix.map(|now| t.saturating_sub(now)),
+        }
+    }
+}
+
+/// How the response body is delimited.
+///
+/// ```
+/// use linewire::http::{read_response, Framing, ReadLimits};
+///
+/// let mut wire: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
+/// let mut buf = [0u8; 64];
+/// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+/// assert_eq!(r.framing(), Framing::NoBody);
+/// # Ok::<(), linewire::http::ReadError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Framing {
+    /// No body (`204`, `304`, or `Content-Length: 0`).
+    NoBody,
+    /// `Content-Length` bytes.
+    Length,
+    /// `Transfer-Encoding: chunked` (wins over `Content-Length`).
+    Chunked,
+    /// Neither: the body ends when the peer closes the connection.
+    UntilClose,
+}
+
+/// A parsed response. The header values and the body borrow the caller's
+/// buffer.
+///
+/// ```
+/// use linewire::http::{read_response, ReadLimits};
+///
+/// let mut wire: &[u8] =
+///     b"HTTP/1.1 404 Not Found\r\nX-Platform-Error-Code: not found\r\nContent-Length: 2\r\n\r\nno";
+/// let mut buf = [0u8; 256];
+/// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+/// assert_eq!(r.status(), 404);
+/// assert_eq!(r.platform_error_code(), Some("not found"));
+/// assert_eq!(r.body(), b"no");
+/// assert!(r.is_reusable());
+/// # Ok::<(), linewire::http::ReadError>(())
+/// ```
+#[derive(Debug)]
+pub struct Response<'b> {
+    pub(crate) status: u16,
+    pub(crate) retry_after: Option<RetryAfter>,
+    pub(crate) content_length: Option<u64>,
+    pub(crate) framing: Framing,
+    pub(crate) reusable: bool,
+    pub(crate) complete: bool,
+    pub(crate) body_len: u64,
+    pub(crate) platform_error_code: Option<&'b str>,
+    pub(crate) influxdb_error: Option<&'b str>,
+    pub(crate) body: &'b mut [u8],
+}
+
+impl<'b> Response<'b> {
+    /// The status code.
+    ///
+    /// ```
+    /// # use linewire::http::{read_response, ReadLimits};
+    /// # let mut wire: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
+    /// # let mut buf = [0u8; 64];
+    /// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+    /// assert_eq!(r.status(), 204);
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The `Retry-After` header, if present and valid.
+    ///
+    /// ```
+    /// # use linewire::http::{read_response, ReadLimits, RetryAfter};
+    /// let mut wire: &[u8] = b"HTTP/1.1 429 Too Many\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n";
+    /// # let mut buf = [0u8; 128];
+    /// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+    /// assert_eq!(r.retry_after(), Some(RetryAfter::Seconds(7)));
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn retry_after(&self) -> Option<RetryAfter> {
+        self.retry_after
+    }
+
+    /// The `Content-Length` header, if present (even when chunked framing
+    /// overrides it).
+    ///
+    /// ```
+    /// # use linewire::http::{read_response, ReadLimits};
+    /// let mut wire: &[u8] = b"HTTP/1.1 400 Bad\r\nContent-Length: 2\r\n\r\n{}";
+    /// # let mut buf = [0u8; 128];
+    /// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+    /// assert_eq!(r.content_length(), Some(2));
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
+    /// How the body was delimited.
+    ///
+    /// ```
+    /// # use linewire::http::{read_response, Framing, ReadLimits};
+    /// let mut wire: &[u8] = b"HTTP/1.1 502 Bad Gateway\r\n\r\n<html></html>";
+    /// # let mut buf = [0u8; 128];
+    /// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+    /// assert_eq!(r.framing(), Framing::UntilClose);
+    /// assert!(!r.is_reusable());
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// `true` when the connection can carry the next request: HTTP/1.1
+    /// (or 1.0 with keep-alive), no `Connection: close`, and the body was
+    /// read completely to a known end.
+    ///
+    /// ```
+    /// # use linewire::http::{read_response, ReadLimits};
+    /// let mut wire: &[u8] = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+    /// # let mut buf = [0u8; 128];
+    /// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+    /// assert!(!r.is_reusable());
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn is_reusable(&self) -> bool {
+        self.reusable
+    }
+
+    /// `false` when the peer closed (or the stream failed) before the end
+    /// of the body: the status is valid, the body is cut short.
+    ///
+    /// ```
+    /// # use linewire::http::{read_response, ReadLimits};
+    /// let mut wire: &[u8] = b"HTTP/1.1 400 Bad\r\nContent-Length: 10\r\n\r\n{\"co";
+    /// # let mut buf = [0u8; 128];
+    /// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+    /// assert!(!r.is_complete());
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// `true` when the body was longer than the buffer and only its first
+    /// bytes were kept.
+    ///
+    /// ```
+    /// # use linewire::http::{read_response, ReadLimits};
+    /// let mut wire: &[u8] = b"HTTP/1.1 400 Bad\r\nContent-Length: 100\r\n\r\n";
+    /// # let mut buf = [0u8; 64];
+    /// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+    /// assert!(!r.is_truncated()); // nothing arrived, nothing was cut
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn is_truncated(&self) -> bool {
+        (self.body.len() as u64) < self.body_len
+    }
+
+    /// The decoded length of the whole body, kept or not.
+    ///
+    /// ```
+    /// # use linewire::http::{read_response, ReadLimits};
+    /// let mut wire: &[u8] = b"HTTP/1.1 400 Bad\r\nContent-Length: 4\r\n\r\nabcd";
+    /// # let mut buf = [0u8; 128];
+    /// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+    /// assert_eq!(r.body_len(), 4);
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn body_len(&self) -> u64 {
+        self.body_len
+    }
+
+    /// The body bytes kept (decoded, possibly truncated).
+    ///
+    /// ```
+    /// # use linewire::http::{read_response, ReadLimits};
+    /// let mut wire: &[u8] =
+    ///     b"HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n";
+    /// # let mut buf = [0u8; 128];
+    /// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+    /// assert_eq!(r.body(), b"ab");
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn body(&self) -> &[u8] {
+        self.body
+    }
+
+    /// The `X-Platform-Error-Code` header (InfluxDB 2.x), if present.
+    ///
+    /// ```
+    /// # use linewire::http::{read_response, ReadLimits};
+    /// let mut wire: &[u8] = b"HTTP/1.1 413 Too Large\r\nX-Platform-Error-Code: too large\r\nContent-Length: 0\r\n\r\n";
+    /// # let mut buf = [0u8; 128];
+    /// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+    /// assert_eq!(r.platform_error_code(), Some("too large"));
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn platform_error_code(&self) -> Option<&'b str> {
+        self.platform_error_code
+    }
+
+    /// The `X-Influxdb-Error` header (InfluxDB 1.x), if present.
+    ///
+    /// ```
+    /// # use linewire::http::{read_response, ReadLimits};
+    /// let mut wire: &[u8] = b"HTTP/1.1 404 Not Found\r\nX-Influxdb-Error: database not found: \"x\"\r\nContent-Length: 0\r\n\r\n";
+    /// # let mut buf = [0u8; 128];
+    /// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+    /// assert_eq!(r.influxdb_error(), Some("database not found: \"x\""));
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn influxdb_error(&self) -> Option<&'b str> {
+        self.influxdb_error
+    }
+}
+
+/// What the head parser extracts; header values as ranges of the buffer.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    status: u16,
+    http10: bool,
+    retry_after: Option<RetryAfter>,
+    content_length: Option<u64>,
+    transfer_encoding: bool,
+    chunked: bool,
+    close: bool,
+    keep_alive: bool,
+    platform_error_code: Option<(usize, usize)>,
+    influxdb_error: Option<(usize, usize)>,
+}
+
+fn offset_in(base: &[u8], part: &[u8]) -> Option<(usize, usize)> {
+    let start = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= base.len()).then_some((start, end))
+}
+
+fn tokens(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|b| *b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
+}
+
+fn parse_u64(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.iter().try_fold(0u64, |acc, d| {
+        acc.checked_mul(10)?
+            .checked_add(u64::from(d.wrapping_sub(b'0')))
+    })
+}
+
+/// Parses the head in `buf`: `Ok(None)` when more bytes are needed.
+fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, PeerError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let mut cfg = httparse::ParserConfig::default();
+    cfg.allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true);
+    let n = match cfg.parse_response(&mut resp, buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(PeerError::TooManyHeaders),
+        Err(_) => return Err(PeerError::InvalidHead),
+    };
+    let status = resp.code.ok_or(PeerError::InvalidHead)?;
+    let mut head = Head {
+        status,
+        http10: resp.version == Some(0),
+        retry_after: None,
+        content_length: None,
+        transfer_encoding: false,
+        chunked: false,
+        close: false,
+        keep_alive: false,
+        platform_error_code: None,
+        influxdb_error: None,
+    };
+    for h in resp.headers.iter() {
+        let name = h.name;
+        let value = h.value;
+        if name.eq_ignore_ascii_case("content-length") {
+            for t in value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+                let len = parse_u64(t).ok_or(PeerError::InvalidContentLength)?;
+                if head.content_length.is_some_and(|l| l != len) {
+                    return Err(PeerError::InvalidContentLength);
+                }
+                head.content_length = Some(len);
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            for t in tokens(value) {
+                head.transfer_encoding = true;
+                head.chunked = t.eq_ignore_ascii_case(b"chunked");
+            }
+        } else if name.eq_ignore_ascii_case("connection") {
+            for t in tokens(value) {
+                if t.eq_ignore_ascii_case(b"close") {
+                    head.close = true;
+                } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                    head.keep_alive = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("retry-after") {
+            if head.retry_after.is_none() {
+                head.retry_after = RetryAfter::parse(value);
+            }
+        } else if name.eq_ignore_ascii_case("x-platform-error-code") {
+            head.platform_error_code = offset_in(buf, value.trim_ascii());
+        } else if name.eq_ignore_ascii_case("x-influxdb-error") {
+            head.influxdb_error = offset_in(buf, value.trim_ascii());
+        }
+    }
+    Ok(Some((head, n)))
+}
+
+/// Reads into `buf[*filled..]` until a complete head is parsed.
+fn read_head<R: embedded_io::Read>(
+    r: &mut R,
+    buf: &mut [u8],
+    filled: &mut usize,
+) -> Result<(Head, usize), ReadError> {
+    use embedded_io::Error as _;
+    loop {
+        if *filled > 0 {
+            if let Some(found) = parse_head(buf.get(..*filled).unwrap_or(&[]))? {
+                return Ok(found);
+            }
+        }
+        let space = match buf.get_mut(*filled..) {
+            Some(s) if !s.is_empty() => s,
+            _ => return Err(ResourceError::HeadTooLarge.into()),
+        };
+        match r.read(space) {
+            Ok(0) if *filled == 0 => return Err(TransportError::ClosedBeforeResponse.into()),
+            Ok(0) => return Err(TransportError::ClosedMidHead.into()),
+            Ok(n) => *filled = filled.saturating_add(n.min(space.len())),
+            Err(e) => return Err(TransportError::Read(e.kind()).into()),
+        }
+    }
+}
+
+/// Chunked-body states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Size { size: u64, digits: u8 },
+    Ext { size: u64 },
+    SizeLf { size: u64 },
+    Data { left: u64 },
+    DataCr,
+    DataLf,
+    TrailerStart,
+    Trailer,
+    TrailerLf,
+    EndLf,
+}
+
+/// The body decoder: a pure state machine fed one byte at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decoder {
+    Length { left: u64 },
+    Chunked(Chunk),
+    UntilClose,
+    Done,
+}
+
+/// What a byte was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Byte {
+    Data,
+    Framing,
+}
+
+impl Decoder {
+    fn new(framing: Framing, len: u64) -> Self {
+        match framing {
+            Framing::NoBody => Self::Done,
+            Framing::Length if len == 0 => Self::Done,
+            Framing::Length => Self::Length { left: len },
+            Framing::Chunked => Self::Chunked(Chunk::Size { size: 0, digits: 0 }),
+            Framing::UntilClose => Self::UntilClose,
+        }
+    }
+
+    /// The most bytes worth reading now (not past a known end).
+    fn want(&self) -> usize {
+        match self {
+            Self::Length { left } => usize::try_from(*left).unwrap_or(usize::MAX),
+            Self::Done => 0,
+            _ => usize::MAX,
+        }
+    }
+
+    fn size_done(size: u64) -> Chunk {
+        if size == 0 {
+            Chunk::TrailerStart
+        } else {
+            Chunk::Data { left: size }
+        }
+    }
+
+    fn push(&mut self, b: u8) -> Result<Byte, PeerError> {
+        let (next, kind) = match *self {
+            Self::Done => return Ok(Byte::Framing),
+            Self::UntilClose => (Self::UntilClose, Byte::Data),
+            Self::Length { left } => {
+                let left = left.saturating_sub(1);
+                let next = if left == 0 {
+                    Self::Done
+                } else {
+                    Self::Length { left }
+                };
+                (next, Byte::Data)
+            }
+            Self::Chunked(c) => {
+                let (next, kind) = Self::chunk(c, b)?;
+                (next.map_or(Self::Done, Self::Chunked), kind)
+            }
+        };
+        *self = next;
+        Ok(kind)
+    }
+
+    /// One byte of chunked framing; `None` is the end of the body.
+    fn chunk(c: Chunk, b: u8) -> Result<(Option<Chunk>, Byte), PeerError> {
+        use Chunk::*;
+        let bad = Err(PeerError::InvalidChunk);
+        let next = match (c, b) {
+            (Size { size, digits }, _) if b.is_ascii_hexdigit() => {
+                let d = match b {
+                    b'0'..=b'9' => b - b'0',
+                    b'a'..=b'f' => b - b'a' + 10,
+                    _ => b.wrapping_sub(b'A').wrapping_add(10),
+                };
+                if digits >= 16 {
+                    return bad;
+                }
+                let size = size
+                    .checked_mul(16)
+                    .and_then(|s| s.checked_add(u64::from(d)))
+                    .ok_or(PeerError::InvalidChunk)?;
+                Size {
+                    size,
+                    digits: digits.saturating_add(1),
+                }
+            }
+            (Size { digits: 0, .. }, _) => return bad,
+            (Size { size, .. }, b';' | b' ' | b'\t') => Ext { size },
+            (Size { size, .. } | Ext { size }, b'\r') => SizeLf { size },
+            (Size { size, .. } | Ext { size } | SizeLf { size }, b'\n') => Self::size_done(size),
+            (Size { .. } | SizeLf { .. }, _) => return bad,
+            (Ext { size }, _) => Ext { size },
+            (Data { left }, _) => {
+                let left = left.saturating_sub(1);
+                let next = if left == 0 { DataCr } else { Data { left } };
+                return Ok((Some(next), Byte::Data));
+            }
+            (DataCr, b'\r') => DataLf,
+            (DataCr | DataLf, b'\n') => Size { size: 0, digits: 0 },
+            (DataCr | DataLf, _) => return bad,
+            (TrailerStart, b'\r') => EndLf,
+            (TrailerStart | EndLf, b'\n') => return Ok((None, Byte::Framing)),
+            (EndLf, _) => return bad,
+            (Trailer, b'\r') => TrailerLf,
+            (Trailer | TrailerLf, b'\n') => TrailerStart,
+            (TrailerStart | Trailer, _) => Trailer,
+            (TrailerLf, _) => return bad,
+        };
+        Ok((Some(next), Byte::Framing))
+    }
+}
+
+/// Where decoded body bytes go, and the counters.
+struct BodyState {
+    dec: Decoder,
+    /// Next write position in the buffer.
+    w: usize,
+    /// Decoded body length, kept or not.
+    body_len: u64,
+    /// Body bytes received, with framing.
+    wire_len: u64,
+    limit: u64,
+}
+
+impl BodyState {
+    /// Feeds one received byte; a data byte is stored at `buf[self.w]` if
+    /// there is room. The caller guarantees the byte was read from an index
+    /// at or after `self.w`, so nothing unread is overwritten.
+    fn feed(&mut self, b: u8, buf: &mut [u8]) -> Result<(), PeerError> {
+        self.wire_len = self.wire_len.saturating_add(1);
+        if self.wire_len > self.limit {
+            return Err(PeerError::BodyTooLong);
+        }
+        if self.dec.push(b)? == Byte::Data {
+            self.body_len = self.body_len.saturating_add(1);
+            if let Some(slot) = buf.get_mut(self.w) {
+                *slot = b;
+                self.w = self.w.saturating_add(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds `buf[from..to]` in place. Returns `true` if bytes were left
+    /// over after the end of the body.
+    fn feed_range(&mut self, buf: &mut [u8], from: usize, to: usize) -> Result<bool, PeerError> {
+        for i in from..to {
+            let Some(&b) = buf.get(i) else { break };
+            if self.dec == Decoder::Done {
+                return Ok(true);
+            }
+            self.feed(b, buf)?;
+        }
+        Ok(false)
+    }
+}
+
+/// Reads one response from `r` into `buf`.
+///
+/// Interim `1xx` responses are skipped. The head must fit `buf`; the body
+/// is decoded after the two header values kept, and truncated if it does
+/// not fit (it is still read to its end). `Ok(0)` from `r` is the end of
+/// the stream.
+///
+/// # Errors
+///
+/// [`ReadError::Transport`] when the stream fails or closes before the head
+/// is complete; [`ReadError::Peer`] for malformed HTTP or a body past
+/// `limits.max_body`; [`ReadError::Resource`] when the head does not fit
+/// `buf`. A stream that fails or closes *during the body* is not an error:
+/// the response is returned with [`Response::is_complete`] `false`.
+///
+/// ```
+/// use linewire::http::{read_response, ReadLimits};
+///
+/// let mut wire: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
+/// let mut buf = [0u8; 128];
+/// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+/// assert_eq!(r.status(), 204);
+/// assert!(r.body().is_empty());
+/// # Ok::<(), linewire::http::ReadError>(())
+/// ```
+pub fn read_response<'b, R: embedded_io::Read>(
+    r: &mut R,
+    buf: &'b mut [u8],
+    limits: ReadLimits,
+) -> Result<Response<'b>, ReadError> {
+    let mut filled = 0usize;
+    let mut interim = 0usize;
+    let (head, head_len) = loop {
+        let (head, n) = read_head(r, buf, &mut filled)?;
+        if (100..200).contains(&head.status) {
+            interim = interim.saturating_add(1);
+            if head.status == 101 || interim > MAX_INTERIM {
+                return Err(PeerError::UnexpectedInterim.into());
+            }
+            if n <= filled && filled <= buf.len() {
+                buf.copy_within(n..filled, 0);
+            }
+            filled = filled.saturating_sub(n);
+            continue;
+        }
+        break (head, n);
+    };
+
+    // Move the kept header values to the front of the buffer.
+    let mut kept = [head.platform_error_code, head.influxdb_error];
+    let mut order = [0usize, 1];
+    if let (Some(a), Some(b)) = (kept[0], kept[1]) {
+        if b.0 < a.0 {
+            order = [1, 0];
+        }
+    }
+    let mut cursor = 0usize;
+    for idx in order {
+        if let Some(slot) = kept.get_mut(idx) {
+            if let Some((start, end)) = *slot {
+                if start >= cursor && start <= end && end <= head_len && end <= buf.len() {
+                    buf.copy_within(start..end, cursor);
+                    let len = end - start;
+                    *slot = Some((cursor, cursor + len));
+                    cursor += len;
+                } else {
+                    *slot = None;
+                }
+            }
+        }
+    }
+    let body_start = cursor;
+
+    let framing = if head.status == 204 || head.status == 304 {
+        Framing::NoBody
+    } else if head.chunked {
+        Framing::Chunked
+    } else if head.transfer_encoding {
+        Framing::UntilClose
+    } else {
+        match head.content_length {
+            Some(0) => Framing::NoBody,
+            Some(_) => Framing::Length,
+            None => Framing::UntilClose,
+        }
+    };
+    let mut st = BodyState {
+        dec: Decoder::new(framing, head.content_length.unwrap_or(0)),
+        w: body_start,
+        body_len: 0,
+        wire_len: 0,
+        limit: limits.max_body,
+    };
+    // Bytes received after the head, already in the buffer.
+    let mut extra = st.feed_range(buf, head_len, filled)?;
+    let mut complete = true;
+    let mut eof = false;
+    while st.dec != Decoder::Done && !extra {
+        let want = st.dec.want();
+        let in_place = st.w < buf.len();
+        let mut scratch = [0u8; DISCARD_CHUNK];
+        let res = if in_place {
+            let end = buf.len().min(st.w.saturating_add(want));
+            match buf.get_mut(st.w..end) {
+                Some(dst) => r.read(dst),
+                None => break,
+            }
+        } else {
+            let end = DISCARD_CHUNK.min(want);
+            r.read(scratch.get_mut(..end).unwrap_or(&mut []))
+        };
+        match res {
+            Ok(0) | Err(_) => {
+                eof = true;
+                break;
+            }
+            Ok(n) if in_place => {
+                let from = st.w;
+                extra = st.feed_range(buf, from, from.saturating_add(n))?;
+            }
+            Ok(n) => {
+                for &b in scratch.get(..n).unwrap_or(&[]) {
+                    st.feed(b, buf)?;
+                }
+            }
+        }
+    }
+    if eof {
+        if st.dec == Decoder::UntilClose {
+            st.dec = Decoder::Done;
+        } else {
+            complete = false;
+        }
+    }
+    let reusable = complete
+        && !extra
+        && framing != Framing::UntilClose
+        && !head.close
+        && (!head.http10 || head.keep_alive);
+
+    let (meta, rest) = buf.split_at_mut(body_start.min(buf.len()));
+    let meta: &'b [u8] = meta;
+    let kept_len = st.w.saturating_sub(body_start);
+    let body_len = rest.len().min(kept_len);
+    let (body, _) = rest.split_at_mut(body_len);
+    let text = |range: Option<(usize, usize)>| {
+        range
+            .and_then(|(s, e)| meta.get(s..e))
+            .map(super::error_body::utf8_prefix)
+    };
+    Ok(Response {
+        status: head.status,
+        retry_after: head.retry_after,
+        content_length: head.content_length,
+        framing,
+        reusable,
+        complete,
+        body_len: st.body_len,
+        platform_error_code: text(kept[0]),
+        influxdb_error: text(kept[1]),
+        body,
+    })
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses an HTTP-date (IMF-fixdate, RFC 850, asctime) to Unix seconds.
+fn http_date(v: &[u8]) -> Option<u64> {
+    const MONTHS: [&[u8]; 12] = [
+        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
+        b"dec",
+    ];
+    if v.len() > 64 {
+        return None;
+    }
+    let mut month = None;
+    let mut nums: [Option<u64>; 2] = [None, None];
+    let mut nnum = 0usize;
+    let mut hms = None;
+    let mut year_digits = 0usize;
+    let mut tokens = 0usize;
+    for t in v
+        .split(|b| matches!(b, b' ' | b',' | b'-'))
+        .filter(|t| !t.is_empty())
+    {
+        tokens += 1;
+        if tokens > 7 {
+            return None;
+        }
+        if t.contains(&b':') {
+            let mut p = t.split(|b| *b == b':');
+            let h = parse_u64(p.next()?)?;
+            let m = parse_u64(p.next()?)?;
+            let s = parse_u64(p.next()?)?;
+            if p.next().is_some() || h > 23 || m > 59 || s > 60 {
+                return None;
+            }
+            hms = Some(h * 3600 + m * 60 + s);
+        } else if t.iter().all(u8::is_ascii_digit) {
+            let slot = nums.get_mut(nnum)?;
+            *slot = Some(parse_u64(t)?);
+            if nnum == 1 {
+                year_digits = t.len();
+            }
+            nnum += 1;
+        } else if t.eq_ignore_ascii_case(b"GMT") || t.eq_ignore_ascii_case(b"UTC") {
+        } else if t.len() == 3 && month.is_none() {
+            let pos = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(t));
+            // A three-letter weekday (first token) is skipped.
+            if let Some(p) = pos {
+                month = Some(u32::try_from(p).ok()?.checked_add(1)?);
+            } else if tokens != 1 {
+                return None;
+            }
+        } else if tokens != 1 {
+            // Only the weekday may be another word.
+            return None;
+        }
+    }
+    let (day, year) = (nums[0]?, nums[1]?);
+    let year = match year_digits {
+        2 if year < 70 => year + 2000,
+        2 => year + 1900,
+        4 => year,
+        _ => return None,
+    };
+    let month = month?;
+    if !(1..=31).contains(&day) || year < 1970 || year > 9999 {
+        return None;
+    }
+    let days = days_from_civil(i64::try_from(year).ok()?, month, u32::try_from(day).ok()?);
+    let secs = days.checked_mul(86_400)?.checked_add(i64::try_from(hms?).ok()?)?;
+    u64::try_from(secs).ok()
+}
