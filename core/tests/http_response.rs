@@ -1,0 +1,405 @@
+//! The response reader: framing, interim responses, truncation, closes,
+//! hostile input, one byte per read.
+
+mod http_support;
+
+use embedded_io::ErrorKind;
+use http_support::Fake;
+use linewire::http::{
+    read_response, Framing, PeerError, ReadError, ReadLimits, ResourceError, RetryAfter,
+    TransportError, MAX_INTERIM,
+};
+use proptest::prelude::*;
+
+/// What a read produced, owned, to compare runs with different chunking.
+#[derive(Debug, PartialEq)]
+struct Summary {
+    status: u16,
+    framing: Framing,
+    reusable: bool,
+    complete: bool,
+    truncated: bool,
+    body_len: u64,
+    body: Vec<u8>,
+    retry_after: Option<RetryAfter>,
+    platform: Option<String>,
+    influx: Option<String>,
+}
+
+fn read_with(fake: &mut Fake<'_>, buf_len: usize) -> Result<Summary, ReadError> {
+    let mut buf = vec![0u8; buf_len];
+    let r = read_response(fake, &mut buf, ReadLimits::default())?;
+    Ok(Summary {
+        status: r.status(),
+        framing: r.framing(),
+        reusable: r.is_reusable(),
+        complete: r.is_complete(),
+        truncated: r.is_truncated(),
+        body_len: r.body_len(),
+        body: r.body().to_vec(),
+        retry_after: r.retry_after(),
+        platform: r.platform_error_code().map(str::to_owned),
+        influx: r.influxdb_error().map(str::to_owned),
+    })
+}
+
+/// Reads `wire` in one go and one byte per read; both must agree.
+fn read(wire: &[u8], buf_len: usize) -> Result<Summary, ReadError> {
+    let bulk = read_with(&mut Fake::new(wire), buf_len);
+    let trickle = read_with(&mut Fake::trickle(wire), buf_len);
+    assert_eq!(bulk, trickle, "bulk and one-byte reads differ");
+    for chunk in [2usize, 3, 7, 13] {
+        let mut f = Fake::new(wire);
+        f.read_chunk = chunk;
+        assert_eq!(bulk, read_with(&mut f, buf_len), "chunk {chunk}");
+    }
+    bulk
+}
+
+#[test]
+fn no_content() {
+    let s = read(b"HTTP/1.1 204 No Content\r\nDate: x\r\n\r\n", 128).unwrap();
+    assert_eq!(s.status, 204);
+    assert_eq!(s.framing, Framing::NoBody);
+    assert!(s.reusable && s.complete && !s.truncated);
+    assert!(s.body.is_empty());
+}
+
+#[test]
+fn content_length_body() {
+    let s = read(
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"code\":\"x\"}\n",
+        256,
+    )
+    .unwrap();
+    assert_eq!(s.framing, Framing::Length);
+    assert_eq!(s.body, b"{\"code\":\"x\"}\n");
+    assert!(s.reusable);
+}
+
+#[test]
+fn chunked_wins_over_content_length() {
+    let wire = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nabcd\r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n";
+    let s = read(wire, 256).unwrap();
+    assert_eq!(s.framing, Framing::Chunked);
+    assert_eq!(s.body, b"abcd0123456789");
+    assert_eq!(s.body_len, 14);
+    assert!(s.reusable && s.complete);
+}
+
+#[test]
+fn chunked_with_bare_lf_and_uppercase_hex() {
+    let s = read(
+        b"HTTP/1.1 500 X\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n1F\nabcdefghijklmnopqrstuvwxyz01234\n0\n\n",
+        256,
+    )
+    .unwrap();
+    assert_eq!(s.body.len(), 31);
+    assert!(s.complete && s.reusable);
+}
+
+#[test]
+fn interim_responses_are_skipped() {
+    let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nX: y\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
+    let s = read(wire, 64).unwrap();
+    assert_eq!(s.status, 204);
+    assert!(s.reusable);
+}
+
+#[test]
+fn too_many_interim_responses_and_101_are_errors() {
+    let mut wire = Vec::new();
+    for _ in 0..=MAX_INTERIM {
+        wire.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    wire.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+    assert_eq!(
+        read(&wire, 64).unwrap_err(),
+        ReadError::Peer(PeerError::UnexpectedInterim)
+    );
+    assert_eq!(
+        read(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", 64).unwrap_err(),
+        ReadError::Peer(PeerError::UnexpectedInterim)
+    );
+}
+
+#[test]
+fn no_body_for_204_and_304_even_with_content_length() {
+    // The next response on the connection must still parse.
+    let first_len = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n".len();
+    let wire = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
+    let mut fake = Fake::new(wire);
+    fake.boundaries = vec![first_len];
+    let first = read_with(&mut fake, 128).unwrap();
+    assert_eq!(first.status, 304);
+    assert!(first.body.is_empty() && first.reusable);
+    let second = read_with(&mut fake, 128).unwrap();
+    assert_eq!(second.status, 204);
+}
+
+#[test]
+fn body_larger_than_buffer_is_truncated_and_read_to_the_end() {
+    let body = "x".repeat(1000);
+    let mut wire = format!(
+        "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes();
+    let first_len = wire.len();
+    wire.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+    for chunk in [1usize, 5, 64, usize::MAX] {
+        let mut fake = Fake::new(&wire);
+        fake.read_chunk = chunk;
+        fake.boundaries = vec![first_len];
+        let s = read_with(&mut fake, 100).unwrap();
+        assert_eq!(s.status, 502);
+        assert!(s.truncated && s.complete && s.reusable, "chunk {chunk}: {s:?}");
+        assert_eq!(s.body_len, 1000);
+        assert!(!s.body.is_empty() && s.body.iter().all(|b| *b == b'x'));
+        // The connection is usable: the next response is intact.
+        let next = read_with(&mut fake, 100).unwrap();
+        assert_eq!(next.status, 204, "chunk {chunk}");
+        assert!(fake.remaining().is_empty());
+    }
+}
+
+#[test]
+fn chunked_body_larger_than_buffer() {
+    let mut wire = b"HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..20 {
+        wire.extend_from_slice(b"10\r\n0123456789abcdef\r\n");
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    let first_len = wire.len();
+    wire.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+    for chunk in [1usize, 7, usize::MAX] {
+        let mut fake = Fake::new(&wire);
+        fake.read_chunk = chunk;
+        fake.boundaries = vec![first_len];
+        let s = read_with(&mut fake, 90).unwrap();
+        assert_eq!(s.body_len, 320);
+        assert!(s.truncated && s.reusable);
+        assert!(b"0123456789abcdef0123456789abcdef".starts_with(&s.body[..s.body.len().min(32)]));
+        assert_eq!(read_with(&mut fake, 90).unwrap().status, 204);
+    }
+}
+
+#[test]
+fn body_delimited_by_close() {
+    let s = read(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\n\r\n<html>down</html>", 128).unwrap();
+    assert_eq!(s.framing, Framing::UntilClose);
+    assert_eq!(s.body, b"<html>down</html>");
+    assert!(s.complete && !s.reusable);
+}
+
+#[test]
+fn unknown_transfer_encoding_reads_until_close() {
+    let s = read(b"HTTP/1.1 500 X\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nabcdef", 128).unwrap();
+    assert_eq!(s.framing, Framing::UntilClose);
+    assert_eq!(s.body, b"abcdef");
+}
+
+#[test]
+fn peer_closes_before_and_during_the_head() {
+    assert_eq!(
+        read(b"", 64).unwrap_err(),
+        ReadError::Transport(TransportError::ClosedBeforeResponse)
+    );
+    assert_eq!(
+        read(b"HTTP/1.1 204 No Con", 64).unwrap_err(),
+        ReadError::Transport(TransportError::ClosedMidHead)
+    );
+    assert_eq!(
+        read(b"HTTP/1.1 100 Continue\r\n\r\n", 64).unwrap_err(),
+        ReadError::Transport(TransportError::ClosedBeforeResponse)
+    );
+}
+
+#[test]
+fn peer_closes_during_the_body() {
+    let s = read(b"HTTP/1.1 400 Bad\r\nContent-Length: 100\r\n\r\n{\"code\":", 128).unwrap();
+    assert_eq!(s.status, 400);
+    assert!(!s.complete && !s.reusable);
+    assert_eq!(s.body, b"{\"code\":");
+    let s = read(b"HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", 128).unwrap();
+    assert!(!s.complete && !s.reusable);
+    assert_eq!(s.body, b"ab");
+}
+
+#[test]
+fn read_errors() {
+    let wire = b"HTTP/1.1 204 No Content\r\n\r\n";
+    let mut f = Fake::new(wire);
+    f.fail_read_after = Some(5);
+    assert_eq!(
+        read_with(&mut f, 64).unwrap_err(),
+        ReadError::Transport(TransportError::Read(ErrorKind::ConnectionReset))
+    );
+    // During the body: the status stands, the body is incomplete.
+    let wire = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nContent-Length: 10\r\n\r\n0123";
+    let mut f = Fake::new(wire);
+    f.fail_read_after = Some(wire.len());
+    let s = read_with(&mut f, 128).unwrap();
+    assert_eq!(s.status, 429);
+    assert_eq!(s.retry_after, Some(RetryAfter::Seconds(3)));
+    assert!(!s.complete && !s.reusable);
+}
+
+#[test]
+fn connection_close_and_http10() {
+    let s = read(b"HTTP/1.1 204 No Content\r\nConnection: keep-alive, close\r\n\r\n", 64).unwrap();
+    assert!(!s.reusable);
+    let s = read(b"HTTP/1.0 204 No Content\r\n\r\n", 64).unwrap();
+    assert!(!s.reusable);
+    let s = read(b"HTTP/1.0 204 No Content\r\nConnection: Keep-Alive\r\n\r\n", 64).unwrap();
+    assert!(s.reusable);
+}
+
+#[test]
+fn kept_headers_survive_with_the_body() {
+    let wire = b"HTTP/1.1 400 Bad Request\r\nX-Influxdb-Error: partial write: unable to parse 'x': missing fields dropped=0\r\nX-Influxdb-Version: 1.8.10\r\nX-Platform-Error-Code:  invalid \r\nContent-Length: 5\r\n\r\nhello";
+    // Buffer just big enough for the head: the body still fits after the
+    // values are moved to the front.
+    let s = read(wire, wire.len() - 5).unwrap();
+    assert_eq!(
+        s.influx.as_deref(),
+        Some("partial write: unable to parse 'x': missing fields dropped=0")
+    );
+    assert_eq!(s.platform.as_deref(), Some("invalid"));
+    assert_eq!(s.body, b"hello");
+    assert!(!s.truncated);
+}
+
+#[test]
+fn retry_after_forms() {
+    let cases: [(&[u8], Option<RetryAfter>); 9] = [
+        (b"30", Some(RetryAfter::Seconds(30))),
+        (b"0", Some(RetryAfter::Seconds(0))),
+        (b"2.5", Some(RetryAfter::Seconds(3))),
+        (b"99999999999999999999", Some(RetryAfter::Seconds(u32::MAX))),
+        (b"Sun, 06 Nov 1994 08:49:37 GMT", Some(RetryAfter::At(784_111_777))),
+        (b"Sunday, 06-Nov-94 08:49:37 GMT", Some(RetryAfter::At(784_111_777))),
+        (b"Sun Nov  6 08:49:37 1994", Some(RetryAfter::At(784_111_777))),
+        (b"-5", None),
+        (b"Sun, 32 Nov 1994 08:49:37 GMT", None),
+    ];
+    for (v, want) in cases {
+        assert_eq!(RetryAfter::parse(v), want, "{}", String::from_utf8_lossy(v));
+    }
+    assert_eq!(RetryAfter::parse(b"Wed, 21 Oct 2015 07:28:00 GMT"), Some(RetryAfter::At(1_445_412_480)));
+    assert_eq!(RetryAfter::parse(b"Thu, 29 Feb 2024 00:00:00 GMT"), Some(RetryAfter::At(1_709_164_800)));
+    assert_eq!(RetryAfter::parse(b"1.2.3"), None);
+    assert_eq!(RetryAfter::parse(b""), None);
+    assert_eq!(RetryAfter::At(1000).delay_secs(Some(990)), Some(10));
+    assert_eq!(RetryAfter::At(1000).delay_secs(None), None);
+    let s = read(b"HTTP/1.1 503 Unavailable\r\nRetry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\nContent-Length: 0\r\n\r\n", 128).unwrap();
+    assert_eq!(s.retry_after, Some(RetryAfter::At(1_445_412_480)));
+}
+
+#[test]
+fn head_too_large_and_too_many_headers() {
+    let wire = b"HTTP/1.1 204 No Content\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    assert_eq!(
+        read(wire, 40).unwrap_err(),
+        ReadError::Resource(ResourceError::HeadTooLarge)
+    );
+    let mut wire = b"HTTP/1.1 204 No Content\r\n".to_vec();
+    for i in 0..30 {
+        wire.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+    }
+    wire.extend_from_slice(b"\r\n");
+    assert_eq!(
+        read(&wire, 1024).unwrap_err(),
+        ReadError::Peer(PeerError::TooManyHeaders)
+    );
+}
+
+#[test]
+fn malformed_responses_are_peer_errors() {
+    let cases: [(&[u8], PeerError); 8] = [
+        (b"HTTX/1.1 200 OK\r\n\r\n", PeerError::InvalidHead),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", PeerError::InvalidHead),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", PeerError::InvalidContentLength),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", PeerError::InvalidContentLength),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", PeerError::InvalidContentLength),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", PeerError::InvalidChunk),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX", PeerError::InvalidChunk),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n", PeerError::InvalidChunk),
+    ];
+    for (wire, want) in cases {
+        assert_eq!(
+            read(wire, 256).unwrap_err(),
+            ReadError::Peer(want),
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
+    }
+    // Same length twice is fine.
+    let s = read(b"HTTP/1.1 400 Bad\r\nContent-Length: 2, 2\r\n\r\nab", 128).unwrap();
+    assert_eq!(s.body, b"ab");
+}
+
+#[test]
+fn endless_bodies_stop_at_the_limit() {
+    let body = vec![b'a'; 5000];
+    let mut wire = b"HTTP/1.1 502 Bad Gateway\r\n\r\n".to_vec();
+    wire.extend_from_slice(&body);
+    let mut buf = [0u8; 128];
+    let err = read_response(&mut Fake::new(&wire), &mut buf, ReadLimits::new(4096)).unwrap_err();
+    assert_eq!(err, ReadError::Peer(PeerError::BodyTooLong));
+    let ok = read_response(&mut Fake::new(&wire), &mut buf, ReadLimits::new(5000)).unwrap();
+    assert_eq!(ok.body_len(), 5000);
+}
+
+#[test]
+fn reads_never_past_content_length() {
+    // Bytes after the body stay in the stream for the next response.
+    let wire = b"HTTP/1.1 400 Bad\r\nContent-Length: 2\r\n\r\nabHTTP/1.1 204 No Content\r\n\r\n";
+    // The head is 39 bytes; a first read of 39 or 40 bytes leaves the body
+    // (or its rest) to reads that stop at Content-Length.
+    for chunk in [39usize, 40] {
+        let mut fake = Fake::new(wire);
+        fake.read_chunk = chunk;
+        let first = read_with(&mut fake, 256).unwrap();
+        assert_eq!(first.body, b"ab");
+        assert!(first.reusable, "chunk {chunk}");
+        assert_eq!(read_with(&mut fake, 256).unwrap().status, 204);
+    }
+    // Bytes past the body that arrived with the head cannot be pushed back:
+    // a peer sending them is out of step, so the connection is not reusable.
+    let mut fake = Fake::new(wire);
+    fake.read_chunk = 64;
+    let first = read_with(&mut fake, 256).unwrap();
+    assert_eq!(first.body, b"ab");
+    assert!(!first.reusable);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(wire in proptest::collection::vec(any::<u8>(), 0..400), chunk in 1usize..20, buf_len in 0usize..300) {
+        let mut fake = Fake::new(&wire);
+        fake.read_chunk = chunk;
+        let mut buf = vec![0u8; buf_len];
+        if let Ok(r) = read_response(&mut fake, &mut buf, ReadLimits::new(1000)) {
+            prop_assert!(r.body().len() as u64 <= r.body_len());
+        }
+        // Every read consumed bytes, except the final `Ok(0)`.
+        prop_assert!(fake.reads <= wire.len() + 1);
+    }
+
+    #[test]
+    fn mutated_responses_never_panic(
+        pos in 0usize..120,
+        byte in any::<u8>(),
+        chunk in 1usize..9,
+    ) {
+        let mut wire = b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\nX-Platform-Error-Code: invalid\r\n\r\n5\r\nhello\r\n0\r\n\r\n".to_vec();
+        if let Some(b) = wire.get_mut(pos) { *b = byte; }
+        let mut fake = Fake::new(&wire);
+        fake.read_chunk = chunk;
+        let mut buf = [0u8; 96];
+        let _ = read_response(&mut fake, &mut buf, ReadLimits::default());
+    }
+}
