@@ -28,10 +28,16 @@ fn response(status: &str, headers: &[&str], body: &str) -> Vec<u8> {
 fn exchange(wire: &[u8], check: impl Fn(&Reply<'_>)) {
     let target = Target::v2("influx.local", "sensors", "tok").unwrap();
     for trickle in [true, false] {
-        let mut fake = if trickle { Fake::trickle(wire) } else { Fake::new(wire) };
+        let mut fake = if trickle {
+            Fake::trickle(wire)
+        } else {
+            Fake::new(wire)
+        };
         let mut buf = [0u8; 1024];
         let reply = write_batch(&mut fake, &target, BATCH, &mut buf).expect("a reply");
-        assert!(fake.written.starts_with(b"POST /api/v2/write?bucket=sensors&precision=ns HTTP/1.1\r\n"));
+        assert!(fake
+            .written
+            .starts_with(b"POST /api/v2/write?bucket=sensors&precision=ns HTTP/1.1\r\n"));
         assert!(fake.written.ends_with(BATCH));
         check(&reply);
     }
@@ -48,12 +54,15 @@ fn partial(reply: &Reply<'_>) -> Partial {
 
 #[test]
 fn written_204() {
-    exchange(b"HTTP/1.1 204 No Content\r\nX-Influxdb-Version: v2.7.11\r\n\r\n", |r| {
-        assert_eq!(r.outcome, Outcome::Written);
-        assert_eq!(r.outcome.action(), Action::Done);
-        assert_eq!(r.error.kind, BodyKind::Empty);
-        assert!(r.reusable);
-    });
+    exchange(
+        b"HTTP/1.1 204 No Content\r\nX-Influxdb-Version: v2.7.11\r\n\r\n",
+        |r| {
+            assert_eq!(r.outcome, Outcome::Written);
+            assert_eq!(r.outcome.action(), Action::Done);
+            assert_eq!(r.error.kind, BodyKind::Empty);
+            assert!(r.reusable);
+        },
+    );
 }
 
 // ---- partially written -----------------------------------------------------
@@ -61,34 +70,47 @@ fn written_204() {
 #[test]
 fn cloud_serverless_400_with_line_is_partial() {
     let body = r#"{"code":"invalid","line":2,"message":"failed to parse line protocol: errors encountered on line(s):\nerror parsing line 2 (1-based): Invalid measurement was provided\nerror parsing line 4 (1-based): Unable to parse timestamp value '123461000000000000000000000000'"}"#;
-    exchange(&response("400 Bad Request", &["Content-Type: application/json"], body), |r| {
-        let p = partial(r);
-        assert_eq!(r.outcome.action(), Action::Drop);
-        assert_eq!(r.error.line, Some(2));
-        assert_eq!(p.rejected.lines(), &[2, 4]);
-        assert_eq!(r.error.code, Some("invalid"));
-        let msg = r.error.message.unwrap();
-        assert!(msg.starts_with("failed to parse line protocol: errors encountered on line(s):\nerror parsing line 2"), "{msg}");
-    });
+    exchange(
+        &response("400 Bad Request", &["Content-Type: application/json"], body),
+        |r| {
+            let p = partial(r);
+            assert_eq!(r.outcome.action(), Action::Drop);
+            assert_eq!(r.error.line, Some(2));
+            assert_eq!(p.rejected.lines(), &[2, 4]);
+            assert_eq!(r.error.code, Some("invalid"));
+            let msg = r.error.message.unwrap();
+            assert!(msg.starts_with("failed to parse line protocol: errors encountered on line(s):\nerror parsing line 2"), "{msg}");
+        },
+    );
 }
 
 #[test]
 fn influxdb3_write_lp_400_with_data_is_partial() {
     let body = r#"{"error":"partial write of line protocol occurred","data":[{"original_line":"home,room=hall temp= 1","line_number":2,"error_message":"No fields were provided"},{"original_line":"x","line_number":5,"error_message":"other"}]}"#;
-    exchange(&response("400 Bad Request", &["content-type: application/json"], body), |r| {
-        let p = partial(r);
-        assert_eq!(p.rejected.lines(), &[2, 5]);
-        assert_eq!(p.rejected.count(), 2);
-        assert_eq!(r.error.message, Some("partial write of line protocol occurred"));
-        assert_eq!(r.error.detail, Some("No fields were provided"));
-    });
+    exchange(
+        &response("400 Bad Request", &["content-type: application/json"], body),
+        |r| {
+            let p = partial(r);
+            assert_eq!(p.rejected.lines(), &[2, 5]);
+            assert_eq!(p.rejected.count(), 2);
+            assert_eq!(
+                r.error.message,
+                Some("partial write of line protocol occurred")
+            );
+            assert_eq!(r.error.detail, Some("No fields were provided"));
+        },
+    );
 }
 
 #[test]
 fn influxdb2_oss_422_is_partial_with_dropped() {
     let body = r#"{"code":"unprocessable entity","message":"failure writing points to database: partial write: points beyond retention policy dropped=3"}"#;
     exchange(
-        &response("422 Unprocessable Entity", &["X-Platform-Error-Code: unprocessable entity"], body),
+        &response(
+            "422 Unprocessable Entity",
+            &["X-Platform-Error-Code: unprocessable entity"],
+            body,
+        ),
         |r| {
             let p = partial(r);
             assert_eq!(p.dropped, Some(3));
@@ -156,7 +178,11 @@ fn influxdb2_oss_400_lists_every_bad_line() {
 fn unauthorized_shapes() {
     // InfluxDB 3 Core: {"error"}.
     exchange(
-        &response("401 Unauthorized", &[], r#"{"error":"the request was not authenticated"}"#),
+        &response(
+            "401 Unauthorized",
+            &[],
+            r#"{"error":"the request was not authenticated"}"#,
+        ),
         |r| {
             assert_eq!(r.outcome, Outcome::Unauthorized);
             assert_eq!(r.outcome.action(), Action::Stop);
@@ -165,7 +191,11 @@ fn unauthorized_shapes() {
     );
     // InfluxDB 2 / Cloud: {"code","message"}.
     exchange(
-        &response("401 Unauthorized", &["X-Platform-Error-Code: unauthorized"], r#"{"code":"unauthorized","message":"unauthorized access"}"#),
+        &response(
+            "401 Unauthorized",
+            &["X-Platform-Error-Code: unauthorized"],
+            r#"{"code":"unauthorized","message":"unauthorized access"}"#,
+        ),
         |r| {
             assert_eq!(r.outcome, Outcome::Unauthorized);
             assert_eq!(r.error.code, Some("unauthorized"));
@@ -173,7 +203,11 @@ fn unauthorized_shapes() {
     );
     // Telegraf: plain text.
     exchange(
-        &response("401 Unauthorized", &["Content-Type: text/plain; charset=utf-8"], "Unauthorized\n"),
+        &response(
+            "401 Unauthorized",
+            &["Content-Type: text/plain; charset=utf-8"],
+            "Unauthorized\n",
+        ),
         |r| {
             assert_eq!(r.outcome, Outcome::Unauthorized);
             assert_eq!(r.error.kind, BodyKind::Text);
@@ -185,7 +219,11 @@ fn unauthorized_shapes() {
 #[test]
 fn forbidden() {
     exchange(
-        &response("403 Forbidden", &[], r#"{"code":"forbidden","message":"insufficient permissions for write"}"#),
+        &response(
+            "403 Forbidden",
+            &[],
+            r#"{"code":"forbidden","message":"insufficient permissions for write"}"#,
+        ),
         |r| {
             assert_eq!(r.outcome, Outcome::Forbidden);
             assert_eq!(r.outcome.action(), Action::Stop);
@@ -198,7 +236,11 @@ fn forbidden() {
 #[test]
 fn not_found_bucket_and_database() {
     exchange(
-        &response("404 Not Found", &["X-Platform-Error-Code: not found"], r#"{"code":"not found","message":"bucket \"sensors\" not found"}"#),
+        &response(
+            "404 Not Found",
+            &["X-Platform-Error-Code: not found"],
+            r#"{"code":"not found","message":"bucket \"sensors\" not found"}"#,
+        ),
         |r| {
             assert_eq!(r.outcome, Outcome::NotFound);
             assert_eq!(r.outcome.action(), Action::Stop);
@@ -206,7 +248,11 @@ fn not_found_bucket_and_database() {
         },
     );
     exchange(
-        &response("404 Not Found", &["X-Influxdb-Error: database not found: \"telemetry\""], r#"{"error":"database not found: \"telemetry\""}"#),
+        &response(
+            "404 Not Found",
+            &["X-Influxdb-Error: database not found: \"telemetry\""],
+            r#"{"error":"database not found: \"telemetry\""}"#,
+        ),
         |r| {
             assert_eq!(r.outcome, Outcome::NotFound);
             assert_eq!(r.error.message, Some("database not found: \"telemetry\""));
@@ -219,14 +265,27 @@ fn not_found_bucket_and_database() {
 #[test]
 fn too_large_split_and_resend() {
     exchange(
-        &response("413 Request Entity Too Large", &[], r#"{"code":"invalid","message":"http: request body too large","maxLength":"524288"}"#),
+        &response(
+            "413 Request Entity Too Large",
+            &[],
+            r#"{"code":"invalid","message":"http: request body too large","maxLength":"524288"}"#,
+        ),
         |r| {
-            assert_eq!(r.outcome, Outcome::TooLarge { max_length: Some(524_288) });
+            assert_eq!(
+                r.outcome,
+                Outcome::TooLarge {
+                    max_length: Some(524_288)
+                }
+            );
             assert_eq!(r.outcome.action(), Action::Split);
         },
     );
     exchange(
-        &response("413 Payload Too Large", &[], r#"{"code":"request too large","message":"points in batch is too large"}"#),
+        &response(
+            "413 Payload Too Large",
+            &[],
+            r#"{"code":"request too large","message":"points in batch is too large"}"#,
+        ),
         |r| {
             assert_eq!(r.outcome, Outcome::TooLarge { max_length: None });
             assert_eq!(r.error.message, Some("points in batch is too large"));
@@ -239,11 +298,23 @@ fn too_large_split_and_resend() {
 #[test]
 fn throttled_429_with_retry_after() {
     exchange(
-        &response("429 Too Many Requests", &["Retry-After: 30"], r#"{"code":"too many requests","message":"org exceeded write limits"}"#),
+        &response(
+            "429 Too Many Requests",
+            &["Retry-After: 30"],
+            r#"{"code":"too many requests","message":"org exceeded write limits"}"#,
+        ),
         |r| {
-            assert_eq!(r.outcome, Outcome::Throttled { retry_after: Some(RetryAfter::Seconds(30)) });
+            assert_eq!(
+                r.outcome,
+                Outcome::Throttled {
+                    retry_after: Some(RetryAfter::Seconds(30))
+                }
+            );
             assert_eq!(r.outcome.action(), Action::RetryLater);
-            assert_eq!(r.outcome.retry_after().and_then(|ra| ra.delay_secs(None)), Some(30));
+            assert_eq!(
+                r.outcome.retry_after().and_then(|ra| ra.delay_secs(None)),
+                Some(30)
+            );
         },
     );
 }
@@ -251,10 +322,19 @@ fn throttled_429_with_retry_after() {
 #[test]
 fn unavailable_503_with_http_date() {
     exchange(
-        &response("503 Service Unavailable", &["Retry-After: Wed, 21 Oct 2015 07:28:00 GMT"], r#"{"code":"unavailable","message":"service unavailable"}"#),
+        &response(
+            "503 Service Unavailable",
+            &["Retry-After: Wed, 21 Oct 2015 07:28:00 GMT"],
+            r#"{"code":"unavailable","message":"service unavailable"}"#,
+        ),
         |r| {
             let ra = r.outcome.retry_after().unwrap();
-            assert_eq!(r.outcome, Outcome::Unavailable { retry_after: Some(ra) });
+            assert_eq!(
+                r.outcome,
+                Outcome::Unavailable {
+                    retry_after: Some(ra)
+                }
+            );
             assert_eq!(ra.delay_secs(Some(1_445_412_480 - 42)), Some(42));
             assert_eq!(r.outcome.action(), Action::RetryLater);
         },
@@ -266,7 +346,11 @@ fn unavailable_503_with_http_date() {
 #[test]
 fn server_error_500() {
     exchange(
-        &response("500 Internal Server Error", &[], r#"{"code":"internal error","message":"unexpected error writing points to database"}"#),
+        &response(
+            "500 Internal Server Error",
+            &[],
+            r#"{"code":"internal error","message":"unexpected error writing points to database"}"#,
+        ),
         |r| {
             assert_eq!(r.outcome, Outcome::ServerError { retry_after: None });
             assert_eq!(r.outcome.action(), Action::Retry);
@@ -277,15 +361,25 @@ fn server_error_500() {
 #[test]
 fn proxy_html_502_504_and_503() {
     let html = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
-    exchange(&response("502 Bad Gateway", &["Server: nginx", "Content-Type: text/html"], html), |r| {
-        assert_eq!(r.outcome, Outcome::ServerError { retry_after: None });
-        assert_eq!(r.error.kind, BodyKind::Text);
-        assert!(r.error.message.unwrap().starts_with("<html>"));
-    });
-    exchange(&response("504 Gateway Time-out", &[], "upstream request timeout"), |r| {
-        assert_eq!(r.outcome.action(), Action::Retry);
-        assert_eq!(r.error.message, Some("upstream request timeout"));
-    });
+    exchange(
+        &response(
+            "502 Bad Gateway",
+            &["Server: nginx", "Content-Type: text/html"],
+            html,
+        ),
+        |r| {
+            assert_eq!(r.outcome, Outcome::ServerError { retry_after: None });
+            assert_eq!(r.error.kind, BodyKind::Text);
+            assert!(r.error.message.unwrap().starts_with("<html>"));
+        },
+    );
+    exchange(
+        &response("504 Gateway Time-out", &[], "upstream request timeout"),
+        |r| {
+            assert_eq!(r.outcome.action(), Action::Retry);
+            assert_eq!(r.error.message, Some("upstream request timeout"));
+        },
+    );
     // A 503 page delimited by close, no length.
     exchange(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\n\r\n<html><body>maintenance</body></html>", |r| {
         assert_eq!(r.outcome, Outcome::Unavailable { retry_after: None });
@@ -295,10 +389,13 @@ fn proxy_html_502_504_and_503() {
 
 #[test]
 fn unexpected_statuses_stop() {
-    exchange(&response("301 Moved Permanently", &["Location: https://x/"], ""), |r| {
-        assert_eq!(r.outcome, Outcome::Unexpected);
-        assert_eq!(r.outcome.action(), Action::Stop);
-    });
+    exchange(
+        &response("301 Moved Permanently", &["Location: https://x/"], ""),
+        |r| {
+            assert_eq!(r.outcome, Outcome::Unexpected);
+            assert_eq!(r.outcome.action(), Action::Stop);
+        },
+    );
     exchange(&response("408 Request Timeout", &[], ""), |r| {
         assert_eq!(r.outcome.action(), Action::Retry);
     });
@@ -313,13 +410,19 @@ fn transport_failure_resend() {
     // The server dropped the kept-alive connection: nothing comes back.
     let mut fake = Fake::new(b"");
     let err = write_batch(&mut fake, &target, BATCH, &mut buf).unwrap_err();
-    assert_eq!(err, WriteError::Transport(TransportError::ClosedBeforeResponse));
+    assert_eq!(
+        err,
+        WriteError::Transport(TransportError::ClosedBeforeResponse)
+    );
     assert!(err.resend_may_help());
     // The write failed half way.
     let mut fake = Fake::new(b"");
     fake.fail_write_after = Some(100);
     let err = write_batch(&mut fake, &target, BATCH, &mut buf).unwrap_err();
-    assert!(matches!(err, WriteError::Transport(TransportError::Write(_))));
+    assert!(matches!(
+        err,
+        WriteError::Transport(TransportError::Write(_))
+    ));
     assert!(err.resend_may_help());
     // Garbage instead of HTTP.
     let mut fake = Fake::new(b"SSH-2.0-OpenSSH_9.6\r\n\r\n");
@@ -332,7 +435,9 @@ fn transport_failure_resend() {
 
 #[test]
 fn json_escapes_are_decoded_in_place() {
-    let mut body = br#"{"message":"a\nb\t\"q\" \\ \/ caf\u00e9 \ud83d\ude00 \u00 \ud800x","code":"x\u0041"}"#.to_vec();
+    let mut body =
+        br#"{"message":"a\nb\t\"q\" \\ \/ caf\u00e9 \ud83d\ude00 \u00 \ud800x","code":"x\u0041"}"#
+            .to_vec();
     let e = ErrorBody::parse(&mut body);
     assert_eq!(e.kind, BodyKind::Json);
     assert_eq!(e.message, Some("a\nb\t\"q\" \\ / café 😀 \\u00 \u{FFFD}x"));
@@ -363,7 +468,9 @@ fn long_data_lists_are_counted() {
         if i > 1 {
             s.push(',');
         }
-        s.push_str(&format!(r#"{{"error_message":"e{i}","line_number":{i},"original_line":"l"}}"#));
+        s.push_str(&format!(
+            r#"{{"error_message":"e{i}","line_number":{i},"original_line":"l"}}"#
+        ));
     }
     s.push_str("]}");
     let mut body = s.into_bytes();

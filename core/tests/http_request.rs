@@ -96,8 +96,14 @@ fn v1_request_exact_bytes() {
 fn v1_with_token() {
     let target = Target::v1("h", "db").unwrap().token("user:pass").unwrap();
     let req = text(&send(&target, &Payload::new(b"m v=1\n")));
-    assert!(req.starts_with("POST /write?db=db&precision=n HTTP/1.1\r\n"), "{req}");
-    assert!(req.contains("\r\nAuthorization: Token user:pass\r\n"), "{req}");
+    assert!(
+        req.starts_with("POST /write?db=db&precision=n HTTP/1.1\r\n"),
+        "{req}"
+    );
+    assert!(
+        req.contains("\r\nAuthorization: Token user:pass\r\n"),
+        "{req}"
+    );
 }
 
 #[test]
@@ -116,7 +122,9 @@ fn precision_letters_on_the_wire() {
         let t2 = Target::v2("h", "b", "t").unwrap().precision(p);
         let r2 = text(&send(&t2, &Payload::new(b"m v=1\n")));
         assert!(
-            r2.starts_with(&format!("POST /api/v2/write?bucket=b&precision={v2} HTTP/1.1\r\n")),
+            r2.starts_with(&format!(
+                "POST /api/v2/write?bucket=b&precision={v2} HTTP/1.1\r\n"
+            )),
             "{p:?}: {r2}"
         );
         let t1 = Target::v1("h", "db").unwrap().precision(p);
@@ -130,9 +138,17 @@ fn precision_letters_on_the_wire() {
 
 #[test]
 fn payload_precision_overrides_target() {
-    let t = Target::v2("h", "b", "t").unwrap().precision(Precision::Nanoseconds);
-    let r = text(&send(&t, &Payload::new(b"m v=1 1\n").precision(Precision::Hours)));
-    assert!(r.starts_with("POST /api/v2/write?bucket=b&precision=s HTTP/1.1\r\n"), "{r}");
+    let t = Target::v2("h", "b", "t")
+        .unwrap()
+        .precision(Precision::Nanoseconds);
+    let r = text(&send(
+        &t,
+        &Payload::new(b"m v=1 1\n").precision(Precision::Hours),
+    ));
+    assert!(
+        r.starts_with("POST /api/v2/write?bucket=b&precision=s HTTP/1.1\r\n"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -163,7 +179,10 @@ fn connection_close_and_extra_headers_and_prefix() {
         .path_prefix("/influx/")
         .unwrap();
     let r = text(&send(&t, &Payload::new(b"m v=1\n")));
-    assert!(r.starts_with("POST /influx/api/v2/write?bucket=b&precision=ns HTTP/1.1\r\n"), "{r}");
+    assert!(
+        r.starts_with("POST /influx/api/v2/write?bucket=b&precision=ns HTTP/1.1\r\n"),
+        "{r}"
+    );
     assert!(
         r.contains("\r\nAccept: application/json\r\nConnection: close\r\nX-Device: pump-7\r\nZap-Trace-Span: abc\r\n\r\nm v=1\n"),
         "{r}"
@@ -198,7 +217,10 @@ fn one_byte_per_write_and_any_scratch_size_give_identical_bytes() {
             fake.write_chunk = write_chunk;
             let mut scratch = vec![0u8; scratch_len];
             write_request(&mut fake, &t, &p, &mut scratch).unwrap();
-            assert_eq!(fake.written, expected, "scratch {scratch_len}, chunk {write_chunk}");
+            assert_eq!(
+                fake.written, expected,
+                "scratch {scratch_len}, chunk {write_chunk}"
+            );
             if write_chunk == 1 {
                 assert_eq!(fake.writes, expected.len());
             }
@@ -227,15 +249,26 @@ fn refuses_cr_lf_in_host_and_header_values() {
     }
     let bad_value = [("X-A", "x\r\nHost: evil")];
     assert_eq!(
-        Target::v2("h", "b", "t").unwrap().headers(&bad_value).unwrap_err(),
+        Target::v2("h", "b", "t")
+            .unwrap()
+            .headers(&bad_value)
+            .unwrap_err(),
         ConfigError::InvalidHeaderValue
     );
     let bad_name = [("X A", "x")];
     assert_eq!(
-        Target::v2("h", "b", "t").unwrap().headers(&bad_name).unwrap_err(),
+        Target::v2("h", "b", "t")
+            .unwrap()
+            .headers(&bad_name)
+            .unwrap_err(),
         ConfigError::InvalidHeaderName
     );
-    for name in ["Content-Length", "transfer-encoding", "HOST", "Authorization"] {
+    for name in [
+        "Content-Length",
+        "transfer-encoding",
+        "HOST",
+        "Authorization",
+    ] {
         let h = [(name, "1")];
         assert_eq!(
             Target::v2("h", "b", "t").unwrap().headers(&h).unwrap_err(),
@@ -246,7 +279,10 @@ fn refuses_cr_lf_in_host_and_header_values() {
 
 #[test]
 fn refuses_empty_bucket_and_org() {
-    assert_eq!(Target::v2("h", "", "t").unwrap_err(), ConfigError::EmptyBucket);
+    assert_eq!(
+        Target::v2("h", "", "t").unwrap_err(),
+        ConfigError::EmptyBucket
+    );
     assert_eq!(Target::v1("h", "").unwrap_err(), ConfigError::EmptyBucket);
     let t = Target::v2("h", "b", "t").unwrap();
     assert_eq!(t.org("").unwrap_err(), ConfigError::EmptyOrg);
@@ -303,6 +339,10 @@ fn path_prefix_validation() {
     assert!(t.path_prefix("/a/b").is_ok());
     assert!(t.path_prefix("").is_ok());
     for bad in ["a", "/a b", "/a?x", "/a\r\n"] {
-        assert_eq!(t.path_prefix(bad).unwrap_err(), ConfigError::InvalidPathPrefix, "{bad:?}");
+        assert_eq!(
+            t.path_prefix(bad).unwrap_err(),
+            ConfigError::InvalidPathPrefix,
+            "{bad:?}"
+        );
     }
 }

@@ -127,7 +127,8 @@ fn too_many_interim_responses_and_101_are_errors() {
 fn no_body_for_204_and_304_even_with_content_length() {
     // The next response on the connection must still parse.
     let first_len = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n".len();
-    let wire = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
+    let wire =
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
     let mut fake = Fake::new(wire);
     fake.boundaries = vec![first_len];
     let first = read_with(&mut fake, 128).unwrap();
@@ -153,7 +154,10 @@ fn body_larger_than_buffer_is_truncated_and_read_to_the_end() {
         fake.boundaries = vec![first_len];
         let s = read_with(&mut fake, 100).unwrap();
         assert_eq!(s.status, 502);
-        assert!(s.truncated && s.complete && s.reusable, "chunk {chunk}: {s:?}");
+        assert!(
+            s.truncated && s.complete && s.reusable,
+            "chunk {chunk}: {s:?}"
+        );
         assert_eq!(s.body_len, 1000);
         assert!(!s.body.is_empty() && s.body.iter().all(|b| *b == b'x'));
         // The connection is usable: the next response is intact.
@@ -186,7 +190,11 @@ fn chunked_body_larger_than_buffer() {
 
 #[test]
 fn body_delimited_by_close() {
-    let s = read(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\n\r\n<html>down</html>", 128).unwrap();
+    let s = read(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\n\r\n<html>down</html>",
+        128,
+    )
+    .unwrap();
     assert_eq!(s.framing, Framing::UntilClose);
     assert_eq!(s.body, b"<html>down</html>");
     assert!(s.complete && !s.reusable);
@@ -194,7 +202,11 @@ fn body_delimited_by_close() {
 
 #[test]
 fn unknown_transfer_encoding_reads_until_close() {
-    let s = read(b"HTTP/1.1 500 X\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nabcdef", 128).unwrap();
+    let s = read(
+        b"HTTP/1.1 500 X\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nabcdef",
+        128,
+    )
+    .unwrap();
     assert_eq!(s.framing, Framing::UntilClose);
     assert_eq!(s.body, b"abcdef");
 }
@@ -217,11 +229,19 @@ fn peer_closes_before_and_during_the_head() {
 
 #[test]
 fn peer_closes_during_the_body() {
-    let s = read(b"HTTP/1.1 400 Bad\r\nContent-Length: 100\r\n\r\n{\"code\":", 128).unwrap();
+    let s = read(
+        b"HTTP/1.1 400 Bad\r\nContent-Length: 100\r\n\r\n{\"code\":",
+        128,
+    )
+    .unwrap();
     assert_eq!(s.status, 400);
     assert!(!s.complete && !s.reusable);
     assert_eq!(s.body, b"{\"code\":");
-    let s = read(b"HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", 128).unwrap();
+    let s = read(
+        b"HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+        128,
+    )
+    .unwrap();
     assert!(!s.complete && !s.reusable);
     assert_eq!(s.body, b"ab");
 }
@@ -236,7 +256,8 @@ fn read_errors() {
         ReadError::Transport(TransportError::Read(ErrorKind::ConnectionReset))
     );
     // During the body: the status stands, the body is incomplete.
-    let wire = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nContent-Length: 10\r\n\r\n0123";
+    let wire =
+        b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nContent-Length: 10\r\n\r\n0123";
     let mut f = Fake::new(wire);
     f.fail_read_after = Some(wire.len());
     let s = read_with(&mut f, 128).unwrap();
@@ -247,11 +268,19 @@ fn read_errors() {
 
 #[test]
 fn connection_close_and_http10() {
-    let s = read(b"HTTP/1.1 204 No Content\r\nConnection: keep-alive, close\r\n\r\n", 64).unwrap();
+    let s = read(
+        b"HTTP/1.1 204 No Content\r\nConnection: keep-alive, close\r\n\r\n",
+        64,
+    )
+    .unwrap();
     assert!(!s.reusable);
     let s = read(b"HTTP/1.0 204 No Content\r\n\r\n", 64).unwrap();
     assert!(!s.reusable);
-    let s = read(b"HTTP/1.0 204 No Content\r\nConnection: Keep-Alive\r\n\r\n", 64).unwrap();
+    let s = read(
+        b"HTTP/1.0 204 No Content\r\nConnection: Keep-Alive\r\n\r\n",
+        64,
+    )
+    .unwrap();
     assert!(s.reusable);
 }
 
@@ -277,17 +306,32 @@ fn retry_after_forms() {
         (b"0", Some(RetryAfter::Seconds(0))),
         (b"2.5", Some(RetryAfter::Seconds(3))),
         (b"99999999999999999999", Some(RetryAfter::Seconds(u32::MAX))),
-        (b"Sun, 06 Nov 1994 08:49:37 GMT", Some(RetryAfter::At(784_111_777))),
-        (b"Sunday, 06-Nov-94 08:49:37 GMT", Some(RetryAfter::At(784_111_777))),
-        (b"Sun Nov  6 08:49:37 1994", Some(RetryAfter::At(784_111_777))),
+        (
+            b"Sun, 06 Nov 1994 08:49:37 GMT",
+            Some(RetryAfter::At(784_111_777)),
+        ),
+        (
+            b"Sunday, 06-Nov-94 08:49:37 GMT",
+            Some(RetryAfter::At(784_111_777)),
+        ),
+        (
+            b"Sun Nov  6 08:49:37 1994",
+            Some(RetryAfter::At(784_111_777)),
+        ),
         (b"-5", None),
         (b"Sun, 32 Nov 1994 08:49:37 GMT", None),
     ];
     for (v, want) in cases {
         assert_eq!(RetryAfter::parse(v), want, "{}", String::from_utf8_lossy(v));
     }
-    assert_eq!(RetryAfter::parse(b"Wed, 21 Oct 2015 07:28:00 GMT"), Some(RetryAfter::At(1_445_412_480)));
-    assert_eq!(RetryAfter::parse(b"Thu, 29 Feb 2024 00:00:00 GMT"), Some(RetryAfter::At(1_709_164_800)));
+    assert_eq!(
+        RetryAfter::parse(b"Wed, 21 Oct 2015 07:28:00 GMT"),
+        Some(RetryAfter::At(1_445_412_480))
+    );
+    assert_eq!(
+        RetryAfter::parse(b"Thu, 29 Feb 2024 00:00:00 GMT"),
+        Some(RetryAfter::At(1_709_164_800))
+    );
     assert_eq!(RetryAfter::parse(b"1.2.3"), None);
     assert_eq!(RetryAfter::parse(b""), None);
     assert_eq!(RetryAfter::At(1000).delay_secs(Some(990)), Some(10));
@@ -298,7 +342,8 @@ fn retry_after_forms() {
 
 #[test]
 fn head_too_large_and_too_many_headers() {
-    let wire = b"HTTP/1.1 204 No Content\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let wire =
+        b"HTTP/1.1 204 No Content\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     assert_eq!(
         read(wire, 40).unwrap_err(),
         ReadError::Resource(ResourceError::HeadTooLarge)
@@ -319,12 +364,30 @@ fn malformed_responses_are_peer_errors() {
     let cases: [(&[u8], PeerError); 8] = [
         (b"HTTX/1.1 200 OK\r\n\r\n", PeerError::InvalidHead),
         (b"HTTP/1.1 2000 OK\r\n\r\n", PeerError::InvalidHead),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", PeerError::InvalidContentLength),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", PeerError::InvalidContentLength),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", PeerError::InvalidContentLength),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", PeerError::InvalidChunk),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX", PeerError::InvalidChunk),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n", PeerError::InvalidChunk),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            PeerError::InvalidContentLength,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            PeerError::InvalidContentLength,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            PeerError::InvalidContentLength,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            PeerError::InvalidChunk,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX",
+            PeerError::InvalidChunk,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n",
+            PeerError::InvalidChunk,
+        ),
     ];
     for (wire, want) in cases {
         assert_eq!(

@@ -63,7 +63,9 @@ impl fmt::Display for ConfigError {
             Self::EmptyOrg => f.write_str("the organization is given but empty"),
             Self::InvalidHeaderValue => f.write_str("a header value contains CR, LF or NUL"),
             Self::InvalidHeaderName => f.write_str("a header name is not a valid HTTP token"),
-            Self::ReservedHeader => f.write_str("an extra header replaces a header linewire writes"),
+            Self::ReservedHeader => {
+                f.write_str("an extra header replaces a header linewire writes")
+            }
             Self::InvalidPathPrefix => f.write_str("the path prefix is not a valid absolute path"),
             Self::BodyTooLarge { len, max } => {
                 write!(f, "the body is {len} bytes, more than the maximum {max}")

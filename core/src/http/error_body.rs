@@ -185,10 +185,7 @@ impl<'b> ErrorBody<'b> {
         let json_ok = match serde_json_core::from_slice::<Full<'_>>(body) {
             Ok((f, _)) => {
                 ranges.code = f.code.and_then(|s| offset_in(body, s));
-                ranges.message = f
-                    .message
-                    .or(f.error)
-                    .and_then(|s| offset_in(body, s));
+                ranges.message = f.message.or(f.error).and_then(|s| offset_in(body, s));
                 ranges.detail = f
                     .data
                     .as_ref()
@@ -212,10 +209,7 @@ impl<'b> ErrorBody<'b> {
             Err(_) => match serde_json_core::from_slice::<Lenient<'_>>(body) {
                 Ok((f, _)) => {
                     ranges.code = f.code.and_then(|s| offset_in(body, s));
-                    ranges.message = f
-                        .message
-                        .or(f.error)
-                        .and_then(|s| offset_in(body, s));
+                    ranges.message = f.message.or(f.error).and_then(|s| offset_in(body, s));
                     true
                 }
                 Err(_) => false,

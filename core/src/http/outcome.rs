@@ -138,8 +138,7 @@ impl Outcome {
             400 => {
                 // Cloud Serverless reports `line` on a partial write; InfluxDB 3
                 // write_lp lists `data`; 1.x prefixes "partial write".
-                if body.line.is_some() || !body.rejected.is_empty() || msg_starts("partial write")
-                {
+                if body.line.is_some() || !body.rejected.is_empty() || msg_starts("partial write") {
                     partial()
                 } else {
                     Self::Rejected

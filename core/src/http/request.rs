@@ -220,7 +220,12 @@ fn put_encoded<S: Sink>(s: &mut S, value: &str) -> Result<(), S::Error> {
     s.put(bytes.get(start..).unwrap_or(&[]))
 }
 
-fn put_param<S: Sink>(s: &mut S, first: &mut bool, name: &str, value: &str) -> Result<(), S::Error> {
+fn put_param<S: Sink>(
+    s: &mut S,
+    first: &mut bool,
+    name: &str,
+    value: &str,
+) -> Result<(), S::Error> {
     s.put(if *first { b"?" } else { b"&" })?;
     *first = false;
     s.put(name.as_bytes())?;

@@ -97,7 +97,9 @@ impl RetryAfter {
     /// ```
     pub fn parse(value: &[u8]) -> Option<Self> {
         let v = value.trim_ascii();
-        if v.first().is_some_and(u8::is_ascii_digit) && v.iter().all(|b| b.is_ascii_digit() || *b == b'.') {
+        if v.first().is_some_and(u8::is_ascii_digit)
+            && v.iter().all(|b| b.is_ascii_digit() || *b == b'.')
+        {
             let mut parts = v.splitn(2, |b| *b == b'.');
             let whole = parts.next().unwrap_or(&[]);
             let frac = parts.next().unwrap_or(&[]);
@@ -892,10 +894,12 @@ fn http_date(v: &[u8]) -> Option<u64> {
         _ => return None,
     };
     let month = month?;
-    if !(1..=31).contains(&day) || year < 1970 || year > 9999 {
+    if !(1..=31).contains(&day) || !(1970..=9999).contains(&year) {
         return None;
     }
     let days = days_from_civil(i64::try_from(year).ok()?, month, u32::try_from(day).ok()?);
-    let secs = days.checked_mul(86_400)?.checked_add(i64::try_from(hms?).ok()?)?;
+    let secs = days
+        .checked_mul(86_400)?
+        .checked_add(i64::try_from(hms?).ok()?)?;
     u64::try_from(secs).ok()
 }
