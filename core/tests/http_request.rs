@@ -346,3 +346,38 @@ fn path_prefix_validation() {
         );
     }
 }
+
+#[test]
+fn batch_goes_out_at_its_wire_precision_without_copy() {
+    use linewire::http::write_batch;
+    use linewire::Batch;
+
+    let mut batch = Batch::<256>::with_precision(Precision::Minutes);
+    batch
+        .point("temp")
+        .unwrap()
+        .tag("room", "hall")
+        .unwrap()
+        .field("v", 21.5)
+        .unwrap()
+        .timestamp(28_333_333)
+        .unwrap();
+    // The target says nanoseconds; the batch's precision wins.
+    let target = Target::v2("h", "b", "t").unwrap();
+    let mut fake = Fake::trickle(b"HTTP/1.1 204 No Content\r\n\r\n");
+    let mut buf = [0u8; 256];
+    let reply = write_batch(&mut fake, &target, &batch, &mut buf).unwrap();
+    assert_eq!(reply.status, 204);
+    let req = text(&fake.written);
+    assert!(
+        req.starts_with("POST /api/v2/write?bucket=b&precision=s HTTP/1.1\r\n"),
+        "{req}"
+    );
+    assert!(
+        req.ends_with("\r\n\r\ntemp,room=hall v=21.5 1699999980\n"),
+        "{req}"
+    );
+    // The payload borrows the batch's own bytes.
+    let p = Payload::from(&batch);
+    assert_eq!(p.bytes().as_ptr(), batch.as_bytes().as_ptr());
+}

@@ -61,13 +61,15 @@ pub use response::{
 };
 pub use target::{Api, Target, DEFAULT_MAX_BODY};
 
-/// Sends `body` (line protocol at the target's precision) to `target` over
-/// `stream` and reads the answer into `buf`.
+/// Sends `body` to `target` over `stream` and reads the answer into `buf`.
+///
+/// `body` is a [`Batch`](crate::Batch) (sent at the batch's precision),
+/// plain bytes (`&[u8]`, at the target's precision) or a [`Payload`].
 ///
 /// `buf` first stages the request head, then holds the response head and
 /// the error body (truncated if it does not fit; a few hundred bytes is
 /// enough for the head and a useful error message). Use
-/// [`write_payload`] to give a precision or mark a gzip body.
+/// [`write_payload`] to set [`ReadLimits`].
 ///
 /// # Errors
 ///
@@ -96,22 +98,17 @@ pub use target::{Api, Target, DEFAULT_MAX_BODY};
 /// assert_eq!(reply.error.message, Some("Unauthorized"));
 /// # Ok::<(), linewire::http::WriteError>(())
 /// ```
-pub fn write_batch<'b, S>(
+pub fn write_batch<'p, 'b, S, P>(
     stream: &mut S,
     target: &Target<'_>,
-    body: &[u8],
+    body: P,
     buf: &'b mut [u8],
 ) -> Result<Reply<'b>, WriteError>
 where
     S: embedded_io::Read + embedded_io::Write,
+    P: Into<Payload<'p>>,
 {
-    write_payload(
-        stream,
-        target,
-        &Payload::new(body),
-        buf,
-        ReadLimits::default(),
-    )
+    write_payload(stream, target, &body.into(), buf, ReadLimits::default())
 }
 
 /// [`write_batch`] with a [`Payload`] (precision, gzip) and read limits.

@@ -119,6 +119,37 @@ impl<'b> Payload<'b> {
     }
 }
 
+impl<'b> From<&'b [u8]> for Payload<'b> {
+    fn from(bytes: &'b [u8]) -> Self {
+        Self::new(bytes)
+    }
+}
+
+impl<'b, const N: usize> From<&'b [u8; N]> for Payload<'b> {
+    fn from(bytes: &'b [u8; N]) -> Self {
+        Self::new(bytes)
+    }
+}
+
+/// A batch's complete lines, at the batch's precision (so minute and hour
+/// batches go out as `precision=s`, the unit their bytes carry).
+///
+/// ```
+/// use linewire::http::Payload;
+/// use linewire::{Batch, Precision};
+///
+/// let mut batch = Batch::<128>::with_precision(Precision::Minutes);
+/// batch.point("m")?.field("v", 1u64)?.finish()?;
+/// let payload = Payload::from(&batch);
+/// assert_eq!(payload.bytes(), batch.as_bytes());
+/// # Ok::<(), linewire::PointError>(())
+/// ```
+impl<'b, const N: usize> From<&'b crate::Batch<N>> for Payload<'b> {
+    fn from(batch: &'b crate::Batch<N>) -> Self {
+        Self::new(batch.as_bytes()).precision(batch.precision())
+    }
+}
+
 /// Where head bytes go.
 trait Sink {
     type Error;
