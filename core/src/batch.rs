@@ -1,7 +1,5 @@
 //! Fixed-capacity batches of line-protocol lines, and default tags.
 
-use heapless::Vec;
-
 use crate::escape::{self, Buf};
 use crate::point::{NoFields, Part, PointBuilder, PointError};
 use crate::precision::Precision;
@@ -27,8 +25,10 @@ use crate::precision::Precision;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Batch<const N: usize> {
-    buf: Vec<u8, N>,
-    /// Bytes of complete lines; anything past it is a point being built.
+    bytes: [u8; N],
+    /// Bytes written, including a point being built past `committed`.
+    written: usize,
+    /// Bytes of complete lines.
     committed: usize,
     lines: usize,
     precision: Precision,
@@ -61,7 +61,8 @@ impl<const N: usize> Batch<N> {
     /// ```
     pub const fn with_precision(precision: Precision) -> Self {
         Batch {
-            buf: Vec::new(),
+            bytes: [0; N],
+            written: 0,
             committed: 0,
             lines: 0,
             precision,
@@ -195,7 +196,7 @@ impl<const N: usize> Batch<N> {
     /// # Ok::<(), linewire::PointError>(())
     /// ```
     pub fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.committed).unwrap_or_default()
+        self.bytes.get(..self.committed).unwrap_or_default()
     }
 
     /// The line protocol as text (it is always UTF-8).
@@ -222,7 +223,7 @@ impl<const N: usize> Batch<N> {
     /// # Ok::<(), linewire::PointError>(())
     /// ```
     pub fn clear(&mut self) {
-        self.buf.clear();
+        self.written = 0;
         self.committed = 0;
         self.lines = 0;
     }
@@ -277,9 +278,8 @@ impl<const N: usize> Batch<N> {
         let end = self.offset_after_lines(k);
         let removed = self.lines_before(end);
         let len = self.committed;
-        let bytes = self.buf.as_mut_slice();
-        bytes.copy_within(end..len, 0);
-        self.buf.truncate(len - end);
+        self.bytes.copy_within(end..len, 0);
+        self.written = len - end;
         self.committed = len - end;
         self.lines -= removed;
         removed
@@ -311,8 +311,11 @@ impl<const N: usize> Batch<N> {
         .count()
     }
 
-    pub(crate) fn buf_mut(&mut self) -> &mut Buf {
-        self.buf.as_mut_view()
+    pub(crate) fn buf_mut(&mut self) -> Buf<'_> {
+        Buf {
+            bytes: &mut self.bytes,
+            len: &mut self.written,
+        }
     }
 
     pub(crate) fn sorts_tags(&self) -> bool {
@@ -320,11 +323,11 @@ impl<const N: usize> Batch<N> {
     }
 
     pub(crate) fn discard_uncommitted(&mut self) {
-        self.buf.truncate(self.committed);
+        self.written = self.committed;
     }
 
     pub(crate) fn commit(&mut self) {
-        self.committed = self.buf.len();
+        self.committed = self.written;
         self.lines += 1;
     }
 }
@@ -363,10 +366,17 @@ impl<'a> Iterator for Lines<'a> {
 /// assert_eq!(defaults.len(), 1);
 /// # Ok::<(), PointError>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DefaultTags<const N: usize> {
-    escaped: Vec<u8, N>,
+    bytes: [u8; N],
+    len: usize,
     count: usize,
+}
+
+impl<const N: usize> Default for DefaultTags<N> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl<const N: usize> DefaultTags<N> {
@@ -378,7 +388,8 @@ impl<const N: usize> DefaultTags<N> {
     /// ```
     pub const fn new() -> Self {
         DefaultTags {
-            escaped: Vec::new(),
+            bytes: [0; N],
+            len: 0,
             count: 0,
         }
     }
@@ -392,10 +403,10 @@ impl<const N: usize> DefaultTags<N> {
     /// # Ok::<(), linewire::PointError>(())
     /// ```
     pub fn add(&mut self, key: &str, value: &str) -> Result<&mut Self, PointError> {
-        let before = self.escaped.len();
+        let before = self.len;
         let result = self.append(key, value);
         if result.is_err() {
-            self.escaped.truncate(before);
+            self.len = before;
         }
         result.map(|()| {
             self.count += 1;
@@ -404,13 +415,16 @@ impl<const N: usize> DefaultTags<N> {
     }
 
     fn append(&mut self, key: &str, value: &str) -> Result<(), PointError> {
-        let before = self.escaped.len();
-        let buf = self.escaped.as_mut_view();
-        escape::push(buf, b',')?;
-        escape::write_name(buf, key.as_bytes(), Part::TagKey)?;
+        let before = self.len;
+        let mut buf = Buf {
+            bytes: &mut self.bytes,
+            len: &mut self.len,
+        };
+        escape::push(&mut buf, b',')?;
+        escape::write_name(&mut buf, key.as_bytes(), Part::TagKey)?;
         let key_end = buf.len();
-        escape::push(buf, b'=')?;
-        escape::write_name(buf, value.as_bytes(), Part::TagValue)?;
+        escape::push(&mut buf, b'=')?;
+        escape::write_name(&mut buf, value.as_bytes(), Part::TagValue)?;
         let bytes = buf.as_slice();
         let new_key = bytes.get(before + 1..key_end).unwrap_or_default();
         let earlier = bytes.get(..before).unwrap_or_default();
@@ -448,11 +462,11 @@ impl<const N: usize> DefaultTags<N> {
     /// # Ok::<(), linewire::PointError>(())
     /// ```
     pub fn clear(&mut self) {
-        self.escaped.clear();
+        self.len = 0;
         self.count = 0;
     }
 
     pub(crate) fn escaped(&self) -> &[u8] {
-        &self.escaped
+        self.bytes.get(..self.len).unwrap_or_default()
     }
 }

@@ -7,11 +7,28 @@
 //! escaping, or at the end of a name) the input is refused instead of
 //! written in a form one of them would misread.
 
-use heapless::VecView;
-
 use crate::point::{Part, PointError};
 
-pub(crate) type Buf = VecView<u8>;
+/// The writable end of a fixed byte buffer: `bytes[..*len]` is written.
+///
+/// Not `heapless::Vec`: its `extend_from_slice` copies byte by byte and
+/// updates the length each time, which was most of the cost of a point.
+pub(crate) struct Buf<'a> {
+    pub(crate) bytes: &'a mut [u8],
+    pub(crate) len: &'a mut usize,
+}
+
+impl Buf<'_> {
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        *self.len
+    }
+
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..*self.len).unwrap_or_default()
+    }
+}
 
 /// Needs a backslash before it in a measurement.
 const ESC_MEASUREMENT: u8 = 1;
@@ -51,30 +68,67 @@ fn escape_bit(part: Part) -> u8 {
     }
 }
 
-/// Checks a name (measurement, tag key, tag value, field key) without writing it.
-pub(crate) fn validate_name(name: &[u8], part: Part) -> Result<(), PointError> {
-    if name.is_empty() {
+/// Validates `name` and appends it, escaped for `part`, in one pass.
+/// On error the caller discards what was appended.
+pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), PointError> {
+    let Some(&first) = name.first() else {
         return Err(PointError::Empty(part));
-    }
+    };
     if part != Part::TagValue {
-        if name.first() == Some(&b'_') {
+        if first == b'_' || (part != Part::Measurement && name == b"time") {
             return Err(PointError::Reserved(part));
         }
-        if part != Part::Measurement && name == b"time" {
-            return Err(PointError::Reserved(part));
+        if part == Part::Measurement && first == b'#' {
+            return Err(PointError::CommentMarker);
         }
-    }
-    if part == Part::Measurement && name.first() == Some(&b'#') {
-        return Err(PointError::CommentMarker);
     }
     let esc = escape_bit(part);
-    let mut i = 0;
-    while let Some(&b) = name.get(i) {
-        let c = class(b);
-        if c & FORBIDDEN != 0 {
-            return Err(PointError::ForbiddenCharacter(part));
+    let special = esc | FORBIDDEN | BACKSLASH;
+    // Most names need no escape: copy while checking, in one pass, and stop
+    // at the first byte that needs a closer look.
+    let at = *out.len;
+    let mut start = 0;
+    if let Some(dst) = out.bytes.get_mut(at..at + name.len()) {
+        // Eight bytes at a time while no byte can be special, then one by one.
+        let mut clean = 0;
+        for (src, d) in name.chunks_exact(8).zip(dst.chunks_exact_mut(8)) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(src);
+            if may_be_special(u64::from_le_bytes(word), part) {
+                break;
+            }
+            d.copy_from_slice(src);
+            clean += 8;
         }
-        if c & BACKSLASH != 0 {
+        let tail = name.get(clean..).unwrap_or_default();
+        let tail_dst = dst.get_mut(clean..).unwrap_or_default();
+        clean = name.len();
+        for (i, (d, &b)) in tail_dst.iter_mut().zip(tail).enumerate() {
+            *d = b;
+            if class(b) & special != 0 {
+                clean = name.len() - tail.len() + i;
+                break;
+            }
+        }
+        *out.len = at + clean;
+        if clean == name.len() {
+            return Ok(());
+        }
+        start = clean;
+    }
+    for (i, &b) in name.iter().enumerate().skip(start) {
+        let c = class(b);
+        if c & special == 0 {
+            continue;
+        }
+        if c & esc != 0 {
+            extend(out, name.get(start..i).unwrap_or_default())?;
+            push(out, b'\\')?;
+            start = i;
+        } else if c & FORBIDDEN != 0 {
+            return Err(PointError::ForbiddenCharacter(part));
+        } else {
+            // A backslash: literal only before an ordinary character.
             match name.get(i + 1) {
                 None => return Err(PointError::TrailingBackslash(part)),
                 Some(&next) if class(next) & (esc | BACKSLASH) != 0 => {
@@ -83,28 +137,26 @@ pub(crate) fn validate_name(name: &[u8], part: Part) -> Result<(), PointError> {
                 Some(_) => {}
             }
         }
-        i += 1;
-    }
-    Ok(())
-}
-
-/// Validates `name` and appends it, escaped for `part`.
-pub(crate) fn write_name(out: &mut Buf, name: &[u8], part: Part) -> Result<(), PointError> {
-    validate_name(name, part)?;
-    let esc = escape_bit(part);
-    let mut start = 0;
-    for (i, &b) in name.iter().enumerate() {
-        if class(b) & esc != 0 {
-            extend(out, name.get(start..i).unwrap_or_default())?;
-            push(out, b'\\')?;
-            start = i;
-        }
     }
     extend(out, name.get(start..).unwrap_or_default())
 }
 
+/// Whether any byte of `word` may need escaping or refusing in `part`.
+/// False positives are fine (the caller looks at each byte then); misses
+/// are not. Every special byte is below `-` (0x2D), `=` or a backslash.
+#[inline]
+fn may_be_special(word: u64, part: Part) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let below_dash = word.wrapping_sub(ONES * 0x2D) & !word & HIGHS != 0;
+    below_dash
+        || has_zero(word ^ (ONES * u64::from(b'\\')))
+        || (part != Part::Measurement && has_zero(word ^ (ONES * u64::from(b'='))))
+}
+
 /// Appends a string field value in quotes, with `"` and `\` escaped.
-pub(crate) fn write_string(out: &mut Buf, value: &[u8]) -> Result<(), PointError> {
+pub(crate) fn write_string(out: &mut Buf<'_>, value: &[u8]) -> Result<(), PointError> {
     push(out, b'"')?;
     let mut start = 0;
     for (i, &b) in value.iter().enumerate() {
@@ -119,14 +171,21 @@ pub(crate) fn write_string(out: &mut Buf, value: &[u8]) -> Result<(), PointError
 }
 
 #[inline]
-pub(crate) fn extend(out: &mut Buf, bytes: &[u8]) -> Result<(), PointError> {
-    out.extend_from_slice(bytes)
-        .map_err(|_| PointError::BatchFull)
+pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> {
+    let start = *out.len;
+    let end = start + bytes.len();
+    let dst = out.bytes.get_mut(start..end).ok_or(PointError::BatchFull)?;
+    dst.copy_from_slice(bytes);
+    *out.len = end;
+    Ok(())
 }
 
 #[inline]
-pub(crate) fn push(out: &mut Buf, byte: u8) -> Result<(), PointError> {
-    out.push(byte).map_err(|_| PointError::BatchFull)
+pub(crate) fn push(out: &mut Buf<'_>, byte: u8) -> Result<(), PointError> {
+    let at = *out.len;
+    *out.bytes.get_mut(at).ok_or(PointError::BatchFull)? = byte;
+    *out.len = at + 1;
+    Ok(())
 }
 
 /// The bytes of an escaped name as the parsers read them back.
@@ -258,12 +317,21 @@ pub(crate) fn line_end(bytes: &[u8], start: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
 
-    fn escaped(name: &str, part: Part) -> Result<heapless::Vec<u8, 64>, PointError> {
-        let mut v = heapless::Vec::<u8, 64>::new();
-        write_name(v.as_mut_view(), name.as_bytes(), part)?;
-        Ok(v)
+    fn escaped(name: &str, part: Part) -> Result<std::vec::Vec<u8>, PointError> {
+        let mut bytes = [0u8; 64];
+        let mut len = 0;
+        write_name(
+            &mut Buf {
+                bytes: &mut bytes,
+                len: &mut len,
+            },
+            name.as_bytes(),
+            part,
+        )?;
+        Ok(bytes[..len].to_vec())
     }
 
     #[test]

@@ -213,33 +213,33 @@ pub struct PointBuilder<'b, const N: usize, State> {
     batch: &'b mut Batch<N>,
     /// Where this point's measurement ends and its tags begin.
     tags_start: usize,
-    /// Where its fields begin (the byte after the space), once there is one.
+    /// Where its first field key begins; 0 until there is a field.
     fields_start: usize,
-    /// A one-bit-per-hash summary of the keys written, so that the duplicate
-    /// scan runs only when a key may repeat.
-    tag_seen: u32,
-    field_seen: u64,
+    /// One bit per key hash (tags in the low half, fields in the high), so
+    /// that the scan for a duplicate key runs only when a key may repeat.
+    seen: u64,
     _state: PhantomData<State>,
 }
 
-fn key_hash(key: &[u8]) -> u32 {
+/// A bit out of 32 picked by a cheap hash of a key.
+#[inline]
+fn key_bit(key: &[u8]) -> u64 {
     let first = key.first().copied().unwrap_or(0) as u32;
     let last = key.last().copied().unwrap_or(0) as u32;
-    (first.wrapping_mul(31) ^ last.wrapping_mul(7) ^ key.len() as u32) & 63
+    1 << ((first.wrapping_mul(31) ^ last.wrapping_mul(7) ^ key.len() as u32) & 31)
 }
 
 impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
     pub(crate) fn start(batch: &'b mut Batch<N>, measurement: &str) -> Result<Self, PointError> {
         batch.discard_uncommitted();
-        let buf = batch.buf_mut();
-        escape::write_name(buf, measurement.as_bytes(), Part::Measurement)?;
+        let mut buf = batch.buf_mut();
+        escape::write_name(&mut buf, measurement.as_bytes(), Part::Measurement)?;
         let tags_start = buf.len();
         Ok(PointBuilder {
             batch,
             tags_start,
             fields_start: 0,
-            tag_seen: 0,
-            field_seen: 0,
+            seen: 0,
             _state: PhantomData,
         })
     }
@@ -254,13 +254,14 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
     /// # Ok::<(), linewire::PointError>(())
     /// ```
     pub fn tag(mut self, key: &str, value: &str) -> Result<Self, PointError> {
-        let buf = self.batch.buf_mut();
+        let mut buf = self.batch.buf_mut();
         let tag_start = buf.len();
-        escape::push(buf, b',')?;
-        escape::write_name(buf, key.as_bytes(), Part::TagKey)?;
-        escape::push(buf, b'=')?;
-        escape::write_name(buf, value.as_bytes(), Part::TagValue)?;
-        self.place_tag(tag_start)?;
+        escape::push(&mut buf, b',')?;
+        escape::write_name(&mut buf, key.as_bytes(), Part::TagKey)?;
+        let key_end = buf.len();
+        escape::push(&mut buf, b'=')?;
+        escape::write_name(&mut buf, value.as_bytes(), Part::TagValue)?;
+        self.place_tag(tag_start, key_end)?;
         Ok(self)
     }
 
@@ -271,29 +272,32 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
             let tag_end =
                 escape::find_unescaped(escaped, key_end + 1, b",").unwrap_or(escaped.len());
             let tag = escaped.get(tag_start..tag_end).unwrap_or_default();
-            let buf = self.batch.buf_mut();
+            let mut buf = self.batch.buf_mut();
             let written_at = buf.len();
-            escape::extend(buf, tag)?;
-            self.place_tag(written_at)?;
+            escape::extend(&mut buf, tag)?;
+            self.place_tag(written_at, written_at + (key_end - tag_start))?;
         }
         Ok(self)
     }
 
-    /// Checks the tag just written at `tag_start..` against the earlier
-    /// ones, and moves it into key order when the batch sorts tags.
-    fn place_tag(&mut self, tag_start: usize) -> Result<(), PointError> {
+    /// Checks the tag just written at `tag_start..` (its key ending at
+    /// `key_end`) against the earlier ones, and moves it into key order when
+    /// the batch sorts tags.
+    fn place_tag(&mut self, tag_start: usize, key_end: usize) -> Result<(), PointError> {
         let sort = self.batch.sorts_tags();
         let tags_start = self.tags_start;
-        let bytes = self.batch.buf_mut().as_mut_slice();
-        let Some(region) = bytes.get_mut(tags_start..) else {
+        let buf = self.batch.buf_mut();
+        let written = buf.len();
+        let Some(region) = buf.bytes.get_mut(tags_start..written) else {
             return Ok(());
         };
         let new_rel = tag_start - tags_start;
-        let key_end = escape::find_unescaped(region, new_rel + 1, b"=").unwrap_or(region.len());
-        let new_key = region.get(new_rel + 1..key_end).unwrap_or_default();
-        let bit = 1u32 << (key_hash(new_key) & 31);
-        let may_repeat = self.tag_seen & bit != 0;
-        self.tag_seen |= bit;
+        let new_key = region
+            .get(new_rel + 1..key_end - tags_start)
+            .unwrap_or_default();
+        let bit = key_bit(new_key);
+        let may_repeat = self.seen & bit != 0;
+        self.seen |= bit;
         if !sort && !may_repeat {
             return Ok(());
         }
@@ -341,43 +345,35 @@ impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
     ) -> Result<PointBuilder<'b, N, HasFields>, PointError> {
         let value = value.into();
         let first = self.fields_start == 0;
-        let buf = self.batch.buf_mut();
-        escape::push(buf, if first { b' ' } else { b',' })?;
+        let mut buf = self.batch.buf_mut();
+        escape::push(&mut buf, if first { b' ' } else { b',' })?;
         let key_start = buf.len();
-        escape::write_name(buf, key.as_bytes(), Part::FieldKey)?;
-        let key_end = buf.len();
-        escape::push(buf, b'=')?;
-        write_value(buf, value)?;
+        escape::write_name(&mut buf, key.as_bytes(), Part::FieldKey)?;
+        escape::push(&mut buf, b'=')?;
+        write_value(&mut buf, value)?;
+        // Hashed from the caller's key: only caller keys are compared here.
+        let bit = key_bit(key.as_bytes()) << 32;
         if first {
             self.fields_start = key_start;
-        } else {
-            self.check_field_key(key_start, key_end)?;
+        } else if self.seen & bit != 0 {
+            self.check_field_key(key_start)?;
         }
         Ok(PointBuilder {
             batch: self.batch,
             tags_start: self.tags_start,
             fields_start: self.fields_start,
-            tag_seen: self.tag_seen,
-            field_seen: self.field_seen,
+            seen: self.seen | bit,
             _state: PhantomData,
         })
     }
 
-    fn check_field_key(&mut self, key_start: usize, key_end: usize) -> Result<(), PointError> {
-        let bytes = self.batch.buf_mut().as_slice();
+    /// Fails when the field key written at `key_start` repeats an earlier one.
+    #[cold]
+    fn check_field_key(&mut self, key_start: usize) -> Result<(), PointError> {
+        let buf = self.batch.buf_mut();
+        let bytes = buf.as_slice();
+        let key_end = escape::find_unescaped(bytes, key_start, b"=").unwrap_or(key_start);
         let new_key = bytes.get(key_start..key_end).unwrap_or_default();
-        let bit = 1u64 << key_hash(new_key);
-        if self.field_seen == 0 {
-            // Record the first field's key, skipped when it was written.
-            let first_end = escape::find_unescaped(bytes, self.fields_start, b"=").unwrap_or(0);
-            let first = bytes.get(self.fields_start..first_end).unwrap_or_default();
-            self.field_seen = 1u64 << key_hash(first);
-        }
-        let may_repeat = self.field_seen & bit != 0;
-        self.field_seen |= bit;
-        if !may_repeat {
-            return Ok(());
-        }
         let earlier = bytes
             .get(self.fields_start..key_start.saturating_sub(1))
             .unwrap_or_default();
@@ -407,9 +403,9 @@ impl<const N: usize> PointBuilder<'_, N, HasFields> {
     pub fn timestamp(self, timestamp: i64) -> Result<(), PointError> {
         let precision = self.batch.precision();
         let wire = precision.convert(timestamp, precision.wire())?;
-        let buf = self.batch.buf_mut();
-        escape::push(buf, b' ')?;
-        escape::extend(buf, itoa::Buffer::new().format(wire).as_bytes())?;
+        let mut buf = self.batch.buf_mut();
+        escape::push(&mut buf, b' ')?;
+        escape::extend(&mut buf, itoa::Buffer::new().format(wire).as_bytes())?;
         self.finish()
     }
 
@@ -422,20 +418,15 @@ impl<const N: usize> PointBuilder<'_, N, HasFields> {
     /// # Ok::<(), linewire::PointError>(())
     /// ```
     pub fn finish(self) -> Result<(), PointError> {
-        escape::push(self.batch.buf_mut(), b'\n')?;
+        escape::push(&mut self.batch.buf_mut(), b'\n')?;
         self.batch.commit();
         Ok(())
     }
 }
 
-fn write_value(buf: &mut Buf, value: FieldValue<'_>) -> Result<(), PointError> {
+fn write_value(buf: &mut Buf<'_>, value: FieldValue<'_>) -> Result<(), PointError> {
     match value {
-        FieldValue::F64(v) => {
-            if !v.is_finite() {
-                return Err(PointError::NotFinite);
-            }
-            escape::extend(buf, ryu::Buffer::new().format_finite(v).as_bytes())
-        }
+        FieldValue::F64(v) => write_float(buf, v),
         FieldValue::I64(v) => {
             escape::extend(buf, itoa::Buffer::new().format(v).as_bytes())?;
             escape::push(buf, b'i')
@@ -450,6 +441,135 @@ fn write_value(buf: &mut Buf, value: FieldValue<'_>) -> Result<(), PointError> {
                 return Err(PointError::StringTooLong);
             }
             escape::write_string(buf, s.as_bytes())
+        }
+    }
+}
+
+/// Writes a finite float in the shortest decimal form that parses back to
+/// the same bits.
+///
+/// Sensor readings are mostly short decimals (`82.5`, `1013.25`), for which
+/// this finds the form directly: a `k <= 4` for which `v * 10^k` is an
+/// integer `n` below 2^52 whose correctly rounded quotient `n / 10^k` is `v`
+/// again, so any correct parser reads that decimal back as `v`. Below 2^52
+/// the gap between neighbouring floats is under `10^-k`, so no other decimal
+/// with `k` places reads back as `v`; with trailing zeros dropped it is the
+/// shortest, the one ryu writes too. Everything else goes to `ryu`.
+fn write_float(buf: &mut Buf<'_>, v: f64) -> Result<(), PointError> {
+    const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
+    const LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
+    if !v.is_finite() {
+        return Err(PointError::NotFinite);
+    }
+    let magnitude = if v < 0.0 { -v } else { v };
+    // Zero keeps its sign through ryu; the fixed form is for 1e-4 ..= 1e15,
+    // where ryu writes plain decimals too.
+    if (1e-4..1e15).contains(&magnitude) {
+        for (k, &scale) in POW10.iter().enumerate() {
+            let scaled = magnitude * scale;
+            if scaled >= LIMIT {
+                break;
+            }
+            let mut n = scaled as u64;
+            if n as f64 == scaled && n as f64 / scale == magnitude {
+                // `v * 10^k` may round onto an integer only at a larger `k`
+                // than the decimal needs: drop the zeros that leaves.
+                let mut k = k;
+                while k > 0 && n % 10 == 0 {
+                    n /= 10;
+                    k -= 1;
+                }
+                return write_fixed(buf, v < 0.0, n, k);
+            }
+        }
+    }
+    escape::extend(buf, ryu::Buffer::new().format_finite(v).as_bytes())
+}
+
+/// Writes `n / 10^k` with at least one digit after the point.
+fn write_fixed(buf: &mut Buf<'_>, negative: bool, n: u64, k: usize) -> Result<(), PointError> {
+    const DIVISOR: [u64; 5] = [1, 10, 100, 1_000, 10_000];
+    let divisor = DIVISOR.get(k).copied().unwrap_or(1);
+    let (int, frac) = (n / divisor, n % divisor);
+    if negative {
+        escape::push(buf, b'-')?;
+    }
+    escape::extend(buf, itoa::Buffer::new().format(int).as_bytes())?;
+    escape::push(buf, b'.')?;
+    if k == 0 {
+        return escape::push(buf, b'0');
+    }
+    // The fraction, zero-padded to k digits (k is the smallest that works,
+    // so its last digit is not zero).
+    let mut digits = [b'0'; 4];
+    let mut rest = frac;
+    for slot in digits.iter_mut().take(k).rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    escape::extend(buf, digits.get(..k).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn written(v: f64) -> std::string::String {
+        let mut bytes = [0u8; 64];
+        let mut len = 0;
+        write_float(
+            &mut Buf {
+                bytes: &mut bytes,
+                len: &mut len,
+            },
+            v,
+        )
+        .unwrap();
+        std::string::String::from_utf8(bytes[..len].to_vec()).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
+        /// The fast path must write exactly what ryu writes.
+        #[test]
+        fn floats_match_ryu(n in any::<i64>(), k in 0u32..7, raw in any::<f64>()) {
+            let decimal = (n % 100_000_000_000) as f64 / 10f64.powi(k as i32);
+            for v in [decimal, raw] {
+                if v.is_finite() {
+                    let mut expected = ryu::Buffer::new();
+                    prop_assert_eq!(written(v), expected.format_finite(v));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn float_edges_match_ryu() {
+        for v in [
+            0.0,
+            -0.0,
+            1e-4,
+            9.9999e-5,
+            1e15,
+            999_999_999_999_999.9,
+            0.1,
+            0.2,
+            0.3,
+            82.5,
+            1013.25,
+            -40.0,
+            0.0001,
+            123_456_789.0123,
+            4503599627370497.0,
+            9007199254740993.0,
+            1e-5,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+        ] {
+            assert_eq!(written(v), ryu::Buffer::new().format_finite(v), "{v}");
         }
     }
 }

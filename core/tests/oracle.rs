@@ -37,6 +37,9 @@ fn text() -> impl Strategy<Value = String> {
 fn value() -> impl Strategy<Value = Value> {
     prop_oneof![
         any::<f64>().prop_map(Value::F),
+        // Short decimals, the shape of sensor readings (a separate fast path).
+        (any::<i64>(), 0i32..6)
+            .prop_map(|(n, k)| Value::F((n % 10_000_000_000_000) as f64 / 10f64.powi(k))),
         prop::sample::select(vec![
             0.0,
             -0.0,
