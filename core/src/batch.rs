@@ -369,7 +369,7 @@ impl<'a> Iterator for Lines<'a> {
 #[derive(Debug, Clone)]
 pub struct DefaultTags<const N: usize> {
     bytes: [u8; N],
-    len: usize,
+    used: usize,
     count: usize,
 }
 
@@ -389,7 +389,7 @@ impl<const N: usize> DefaultTags<N> {
     pub const fn new() -> Self {
         DefaultTags {
             bytes: [0; N],
-            len: 0,
+            used: 0,
             count: 0,
         }
     }
@@ -403,10 +403,10 @@ impl<const N: usize> DefaultTags<N> {
     /// # Ok::<(), linewire::PointError>(())
     /// ```
     pub fn add(&mut self, key: &str, value: &str) -> Result<&mut Self, PointError> {
-        let before = self.len;
+        let before = self.used;
         let result = self.append(key, value);
         if result.is_err() {
-            self.len = before;
+            self.used = before;
         }
         result.map(|()| {
             self.count += 1;
@@ -415,10 +415,10 @@ impl<const N: usize> DefaultTags<N> {
     }
 
     fn append(&mut self, key: &str, value: &str) -> Result<(), PointError> {
-        let before = self.len;
+        let before = self.used;
         let mut buf = Buf {
             bytes: &mut self.bytes,
-            len: &mut self.len,
+            len: &mut self.used,
         };
         escape::push(&mut buf, b',')?;
         escape::write_name(&mut buf, key.as_bytes(), Part::TagKey)?;
@@ -462,11 +462,11 @@ impl<const N: usize> DefaultTags<N> {
     /// # Ok::<(), linewire::PointError>(())
     /// ```
     pub fn clear(&mut self) {
-        self.len = 0;
+        self.used = 0;
         self.count = 0;
     }
 
     pub(crate) fn escaped(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or_default()
+        self.bytes.get(..self.used).unwrap_or_default()
     }
 }
