@@ -13,11 +13,15 @@
 //!
 //! No function in this module panics, whatever the configuration, payload
 //! or bytes from the peer: there is no `unwrap`, `expect` or unchecked
-//! indexing on caller or network data, arithmetic on lengths is checked or
-//! saturating, and every loop ends (each iteration consumes input, and
+//! indexing on caller or network data, arithmetic on lengths and counters is
+//! checked, saturating, or bounded by a check just before it, and every loop
+//! ends (each iteration consumes input, and
 //! [`ReadLimits`] and [`MAX_INTERIM`] bound what a peer can make the reader
 //! consume). The response reader and the error-body parser are fuzzed
 //! (`core/fuzz`, `scripts/fuzz.sh`).
+//!
+//! The I/O is blocking: a peer that stops sending blocks the reader until
+//! the stream's own timeout, which the caller configures on its socket.
 //!
 //! # Memory
 //!
