@@ -511,3 +511,23 @@ fn truncated_json_body_keeps_the_status_outcome() {
     assert!(r.reusable);
     assert_eq!(r.error.kind, BodyKind::Text);
 }
+
+#[test]
+fn bad_request_parameters_keep_the_data() {
+    // The two examples of the v2 API page: the request, not the data, is
+    // wrong, so the batch must not be dropped.
+    for body in [
+        r#"{ "code": "invalid",
+  "message":"missing bucket value"
+}"#,
+        r#"{ "code": "invalid",
+  "message":"failed to deserialize org/bucket/precision in request: unknown variant `u`, expected one of `s`, `ms`, `us`, `ns`"
+}"#,
+    ] {
+        exchange(&response("400 Bad Request", &[], body), |r| {
+            assert_eq!(r.outcome, Outcome::InvalidRequest);
+            assert_eq!(r.outcome.action(), Action::Stop);
+            assert_eq!(r.error.code, Some("invalid"));
+        });
+    }
+}

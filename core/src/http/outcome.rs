@@ -6,6 +6,7 @@
 //! | 2xx | [`Outcome::Written`] | done |
 //! | Cloud Serverless 400 with `line`; 3.x `write_lp` 400 with `data`; 1.x 400 `partial write: ... dropped=N`; 2.x OSS 422 | [`Outcome::PartiallyWritten`] | drop the batch (good lines are stored, bad ones never will be) |
 //! | other 400 (3 Core: whole batch rejected; 2.x: parse errors) | [`Outcome::Rejected`] | drop |
+//! | 400 about the query (`missing bucket value`, `failed to deserialize org/bucket/precision`) | [`Outcome::InvalidRequest`] | keep, stop, report |
 //! | 401 / 403 | [`Outcome::Unauthorized`] / [`Outcome::Forbidden`] | keep, stop, report |
 //! | 404 | [`Outcome::NotFound`] | keep, stop, report |
 //! | 413 | [`Outcome::TooLarge`] | split and resend |
@@ -83,6 +84,10 @@ pub enum Outcome {
     PartiallyWritten(Partial),
     /// The server rejected the data: do not resend it.
     Rejected,
+    /// 400 about the request itself, not the data (`missing bucket value`,
+    /// `failed to deserialize org/bucket/precision`): keep the data, fix
+    /// the target.
+    InvalidRequest,
     /// 401: the token is missing or wrong.
     Unauthorized,
     /// 403: the token may not write to this bucket.
@@ -140,6 +145,8 @@ impl Outcome {
                 // write_lp lists `data`; 1.x prefixes "partial write".
                 if body.line.is_some() || !body.rejected.is_empty() || msg_starts("partial write") {
                     partial()
+                } else if about_request(body.message) {
+                    Self::InvalidRequest
                 } else {
                     Self::Rejected
                 }
@@ -170,9 +177,11 @@ impl Outcome {
         match self {
             Self::Written => Action::Done,
             Self::PartiallyWritten(_) | Self::Rejected => Action::Drop,
-            Self::Unauthorized | Self::Forbidden | Self::NotFound | Self::Unexpected => {
-                Action::Stop
-            }
+            Self::Unauthorized
+            | Self::Forbidden
+            | Self::NotFound
+            | Self::InvalidRequest
+            | Self::Unexpected => Action::Stop,
             Self::TooLarge { .. } => Action::Split,
             Self::Throttled { .. } | Self::Unavailable { .. } => Action::RetryLater,
             Self::ServerError { .. } => Action::Retry,
@@ -195,6 +204,16 @@ impl Outcome {
             _ => None,
         }
     }
+}
+
+/// A 400 whose message is about the query parameters, not line protocol
+/// (Cloud Serverless and 2.x wording).
+fn about_request(message: Option<&str>) -> bool {
+    let Some(m) = message else { return false };
+    m.starts_with("missing bucket")
+        || m.starts_with("missing org")
+        || m.starts_with("failed to deserialize org/bucket/precision")
+        || m.starts_with("invalid precision")
 }
 
 /// A complete answer: the outcome and everything the server said.
