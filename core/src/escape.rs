@@ -86,36 +86,17 @@ pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(
     let special = esc | FORBIDDEN | BACKSLASH;
     // Most names need no escape: copy while checking, in one pass, and stop
     // at the first byte that needs a closer look.
-    let at = *out.len;
-    let mut start = 0;
-    if let Some(dst) = out.bytes.get_mut(at..at + name.len()) {
-        // Eight bytes at a time while no byte can be special, then one by one.
-        let mut clean = 0;
-        for (src, d) in name.chunks_exact(8).zip(dst.chunks_exact_mut(8)) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(src);
-            if may_be_special(u64::from_le_bytes(word), part) {
-                break;
-            }
-            d.copy_from_slice(src);
-            clean += 8;
-        }
-        let tail = name.get(clean..).unwrap_or_default();
-        let tail_dst = dst.get_mut(clean..).unwrap_or_default();
-        clean = name.len();
-        for (i, (d, &b)) in tail_dst.iter_mut().zip(tail).enumerate() {
-            *d = b;
-            if class(b) & special != 0 {
-                clean = name.len() - tail.len() + i;
-                break;
-            }
-        }
-        *out.len = at + clean;
-        if clean == name.len() {
-            return Ok(());
-        }
-        start = clean;
+    // Most names need no escape: find the first byte that needs a closer
+    // look, copy everything before it in one go.
+    let clean = name
+        .iter()
+        .position(|&b| class(b) & special != 0)
+        .unwrap_or(name.len());
+    extend(out, name.get(..clean).unwrap_or_default())?;
+    if clean == name.len() {
+        return Ok(());
     }
+    let mut start = clean;
     for (i, &b) in name.iter().enumerate().skip(start) {
         let c = class(b);
         if c & special == 0 {
@@ -139,20 +120,6 @@ pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(
         }
     }
     extend(out, name.get(start..).unwrap_or_default())
-}
-
-/// Whether any byte of `word` may need escaping or refusing in `part`.
-/// False positives are fine (the caller looks at each byte then); misses
-/// are not. Every special byte is below `-` (0x2D), `=` or a backslash.
-#[inline]
-fn may_be_special(word: u64, part: Part) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
-    let below_dash = word.wrapping_sub(ONES * 0x2D) & !word & HIGHS != 0;
-    below_dash
-        || has_zero(word ^ (ONES * u64::from(b'\\')))
-        || (part != Part::Measurement && has_zero(word ^ (ONES * u64::from(b'='))))
 }
 
 /// Appends a string field value in quotes, with `"` and `\` escaped.
