@@ -619,7 +619,8 @@ fn accept_loop(shared: Arc<Shared>, listener: TcpListener, addr: SocketAddr) {
                 if shared.stopped() {
                     break;
                 }
-                match shared.state().down {
+                let down = shared.state().down;
+                match down {
                     Some(DownMode::Refuse) => continue,
                     Some(DownMode::CloseImmediately) => {
                         let _ = stream.shutdown(Shutdown::Both);
@@ -814,6 +815,9 @@ fn handle(shared: &Shared, conn: &mut Conn, head: &Head, seq: u64) -> Next {
             rec(f);
             shared.sleep(*d);
         }
+    }
+    if shared.stopped() {
+        return Next::Close;
     }
     if faults.contains(&Fault::CloseBeforeBody) {
         rec(&Fault::CloseBeforeBody);
