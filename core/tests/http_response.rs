@@ -468,3 +468,81 @@ proptest! {
         let _ = read_response(&mut fake, &mut buf, ReadLimits::default());
     }
 }
+
+// ---- the state machine without I/O ------------------------------------------
+
+use linewire::http::{Progress, ResponseReader};
+
+#[test]
+fn reader_state_machine_by_hand() {
+    let wire =
+        b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    let mut buf = [0u8; 128];
+    let mut reader = ResponseReader::new(&mut buf, ReadLimits::default());
+    let mut rest: &[u8] = wire;
+    let mut steps = 0;
+    loop {
+        let dst = reader.read_buf();
+        assert!(!dst.is_empty());
+        // Five bytes per step, as a peer with small segments.
+        let n = dst.len().min(5).min(rest.len());
+        dst[..n].copy_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        steps += 1;
+        if reader.advance(n).unwrap() == Progress::Done {
+            break;
+        }
+    }
+    assert!(rest.is_empty());
+    assert_eq!(steps, wire.len().div_ceil(5));
+    let r = reader.finish().unwrap();
+    assert_eq!(r.body(), b"abc");
+    assert!(r.is_reusable());
+}
+
+#[test]
+fn reader_clamps_overreported_counts_and_errors_stick() {
+    let mut buf = [0u8; 64];
+    let mut reader = ResponseReader::new(&mut buf, ReadLimits::default());
+    let dst = reader.read_buf();
+    dst[..4].copy_from_slice(b"XTTP");
+    // A buggy driver reports more than the buffer it was given.
+    let err = reader.advance(1000).unwrap_err();
+    assert_eq!(err, ReadError::Peer(PeerError::InvalidHead));
+    assert_eq!(reader.advance(1), Err(err));
+    assert!(reader.read_buf().is_empty());
+    assert_eq!(reader.finish().unwrap_err(), err);
+}
+
+#[test]
+fn reader_stream_error_during_body_keeps_the_status() {
+    let wire =
+        b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 9\r\nContent-Length: 50\r\n\r\n<ht";
+    let mut buf = [0u8; 128];
+    let mut reader = ResponseReader::new(&mut buf, ReadLimits::default());
+    reader.read_buf()[..wire.len()].copy_from_slice(wire);
+    assert_eq!(reader.advance(wire.len()).unwrap(), Progress::NeedMore);
+    assert_eq!(
+        reader.stream_error(ErrorKind::TimedOut).unwrap(),
+        Progress::Done
+    );
+    let r = reader.finish().unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.retry_after(), Some(RetryAfter::Seconds(9)));
+    assert!(!r.is_complete() && !r.is_reusable());
+    assert_eq!(r.body(), b"<ht");
+}
+
+#[test]
+fn zero_length_buffer_is_a_resource_error() {
+    let mut buf = [0u8; 0];
+    assert_eq!(
+        read_response(
+            &mut Fake::new(b"HTTP/1.1 204 No Content\r\n\r\n"),
+            &mut buf,
+            ReadLimits::default()
+        )
+        .unwrap_err(),
+        ReadError::Resource(ResourceError::HeadTooLarge)
+    );
+}

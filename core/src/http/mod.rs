@@ -4,8 +4,9 @@
 //!
 //! No heap, no clock. The protocol is pure functions over caller-owned
 //! buffers ([`encode_head`], [`Outcome::classify`], [`ErrorBody::parse`]);
-//! the I/O is a thin driver over [`embedded_io`] ([`write_request`],
-//! [`read_response`], [`write_batch`]). Time is an argument: a
+//! the response reader is a state machine over the caller's buffer
+//! ([`ResponseReader`]); the I/O is a thin driver over [`embedded_io`]
+//! ([`write_request`], [`read_response`], [`write_batch`]). Time is an argument: a
 //! `Retry-After` date is resolved with [`RetryAfter::delay_secs`] and the
 //! caller's Unix time.
 //!
@@ -61,7 +62,8 @@ pub use error_body::{BodyKind, ErrorBody, RejectedLines, MAX_REJECTED_LINES};
 pub use outcome::{Action, Outcome, Partial, Reply};
 pub use request::{encode_head, write_request, Payload, USER_AGENT};
 pub use response::{
-    read_response, Framing, ReadLimits, Response, RetryAfter, MAX_HEADERS, MAX_INTERIM,
+    read_response, Framing, Progress, ReadLimits, Response, ResponseReader, RetryAfter,
+    MAX_HEADERS, MAX_INTERIM,
 };
 pub use target::{Api, Target, DEFAULT_MAX_BODY};
 

@@ -456,32 +456,6 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, PeerError> {
     Ok(Some((head, n)))
 }
 
-/// Reads into `buf[*filled..]` until a complete head is parsed.
-fn read_head<R: embedded_io::Read>(
-    r: &mut R,
-    buf: &mut [u8],
-    filled: &mut usize,
-) -> Result<(Head, usize), ReadError> {
-    use embedded_io::Error as _;
-    loop {
-        if *filled > 0 {
-            if let Some(found) = parse_head(buf.get(..*filled).unwrap_or(&[]))? {
-                return Ok(found);
-            }
-        }
-        let space = match buf.get_mut(*filled..) {
-            Some(s) if !s.is_empty() => s,
-            _ => return Err(ResourceError::HeadTooLarge.into()),
-        };
-        match r.read(space) {
-            Ok(0) if *filled == 0 => return Err(TransportError::ClosedBeforeResponse.into()),
-            Ok(0) => return Err(TransportError::ClosedMidHead.into()),
-            Ok(n) => *filled = filled.saturating_add(n.min(space.len())),
-            Err(e) => return Err(TransportError::Read(e.kind()).into()),
-        }
-    }
-}
-
 /// Chunked-body states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Chunk {
@@ -613,6 +587,7 @@ impl Decoder {
 }
 
 /// Where decoded body bytes go, and the counters.
+#[derive(Debug)]
 struct BodyState {
     dec: Decoder,
     /// Next write position in the buffer.
@@ -657,7 +632,405 @@ impl BodyState {
     }
 }
 
-/// Reads one response from `r` into `buf`.
+/// Whether the reader needs more bytes.
+///
+/// ```
+/// use linewire::http::{Progress, ReadLimits, ResponseReader};
+///
+/// let mut buf = [0u8; 64];
+/// let mut reader = ResponseReader::new(&mut buf, ReadLimits::default());
+/// let wire = b"HTTP/1.1 204 No Content\r\n\r\n";
+/// reader.read_buf()[..wire.len()].copy_from_slice(wire);
+/// assert_eq!(reader.advance(wire.len())?, Progress::Done);
+/// # Ok::<(), linewire::http::ReadError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Progress {
+    /// Read more bytes into [`ResponseReader::read_buf`].
+    NeedMore,
+    /// The response is complete: call [`ResponseReader::finish`].
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Head,
+    Body,
+    Done,
+    Failed(ReadError),
+}
+
+/// The response reader as a state machine over the caller's buffer, with
+/// no I/O of its own: usable from blocking, async or test code.
+///
+/// Loop: read from the stream into [`read_buf`](Self::read_buf), report the
+/// count with [`advance`](Self::advance) (`0` is the end of the stream) or
+/// a stream error with [`stream_error`](Self::stream_error), until it
+/// returns [`Progress::Done`]; then take the [`Response`] with
+/// [`finish`](Self::finish). [`read_response`] is this loop over an
+/// [`embedded_io::Read`].
+///
+/// ```
+/// use linewire::http::{Progress, ReadLimits, ResponseReader};
+///
+/// let wire: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}";
+/// let mut buf = [0u8; 128];
+/// let mut reader = ResponseReader::new(&mut buf, ReadLimits::default());
+/// for &byte in wire {
+///     // One byte at a time, as a slow peer would send them.
+///     reader.read_buf()[0] = byte;
+///     if reader.advance(1)? == Progress::Done {
+///         break;
+///     }
+/// }
+/// let response = reader.finish()?;
+/// assert_eq!((response.status(), response.body()), (400, &b"{}"[..]));
+/// # Ok::<(), linewire::http::ReadError>(())
+/// ```
+#[derive(Debug)]
+pub struct ResponseReader<'b> {
+    buf: &'b mut [u8],
+    phase: Phase,
+    /// Head phase: bytes received into `buf`.
+    filled: usize,
+    interim: usize,
+    head: Option<Head>,
+    kept: [Option<(usize, usize)>; 2],
+    body_start: usize,
+    framing: Framing,
+    st: BodyState,
+    complete: bool,
+    extra: bool,
+    to_scratch: bool,
+    last_len: usize,
+    scratch: [u8; DISCARD_CHUNK],
+}
+
+impl<'b> ResponseReader<'b> {
+    /// A reader that keeps the response in `buf`.
+    ///
+    /// ```
+    /// use linewire::http::{ReadLimits, ResponseReader};
+    ///
+    /// let mut buf = [0u8; 256];
+    /// let mut reader = ResponseReader::new(&mut buf, ReadLimits::default());
+    /// assert_eq!(reader.read_buf().len(), 256);
+    /// ```
+    pub fn new(buf: &'b mut [u8], limits: ReadLimits) -> Self {
+        Self {
+            buf,
+            phase: Phase::Head,
+            filled: 0,
+            interim: 0,
+            head: None,
+            kept: [None, None],
+            body_start: 0,
+            framing: Framing::NoBody,
+            st: BodyState {
+                dec: Decoder::Done,
+                w: 0,
+                body_len: 0,
+                wire_len: 0,
+                limit: limits.max_body,
+            },
+            complete: true,
+            extra: false,
+            to_scratch: false,
+            last_len: 0,
+            scratch: [0; DISCARD_CHUNK],
+        }
+    }
+
+    /// Where the next bytes from the stream go. Never empty while more
+    /// bytes are needed (except for a zero-length buffer, which
+    /// [`advance`](Self::advance) then reports as too small). Never extends
+    /// past a known end of the body, so bytes of a next response are not
+    /// consumed.
+    ///
+    /// ```
+    /// use linewire::http::{ReadLimits, ResponseReader};
+    ///
+    /// let mut buf = [0u8; 32];
+    /// let mut reader = ResponseReader::new(&mut buf, ReadLimits::default());
+    /// assert!(!reader.read_buf().is_empty());
+    /// ```
+    pub fn read_buf(&mut self) -> &mut [u8] {
+        self.to_scratch = false;
+        let dst: &mut [u8] = match self.phase {
+            Phase::Head => self.buf.get_mut(self.filled..).unwrap_or_default(),
+            Phase::Body => {
+                let want = self.st.dec.want();
+                if self.st.w < self.buf.len() {
+                    let end = self.buf.len().min(self.st.w.saturating_add(want));
+                    self.buf.get_mut(self.st.w..end).unwrap_or_default()
+                } else {
+                    self.to_scratch = true;
+                    self.scratch
+                        .get_mut(..DISCARD_CHUNK.min(want))
+                        .unwrap_or_default()
+                }
+            }
+            Phase::Done | Phase::Failed(_) => &mut [],
+        };
+        self.last_len = dst.len();
+        dst
+    }
+
+    /// Reports `n` bytes read into the last [`read_buf`](Self::read_buf);
+    /// `0` means the stream ended.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_response`]. After an error the reader stays failed and
+    /// returns the same error.
+    ///
+    /// ```
+    /// use linewire::http::{ReadError, ReadLimits, ResponseReader, TransportError};
+    ///
+    /// let mut buf = [0u8; 32];
+    /// let mut reader = ResponseReader::new(&mut buf, ReadLimits::default());
+    /// assert_eq!(
+    ///     reader.advance(0),
+    ///     Err(ReadError::Transport(TransportError::ClosedBeforeResponse))
+    /// );
+    /// ```
+    pub fn advance(&mut self, n: usize) -> Result<Progress, ReadError> {
+        let n = n.min(self.last_len);
+        self.last_len = 0;
+        let r = match self.phase {
+            Phase::Head => self.advance_head(n),
+            Phase::Body => self.advance_body(n).map_err(ReadError::from),
+            Phase::Done => Ok(Progress::Done),
+            Phase::Failed(e) => Err(e),
+        };
+        if let Err(e) = r {
+            self.phase = Phase::Failed(e);
+        }
+        r
+    }
+
+    /// Reports a stream error. Before the head is complete it is a
+    /// [`TransportError::Read`]; during the body the response is kept,
+    /// marked incomplete.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Transport`] when the head is not complete.
+    ///
+    /// ```
+    /// use embedded_io::ErrorKind;
+    /// use linewire::http::{ReadError, ReadLimits, ResponseReader, TransportError};
+    ///
+    /// let mut buf = [0u8; 32];
+    /// let mut reader = ResponseReader::new(&mut buf, ReadLimits::default());
+    /// assert_eq!(
+    ///     reader.stream_error(ErrorKind::TimedOut),
+    ///     Err(ReadError::Transport(TransportError::Read(ErrorKind::TimedOut)))
+    /// );
+    /// ```
+    pub fn stream_error(&mut self, kind: embedded_io::ErrorKind) -> Result<Progress, ReadError> {
+        match self.phase {
+            Phase::Head => {
+                let e = ReadError::Transport(TransportError::Read(kind));
+                self.phase = Phase::Failed(e);
+                Err(e)
+            }
+            Phase::Body => {
+                self.complete = false;
+                self.phase = Phase::Done;
+                Ok(Progress::Done)
+            }
+            Phase::Done => Ok(Progress::Done),
+            Phase::Failed(e) => Err(e),
+        }
+    }
+
+    fn advance_head(&mut self, n: usize) -> Result<Progress, ReadError> {
+        if n == 0 {
+            return Err(if self.filled >= self.buf.len() {
+                ResourceError::HeadTooLarge.into()
+            } else if self.filled == 0 {
+                TransportError::ClosedBeforeResponse.into()
+            } else {
+                TransportError::ClosedMidHead.into()
+            });
+        }
+        self.filled = self.filled.saturating_add(n).min(self.buf.len());
+        loop {
+            if self.filled == 0 {
+                return Ok(Progress::NeedMore);
+            }
+            let Some((head, len)) = parse_head(self.buf.get(..self.filled).unwrap_or_default())?
+            else {
+                if self.filled >= self.buf.len() {
+                    return Err(ResourceError::HeadTooLarge.into());
+                }
+                return Ok(Progress::NeedMore);
+            };
+            if (100..200).contains(&head.status) {
+                self.interim = self.interim.saturating_add(1);
+                if head.status == 101 || self.interim > MAX_INTERIM {
+                    return Err(PeerError::UnexpectedInterim.into());
+                }
+                if len <= self.filled && self.filled <= self.buf.len() {
+                    self.buf.copy_within(len..self.filled, 0);
+                }
+                self.filled = self.filled.saturating_sub(len);
+                continue;
+            }
+            self.start_body(head, len)?;
+            return Ok(self.check_done());
+        }
+    }
+
+    fn start_body(&mut self, head: Head, head_len: usize) -> Result<(), PeerError> {
+        // Move the kept header values to the front of the buffer.
+        self.kept = [head.platform_error_code, head.influxdb_error];
+        let mut order = [0usize, 1];
+        if let (Some(a), Some(b)) = (self.kept[0], self.kept[1]) {
+            if b.0 < a.0 {
+                order = [1, 0];
+            }
+        }
+        let mut cursor = 0usize;
+        for idx in order {
+            if let Some(slot) = self.kept.get_mut(idx) {
+                if let Some((start, end)) = *slot {
+                    if start >= cursor && start <= end && end <= head_len && end <= self.buf.len() {
+                        self.buf.copy_within(start..end, cursor);
+                        let len = end - start;
+                        *slot = Some((cursor, cursor + len));
+                        cursor += len;
+                    } else {
+                        *slot = None;
+                    }
+                }
+            }
+        }
+        self.body_start = cursor;
+        self.framing = if head.status == 204 || head.status == 304 {
+            Framing::NoBody
+        } else if head.chunked {
+            Framing::Chunked
+        } else if head.transfer_encoding {
+            Framing::UntilClose
+        } else {
+            match head.content_length {
+                Some(0) => Framing::NoBody,
+                Some(_) => Framing::Length,
+                None => Framing::UntilClose,
+            }
+        };
+        self.st.dec = Decoder::new(self.framing, head.content_length.unwrap_or(0));
+        self.st.w = cursor;
+        self.head = Some(head);
+        self.phase = Phase::Body;
+        // Bytes received after the head, already in the buffer.
+        self.extra = self.st.feed_range(self.buf, head_len, self.filled)?;
+        Ok(())
+    }
+
+    fn advance_body(&mut self, n: usize) -> Result<Progress, PeerError> {
+        if n == 0 {
+            if self.st.dec == Decoder::UntilClose {
+                self.st.dec = Decoder::Done;
+            } else {
+                self.complete = false;
+            }
+            self.phase = Phase::Done;
+            return Ok(Progress::Done);
+        }
+        if self.to_scratch {
+            for &b in self.scratch.get(..n).unwrap_or_default() {
+                self.st.feed(b, self.buf)?;
+            }
+        } else {
+            let from = self.st.w;
+            self.extra = self.st.feed_range(self.buf, from, from.saturating_add(n))?;
+        }
+        Ok(self.check_done())
+    }
+
+    fn check_done(&mut self) -> Progress {
+        if self.st.dec == Decoder::Done || self.extra {
+            self.phase = Phase::Done;
+            Progress::Done
+        } else {
+            Progress::NeedMore
+        }
+    }
+
+    /// The response. Called before [`Progress::Done`], it treats the stream
+    /// as ended there.
+    ///
+    /// # Errors
+    ///
+    /// The error [`advance`](Self::advance) returned, or the error of a
+    /// stream that ended before the head was complete.
+    ///
+    /// ```
+    /// use linewire::http::{ReadError, ReadLimits, ResponseReader, TransportError};
+    ///
+    /// let mut buf = [0u8; 32];
+    /// let reader = ResponseReader::new(&mut buf, ReadLimits::default());
+    /// assert_eq!(
+    ///     reader.finish().unwrap_err(),
+    ///     ReadError::Transport(TransportError::ClosedBeforeResponse)
+    /// );
+    /// ```
+    pub fn finish(mut self) -> Result<Response<'b>, ReadError> {
+        match self.phase {
+            Phase::Failed(e) => return Err(e),
+            Phase::Head => {
+                self.last_len = 0;
+                return Err(self
+                    .advance_head(0)
+                    .err()
+                    .unwrap_or(ReadError::Transport(TransportError::ClosedMidHead)));
+            }
+            Phase::Body => {
+                self.last_len = 0;
+                self.advance_body(0)?;
+            }
+            Phase::Done => {}
+        }
+        let Some(head) = self.head else {
+            return Err(TransportError::ClosedMidHead.into());
+        };
+        let reusable = self.complete
+            && !self.extra
+            && self.framing != Framing::UntilClose
+            && !head.close
+            && (!head.http10 || head.keep_alive);
+        let buf = self.buf;
+        let (meta, rest) = buf.split_at_mut(self.body_start.min(buf.len()));
+        let meta: &'b [u8] = meta;
+        let kept_len = self.st.w.saturating_sub(self.body_start);
+        let body_len = rest.len().min(kept_len);
+        let (body, _) = rest.split_at_mut(body_len);
+        let text = |range: Option<(usize, usize)>| {
+            range
+                .and_then(|(s, e)| meta.get(s..e))
+                .map(super::error_body::utf8_prefix)
+        };
+        Ok(Response {
+            status: head.status,
+            retry_after: head.retry_after,
+            content_length: head.content_length,
+            framing: self.framing,
+            reusable,
+            complete: self.complete,
+            body_len: self.st.body_len,
+            platform_error_code: text(self.kept[0]),
+            influxdb_error: text(self.kept[1]),
+            body,
+        })
+    }
+}
+
+/// Reads one response from `r` into `buf`: the [`ResponseReader`] loop over
+/// an [`embedded_io::Read`].
 ///
 /// Interim `1xx` responses are skipped. The head must fit `buf`; the body
 /// is decoded after the two header values kept, and truncated if it does
@@ -687,138 +1060,17 @@ pub fn read_response<'b, R: embedded_io::Read>(
     buf: &'b mut [u8],
     limits: ReadLimits,
 ) -> Result<Response<'b>, ReadError> {
-    let mut filled = 0usize;
-    let mut interim = 0usize;
-    let (head, head_len) = loop {
-        let (head, n) = read_head(r, buf, &mut filled)?;
-        if (100..200).contains(&head.status) {
-            interim = interim.saturating_add(1);
-            if head.status == 101 || interim > MAX_INTERIM {
-                return Err(PeerError::UnexpectedInterim.into());
-            }
-            if n <= filled && filled <= buf.len() {
-                buf.copy_within(n..filled, 0);
-            }
-            filled = filled.saturating_sub(n);
-            continue;
-        }
-        break (head, n);
-    };
-
-    // Move the kept header values to the front of the buffer.
-    let mut kept = [head.platform_error_code, head.influxdb_error];
-    let mut order = [0usize, 1];
-    if let (Some(a), Some(b)) = (kept[0], kept[1]) {
-        if b.0 < a.0 {
-            order = [1, 0];
-        }
-    }
-    let mut cursor = 0usize;
-    for idx in order {
-        if let Some(slot) = kept.get_mut(idx) {
-            if let Some((start, end)) = *slot {
-                if start >= cursor && start <= end && end <= head_len && end <= buf.len() {
-                    buf.copy_within(start..end, cursor);
-                    let len = end - start;
-                    *slot = Some((cursor, cursor + len));
-                    cursor += len;
-                } else {
-                    *slot = None;
-                }
-            }
-        }
-    }
-    let body_start = cursor;
-
-    let framing = if head.status == 204 || head.status == 304 {
-        Framing::NoBody
-    } else if head.chunked {
-        Framing::Chunked
-    } else if head.transfer_encoding {
-        Framing::UntilClose
-    } else {
-        match head.content_length {
-            Some(0) => Framing::NoBody,
-            Some(_) => Framing::Length,
-            None => Framing::UntilClose,
-        }
-    };
-    let mut st = BodyState {
-        dec: Decoder::new(framing, head.content_length.unwrap_or(0)),
-        w: body_start,
-        body_len: 0,
-        wire_len: 0,
-        limit: limits.max_body,
-    };
-    // Bytes received after the head, already in the buffer.
-    let mut extra = st.feed_range(buf, head_len, filled)?;
-    let mut complete = true;
-    let mut eof = false;
-    while st.dec != Decoder::Done && !extra {
-        let want = st.dec.want();
-        let in_place = st.w < buf.len();
-        let mut scratch = [0u8; DISCARD_CHUNK];
-        let res = if in_place {
-            let end = buf.len().min(st.w.saturating_add(want));
-            match buf.get_mut(st.w..end) {
-                Some(dst) => r.read(dst),
-                None => break,
-            }
-        } else {
-            let end = DISCARD_CHUNK.min(want);
-            r.read(scratch.get_mut(..end).unwrap_or(&mut []))
+    use embedded_io::Error as _;
+    let mut reader = ResponseReader::new(buf, limits);
+    loop {
+        let progress = match r.read(reader.read_buf()) {
+            Ok(n) => reader.advance(n)?,
+            Err(e) => reader.stream_error(e.kind())?,
         };
-        match res {
-            Ok(0) | Err(_) => {
-                eof = true;
-                break;
-            }
-            Ok(n) if in_place => {
-                let from = st.w;
-                extra = st.feed_range(buf, from, from.saturating_add(n))?;
-            }
-            Ok(n) => {
-                for &b in scratch.get(..n).unwrap_or(&[]) {
-                    st.feed(b, buf)?;
-                }
-            }
+        if progress == Progress::Done {
+            return reader.finish();
         }
     }
-    if eof {
-        if st.dec == Decoder::UntilClose {
-            st.dec = Decoder::Done;
-        } else {
-            complete = false;
-        }
-    }
-    let reusable = complete
-        && !extra
-        && framing != Framing::UntilClose
-        && !head.close
-        && (!head.http10 || head.keep_alive);
-
-    let (meta, rest) = buf.split_at_mut(body_start.min(buf.len()));
-    let meta: &'b [u8] = meta;
-    let kept_len = st.w.saturating_sub(body_start);
-    let body_len = rest.len().min(kept_len);
-    let (body, _) = rest.split_at_mut(body_len);
-    let text = |range: Option<(usize, usize)>| {
-        range
-            .and_then(|(s, e)| meta.get(s..e))
-            .map(super::error_body::utf8_prefix)
-    };
-    Ok(Response {
-        status: head.status,
-        retry_after: head.retry_after,
-        content_length: head.content_length,
-        framing,
-        reusable,
-        complete,
-        body_len: st.body_len,
-        platform_error_code: text(kept[0]),
-        influxdb_error: text(kept[1]),
-        body,
-    })
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant).
