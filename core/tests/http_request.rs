@@ -381,3 +381,22 @@ fn batch_goes_out_at_its_wire_precision_without_copy() {
     let p = Payload::from(&batch);
     assert_eq!(p.bytes().as_ptr(), batch.as_bytes().as_ptr());
 }
+
+#[test]
+fn debug_output_hides_secrets() {
+    let t = Target::v1("h", "db")
+        .unwrap()
+        .token("s3cret-token")
+        .unwrap()
+        .credentials("admin", "hunter2")
+        .unwrap();
+    let shown = format!("{t:?}");
+    assert!(
+        !shown.contains("s3cret-token") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("admin") && shown.contains("<redacted>"),
+        "{shown}"
+    );
+}

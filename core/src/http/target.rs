@@ -50,7 +50,7 @@ pub enum Api {
 /// assert_eq!(target.bucket(), "sensors");
 /// # Ok::<(), linewire::http::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Target<'a> {
     pub(crate) host: &'a str,
     pub(crate) port: Option<u16>,
@@ -458,6 +458,31 @@ impl<'a> Target<'a> {
     /// ```
     pub fn max_body_len(&self) -> usize {
         self.max_body
+    }
+}
+
+/// Shows everything but the token and the password.
+impl core::fmt::Debug for Target<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let hidden = |v: Option<&str>| v.map(|_| "<redacted>");
+        f.debug_struct("Target")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("path_prefix", &self.path_prefix)
+            .field("api", &self.api)
+            .field("bucket", &self.bucket)
+            .field("org", &self.org)
+            .field("org_id", &self.org_id)
+            .field("rp", &self.rp)
+            .field("token", &hidden(self.token))
+            .field("user", &self.user)
+            .field("password", &hidden(self.password))
+            .field("precision", &self.precision)
+            .field("headers", &self.headers.len())
+            .field("gzip", &self.gzip)
+            .field("keep_alive", &self.keep_alive)
+            .field("max_body", &self.max_body)
+            .finish()
     }
 }
 
