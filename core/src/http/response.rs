@@ -252,8 +252,9 @@ impl<'b> Response<'b> {
     }
 
     /// `true` when the connection can carry the next request: HTTP/1.1
-    /// (or 1.0 with keep-alive), no `Connection: close`, and the body was
-    /// read completely to a known end.
+    /// (or 1.0 with keep-alive), no `Connection: close`, not both
+    /// `Content-Length` and `Transfer-Encoding`, and the body was read
+    /// completely to a known end.
     ///
     /// ```
     /// # use linewire::http::{read_response, ReadLimits};
@@ -1002,7 +1003,10 @@ impl<'b> ResponseReader<'b> {
             && !self.extra
             && self.framing != Framing::UntilClose
             && !head.close
-            && (!head.http10 || head.keep_alive);
+            && (!head.http10 || head.keep_alive)
+            // Both framings at once may be a smuggling attempt (RFC 9112
+            // 6.3): use the chunked one, then close the connection.
+            && !(head.transfer_encoding && head.content_length.is_some());
         let buf = self.buf;
         let (meta, rest) = buf.split_at_mut(self.body_start.min(buf.len()));
         let meta: &'b [u8] = meta;
