@@ -177,7 +177,7 @@ impl Shared {
 
     fn update_request(&self, seq: u64, f: impl FnOnce(&mut RecordedRequest)) {
         let mut st = self.state();
-        if let Some(r) = st.requests.get_mut(seq as usize - 1) {
+        if let Some(r) = st.requests.get_mut((seq as usize).wrapping_sub(1)) {
             f(r);
         }
         drop(st);
@@ -718,6 +718,25 @@ fn serve(shared: &Shared, stream: TcpStream) {
             Next::Close => break,
         }
     }
+    linger(&mut conn);
+}
+
+/// Closes our side, then discards what the client still sends for a moment, so that an
+/// answer sent before an unread body (413, 408, ...) is not destroyed by a TCP reset.
+fn linger(conn: &mut Conn) {
+    let _ = conn.stream.shutdown(Shutdown::Write);
+    let _ = conn
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(200)));
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut sink = [0u8; 16384];
+    let mut total = 0usize;
+    while Instant::now() < deadline && total < (1 << 20) {
+        match io::Read::read(&mut conn.stream, &mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
     let _ = conn.stream.shutdown(Shutdown::Both);
 }
 
@@ -933,6 +952,14 @@ fn handle_other(
             send(conn, &too_large(shared), close_opts());
             return Next::Close;
         }
+    }
+    if framing != Framing::None
+        && head
+            .header("expect")
+            .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+        && http::send(&mut conn.stream, b"HTTP/1.1 100 Continue\r\n\r\n", false).is_err()
+    {
+        return Next::Close;
     }
     let body = match read_body(shared, conn, framing) {
         Ok(b) => b,

@@ -381,11 +381,13 @@ fn handle_v2(shared: &Shared, mode: Mode, head: &Head, body: &[u8]) -> Response 
             );
             Response::json(
                 400,
-                json!({"code": "invalid", "line": errors[0].line, "message": message}),
+                json!({"code": "invalid", "line": errors.first().map_or(0, |e| e.line), "message": message}),
             )
         }
         Mode::Core3 => {
-            let e = &errors[0];
+            let Some(e) = errors.first() else {
+                return Response::empty(204);
+            };
             error(
                 api,
                 mode,

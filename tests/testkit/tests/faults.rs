@@ -380,3 +380,103 @@ fn drop_stops_the_server() {
     assert!(slow.read_response().is_none());
     assert!(TcpStream::connect(addr).is_err());
 }
+
+#[test]
+fn oversized_body_from_ureq_gets_the_413_answer() {
+    let s = TestServer::builder().max_body(1024).start();
+    let body = "m f=1 1\n".repeat(25_000); // 200 kB
+    let mut r = agent()
+        .post(&s.write_url("b", "s"))
+        .send(body.as_str())
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let j: serde_json::Value =
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(j["maxLength"], "1024");
+    assert_eq!(s.point_count("b"), 0);
+    assert_eq!(s.faults()[0].fault, Fault::PayloadTooLarge);
+}
+
+/// A small version of the soak: batches through random faults with a retrying client;
+/// the stored set must equal the sent set (writes are idempotent).
+#[test]
+fn retrying_client_through_random_faults_stores_exactly_what_was_sent() {
+    let plan = FaultPlan::new()
+        .random(
+            0.05,
+            Fault::ServiceUnavailable {
+                retry_after_secs: Some(0),
+            },
+        )
+        .random(
+            0.05,
+            Fault::TooManyRequests {
+                retry_after_secs: 0,
+            },
+        )
+        .random(0.05, Fault::InternalError)
+        .random(0.05, Fault::BadGateway)
+        .random(0.05, Fault::CloseBeforeBody)
+        .random(0.05, Fault::CloseAfterBody)
+        .random(0.05, Fault::ConnectionClose)
+        .random(0.05, Fault::ChunkedResponse)
+        .random(0.02, Fault::SplitWrites)
+        .seed(2024);
+    let s = one(plan);
+    let mut sent = std::collections::BTreeSet::new();
+    let mut c = Client::connect(s.addr());
+    let mut attempts = 0;
+    for batch in 0..200 {
+        let mut body = String::new();
+        for i in 0..50 {
+            let n = batch * 50 + i;
+            body.push_str(&format!("m,dev=d{} v={n}i {n}\n", n % 7));
+            sent.insert(n as i64);
+        }
+        loop {
+            attempts += 1;
+            assert!(attempts < 2000, "client never got through");
+            c.send(&post(
+                "/api/v2/write?bucket=soak&precision=ns",
+                &[],
+                body.as_bytes(),
+            ));
+            match c.read_response() {
+                Some(r) if r.status == 204 => {
+                    if r.header("connection") == Some("close") {
+                        c = Client::connect(s.addr());
+                    }
+                    break;
+                }
+                Some(r) => {
+                    assert!([429, 500, 502, 503].contains(&r.status), "{r:?}");
+                    if r.header("connection") == Some("close") {
+                        c = Client::connect(s.addr());
+                    }
+                }
+                None => c = Client::connect(s.addr()),
+            }
+        }
+    }
+    assert!(s.wait_for_points("soak", sent.len(), WAIT));
+    let stored: std::collections::BTreeSet<i64> =
+        s.points("soak").iter().map(|p| p.timestamp_ns).collect();
+    assert_eq!(stored, sent);
+    assert_eq!(
+        s.point_count("soak"),
+        sent.len(),
+        "retries merged, not duplicated"
+    );
+    let faults = s.faults();
+    for kind in [
+        Fault::CloseAfterBody,
+        Fault::CloseBeforeBody,
+        Fault::InternalError,
+    ] {
+        assert!(
+            faults.iter().any(|f| f.fault == kind),
+            "{kind:?} never happened"
+        );
+    }
+    assert!(attempts > 200);
+}
