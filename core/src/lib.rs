@@ -12,6 +12,8 @@ mod point;
 mod precision;
 
 pub mod http;
+#[cfg(feature = "embedded-nal")]
+pub mod nal;
 
 pub use batch::{Batch, DefaultTags, Lines};
 pub use point::{
