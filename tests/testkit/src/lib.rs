@@ -61,6 +61,24 @@
 //! assert_eq!(server.requests()[1].header("authorization"), Some("Token secret"));
 //! ```
 //!
+//! # Example: an outage
+//!
+//! ```
+//! use linewire_testkit::{DownMode, Fault, TestServer};
+//! use std::net::TcpStream;
+//!
+//! let server = TestServer::start();
+//! server.set_down(DownMode::Refuse);
+//! assert!(TcpStream::connect(server.addr()).is_err());
+//! server.set_up().unwrap(); // same port again
+//! assert!(TcpStream::connect(server.addr()).is_ok());
+//!
+//! server.set_down(DownMode::CloseImmediately);
+//! let _ = TcpStream::connect(server.addr());
+//! assert!(server.wait_for_faults(1, std::time::Duration::from_secs(5)));
+//! assert_eq!(server.faults()[0].fault, Fault::ClosedWhileDown);
+//! ```
+//!
 //! # Behaviour
 //!
 //! `POST /api/v2/write`, checked in this order:
@@ -90,6 +108,10 @@
 //! `Basic` with the token as password); errors are `{"error":"..."}` with the same text in
 //! `X-Influxdb-Error`; bad lines are a partial write
 //! (`partial write: unable to parse '<line>': <reason> dropped=0`, good lines kept).
+//!
+//! Faults ([`FaultPlan`], changeable at run time with [`TestServer::set_faults`]) hit write
+//! requests by number or at random from a seed; each one that takes effect is recorded in
+//! [`TestServer::faults`], with the sequence number of the request it hit.
 //!
 //! `GET /ping` is 204, `GET /health` is 200 with a JSON body. Other paths are 404.
 //!

@@ -398,7 +398,8 @@ impl TestServer {
         self.addr
     }
 
-    /// The URL of a v2 write to `bucket` with `precision`, for convenience.
+    /// The URL of a v2 write to `bucket` with `precision`, for convenience. Neither is
+    /// percent-encoded: pass names that need no encoding.
     pub fn write_url(&self, bucket: &str, precision: &str) -> String {
         format!(
             "{}/api/v2/write?bucket={}&precision={}",
