@@ -10,6 +10,9 @@ mod batch;
 mod escape;
 mod point;
 mod precision;
+mod queue;
+mod retry;
+mod writer;
 
 pub mod http;
 #[cfg(feature = "embedded-nal")]
@@ -20,3 +23,6 @@ pub use point::{
     FieldValue, HasFields, NoFields, Part, PointBuilder, PointError, MAX_STRING_FIELD_LEN,
 };
 pub use precision::{Precision, TimestampError, MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS};
+pub use queue::{Front, Overflow, Queue, QueueError};
+pub use retry::{Backoff, Random, Retry, RetryPolicy, XorShift32};
+pub use writer::{Event, LastError, Poll, Stats, Writer, DEFAULT_MAX_LINES, LAST_MESSAGE_LEN};

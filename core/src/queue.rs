@@ -1,0 +1,549 @@
+//! A bounded queue of complete line-protocol lines in fixed memory, for
+//! keeping readings through an outage.
+//!
+//! # Layout and memory
+//!
+//! [`Queue<N>`] is a *bip buffer*: `N` bytes holding at most two regions of
+//! complete lines, the older one at the top of the array and, once the
+//! writing end has wrapped, a newer one from offset 0. A line (or a pushed
+//! batch of lines) is never split across the end of the array, so the
+//! front batch is always one contiguous slice: it is sent straight from the
+//! ring with [`write_payload`](crate::http::write_payload), with no staging
+//! copy and no second buffer. The price is that up to one line's length at
+//! the end of the array can stay unused when the writing end wraps, and a
+//! batch never reaches past the wrap point (the rest goes in the next
+//! request).
+//!
+//! `size_of::<Queue<N>>()` is `N` plus 64 bytes of bookkeeping on a 32-bit
+//! target (`N + 96` on a 64-bit host); the line count is kept, line ends are
+//! found by scanning (string fields may hold raw newlines, so the scan is
+//! quote-aware). Nothing is allocated.
+//!
+//! # Overflow
+//!
+//! When a push does not fit, [`Overflow::DropOldest`] (the default) evicts
+//! lines from the front until it does; [`Overflow::Refuse`] refuses the new
+//! lines. Either way the lines are counted ([`Queue::dropped`],
+//! [`Queue::refused`]), never lost silently. A push is atomic: all of a
+//! batch's lines are queued, or none.
+//!
+//! ```
+//! use linewire::{Batch, Overflow, Precision, Queue};
+//!
+//! let mut queue = Queue::<64>::with_precision(Precision::Seconds);
+//! let mut point = Batch::<64>::with_precision(Precision::Seconds);
+//! for i in 0..10 {
+//!     point.point("t")?.field("v", i as i64)?.timestamp(1_700_000_000 + i)?;
+//!     queue.push(&point)?;
+//!     point.clear();
+//! }
+//! // Each line is 20 bytes: three fit, the seven oldest were dropped.
+//! assert_eq!(queue.len(), 3);
+//! assert_eq!(queue.dropped(), 7);
+//! let front = queue.front(1024, 2);
+//! assert_eq!(front.bytes(), b"t v=7i 1700000007\nt v=8i 1700000008\n");
+//! queue.pop_front(front.lines());
+//! assert_eq!(queue.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use core::fmt;
+
+use crate::escape;
+use crate::{Batch, Precision};
+
+/// What a full queue does with a new point.
+///
+/// ```
+/// assert_eq!(linewire::Overflow::default(), linewire::Overflow::DropOldest);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Evict the oldest lines to make room (counted as dropped).
+    #[default]
+    DropOldest,
+    /// Keep the old lines and refuse the new ones (counted as refused).
+    Refuse,
+}
+
+/// Why lines could not be queued. The queue is unchanged, and the lines
+/// are counted in [`Queue::refused`].
+///
+/// ```
+/// use linewire::QueueError;
+///
+/// assert_eq!(QueueError::Full.to_string(), "the queue is full");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum QueueError {
+    /// No room, and the overflow policy is [`Overflow::Refuse`].
+    Full,
+    /// The lines are larger than the whole queue (or than the writer's
+    /// largest batch).
+    TooLarge {
+        /// Bytes that were to be queued.
+        len: usize,
+        /// The most that can be.
+        max: usize,
+    },
+    /// The batch's precision differs from the queue's: its timestamps would
+    /// be sent in the wrong unit.
+    PrecisionMismatch,
+}
+
+impl fmt::Display for QueueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full => f.write_str("the queue is full"),
+            Self::TooLarge { len, max } => {
+                write!(f, "{len} bytes of lines, more than the maximum {max}")
+            }
+            Self::PrecisionMismatch => {
+                f.write_str("the batch's precision differs from the queue's")
+            }
+        }
+    }
+}
+
+impl core::error::Error for QueueError {}
+
+/// The lines at the front of a [`Queue`]: what to send next.
+///
+/// ```
+/// let queue = linewire::Queue::<64>::new();
+/// assert!(queue.front(100, 10).is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Front<'q> {
+    bytes: &'q [u8],
+    lines: usize,
+}
+
+impl<'q> Front<'q> {
+    /// The lines, each ending in `\n`.
+    ///
+    /// ```
+    /// assert_eq!(linewire::Queue::<8>::new().front(8, 8).bytes(), b"");
+    /// ```
+    pub const fn bytes(&self) -> &'q [u8] {
+        self.bytes
+    }
+
+    /// How many lines.
+    ///
+    /// ```
+    /// assert_eq!(linewire::Queue::<8>::new().front(8, 8).lines(), 0);
+    /// ```
+    pub const fn lines(&self) -> usize {
+        self.lines
+    }
+
+    /// Whether there is no line.
+    ///
+    /// ```
+    /// assert!(linewire::Queue::<8>::new().front(8, 8).is_empty());
+    /// ```
+    pub const fn is_empty(&self) -> bool {
+        self.lines == 0
+    }
+}
+
+/// A ring of complete lines in `N` bytes; see the [module docs](self).
+///
+/// ```
+/// use linewire::{Batch, Queue};
+///
+/// let mut queue = Queue::<256>::new();
+/// let mut b = Batch::<64>::new();
+/// b.point("m")?.field("v", 1i64)?.finish()?;
+/// queue.push(&b)?;
+/// assert_eq!(queue.front(1024, 10).bytes(), b"m v=1i\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Queue<const N: usize> {
+    bytes: [u8; N],
+    /// Older region `[a_start, a_end)`.
+    a_start: usize,
+    a_end: usize,
+    /// Newer region `[0, b_end)`, in use once the writing end wrapped.
+    b_end: usize,
+    lines: usize,
+    precision: Precision,
+    overflow: Overflow,
+    dropped: u64,
+    refused: u64,
+    pushed: u64,
+}
+
+impl<const N: usize> Default for Queue<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Queue<N> {
+    /// An empty queue for nanosecond timestamps, dropping the oldest lines
+    /// on overflow.
+    ///
+    /// ```
+    /// // `const`, so a queue can live in a `static`.
+    /// const Q: linewire::Queue<128> = linewire::Queue::new();
+    /// assert!(Q.is_empty());
+    /// ```
+    pub const fn new() -> Self {
+        Self::with_precision(Precision::Nanoseconds)
+    }
+
+    /// An empty queue for lines whose timestamps are in `precision` (the
+    /// precision of the batches pushed into it).
+    ///
+    /// ```
+    /// let q = linewire::Queue::<128>::with_precision(linewire::Precision::Seconds);
+    /// assert_eq!(q.precision(), linewire::Precision::Seconds);
+    /// ```
+    pub const fn with_precision(precision: Precision) -> Self {
+        Self {
+            bytes: [0; N],
+            a_start: 0,
+            a_end: 0,
+            b_end: 0,
+            lines: 0,
+            precision,
+            overflow: Overflow::DropOldest,
+            dropped: 0,
+            refused: 0,
+            pushed: 0,
+        }
+    }
+
+    /// Sets the overflow policy.
+    ///
+    /// ```
+    /// use linewire::{Overflow, Queue};
+    ///
+    /// let q = Queue::<128>::new().overflow(Overflow::Refuse);
+    /// assert_eq!(q.overflow_policy(), Overflow::Refuse);
+    /// ```
+    #[must_use]
+    pub const fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// Changes the overflow policy in place.
+    ///
+    /// ```
+    /// let mut q = linewire::Queue::<128>::new();
+    /// q.set_overflow(linewire::Overflow::Refuse);
+    /// assert_eq!(q.overflow_policy(), linewire::Overflow::Refuse);
+    /// ```
+    pub fn set_overflow(&mut self, overflow: Overflow) {
+        self.overflow = overflow;
+    }
+
+    /// The overflow policy.
+    ///
+    /// ```
+    /// assert_eq!(linewire::Queue::<8>::new().overflow_policy(), linewire::Overflow::DropOldest);
+    /// ```
+    pub const fn overflow_policy(&self) -> Overflow {
+        self.overflow
+    }
+
+    /// The precision of the queued timestamps.
+    ///
+    /// ```
+    /// assert_eq!(linewire::Queue::<8>::new().precision(), linewire::Precision::Nanoseconds);
+    /// ```
+    pub const fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The capacity `N` in bytes.
+    ///
+    /// ```
+    /// assert_eq!(linewire::Queue::<512>::new().capacity(), 512);
+    /// ```
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Lines (points) queued.
+    ///
+    /// ```
+    /// assert_eq!(linewire::Queue::<8>::new().len(), 0);
+    /// ```
+    pub const fn len(&self) -> usize {
+        self.lines
+    }
+
+    /// Whether no line is queued.
+    ///
+    /// ```
+    /// assert!(linewire::Queue::<8>::new().is_empty());
+    /// ```
+    pub const fn is_empty(&self) -> bool {
+        self.lines == 0
+    }
+
+    /// Bytes of queued lines.
+    ///
+    /// ```
+    /// assert_eq!(linewire::Queue::<8>::new().bytes_used(), 0);
+    /// ```
+    pub const fn bytes_used(&self) -> usize {
+        (self.a_end - self.a_start) + self.b_end
+    }
+
+    /// Lines evicted by [`Overflow::DropOldest`] so far.
+    ///
+    /// ```
+    /// assert_eq!(linewire::Queue::<8>::new().dropped(), 0);
+    /// ```
+    pub const fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Lines refused by [`push`](Self::push) so far (full under
+    /// [`Overflow::Refuse`], too large, or of the wrong precision).
+    ///
+    /// ```
+    /// assert_eq!(linewire::Queue::<8>::new().refused(), 0);
+    /// ```
+    pub const fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Lines accepted by [`push`](Self::push) so far.
+    ///
+    /// ```
+    /// assert_eq!(linewire::Queue::<8>::new().pushed(), 0);
+    /// ```
+    pub const fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
+    /// Queues every complete line of `batch` (the batch is left as it
+    /// is: clear it to reuse it). Under [`Overflow::DropOldest`] the oldest
+    /// lines are evicted to make room. Returns how many were evicted.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Full`] under [`Overflow::Refuse`] when there is no
+    /// room; [`QueueError::TooLarge`] when the lines are larger than the
+    /// queue; [`QueueError::PrecisionMismatch`] when the batch's precision
+    /// is not the queue's. The queue is then unchanged and the lines are
+    /// counted as refused.
+    ///
+    /// ```
+    /// use linewire::{Batch, Overflow, Queue, QueueError};
+    ///
+    /// let mut queue = Queue::<16>::new().overflow(Overflow::Refuse);
+    /// let mut b = Batch::<16>::new();
+    /// b.point("m")?.field("v", 1i64)?.finish()?;
+    /// queue.push(&b)?;
+    /// queue.push(&b)?;
+    /// assert_eq!(queue.push(&b), Err(QueueError::Full));
+    /// assert_eq!((queue.len(), queue.refused()), (2, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push<const M: usize>(&mut self, batch: &Batch<M>) -> Result<usize, QueueError> {
+        self.push_with_limit(batch, N)
+    }
+
+    /// [`push`](Self::push), refusing lines longer than `max_line` bytes.
+    pub(crate) fn push_with_limit<const M: usize>(
+        &mut self,
+        batch: &Batch<M>,
+        max_line: usize,
+    ) -> Result<usize, QueueError> {
+        let bytes = batch.as_bytes();
+        let count = batch.line_count();
+        if count == 0 {
+            return Ok(0);
+        }
+        let refuse = |q: &mut Self, e: QueueError| {
+            q.refused = q.refused.saturating_add(count as u64);
+            Err(e)
+        };
+        if batch.precision() != self.precision {
+            return refuse(self, QueueError::PrecisionMismatch);
+        }
+        if bytes.len() > N {
+            return refuse(
+                self,
+                QueueError::TooLarge {
+                    len: bytes.len(),
+                    max: N,
+                },
+            );
+        }
+        if let Some(long) = batch.lines().map(|l| l.len() + 1).find(|&l| l > max_line) {
+            return refuse(
+                self,
+                QueueError::TooLarge {
+                    len: long,
+                    max: max_line,
+                },
+            );
+        }
+        let mut evicted = 0;
+        let at = loop {
+            if let Some(at) = self.slot(bytes.len()) {
+                break at;
+            }
+            if self.overflow == Overflow::Refuse {
+                return refuse(self, QueueError::Full);
+            }
+            // The queue is not empty here: an empty queue has N contiguous
+            // bytes, and the batch fits in N.
+            if self.drop_front_line() == 0 {
+                return refuse(self, QueueError::Full);
+            }
+            evicted += 1;
+        };
+        let end = at + bytes.len();
+        let Some(dst) = self.bytes.get_mut(at..end) else {
+            return refuse(self, QueueError::Full);
+        };
+        dst.copy_from_slice(bytes);
+        if at == self.a_end && self.b_end == 0 {
+            self.a_end = end;
+        } else {
+            self.b_end = end;
+        }
+        self.lines += count;
+        self.pushed = self.pushed.saturating_add(count as u64);
+        Ok(evicted)
+    }
+
+    /// Where `len` contiguous bytes can go, if anywhere.
+    fn slot(&mut self, len: usize) -> Option<usize> {
+        if self.lines == 0 {
+            self.a_start = 0;
+            self.a_end = 0;
+            self.b_end = 0;
+        }
+        if self.b_end > 0 {
+            (self.b_end + len <= self.a_start).then_some(self.b_end)
+        } else if self.a_end + len <= N {
+            Some(self.a_end)
+        } else if len <= self.a_start {
+            Some(0)
+        } else {
+            None
+        }
+    }
+
+    /// The end (exclusive, after its `\n`) of the line starting at `start`
+    /// in the older region.
+    fn line_after(&self, start: usize) -> Option<usize> {
+        let region = self.bytes.get(..self.a_end)?;
+        escape::line_end(region, start).map(|e| e + 1)
+    }
+
+    /// Evicts the first line, counting it; returns 1, or 0 when empty.
+    fn drop_front_line(&mut self) -> usize {
+        if self.lines == 0 {
+            return 0;
+        }
+        let end = self.line_after(self.a_start).unwrap_or(self.a_end);
+        self.advance_front(end, 1);
+        self.dropped = self.dropped.saturating_add(1);
+        1
+    }
+
+    fn advance_front(&mut self, to: usize, lines: usize) {
+        self.a_start = to.min(self.a_end);
+        self.lines = self.lines.saturating_sub(lines);
+        if self.a_start >= self.a_end {
+            self.a_start = 0;
+            self.a_end = self.b_end;
+            self.b_end = 0;
+        }
+        if self.lines == 0 {
+            self.a_start = 0;
+            self.a_end = 0;
+            self.b_end = 0;
+        }
+    }
+
+    /// The oldest lines, as many as fit in `max_bytes` and `max_lines` (at
+    /// least one line when any is queued and `max_lines > 0`, even if it is
+    /// longer than `max_bytes`), as one contiguous slice. A batch stops
+    /// at the wrap point of the ring.
+    ///
+    /// ```
+    /// use linewire::{Batch, Queue};
+    ///
+    /// let mut queue = Queue::<64>::new();
+    /// let mut b = Batch::<64>::new();
+    /// b.point("a")?.field("v", 1i64)?.finish()?;
+    /// b.point("b")?.field("v", 2i64)?.finish()?;
+    /// queue.push(&b)?;
+    /// assert_eq!(queue.front(10, 5).bytes(), b"a v=1i\n");
+    /// assert_eq!(queue.front(100, 5).lines(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn front(&self, max_bytes: usize, max_lines: usize) -> Front<'_> {
+        let mut end = self.a_start;
+        let mut lines = 0;
+        while lines < max_lines && end < self.a_end {
+            let Some(next) = self.line_after(end) else {
+                break;
+            };
+            if lines > 0 && next - self.a_start > max_bytes {
+                break;
+            }
+            end = next;
+            lines += 1;
+        }
+        Front {
+            bytes: self.bytes.get(self.a_start..end).unwrap_or_default(),
+            lines,
+        }
+    }
+
+    /// Removes the first `lines` lines (all when more): call it with
+    /// [`Front::lines`] once the server accepted them. Returns how many were
+    /// removed. Removed lines are not counted as dropped.
+    ///
+    /// ```
+    /// let mut queue = linewire::Queue::<8>::new();
+    /// assert_eq!(queue.pop_front(3), 0);
+    /// ```
+    pub fn pop_front(&mut self, lines: usize) -> usize {
+        let mut removed = 0;
+        while removed < lines && self.lines > 0 {
+            // Take as much of the older region as asked in one step.
+            let front = self.front(usize::MAX, lines - removed);
+            let (len, count) = (front.bytes.len(), front.lines);
+            if count == 0 {
+                break;
+            }
+            self.advance_front(self.a_start + len, count);
+            removed += count;
+        }
+        removed
+    }
+
+    /// Removes every line, counting them as dropped.
+    ///
+    /// ```
+    /// let mut queue = linewire::Queue::<8>::new();
+    /// queue.clear();
+    /// assert!(queue.is_empty());
+    /// ```
+    pub fn clear(&mut self) {
+        self.dropped = self.dropped.saturating_add(self.lines as u64);
+        self.a_start = 0;
+        self.a_end = 0;
+        self.b_end = 0;
+        self.lines = 0;
+    }
+}
