@@ -1,0 +1,249 @@
+//! A real InfluxDB 1.x (`influxd`, Debian package `influxdb`) on free
+//! loopback ports: batches written through `linewire::nal::NalStream` to the
+//! v1 `/write` endpoint (`Target::v1`) come back from `/query` identical,
+//! including strings with quotes, backslashes and unicode and tags with
+//! spaces, commas and equals signs.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::Command;
+use std::time::Duration;
+
+use linewire::http::{Action, Outcome, Target};
+use linewire::nal::NalStream;
+use linewire::{Batch, Precision};
+use linewire_integration::{
+    encode_query, free_port, http_get, http_post, patient, require_binary, ServerProcess, TempDir,
+};
+
+fn start() -> Option<ServerProcess> {
+    let bin = require_binary("/usr/bin/influxd", "influxdb")?;
+    let dir = TempDir::new("influxdb1");
+    let http = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_port());
+    let rpc = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_port());
+    let d = dir.path();
+    let conf = format!(
+        r#"reporting-disabled = true
+bind-address = "{rpc}"
+
+[meta]
+  dir = "{meta}"
+  logging-enabled = false
+
+[data]
+  dir = "{data}"
+  wal-dir = "{wal}"
+  query-log-enabled = false
+
+[monitor]
+  store-enabled = false
+
+[http]
+  enabled = true
+  bind-address = "{http}"
+  log-enabled = false
+  pprof-enabled = false
+
+[ifql]
+  enabled = false
+
+[subscriber]
+  enabled = false
+
+[continuous_queries]
+  enabled = false
+
+[retention]
+  enabled = false
+
+[shard-precreation]
+  enabled = false
+"#,
+        meta = d.join("meta").display(),
+        data = d.join("data").display(),
+        wal = d.join("wal").display(),
+    );
+    let conf_path = d.join("influxdb.conf");
+    fs::write(&conf_path, conf).expect("write influxdb.conf");
+    let mut cmd = Command::new(bin);
+    cmd.arg("-config").arg(&conf_path);
+    Some(ServerProcess::start(
+        "influxd",
+        cmd,
+        dir,
+        http,
+        "/ping",
+        Duration::from_secs(60),
+    ))
+}
+
+fn query(db: &ServerProcess, q: &str) -> serde_json::Value {
+    let (status, body) = http_get(
+        db.addr,
+        &format!("/query?db=x&epoch=ns&q={}", encode_query(q)),
+    )
+    .expect("query");
+    assert_eq!(status, 200, "{q}: {body}");
+    serde_json::from_str(&body).expect("query answer is JSON")
+}
+
+/// One row of a `SELECT * ... GROUP BY *` answer.
+#[derive(Debug, PartialEq)]
+struct Row {
+    measurement: String,
+    tags: BTreeMap<String, String>,
+    fields: BTreeMap<String, serde_json::Value>,
+}
+
+fn rows(answer: &serde_json::Value) -> Vec<Row> {
+    let mut out = Vec::new();
+    for series in answer["results"][0]["series"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let tags: BTreeMap<String, String> = series["tags"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            // GROUP BY * lists the tags of other series as empty strings.
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        let columns: Vec<&str> = series["columns"]
+            .as_array()
+            .expect("columns")
+            .iter()
+            .map(|c| c.as_str().expect("column name"))
+            .collect();
+        for values in series["values"].as_array().expect("values") {
+            let fields = columns
+                .iter()
+                .zip(values.as_array().expect("row"))
+                .filter(|(_, v)| !v.is_null())
+                .map(|(c, v)| (c.to_string(), v.clone()))
+                .collect();
+            out.push(Row {
+                measurement: series["name"].as_str().expect("name").to_string(),
+                tags: tags.clone(),
+                fields,
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn influxdb1_returns_escaped_strings_and_tags_identical() {
+    let Some(db) = start() else { return };
+    let (status, body) = http_post(
+        db.addr,
+        &format!("/query?q={}", encode_query("CREATE DATABASE x")),
+    )
+    .expect("create database");
+    assert_eq!(status, 200, "CREATE DATABASE: {body}");
+
+    let target = Target::v1("127.0.0.1", "x").unwrap().port(db.addr.port());
+    let mut conn = NalStream::new(
+        std_embedded_nal::Stack,
+        db.addr,
+        patient(Duration::from_secs(20)),
+    );
+    let note = "say \"hi\" \\ C:\\dir\\file \\\" é ✓ 日本 🙂";
+    let mut buf = [0u8; 512];
+
+    let mut batch = Batch::<1024>::with_precision(Precision::Seconds);
+    batch
+        .point("wx st,1")
+        .unwrap()
+        .tag("room name", "loft, north=2")
+        .unwrap()
+        .tag("k=v", "a b,c=d")
+        .unwrap()
+        .tag("unit", "°C ✓")
+        .unwrap()
+        .field("note", note)
+        .unwrap()
+        .field("temp", 21.5)
+        .unwrap()
+        .field("count", -3i64)
+        .unwrap()
+        .field("ok", true)
+        .unwrap()
+        .timestamp(1_700_000_000)
+        .unwrap();
+    let reply = conn.write_batch(&target, &batch, &mut buf).unwrap();
+    assert_eq!(
+        reply.outcome,
+        Outcome::Written,
+        "status {} {:?}\n{}",
+        reply.status,
+        reply.error.message,
+        db.log()
+    );
+
+    // A second batch on the same connection; its bad line is a 1.x partial write.
+    // Plain bytes go out at the target's precision.
+    let target_s = target.precision(Precision::Seconds);
+    let reply = conn
+        .write_batch(
+            &target_s,
+            b"wx\\ st\\,1,room\\ name=cellar temp=-1.25 1700000001\nbad-line-no-fields\n"
+                .as_slice(),
+            &mut buf,
+        )
+        .unwrap();
+    let Outcome::PartiallyWritten(p) = reply.outcome else {
+        panic!("1.x partial write expected, got {reply:?}");
+    };
+    assert_eq!(p.dropped, Some(0));
+    assert_eq!(reply.outcome.action(), Action::Drop);
+    assert!(
+        reply
+            .influxdb_error
+            .is_some_and(|e| e.starts_with("partial write")),
+        "{:?}",
+        reply.influxdb_error
+    );
+    assert_eq!(conn.connects(), 1, "keep-alive across both batches");
+
+    let answer = query(&db, "SELECT * FROM /.*/ GROUP BY *");
+    let mut got = rows(&answer);
+    got.sort_by_key(|r| r.fields.get("time").and_then(|t| t.as_i64()));
+    let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let fields = |pairs: Vec<(&str, serde_json::Value)>| -> BTreeMap<String, serde_json::Value> {
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    };
+    let want = vec![
+        Row {
+            measurement: "wx st,1".into(),
+            tags: tags(&[
+                ("k=v", "a b,c=d"),
+                ("room name", "loft, north=2"),
+                ("unit", "°C ✓"),
+            ]),
+            fields: fields(vec![
+                ("time", 1_700_000_000_000_000_000i64.into()),
+                ("note", note.into()),
+                ("temp", 21.5.into()),
+                ("count", (-3).into()),
+                ("ok", true.into()),
+            ]),
+        },
+        Row {
+            measurement: "wx st,1".into(),
+            tags: tags(&[("room name", "cellar")]),
+            fields: fields(vec![
+                ("time", 1_700_000_001_000_000_000i64.into()),
+                ("temp", (-1.25).into()),
+            ]),
+        },
+    ];
+    assert_eq!(got, want, "{answer:#}");
+}
