@@ -11,6 +11,13 @@ for t in thumbv7em-none-eabihf thumbv7m-none-eabi riscv32imc-unknown-none-elf; d
 done
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
+step "system packages"
+# Real servers for tests/integration (they fail under CI=1 when missing).
+if [ ! -x /usr/bin/victoria-metrics ] || [ ! -x /usr/bin/influxd ]; then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q victoria-metrics influxdb
+fi
+
 step "format"
 cargo fmt --all -- --check
 
@@ -18,6 +25,7 @@ step "no_std builds of the core"
 cargo build -q -p linewire --target thumbv7em-none-eabihf
 cargo build -q -p linewire --target thumbv7em-none-eabihf --features defmt
 cargo build -q -p linewire --target thumbv7em-none-eabihf --features embedded-nal
+cargo build -q -p linewire --target thumbv7em-none-eabihf --features embedded-nal,defmt
 cargo build -q -p linewire --target riscv32imc-unknown-none-elf
 
 step "clippy"
