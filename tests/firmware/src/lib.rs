@@ -1,0 +1,1 @@
+//! Host-side helpers of the firmware proof.
