@@ -79,7 +79,11 @@ fn run(policy: RetryPolicy, down: DownMode) -> Run {
         started.elapsed(),
         writer.stats()
     );
-    assert!(started.elapsed().as_secs() < 50, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 50,
+        "took {:?}",
+        started.elapsed()
+    );
     Run {
         stats: writer.stats(),
         stored,

@@ -42,7 +42,12 @@ fn point(batch: &mut Batch<256>, n: u64) {
 fn soak() {
     let started = Instant::now();
     let plan = FaultPlan::new()
-        .random(0.05, Fault::TooManyRequests { retry_after_secs: 2 })
+        .random(
+            0.05,
+            Fault::TooManyRequests {
+                retry_after_secs: 2,
+            },
+        )
         .random(
             0.05,
             Fault::ServiceUnavailable {
@@ -60,9 +65,7 @@ fn soak() {
         .start();
     let addr = server.addr();
     let port = addr.port();
-    let target = Target::v2("127.0.0.1", "soak", "token")
-        .unwrap()
-        .port(port);
+    let target = Target::v2("127.0.0.1", "soak", "token").unwrap().port(port);
     let policy = RetryPolicy::new().max_retries(None).max_elapsed_ms(None);
     let mut writer = Box::new(Writer::<QUEUE>::new(
         target,
@@ -93,7 +96,11 @@ fn soak() {
         deliver_due(&mut writer, now, addr, &mut conn, &mut seen);
         assert!(!writer.is_halted(), "{:?}", writer.stats());
         now += 1_000;
-        assert!(now < 10_000_000, "not drained after {now} ms: {:?}", writer.stats());
+        assert!(
+            now < 10_000_000,
+            "not drained after {now} ms: {:?}",
+            writer.stats()
+        );
     }
 
     let stats = writer.stats();
@@ -121,7 +128,10 @@ fn soak() {
         assert_eq!(p.fields["n"], FieldValue::I64(n as i64));
         assert_eq!(p.fields["v"], FieldValue::F64(n as f64 * 0.5));
         if n % 97 == 0 {
-            assert_eq!(p.fields["note"], FieldValue::Str("line\nbreak \"q\"".into()));
+            assert_eq!(
+                p.fields["note"],
+                FieldValue::Str("line\nbreak \"q\"".into())
+            );
         }
         assert!(stored.insert(n), "point {n} stored twice");
     }
@@ -133,7 +143,9 @@ fn soak() {
     // Every kind of fault happened, and the writer recovered from each.
     let faults = server.faults();
     for kind in [
-        Fault::TooManyRequests { retry_after_secs: 2 },
+        Fault::TooManyRequests {
+            retry_after_secs: 2,
+        },
         Fault::ServiceUnavailable {
             retry_after_secs: Some(3),
         },
