@@ -14,8 +14,8 @@
 //! batch never reaches past the wrap point (the rest goes in the next
 //! request).
 //!
-//! `size_of::<Queue<N>>()` is `N` plus 64 bytes of bookkeeping on a 32-bit
-//! target (`N + 96` on a 64-bit host); the line count is kept, line ends are
+//! `size_of::<Queue<N>>()` is `N` plus 48 bytes of bookkeeping on a 32-bit
+//! target (`N + 64` on a 64-bit host); the line count is kept, line ends are
 //! found by scanning (string fields may hold raw newlines, so the scan is
 //! quote-aware). Nothing is allocated.
 //!

@@ -38,12 +38,14 @@
 //!
 //! | | 32-bit | 64-bit |
 //! |---|---|---|
-//! | `Queue<N>` | N + 64 B | N + 96 B |
-//! | `Writer<N>` (including its queue and target) | N + 304 B | N + 440 B |
+//! | `Queue<N>` | N + 48 B | N + 64 B |
+//! | `Writer<N>` (including its queue, target, retry state and [`Stats`]) | N + 384 B | N + 520 B |
 //! | response buffer (caller's, passed to [`Writer::poll`]) | 1 024 B | 1 024 B |
 //!
-//! So a device keeping 16 KiB of points needs about 17.3 KiB for delivery:
-//! the queue's bytes, ~0.3 KiB of state, and the 1 KiB response buffer
+//! So a device keeping 16 KiB of points needs 17 792 bytes for delivery
+//! on a 32-bit MCU: the queue's bytes, 384 B of state (of which
+//! [`Stats`] is 160 B, 64 of them the last error message), and the 1 KiB
+//! response buffer
 //! (head and error body; the request body is written straight from the
 //! queue, see [`Queue`]). Stack use during [`Writer::poll`] is that of
 //! [`write_payload`] (the `httparse` header array and a 64-byte chunk).

@@ -1,0 +1,124 @@
+//! The per-point path (format, push, evict) and a poll (send, read, act)
+//! touch no heap: a counting global allocator sees every allocation.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use linewire::http::Target;
+use linewire::{Batch, Event, Precision, RetryPolicy, Writer, XorShift32};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// A stream over fixed arrays: answers each request with `reply`.
+struct Fixed {
+    reply: &'static [u8],
+    at: usize,
+    sent: usize,
+}
+
+impl embedded_io::ErrorType for Fixed {
+    type Error = core::convert::Infallible;
+}
+impl embedded_io::Read for Fixed {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let rest = &self.reply[self.at..];
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+impl embedded_io::Write for Fixed {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.sent += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+#[test]
+fn pushing_evicting_and_polling_allocate_nothing() {
+    let target = Target::v2("h", "b", "t").unwrap();
+    let mut writer = Writer::<2048>::new(
+        target,
+        Precision::Seconds,
+        RetryPolicy::new(),
+        XorShift32::new(5),
+    );
+    let mut scratch = Batch::<128>::with_precision(Precision::Seconds);
+    let mut buf = [0u8; 1024];
+    let before = allocations();
+
+    let mut evicted = 0;
+    for i in 0..500i64 {
+        scratch
+            .point("env")
+            .and_then(|p| p.tag("dev", "d1"))
+            .and_then(|p| p.field("t", 20.5 + i as f64))
+            .and_then(|p| p.field("note", "a\nb"))
+            .and_then(|p| p.timestamp(1_700_000_000 + i))
+            .unwrap();
+        evicted += writer.push(&scratch).unwrap();
+        scratch.clear();
+    }
+    let mut throttled = Fixed {
+        reply: b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 45\r\n\r\n{\"code\":\"too many requests\",\"message\":\"slow\"}",
+        at: 0,
+        sent: 0,
+    };
+    let first = writer.poll(0, &mut throttled, &mut buf).unwrap().event;
+    let mut ok = Fixed {
+        reply: b"HTTP/1.1 204 No Content\r\n\r\n",
+        at: 0,
+        sent: 0,
+    };
+    let second = writer.poll(1_000, &mut ok, &mut buf).unwrap().event;
+    let stats = writer.stats();
+
+    let after = allocations();
+    assert!(evicted > 400, "{evicted}");
+    assert_eq!(first, Event::Retrying { until_ms: 1_000 });
+    assert!(matches!(second, Event::Delivered { .. }), "{second:?}");
+    assert!(ok.sent > 0);
+    assert_eq!(stats.last_message.as_str(), "slow");
+    assert_eq!(after - before, 0, "allocations on the delivery path");
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let before = allocations();
+    let v: Vec<u8> = std::hint::black_box(Vec::with_capacity(16));
+    drop(v);
+    assert!(allocations() > before);
+}
