@@ -1,51 +1,4 @@
-//! A bounded queue of complete line-protocol lines in fixed memory, for
-//! keeping readings through an outage.
-//!
-//! # Layout and memory
-//!
-//! [`Queue<N>`] is a *bip buffer*: `N` bytes holding at most two regions of
-//! complete lines, the older one at the top of the array and, once the
-//! writing end has wrapped, a newer one from offset 0. A line (or a pushed
-//! batch of lines) is never split across the end of the array, so the
-//! front batch is always one contiguous slice: it is sent straight from the
-//! ring with [`write_payload`](crate::http::write_payload), with no staging
-//! copy and no second buffer. The price is that up to one line's length at
-//! the end of the array can stay unused when the writing end wraps, and a
-//! batch never reaches past the wrap point (the rest goes in the next
-//! request).
-//!
-//! `size_of::<Queue<N>>()` is `N` plus 48 bytes of bookkeeping on a 32-bit
-//! target (`N + 64` on a 64-bit host); the line count is kept, line ends are
-//! found by scanning (string fields may hold raw newlines, so the scan is
-//! quote-aware). Nothing is allocated.
-//!
-//! # Overflow
-//!
-//! When a push does not fit, [`Overflow::DropOldest`] (the default) evicts
-//! lines from the front until it does; [`Overflow::Refuse`] refuses the new
-//! lines. Either way the lines are counted ([`Queue::dropped`],
-//! [`Queue::refused`]), never lost silently. A push is atomic: all of a
-//! batch's lines are queued, or none.
-//!
-//! ```
-//! use linewire::{Batch, Overflow, Precision, Queue};
-//!
-//! let mut queue = Queue::<64>::with_precision(Precision::Seconds);
-//! let mut point = Batch::<64>::with_precision(Precision::Seconds);
-//! for i in 0..10 {
-//!     point.point("t")?.field("v", i as i64)?.timestamp(1_700_000_000 + i)?;
-//!     queue.push(&point)?;
-//!     point.clear();
-//! }
-//! // Each line is 20 bytes: three fit, the seven oldest were dropped.
-//! assert_eq!(queue.len(), 3);
-//! assert_eq!(queue.dropped(), 7);
-//! let front = queue.front(1024, 2);
-//! assert_eq!(front.bytes(), b"t v=7i 1700000007\nt v=8i 1700000008\n");
-//! queue.pop_front(front.lines());
-//! assert_eq!(queue.len(), 1);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! The bounded line queue: [`Queue`], [`Overflow`], [`QueueError`], [`Front`].
 
 use core::fmt;
 
@@ -152,7 +105,54 @@ impl<'q> Front<'q> {
     }
 }
 
-/// A ring of complete lines in `N` bytes; see the [module docs](self).
+/// A bounded queue of complete line-protocol lines in fixed memory, for
+/// keeping readings through an outage.
+///
+/// # Layout and memory
+///
+/// [`Queue<N>`] is a *bip buffer*: `N` bytes holding at most two regions of
+/// complete lines, the older one at the top of the array and, once the
+/// writing end has wrapped, a newer one from offset 0. A line (or a pushed
+/// batch of lines) is never split across the end of the array, so the
+/// front batch is always one contiguous slice: it is sent straight from the
+/// ring with [`write_payload`](crate::http::write_payload), with no staging
+/// copy and no second buffer. The price is that up to one line's length at
+/// the end of the array can stay unused when the writing end wraps, and a
+/// batch never reaches past the wrap point (the rest goes in the next
+/// request).
+///
+/// `size_of::<Queue<N>>()` is `N` plus 48 bytes of bookkeeping on a 32-bit
+/// target (`N + 64` on a 64-bit host); the line count is kept, line ends are
+/// found by scanning (string fields may hold raw newlines, so the scan is
+/// quote-aware). Nothing is allocated.
+///
+/// # Overflow
+///
+/// When a push does not fit, [`Overflow::DropOldest`] (the default) evicts
+/// lines from the front until it does; [`Overflow::Refuse`] refuses the new
+/// lines. Either way the lines are counted ([`Queue::dropped`],
+/// [`Queue::refused`]), never lost silently. A push is atomic: all of a
+/// batch's lines are queued, or none.
+///
+/// ```
+/// use linewire::{Batch, Overflow, Precision, Queue};
+///
+/// let mut queue = Queue::<64>::with_precision(Precision::Seconds);
+/// let mut point = Batch::<64>::with_precision(Precision::Seconds);
+/// for i in 0..10 {
+///     point.point("t")?.field("v", i as i64)?.timestamp(1_700_000_000 + i)?;
+///     queue.push(&point)?;
+///     point.clear();
+/// }
+/// // Each line is 20 bytes: three fit, the seven oldest were dropped.
+/// assert_eq!(queue.len(), 3);
+/// assert_eq!(queue.dropped(), 7);
+/// let front = queue.front(1024, 2);
+/// assert_eq!(front.bytes(), b"t v=7i 1700000007\nt v=8i 1700000008\n");
+/// queue.pop_front(front.lines());
+/// assert_eq!(queue.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// ```
 /// use linewire::{Batch, Queue};

@@ -1,27 +1,4 @@
-//! When to try again: exponential backoff with jitter, `Retry-After`, and
-//! when to give up on a batch.
-//!
-//! The defaults are those of the official Go and Python clients: the first
-//! retry waits a random time in \[5 s, 10 s), each further one doubles the
-//! range (\[5 s·2ⁿ, 5 s·2ⁿ⁺¹)), no wait is longer than 125 s, and a batch is
-//! given up after 5 retries or when a try would start more than 180 s after
-//! its first failure. A server's `Retry-After` replaces the backoff, capped
-//! at [`RetryPolicy::max_retry_after_ms`] (125 s by default).
-//!
-//! No clock is read: every call takes the caller's `now_ms` (any monotonic
-//! millisecond counter), and jitter comes from the caller's [`Random`]
-//! source.
-//!
-//! ```
-//! use linewire::{Backoff, Retry, RetryPolicy};
-//!
-//! let mut backoff = Backoff::new(RetryPolicy::new());
-//! let mut random = || 0u32; // the low end of each jitter range
-//! assert_eq!(backoff.failed(1_000, None, &mut random), Retry::At(6_000));
-//! assert_eq!(backoff.failed(6_000, None, &mut random), Retry::At(16_000));
-//! backoff.succeeded();
-//! assert_eq!(backoff.retries(), 0);
-//! ```
+//! Retry timing: [`RetryPolicy`], [`Backoff`], [`Random`] jitter sources.
 
 /// A source of random numbers for jitter.
 ///
@@ -84,6 +61,31 @@ impl Random for XorShift32 {
 
 /// How long to wait between tries and when to give up. All times in
 /// milliseconds.
+///
+/// When to try again: exponential backoff with jitter, `Retry-After`, and
+/// when to give up on a batch.
+///
+/// The defaults are those of the official Go and Python clients: the first
+/// retry waits a random time in \[5 s, 10 s), each further one doubles the
+/// range (\[5 s·2ⁿ, 5 s·2ⁿ⁺¹)), no wait is longer than 125 s, and a batch is
+/// given up after 5 retries or when a try would start more than 180 s after
+/// its first failure. A server's `Retry-After` replaces the backoff, capped
+/// at [`RetryPolicy::max_retry_after_ms`] (125 s by default).
+///
+/// No clock is read: every call takes the caller's `now_ms` (any monotonic
+/// millisecond counter), and jitter comes from the caller's [`Random`]
+/// source.
+///
+/// ```
+/// use linewire::{Backoff, Retry, RetryPolicy};
+///
+/// let mut backoff = Backoff::new(RetryPolicy::new());
+/// let mut random = || 0u32; // the low end of each jitter range
+/// assert_eq!(backoff.failed(1_000, None, &mut random), Retry::At(6_000));
+/// assert_eq!(backoff.failed(6_000, None, &mut random), Retry::At(16_000));
+/// backoff.succeeded();
+/// assert_eq!(backoff.retries(), 0);
+/// ```
 ///
 /// ```
 /// use linewire::RetryPolicy;

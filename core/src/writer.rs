@@ -1,95 +1,4 @@
-//! Delivery under faults: a sans-IO driver that owns a [`Queue`] and a
-//! [`RetryPolicy`] and sends the queue's front to the server whenever it is
-//! polled.
-//!
-//! Firmware pushes points as it produces them ([`Writer::push`]) and polls
-//! the writer with the current time and a connected stream
-//! ([`Writer::poll`]); [`Writer::next_wakeup`] says when the next poll is
-//! due, so the device can sleep until then. The writer never reads a clock
-//! and never allocates.
-//!
-//! | server answer | what the writer does |
-//! |---|---|
-//! | 2xx | removes the batch ([`Event::Delivered`]) |
-//! | 413 | halves the batch and sends the halves; a single line is dropped ([`Event::TooLarge`]); a `maxLength` becomes the byte limit |
-//! | 400 partial write (Cloud Serverless, 3.x `write_lp`, 1.x), 422 | removes the batch: the good lines are stored, the rejected ones counted as rejected ([`Event::PartiallyDelivered`]) |
-//! | other 400 | drops the batch, counted as rejected ([`Event::Rejected`]) |
-//! | 401, 403, 404, 400 about the query, other statuses | keeps everything and halts until [`Writer::resume`] or [`Writer::set_target`] ([`Event::Halted`]) |
-//! | 429, 503 | keeps everything, waits `Retry-After` (capped) or the backoff ([`Event::Retrying`]) |
-//! | 408, 5xx, transport failure | keeps everything, waits the backoff |
-//!
-//! When the policy gives up on a batch (retry count or time used up) the
-//! batch is dropped and counted ([`Event::GaveUp`], [`Stats::gave_up`]). A
-//! [`RetryPolicy`] with `max_retries(None)` and `max_elapsed_ms(None)`
-//! never gives up: then only the queue bound drops data.
-//!
-//! # Accounting
-//!
-//! Every point accepted by [`Writer::push`] ends in exactly one counter of
-//! [`Stats`], or is still queued:
-//! `accepted = sent + rejected + gave_up + too_large + dropped_overflow + queued`.
-//! Points that [`push`](Writer::push) refused are counted in
-//! [`Stats::refused`].
-//!
-//! # Memory
-//!
-//! Measured by `core/tests/delivery_memory.rs` (`size_of`), on a 32-bit
-//! target (thumbv7em) and on a 64-bit host:
-//!
-//! | | 32-bit | 64-bit |
-//! |---|---|---|
-//! | `Queue<N>` | N + 48 B | N + 64 B |
-//! | `Writer<N>` (including its queue, target, retry state and [`Stats`]) | N + 384 B | N + 520 B |
-//! | response buffer (caller's, passed to [`Writer::poll`]) | 1 024 B | 1 024 B |
-//!
-//! So a device keeping 16 KiB of points needs 17 792 bytes for delivery
-//! on a 32-bit MCU: the queue's bytes, 384 B of state (of which
-//! [`Stats`] is 160 B, 64 of them the last error message), and the 1 KiB
-//! response buffer
-//! (head and error body; the request body is written straight from the
-//! queue, see [`Queue`]). Stack use during [`Writer::poll`] is that of
-//! [`write_payload`] (the `httparse` header array and a 64-byte chunk).
-//! Neither the per-point path ([`Writer::push`]) nor [`Writer::poll`]
-//! allocates: `core/tests/delivery_no_alloc.rs` checks it with a counting
-//! allocator.
-//!
-//! ```
-//! use linewire::http::Target;
-//! use linewire::{Batch, Event, Precision, RetryPolicy, Writer, XorShift32};
-//!
-//! # struct Server(&'static [u8]);
-//! # impl embedded_io::ErrorType for Server { type Error = core::convert::Infallible; }
-//! # impl embedded_io::Read for Server { fn read(&mut self, b: &mut [u8]) -> Result<usize, Self::Error> { self.0.read(b) } }
-//! # impl embedded_io::Write for Server {
-//! #     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { Ok(b.len()) }
-//! #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
-//! # }
-//! let target = Target::v2("influx.local", "sensors", "token")?.port(8086);
-//! let mut writer = Writer::<4096>::new(
-//!     target,
-//!     Precision::Seconds,
-//!     RetryPolicy::new(),
-//!     XorShift32::new(0xdead_beef),
-//! );
-//! let mut point = Batch::<128>::with_precision(Precision::Seconds);
-//! point.point("temp")?.tag("room", "loft")?.field("c", 21.5)?.timestamp(1_700_000_000)?;
-//! writer.push(&point)?;
-//!
-//! let now_ms = 0;
-//! assert_eq!(writer.next_wakeup(now_ms), Some(0));
-//! let mut stream = Server(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nContent-Length: 0\r\n\r\n");
-//! let mut buf = [0u8; 1024];
-//! let poll = writer.poll(now_ms, &mut stream, &mut buf)?;
-//! assert_eq!(poll.event, Event::Retrying { until_ms: 30_000 });
-//! assert_eq!(writer.next_wakeup(now_ms), Some(30_000));
-//!
-//! let mut stream = Server(b"HTTP/1.1 204 No Content\r\n\r\n");
-//! let poll = writer.poll(30_000, &mut stream, &mut buf)?;
-//! assert_eq!(poll.event, Event::Delivered { lines: 1 });
-//! assert_eq!(writer.stats().sent, 1);
-//! assert_eq!(writer.next_wakeup(30_000), None);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! The delivery driver: [`Writer`], its [`Stats`], [`Event`]s and [`Poll`] results.
 
 use core::fmt;
 
@@ -299,7 +208,98 @@ impl Poll {
     }
 }
 
-/// The delivery driver; see the [module docs](self).
+/// Delivery under faults: a sans-IO driver that owns a [`Queue`] and a
+/// [`RetryPolicy`] and sends the queue's front to the server whenever it is
+/// polled.
+///
+/// Firmware pushes points as it produces them ([`Writer::push`]) and polls
+/// the writer with the current time and a connected stream
+/// ([`Writer::poll`]); [`Writer::next_wakeup`] says when the next poll is
+/// due, so the device can sleep until then. The writer never reads a clock
+/// and never allocates.
+///
+/// | server answer | what the writer does |
+/// |---|---|
+/// | 2xx | removes the batch ([`Event::Delivered`]) |
+/// | 413 | halves the batch and sends the halves; a single line is dropped ([`Event::TooLarge`]); a `maxLength` becomes the byte limit |
+/// | 400 partial write (Cloud Serverless, 3.x `write_lp`, 1.x), 422 | removes the batch: the good lines are stored, the rejected ones counted as rejected ([`Event::PartiallyDelivered`]) |
+/// | other 400 | drops the batch, counted as rejected ([`Event::Rejected`]) |
+/// | 401, 403, 404, 400 about the query, other statuses | keeps everything and halts until [`Writer::resume`] or [`Writer::set_target`] ([`Event::Halted`]) |
+/// | 429, 503 | keeps everything, waits `Retry-After` (capped) or the backoff ([`Event::Retrying`]) |
+/// | 408, 5xx, transport failure | keeps everything, waits the backoff |
+///
+/// When the policy gives up on a batch (retry count or time used up) the
+/// batch is dropped and counted ([`Event::GaveUp`], [`Stats::gave_up`]). A
+/// [`RetryPolicy`] with `max_retries(None)` and `max_elapsed_ms(None)`
+/// never gives up: then only the queue bound drops data.
+///
+/// # Accounting
+///
+/// Every point accepted by [`Writer::push`] ends in exactly one counter of
+/// [`Stats`], or is still queued:
+/// `accepted = sent + rejected + gave_up + too_large + dropped_overflow + queued`.
+/// Points that [`push`](Writer::push) refused are counted in
+/// [`Stats::refused`].
+///
+/// # Memory
+///
+/// Measured by `core/tests/delivery_memory.rs` (`size_of`), on a 32-bit
+/// target (thumbv7em) and on a 64-bit host:
+///
+/// | | 32-bit | 64-bit |
+/// |---|---|---|
+/// | `Queue<N>` | N + 48 B | N + 64 B |
+/// | `Writer<N>` (including its queue, target, retry state and [`Stats`]) | N + 384 B | N + 520 B |
+/// | response buffer (caller's, passed to [`Writer::poll`]) | 1 024 B | 1 024 B |
+///
+/// So a device keeping 16 KiB of points needs 17 792 bytes for delivery
+/// on a 32-bit MCU: the queue's bytes, 384 B of state (of which
+/// [`Stats`] is 160 B, 64 of them the last error message), and the 1 KiB
+/// response buffer
+/// (head and error body; the request body is written straight from the
+/// queue, see [`Queue`]). Stack use during [`Writer::poll`] is that of
+/// [`write_payload`] (the `httparse` header array and a 64-byte chunk).
+/// Neither the per-point path ([`Writer::push`]) nor [`Writer::poll`]
+/// allocates: `core/tests/delivery_no_alloc.rs` checks it with a counting
+/// allocator.
+///
+/// ```
+/// use linewire::http::Target;
+/// use linewire::{Batch, Event, Precision, RetryPolicy, Writer, XorShift32};
+///
+/// # struct Server(&'static [u8]);
+/// # impl embedded_io::ErrorType for Server { type Error = core::convert::Infallible; }
+/// # impl embedded_io::Read for Server { fn read(&mut self, b: &mut [u8]) -> Result<usize, Self::Error> { self.0.read(b) } }
+/// # impl embedded_io::Write for Server {
+/// #     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { Ok(b.len()) }
+/// #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
+/// # }
+/// let target = Target::v2("influx.local", "sensors", "token")?.port(8086);
+/// let mut writer = Writer::<4096>::new(
+///     target,
+///     Precision::Seconds,
+///     RetryPolicy::new(),
+///     XorShift32::new(0xdead_beef),
+/// );
+/// let mut point = Batch::<128>::with_precision(Precision::Seconds);
+/// point.point("temp")?.tag("room", "loft")?.field("c", 21.5)?.timestamp(1_700_000_000)?;
+/// writer.push(&point)?;
+///
+/// let now_ms = 0;
+/// assert_eq!(writer.next_wakeup(now_ms), Some(0));
+/// let mut stream = Server(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nContent-Length: 0\r\n\r\n");
+/// let mut buf = [0u8; 1024];
+/// let poll = writer.poll(now_ms, &mut stream, &mut buf)?;
+/// assert_eq!(poll.event, Event::Retrying { until_ms: 30_000 });
+/// assert_eq!(writer.next_wakeup(now_ms), Some(30_000));
+///
+/// let mut stream = Server(b"HTTP/1.1 204 No Content\r\n\r\n");
+/// let poll = writer.poll(30_000, &mut stream, &mut buf)?;
+/// assert_eq!(poll.event, Event::Delivered { lines: 1 });
+/// assert_eq!(writer.stats().sent, 1);
+/// assert_eq!(writer.next_wakeup(30_000), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// `N` is the queue's size in bytes; `R` the jitter source.
 ///

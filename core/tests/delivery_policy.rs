@@ -98,18 +98,13 @@ fn gives_up_after_180_seconds_by_default() {
     let mut rnd = || u32::MAX; // the longest waits: 10, 20, 40, 80 s
     let mut now = 0;
     let mut tries = 0;
-    loop {
-        match b.failed(now, None, &mut rnd) {
-            Retry::At(t) => {
-                assert!(
-                    t <= 180_000,
-                    "a try scheduled {t} ms after the first failure"
-                );
-                now = t;
-                tries += 1;
-            }
-            _ => break,
-        }
+    while let Retry::At(t) = b.failed(now, None, &mut rnd) {
+        assert!(
+            t <= 180_000,
+            "a try scheduled {t} ms after the first failure"
+        );
+        now = t;
+        tries += 1;
     }
     // 10 + 20 + 40 + 80 = 150 s; the next (125 s) would end past 180 s.
     assert_eq!(tries, 4);
