@@ -1,1 +1,48 @@
-pub use linewire::*;
+//! `linewire` on `std`: a `ureq` client, gzip, a background writer and the
+//! `linewire` command-line tool.
+//!
+//! The core crate [`linewire`] (re-exported here) formats points and
+//! decides what each server answer means; this crate adds what a Linux
+//! host has: sockets with TLS ([`Client`]), threads ([`BackgroundWriter`])
+//! and files (the `linewire write` CLI).
+//!
+//! ```
+//! use linewire::{Batch, Precision};
+//! use linewire_std::Client;
+//!
+//! # let server = linewire_testkit::TestServer::start();
+//! # let url = server.url();
+//! let client = Client::new(&url, Some("token"))?.bucket("home");
+//! let mut batch = Batch::<512>::with_precision(Precision::Seconds);
+//! batch.point("env")?.tag("room", "kitchen")?.field("temp", 21.5)?.timestamp(1_700_000_000)?;
+//! client.write(&batch)?;
+//! # assert_eq!(server.points("home").len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Memory
+//!
+//! - [`Client`]: one `ureq` agent (a pool of at most 4 idle connections per
+//!   host, each with `ureq`'s buffers, about 128 KiB, plus rustls state for
+//!   `https`). A write holds the body, its gzip copy (usually 5–15 % of the
+//!   body) and up to [`client::MAX_ERROR_BODY`] (64 KiB) of error body.
+//! - gzip: about 310 KiB of `miniz_oxide` compressor state per write, freed
+//!   after it (see [`gzip`]); turn it off with [`Client::gzip`]`(false)`.
+//! - [`BackgroundWriter`]: the queued lines (`String`s, at most
+//!   [`WriterBuilder::capacity_lines`]) and one batch being sent
+//!   ([`WriterBuilder::batch_lines`] lines, joined into one body).
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod client;
+mod deliver;
+pub mod gzip;
+pub mod writer;
+
+pub use client::{Client, Error, ServerError, Written};
+pub use writer::{
+    BackgroundWriter, Backpressure, Failure, FailureReason, PushError, Stats, WriterBuilder,
+};
+
+pub use linewire;
+pub use linewire::{Batch, DefaultTags, Precision};
