@@ -1,0 +1,450 @@
+//! `Client` against the test kit: every outcome, faults, gzip, the request
+//! the core describes, keep-alive, and no token in any output.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use linewire::http::{encode_head, Action, Outcome, Payload, RetryAfter, Target};
+use linewire::{Batch, Precision};
+use linewire_std::{Client, Error};
+use linewire_testkit::{Fault, FaultPlan, FieldValue, Mode, TestServer};
+
+const TOKEN: &str = "tok-3b1f-secret";
+
+fn client(server: &TestServer) -> Client {
+    Client::new(&server.url(), Some(TOKEN))
+        .unwrap()
+        .bucket("farm")
+        .precision(Precision::Seconds)
+}
+
+fn server_err(r: Result<linewire_std::Written, Error>) -> linewire_std::ServerError {
+    match r {
+        Err(Error::Server(e)) => {
+            assert!(!format!("{e} {e:?}").contains(TOKEN));
+            *e
+        }
+        other => panic!("expected a server error, got {other:?}"),
+    }
+}
+
+#[test]
+fn written_points_are_stored_with_their_types() {
+    let server = TestServer::builder().token(TOKEN).start();
+    let c = client(&server);
+    let w = c
+        .write_line_protocol("env,room=a t=21.5,n=3i,u=4u,ok=true,s=\"x y\" 1700000000\n")
+        .unwrap();
+    assert_eq!(w.status, 204);
+    let p = &server.points("farm")[0];
+    assert_eq!(p.fields["t"], FieldValue::F64(21.5));
+    assert_eq!(p.fields["n"], FieldValue::I64(3));
+    assert_eq!(p.fields["u"], FieldValue::U64(4));
+    assert_eq!(p.fields["ok"], FieldValue::Bool(true));
+    assert_eq!(p.fields["s"], FieldValue::Str("x y".into()));
+    assert_eq!(p.timestamp_ns, 1_700_000_000_000_000_000);
+}
+
+#[test]
+fn the_request_is_what_the_core_encodes() {
+    let server = TestServer::start();
+    let c = Client::new(&format!("{}/", server.url()), Some(TOKEN))
+        .unwrap()
+        .bucket("my bucket")
+        .org("acme & co")
+        .gzip(false);
+    let mut batch = Batch::<128>::with_precision(Precision::Milliseconds);
+    batch
+        .point("m")
+        .unwrap()
+        .field("v", 1i64)
+        .unwrap()
+        .timestamp(1_700_000_000_000)
+        .unwrap();
+    c.write(&batch).unwrap();
+
+    let host = server.url().trim_start_matches("http://").to_owned();
+    let target = Target::v2(&host, "my bucket", TOKEN)
+        .unwrap()
+        .org("acme & co")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = encode_head(&target, &Payload::from(&batch), &mut buf).unwrap();
+    let head = std::str::from_utf8(&buf[..n]).unwrap();
+    let mut lines = head.split("\r\n").filter(|l| !l.is_empty());
+    let request_line = lines.next().unwrap();
+
+    let req = &server.write_requests()[0];
+    let query = if req.query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", req.query)
+    };
+    assert_eq!(
+        request_line,
+        format!("{} {}{} HTTP/1.1", req.method, req.path, query)
+    );
+    let core_headers: Vec<(&str, &str)> = lines.map(|l| l.split_once(": ").unwrap()).collect();
+    for (name, value) in &core_headers {
+        assert_eq!(req.header(name), Some(*value), "header {name}");
+    }
+    // Nothing beyond what the core sends, except the transfer details.
+    for (name, _) in &req.headers {
+        assert!(
+            core_headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+                || name.eq_ignore_ascii_case("accept-encoding"),
+            "extra header {name}"
+        );
+    }
+    assert_eq!(
+        req.header("authorization"),
+        Some(&*format!("Token {TOKEN}"))
+    );
+    assert_eq!(
+        req.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(req.header("accept"), Some("application/json"));
+    assert_eq!(req.header("user-agent"), Some(linewire::http::USER_AGENT));
+    assert_eq!(req.query_param("precision").as_deref(), Some("ms"));
+    assert_eq!(req.query_param("bucket").as_deref(), Some("my bucket"));
+    assert_eq!(req.query_param("org").as_deref(), Some("acme & co"));
+    assert_eq!(server.points("my bucket").len(), 1);
+}
+
+#[test]
+fn gzip_bodies_are_decoded_by_the_server_and_stored() {
+    let server = TestServer::start();
+    let body: String = (0..2000)
+        .map(|i| {
+            format!(
+                "cpu,host=h{},core={} usage={}.5 {}\n",
+                i % 7,
+                i % 4,
+                i,
+                1_700_000_000 + i
+            )
+        })
+        .collect();
+    for (level, c) in [
+        (6, client(&server)),
+        (1, client(&server).gzip_level(1)),
+        (10, client(&server).gzip_level(10)),
+    ] {
+        server.clear();
+        let w = c.write_line_protocol(&body).unwrap();
+        assert!(
+            w.wire_len * 5 < w.body_len,
+            "level {level}: {} of {}",
+            w.wire_len,
+            w.body_len
+        );
+        let req = &server.write_requests()[0];
+        assert_eq!(req.header("content-encoding"), Some("gzip"));
+        assert_eq!(req.body_text(), body, "the server decoded the same bytes");
+        assert_eq!(server.points("farm").len(), 2000);
+        let p = server
+            .points("farm")
+            .into_iter()
+            .find(|p| {
+                p.tags["host"] == "h3"
+                    && p.tags["core"] == "2"
+                    && p.fields["usage"] == FieldValue::F64(10.5)
+            })
+            .expect("point 10 stored");
+        assert_eq!(p.timestamp_ns, 1_700_000_010_000_000_000);
+    }
+    server.clear();
+    let w = client(&server)
+        .gzip(false)
+        .write_line_protocol(&body)
+        .unwrap();
+    assert_eq!(w.wire_len, w.body_len);
+    assert_eq!(server.write_requests()[0].header("content-encoding"), None);
+}
+
+#[test]
+fn partial_write_lists_the_rejected_lines() {
+    let server = TestServer::start();
+    let e = server_err(client(&server).write_line_protocol("m v=1 1\nbad\nm v=2 2\nm v= 3\n"));
+    assert_eq!(e.status, 400);
+    assert!(matches!(e.outcome, Outcome::PartiallyWritten(_)));
+    assert_eq!(e.action(), Action::Drop);
+    assert_eq!(e.rejected_lines, vec![2, 4]);
+    assert_eq!(e.rejected_count, 2);
+    assert_eq!(e.code.as_deref(), Some("invalid"));
+    assert!(e.message.as_deref().unwrap().contains("line 2 (1-based)"));
+    assert_eq!(server.points("farm").len(), 2);
+}
+
+#[test]
+fn influxdb3_core_rejects_the_batch() {
+    let server = TestServer::builder().mode(Mode::Core3).start();
+    let e = server_err(client(&server).write_line_protocol("m v=1 1\nbad\n"));
+    assert_eq!(e.outcome, Outcome::Rejected);
+    assert!(e
+        .message
+        .as_deref()
+        .unwrap()
+        .starts_with("write buffer error"));
+    assert_eq!(server.points("farm").len(), 0);
+}
+
+#[test]
+fn influxdb2_oss_rejects_with_a_platform_code() {
+    let server = TestServer::builder().mode(Mode::Oss2).start();
+    let e = server_err(client(&server).write_line_protocol("m v=1 1\nbad\n"));
+    assert_eq!(e.outcome, Outcome::Rejected);
+    assert_eq!(e.platform_error_code.as_deref(), Some("invalid"));
+    assert!(e
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("unable to parse 'bad'"));
+}
+
+#[test]
+fn auth_and_bucket_errors_stop() {
+    let server = TestServer::builder()
+        .bucket_token("farm", TOKEN)
+        .bucket_token("other", "other-token")
+        .bucket("farm")
+        .bucket("other")
+        .start();
+    let wrong = Client::new(&server.url(), Some("not-the-token"))
+        .unwrap()
+        .bucket("farm");
+    let e = server_err(wrong.write_line_protocol("m v=1\n"));
+    assert_eq!((e.status, e.outcome), (401, Outcome::Unauthorized));
+    assert_eq!(e.action(), Action::Stop);
+
+    let e = server_err(
+        client(&server)
+            .bucket("other")
+            .write_line_protocol("m v=1\n"),
+    );
+    assert_eq!((e.status, e.outcome), (403, Outcome::Forbidden));
+
+    let e = server_err(
+        client(&server)
+            .bucket("nope")
+            .write_line_protocol("m v=1\n"),
+    );
+    assert_eq!((e.status, e.outcome), (404, Outcome::NotFound));
+    assert_eq!(e.message.as_deref(), Some("bucket \"nope\" not found"));
+}
+
+#[test]
+fn too_large_carries_the_limit() {
+    let server = TestServer::builder().max_body(100).start();
+    let body = "m,tag=aaaaaaaaaaaaaaaaaaaa v=1\n".repeat(10);
+    let e = server_err(client(&server).gzip(false).write_line_protocol(&body));
+    assert_eq!(
+        e.outcome,
+        Outcome::TooLarge {
+            max_length: Some(100)
+        }
+    );
+    assert_eq!(e.action(), Action::Split);
+}
+
+#[test]
+fn throttling_and_server_errors_are_retryable_with_retry_after() {
+    let server = TestServer::builder()
+        .fault_plan(
+            FaultPlan::new()
+                .on_request(
+                    1,
+                    Fault::TooManyRequests {
+                        retry_after_secs: 7,
+                    },
+                )
+                .on_request(
+                    2,
+                    Fault::ServiceUnavailable {
+                        retry_after_secs: Some(3),
+                    },
+                )
+                .on_request(3, Fault::InternalError)
+                .on_request(4, Fault::BadGateway)
+                .on_request(5, Fault::ChunkedResponse)
+                .on_request(5, Fault::PayloadTooLarge),
+        )
+        .start();
+    let c = client(&server);
+    let e = server_err(c.write_line_protocol("m v=1\n"));
+    assert_eq!(
+        e.outcome,
+        Outcome::Throttled {
+            retry_after: Some(RetryAfter::Seconds(7))
+        }
+    );
+    let e = server_err(c.write_line_protocol("m v=1\n"));
+    assert_eq!(
+        e.outcome,
+        Outcome::Unavailable {
+            retry_after: Some(RetryAfter::Seconds(3))
+        }
+    );
+    assert_eq!(e.action(), Action::RetryLater);
+    let e = server_err(c.write_line_protocol("m v=1\n"));
+    assert_eq!(e.outcome, Outcome::ServerError { retry_after: None });
+    assert_eq!(e.action(), Action::Retry);
+    let e = server_err(c.write_line_protocol("m v=1\n"));
+    assert_eq!((e.status, e.action()), (502, Action::Retry));
+    assert!(e.message.as_deref().unwrap().contains("Bad Gateway"));
+    let e = server_err(c.write_line_protocol("m v=1\n"));
+    assert_eq!(e.status, 413, "chunked error body is read");
+    assert!(e.max_length.is_some());
+    c.write_line_protocol("m v=1\n").unwrap();
+    assert_eq!(server.points("farm").len(), 1);
+}
+
+#[test]
+fn transport_failures_are_errors_without_the_token() {
+    let server = TestServer::builder()
+        .fault_plan(
+            FaultPlan::new()
+                .on_request(1, Fault::CloseBeforeBody)
+                .on_request(2, Fault::CloseAfterBody)
+                .on_request(3, Fault::Delay(Duration::from_secs(3))),
+        )
+        .start();
+    let c = client(&server).timeout(Duration::from_millis(500));
+    for _ in 0..2 {
+        let e = c.write_line_protocol("m v=1\n").unwrap_err();
+        assert!(matches!(e, Error::Transport(_)), "{e:?}");
+        assert!(e.is_retryable());
+        assert!(!format!("{e} {e:?}").contains(TOKEN));
+    }
+    let start = Instant::now();
+    let e = c.write_line_protocol("m v=1\n").unwrap_err();
+    assert!(matches!(e, Error::Transport(_)), "{e:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "the timeout applies"
+    );
+
+    // Nothing listens here.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = Client::new(&format!("http://127.0.0.1:{port}"), Some(TOKEN))
+        .unwrap()
+        .bucket("b");
+    let e = c.write_line_protocol("m v=1\n").unwrap_err();
+    assert!(matches!(e, Error::Transport(_)));
+    assert!(!format!("{e} {e:?} {c:?}").contains(TOKEN));
+}
+
+#[test]
+fn configuration_errors() {
+    for url in [
+        "localhost:8086",
+        "ftp://h",
+        "http://",
+        "http://user:pw@h",
+        "http://h/x?y=1",
+    ] {
+        assert!(
+            matches!(Client::new(url, None), Err(Error::Config(_))),
+            "{url}"
+        );
+    }
+    assert!(matches!(
+        Client::new("http://h", Some("a\nb")),
+        Err(Error::Config(_))
+    ));
+    let no_bucket = Client::new("http://127.0.0.1:1", None).unwrap();
+    assert!(matches!(
+        no_bucket.write_line_protocol("m v=1\n"),
+        Err(Error::Config(_))
+    ));
+    assert!(
+        format!("{:?}", Client::new("https://h/p", Some(TOKEN)).unwrap()).contains("<redacted>")
+    );
+}
+
+#[test]
+fn a_path_prefix_is_kept() {
+    // A server that answers 204 to anything and records the request line.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let mut s = s;
+        s.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        line
+    });
+    let c = Client::new(&format!("http://{addr}/influx/"), None)
+        .unwrap()
+        .bucket("b");
+    c.write_line_protocol("m v=1\n").unwrap();
+    let line = handle.join().unwrap();
+    assert!(
+        line.starts_with("POST /influx/api/v2/write?bucket=b&precision=ns "),
+        "{line}"
+    );
+}
+
+#[test]
+fn connections_are_reused() {
+    // Counts connections; answers every request with 204 keep-alive.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(stream.try_clone().unwrap());
+                let mut w = stream;
+                loop {
+                    let mut len = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let l = line.to_ascii_lowercase();
+                        if let Some(v) = l.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap();
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    r.read_exact(&mut body).unwrap();
+                    w.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+                }
+            });
+        }
+    });
+    let c = Client::new(&format!("http://{addr}"), Some(TOKEN))
+        .unwrap()
+        .bucket("b");
+    for _ in 0..5 {
+        c.write_line_protocol("m v=1\n").unwrap();
+    }
+    let clone = c.clone();
+    clone.write_line_protocol("m v=1\n").unwrap();
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one connection for six writes"
+    );
+}
