@@ -230,6 +230,7 @@ fn auth_and_bucket_errors_stop() {
     );
     assert_eq!((e.status, e.outcome), (403, Outcome::Forbidden));
 
+    let server = TestServer::builder().token(TOKEN).bucket("farm").start();
     let e = server_err(
         client(&server)
             .bucket("nope")
