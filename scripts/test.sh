@@ -12,10 +12,11 @@ done
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
 step "system packages"
-# Real servers for tests/integration (they fail under CI=1 when missing).
-if [ ! -x /usr/bin/victoria-metrics ] || [ ! -x /usr/bin/influxd ]; then
+# Real servers for tests/integration (they fail under CI=1 when missing);
+# qemu-system-arm runs the firmware proof (tests/firmware).
+if [ ! -x /usr/bin/victoria-metrics ] || [ ! -x /usr/bin/influxd ] || ! command -v qemu-system-arm >/dev/null; then
   apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q victoria-metrics influxdb
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q victoria-metrics influxdb qemu-system-arm
 fi
 
 step "format"
@@ -30,6 +31,11 @@ cargo build -q -p linewire --target riscv32imc-unknown-none-elf
 
 step "clippy"
 cargo clippy -q --workspace --all-targets -- -D warnings
+
+step "firmware proof: thumbv7m-none-eabi under qemu, flash/RAM/stack budgets"
+cargo fmt --manifest-path examples/firmware/Cargo.toml -- --check
+(cd examples/firmware && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release -- -D warnings)
+cargo test -q -p linewire-firmware-test --test firmware -- --nocapture budgets
 
 step "docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps
