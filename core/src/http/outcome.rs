@@ -141,9 +141,12 @@ impl Outcome {
         match status {
             200..=299 => Self::Written,
             400 => {
-                // Cloud Serverless reports `line` on a partial write; InfluxDB 3
-                // write_lp lists `data`; 1.x prefixes "partial write".
-                if body.line.is_some() || !body.rejected.is_empty() || msg_starts("partial write") {
+                // Only the server's own word makes it partial: Cloud Serverless
+                // reports `line`, InfluxDB 3 write_lp lists `data`, 1.x prefixes
+                // "partial write". A line number found in the message text
+                // alone is not enough: InfluxDB 3 Core names the bad line of a
+                // batch it rejected whole.
+                if body.line.is_some() || body.detail.is_some() || msg_starts("partial write") {
                     partial()
                 } else if about_request(body.message) {
                     Self::InvalidRequest

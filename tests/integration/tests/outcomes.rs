@@ -102,11 +102,9 @@ fn rejected_bad_data_influxdb3_core_stores_nothing() {
 }
 
 /// InfluxDB 3 Core rejects the whole batch with a message naming the line
-/// (`... error parsing line 2 (1-based): ...`); `ErrorBody` picks the line
-/// number out of the message and `Outcome::classify` then calls it a partial
-/// write although nothing was stored.
+/// (`... error parsing line 2 (1-based): ...`): that is a rejection, not a
+/// partial write, although the line number is still reported.
 #[test]
-#[ignore = "http: Outcome::classify reports 3 Core's whole-batch 400 as PartiallyWritten when the message names a line (reported)"]
 fn rejected_bad_data_influxdb3_core_is_not_a_partial_write() {
     let server = TestServer::builder().mode(Mode::Core3).start();
     let mut c = conn(&server);
@@ -115,6 +113,7 @@ fn rejected_bad_data_influxdb3_core_is_not_a_partial_write() {
         .write_batch(&target(&server, "b", ""), THREE_LINES, &mut buf)
         .unwrap();
     assert_eq!(reply.outcome, Outcome::Rejected);
+    assert_eq!(reply.error.rejected.lines(), &[2]);
     assert_eq!(server.point_count("b"), 0);
 }
 
