@@ -1,0 +1,436 @@
+//! The background writer against the test kit: batching by size and time,
+//! flush and close, retries, 413 split, partial writes, back-pressure,
+//! outages, failure reports, and no token in the logs.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use linewire::http::Outcome;
+use linewire::{Batch, Precision, RetryPolicy};
+use linewire_std::{
+    BackgroundWriter, Backpressure, Client, Failure, FailureReason, PushError, WriterBuilder,
+};
+use linewire_testkit::{DownMode, Fault, FaultPlan, TestServer};
+
+const TOKEN: &str = "writer-secret-7c1e";
+
+/// Every log record of this test process.
+fn logs() -> &'static Mutex<Vec<String>> {
+    static LOGS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    LOGS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+struct Capture;
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        logs()
+            .lock()
+            .unwrap()
+            .push(format!("{} {}", record.level(), record.args()));
+    }
+    fn flush(&self) {}
+}
+
+fn init_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        static CAPTURE: Capture = Capture;
+        log::set_logger(&CAPTURE).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+}
+
+fn fast_policy() -> RetryPolicy {
+    RetryPolicy::new()
+        .first_interval_ms(20)
+        .max_interval_ms(100)
+        .max_retry_after_ms(100)
+}
+
+fn builder(server: &TestServer) -> WriterBuilder {
+    init_logs();
+    let client = Client::new(&server.url(), Some(TOKEN))
+        .unwrap()
+        .bucket("farm")
+        .precision(Precision::Seconds);
+    BackgroundWriter::builder(client)
+        .retry_policy(fast_policy())
+        .flush_interval(Duration::from_secs(60))
+}
+
+fn lines(range: std::ops::Range<u32>) -> String {
+    range
+        .map(|i| format!("m,n=n{i} v={i}i {}\n", 1_700_000_000 + i))
+        .collect()
+}
+
+/// Collects the failure reports.
+fn failures(b: WriterBuilder) -> (WriterBuilder, Arc<Mutex<Vec<Failure>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    (
+        b.on_failure(move |f| sink.lock().unwrap().push(f.clone())),
+        seen,
+    )
+}
+
+fn line_counts(server: &TestServer) -> Vec<usize> {
+    server
+        .write_requests()
+        .iter()
+        .map(|r| r.body_text().lines().count())
+        .collect()
+}
+
+#[test]
+fn full_batches_go_out_at_once_and_flush_sends_the_rest() {
+    let server = TestServer::start();
+    let w = builder(&server).batch_lines(10).start();
+    w.push_lines(&lines(0..25)).unwrap();
+    assert!(server.wait_for_points("farm", 20, Duration::from_secs(10)));
+    assert_eq!(line_counts(&server), vec![10, 10], "the 5 left wait");
+    w.flush();
+    assert_eq!(server.points("farm").len(), 25);
+    assert_eq!(line_counts(&server), vec![10, 10, 5]);
+    let s = w.close();
+    assert_eq!((s.accepted, s.sent, s.failed, s.pending), (25, 25, 0, 0));
+    assert_eq!(s.requests, 3);
+}
+
+#[test]
+fn the_interval_sends_a_partly_filled_batch() {
+    let server = TestServer::start();
+    let w = builder(&server)
+        .flush_interval(Duration::from_millis(100))
+        .start();
+    let start = Instant::now();
+    w.push_lines(&lines(0..3)).unwrap();
+    assert!(server.wait_for_points("farm", 3, Duration::from_secs(10)));
+    assert!(start.elapsed() >= Duration::from_millis(90));
+    assert_eq!(line_counts(&server), vec![3]);
+    drop(w);
+}
+
+#[test]
+fn batches_of_points_must_match_the_precision() {
+    let server = TestServer::start();
+    let w = builder(&server).start();
+    let mut b = Batch::<256>::with_precision(Precision::Seconds);
+    b.point("env")
+        .unwrap()
+        .field("t", 1.5)
+        .unwrap()
+        .timestamp(1_700_000_000)
+        .unwrap();
+    w.push(&b).unwrap();
+    let mut ms = Batch::<256>::with_precision(Precision::Milliseconds);
+    ms.point("env")
+        .unwrap()
+        .field("t", 1.5)
+        .unwrap()
+        .timestamp(1)
+        .unwrap();
+    assert_eq!(w.push(&ms), Err(PushError::PrecisionMismatch));
+    let s = w.close();
+    assert_eq!((s.sent, s.refused), (1, 1));
+    assert_eq!(
+        server.points("farm")[0].timestamp_ns,
+        1_700_000_000_000_000_000
+    );
+}
+
+#[test]
+fn transient_failures_are_retried_with_the_core_policy() {
+    let server = TestServer::builder()
+        .fault_plan(
+            FaultPlan::new()
+                .on_request(1, Fault::InternalError)
+                .on_request(
+                    2,
+                    Fault::ServiceUnavailable {
+                        retry_after_secs: Some(1),
+                    },
+                )
+                .on_request(3, Fault::CloseBeforeBody)
+                .on_request(
+                    4,
+                    Fault::TooManyRequests {
+                        retry_after_secs: 1,
+                    },
+                ),
+        )
+        .start();
+    let (b, seen) = failures(builder(&server));
+    let w = b.start();
+    w.push_lines(&lines(0..4)).unwrap();
+    w.flush();
+    let s = w.stats();
+    assert_eq!((s.sent, s.failed, s.retries, s.requests), (4, 0, 4, 5));
+    assert_eq!(server.points("farm").len(), 4);
+    assert!(seen.lock().unwrap().is_empty());
+}
+
+#[test]
+fn the_policy_gives_up_and_reports() {
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().always(Fault::BadGateway))
+        .start();
+    let (b, seen) = failures(builder(&server).retry_policy(fast_policy().max_retries(Some(2))));
+    let w = b.start();
+    w.push_lines(&lines(0..3)).unwrap();
+    w.flush();
+    let s = w.close();
+    assert_eq!((s.sent, s.failed, s.requests, s.retries), (0, 3, 3, 2));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].lines.len(), 3);
+    let FailureReason::GaveUp(why) = &seen[0].reason else {
+        panic!("{:?}", seen[0].reason)
+    };
+    assert!(why.contains("502"), "{why}");
+}
+
+#[test]
+fn too_large_batches_are_split_and_a_too_large_line_is_dropped() {
+    let server = TestServer::builder().max_body(300).start();
+    let client = Client::new(&server.url(), None)
+        .unwrap()
+        .bucket("farm")
+        .precision(Precision::Seconds)
+        .gzip(false);
+    let (b, seen) = failures(
+        BackgroundWriter::builder(client)
+            .retry_policy(fast_policy())
+            .flush_interval(Duration::from_secs(60)),
+    );
+    let w = b.start();
+    let huge = format!("m,n=huge s=\"{}\" 1700000000\n", "x".repeat(400));
+    let mut body = lines(0..20); // ~27 bytes a line: 540 bytes
+    body.push_str(&huge);
+    w.push_lines(&body).unwrap();
+    w.flush();
+    let s = w.close();
+    assert_eq!((s.sent, s.failed), (20, 1));
+    assert_eq!(server.points("farm").len(), 20);
+    assert!(line_counts(&server).iter().any(|n| *n < 21), "split");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].lines, vec![huge.trim_end().to_owned()]);
+    let FailureReason::Server(e) = &seen[0].reason else {
+        panic!()
+    };
+    assert!(matches!(e.outcome, Outcome::TooLarge { .. }));
+}
+
+#[test]
+fn partial_writes_report_the_rejected_lines() {
+    let server = TestServer::start();
+    let (b, seen) = failures(builder(&server));
+    let w = b.start();
+    w.push_lines("m v=1 1\nm v=oops 2\nm v=3 3\nbad\n").unwrap();
+    w.flush();
+    let s = w.close();
+    assert_eq!((s.sent, s.failed), (2, 2));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen[0].lines, vec!["m v=oops 2", "bad"]);
+    assert_eq!(seen[0].written, 2);
+    let FailureReason::Server(e) = &seen[0].reason else {
+        panic!()
+    };
+    assert!(matches!(e.outcome, Outcome::PartiallyWritten(_)));
+}
+
+#[test]
+fn unauthorized_fails_the_batch_without_retrying() {
+    let server = TestServer::builder().token("other").start();
+    let (b, seen) = failures(builder(&server));
+    let w = b.start();
+    w.push_lines(&lines(0..2)).unwrap();
+    w.flush();
+    let s = w.close();
+    assert_eq!((s.failed, s.requests, s.retries), (2, 1, 0));
+    let seen = seen.lock().unwrap();
+    let FailureReason::Server(e) = &seen[0].reason else {
+        panic!()
+    };
+    assert_eq!(e.outcome, Outcome::Unauthorized);
+}
+
+#[test]
+fn error_backpressure_refuses_when_full() {
+    let server = TestServer::start();
+    let w = builder(&server)
+        .capacity_lines(3)
+        .backpressure(Backpressure::Error)
+        .start();
+    w.push_lines(&lines(0..3)).unwrap();
+    assert_eq!(w.push_lines(&lines(3..4)), Err(PushError::Full));
+    assert_eq!(w.push_lines(&lines(3..4)), Err(PushError::Full));
+    let s = w.close();
+    assert_eq!((s.accepted, s.refused, s.sent), (3, 2, 3));
+}
+
+#[test]
+fn drop_oldest_evicts_and_reports() {
+    let server = TestServer::start();
+    let (b, seen) = failures(
+        builder(&server)
+            .capacity_lines(3)
+            .backpressure(Backpressure::DropOldest),
+    );
+    let w = b.start();
+    w.push_lines(&lines(0..5)).unwrap();
+    w.flush();
+    let s = w.close();
+    assert_eq!((s.accepted, s.dropped, s.sent), (5, 2, 3));
+    let mut names: Vec<String> = server
+        .points("farm")
+        .iter()
+        .map(|p| p.tags["n"].clone())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["n2", "n3", "n4"]);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen[0].reason, FailureReason::Overflow);
+    assert_eq!(seen[0].lines.len(), 2);
+    assert!(seen[0].lines[0].starts_with("m,n=n0 "));
+}
+
+#[test]
+fn block_backpressure_waits_for_room_and_loses_nothing() {
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().on_request(1, Fault::Delay(Duration::from_millis(200))))
+        .start();
+    let w = builder(&server).capacity_lines(2).batch_lines(2).start();
+    let start = Instant::now();
+    w.push_lines(&lines(0..10)).unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "the push waited"
+    );
+    w.flush();
+    let s = w.close();
+    assert_eq!((s.accepted, s.sent, s.dropped, s.refused), (10, 10, 0, 0));
+    assert!(line_counts(&server).iter().all(|n| *n <= 2));
+}
+
+#[test]
+fn flush_waits_through_an_outage() {
+    let server = TestServer::start();
+    let w = builder(&server)
+        .retry_policy(fast_policy().max_retries(None).max_elapsed_ms(None))
+        .start();
+    server.set_down(DownMode::Refuse);
+    w.push_lines(&lines(0..5)).unwrap();
+    let flusher = std::thread::spawn({
+        let started = Instant::now();
+        move || {
+            let ok = w.flush_timeout(Duration::from_secs(20));
+            (ok, started.elapsed(), w)
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !flusher.is_finished(),
+        "flush waits while the server is down"
+    );
+    server.set_up().unwrap();
+    let (ok, _, w) = flusher.join().unwrap();
+    assert!(ok);
+    assert_eq!(server.points("farm").len(), 5);
+    let s = w.close();
+    assert!(s.retries >= 1);
+    assert_eq!(s.sent, 5);
+}
+
+#[test]
+fn close_gives_up_after_its_timeout_and_reports_what_is_left() {
+    let server = TestServer::start();
+    server.set_down(DownMode::Refuse);
+    let (b, seen) = failures(
+        builder(&server)
+            .retry_policy(fast_policy().max_retries(None).max_elapsed_ms(None))
+            .close_timeout(Duration::from_millis(300)),
+    );
+    let w = b.start();
+    w.push_lines(&lines(0..7)).unwrap();
+    let start = Instant::now();
+    let s = w.close();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(start.elapsed() >= Duration::from_millis(250));
+    assert_eq!((s.sent, s.failed, s.pending), (0, 7, 0));
+    let seen = seen.lock().unwrap();
+    let lost: usize = seen.iter().map(|f| f.lines.len()).sum();
+    assert_eq!(lost, 7);
+    assert!(seen.iter().all(|f| f.reason == FailureReason::Closed));
+}
+
+#[test]
+fn drop_flushes() {
+    let server = TestServer::start();
+    let w = builder(&server).start();
+    w.push_lines(&lines(0..4)).unwrap();
+    drop(w);
+    assert_eq!(server.points("farm").len(), 4);
+}
+
+#[test]
+fn pushes_from_many_threads_all_arrive() {
+    let server = TestServer::start();
+    let w = Arc::new(builder(&server).batch_lines(50).start());
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let w = Arc::clone(&w);
+            std::thread::spawn(move || {
+                for i in 0..100u32 {
+                    w.push_lines(&format!("m,t=t{t} v={i}i {}\n", 1_700_000_000 + i))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    w.flush();
+    assert_eq!(server.points("farm").len(), 400);
+    let s = w.stats();
+    assert_eq!((s.accepted, s.sent), (400, 400));
+}
+
+#[test]
+fn no_token_in_logs_debug_or_reports() {
+    let server = TestServer::builder()
+        .token("another")
+        .fault_plan(FaultPlan::new().on_request(1, Fault::InternalError))
+        .start();
+    let (b, seen) = failures(builder(&server));
+    assert!(!format!("{b:?}").contains(TOKEN));
+    let w = b.start();
+    assert!(!format!("{w:?}").contains(TOKEN));
+    w.push_lines("m v=1 1\n").unwrap();
+    w.flush();
+    drop(w);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "401 after a retried 500");
+    assert!(!format!("{:?} {}", seen[0], seen[0].reason).contains(TOKEN));
+    let logs = logs().lock().unwrap();
+    assert!(
+        logs.iter().any(|l| l.contains("401")),
+        "the failure was logged"
+    );
+    assert!(
+        logs.iter().any(|l| l.contains("retry")),
+        "the retry was logged"
+    );
+    for l in logs.iter() {
+        assert!(!l.contains(TOKEN), "{l}");
+    }
+}
