@@ -42,3 +42,10 @@ RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps
 
 step "tests"
 cargo test --workspace
+
+step "benches compile (run them with: cd benches && cargo bench)"
+cargo fmt --manifest-path benches/Cargo.toml -- --check
+(cd benches && env -u CARGO_TARGET_DIR cargo clippy -q --benches --examples -- -D warnings)
+
+step "fuzz the response reader and error-body parser (bounded)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh

@@ -6,8 +6,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use influxdb2::models::{DataPoint, WriteDataPoint};
 use influxdb::{Timestamp, WriteQuery};
+use influxdb2::models::{DataPoint, WriteDataPoint};
 use influxdb_line_protocol::builder::LineProtocolBuilder;
 use linewire::Batch;
 
@@ -66,7 +66,10 @@ fn format(c: &mut Criterion) {
         .expect("canonical point")
         .write_data_point_to(&mut v2)
         .expect("write to Vec");
-    println!("influxdb2 writes: {}", String::from_utf8_lossy(&v2).trim_end());
+    println!(
+        "influxdb2 writes: {}",
+        String::from_utf8_lossy(&v2).trim_end()
+    );
     {
         use influxdb::Query;
         let q = WriteQuery::new(Timestamp::Nanoseconds(TS as u128), "weather")
@@ -78,7 +81,10 @@ fn format(c: &mut Criterion) {
             .add_field("pressure", 1013.25)
             .add_field("ok", true)
             .add_field("note", "clear sky");
-        println!("influxdb writes:  {}", q.build().expect("canonical point").get());
+        println!(
+            "influxdb writes:  {}",
+            q.build().expect("canonical point").get()
+        );
     }
 
     let mut g = c.benchmark_group("format_one_point");
@@ -141,14 +147,14 @@ fn format(c: &mut Criterion) {
                 Timestamp::Nanoseconds(black_box(TS) as u128),
                 black_box("weather"),
             )
-                .add_tag("location", black_box("us-midwest"))
-                .add_tag("station", "KORD")
-                .add_tag("sensor", "bme280")
-                .add_field("temperature", black_box(82.5))
-                .add_field("humidity", black_box(71i64))
-                .add_field("pressure", 1013.25)
-                .add_field("ok", true)
-                .add_field("note", "clear sky");
+            .add_tag("location", black_box("us-midwest"))
+            .add_tag("station", "KORD")
+            .add_tag("sensor", "bme280")
+            .add_field("temperature", black_box(82.5))
+            .add_field("humidity", black_box(71i64))
+            .add_field("pressure", 1013.25)
+            .add_field("ok", true)
+            .add_field("note", "clear sky");
             black_box(query.build().expect("canonical point").get().len())
         })
     });

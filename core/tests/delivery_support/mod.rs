@@ -87,7 +87,10 @@ pub fn deliver_due<const N: usize, R: linewire::Random>(
     let mut guard = 0;
     while writer.next_wakeup(now).is_some_and(|t| t <= now) {
         guard += 1;
-        assert!(guard < 100_000, "the writer keeps asking to be polled at {now}");
+        assert!(
+            guard < 100_000,
+            "the writer keeps asking to be polled at {now}"
+        );
         if conn.is_none() {
             match Tcp::connect(addr) {
                 Ok(s) => *conn = Some(s),
