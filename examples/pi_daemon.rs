@@ -175,7 +175,7 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<Stats, Box<dyn std::e
     tags.add("host", &hostname())?;
 
     let mut done = 0u64;
-    while !stop.load(Ordering::SeqCst) && options.iterations.is_none_or(|n| done < n) {
+    while !stop.load(Ordering::SeqCst) && options.iterations.map_or(true, |n| done < n) {
         let started = Instant::now();
         let batch = sample(&tags)?;
         if let Err(e) = writer.push(&batch) {
