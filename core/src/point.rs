@@ -456,11 +456,24 @@ fn write_value(buf: &mut Buf<'_>, value: FieldValue<'_>) -> Result<(), PointErro
 /// with `k` places reads back as `v`; with trailing zeros dropped it is the
 /// shortest, the one ryu writes too. Everything else goes to `ryu`.
 fn write_float(buf: &mut Buf<'_>, v: f64) -> Result<(), PointError> {
-    const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
-    const LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
     if !v.is_finite() {
         return Err(PointError::NotFinite);
     }
+    // Only where doubles are native: on a microcontroller without a
+    // double-precision FPU the multiply and divide below are software
+    // routines, slower than ryu's integer arithmetic and extra flash.
+    #[cfg(not(target_os = "none"))]
+    if let Some((negative, n, k)) = short_decimal(v) {
+        return write_fixed(buf, negative, n, k);
+    }
+    escape::extend(buf, ryu::Buffer::new().format_finite(v).as_bytes())
+}
+
+/// `v` as `n / 10^k` (sign apart) when a short decimal reads back as `v`.
+#[cfg(not(target_os = "none"))]
+fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
+    const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
+    const LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
     let magnitude = if v < 0.0 { -v } else { v };
     // Zero keeps its sign through ryu; the fixed form is for 1e-4 ..= 1e15,
     // where ryu writes plain decimals too.
@@ -479,14 +492,15 @@ fn write_float(buf: &mut Buf<'_>, v: f64) -> Result<(), PointError> {
                     n /= 10;
                     k -= 1;
                 }
-                return write_fixed(buf, v < 0.0, n, k);
+                return Some((v < 0.0, n, k));
             }
         }
     }
-    escape::extend(buf, ryu::Buffer::new().format_finite(v).as_bytes())
+    None
 }
 
 /// Writes `n / 10^k` with at least one digit after the point.
+#[cfg(not(target_os = "none"))]
 fn write_fixed(buf: &mut Buf<'_>, negative: bool, n: u64, k: usize) -> Result<(), PointError> {
     const DIVISOR: [u64; 5] = [1, 10, 100, 1_000, 10_000];
     let divisor = DIVISOR.get(k).copied().unwrap_or(1);
