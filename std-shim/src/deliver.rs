@@ -10,9 +10,26 @@ use crate::client::{Client, Error, ServerError};
 
 /// A line and the caller's tag for it (a sequence or a line number).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Line {
+pub struct Line {
     pub(crate) tag: u64,
     pub(crate) text: String,
+}
+
+impl Line {
+    /// A line with the caller's tag (a sequence or line number).
+    pub fn new(tag: u64, text: String) -> Self {
+        Self { tag, text }
+    }
+
+    /// The tag.
+    pub fn tag(&self) -> u64 {
+        self.tag
+    }
+
+    /// The line protocol text (without the line feed).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
 }
 
 /// Why lines were not stored.
@@ -47,21 +64,24 @@ impl std::fmt::Display for FailureReason {
 
 /// Lines that were not stored.
 #[derive(Debug)]
-pub(crate) struct Failed {
+pub struct Failed {
     /// The lines not stored (for a partial write: the rejected ones when
     /// the server said which, else the whole request).
-    pub(crate) lines: Vec<Line>,
+    pub lines: Vec<Line>,
     /// Per failed line, the server's reason when it gave one.
-    pub(crate) reasons: Vec<Option<String>>,
+    pub reasons: Vec<Option<String>>,
     /// Lines of the same request the server stored anyway.
-    pub(crate) written: usize,
-    pub(crate) reason: FailureReason,
+    pub written: usize,
+    /// Why.
+    pub reason: FailureReason,
 }
 
 /// What became of (part of) a batch.
 #[derive(Debug)]
-pub(crate) enum Settled {
+pub enum Settled {
+    /// This many lines were stored.
     Sent(usize),
+    /// These were not.
     Failed(Failed),
 }
 
@@ -320,4 +340,53 @@ fn named_lines(piece: &[Line], err: &ServerError) -> Vec<(usize, Option<String>)
     }
     out.sort_by_key(|(i, _)| *i);
     out
+}
+
+/// A synchronous sender: [`deliver`] with `thread::sleep` for the waits.
+#[derive(Debug)]
+pub struct Sender<'c> {
+    client: &'c Client,
+    backoff: Backoff,
+    rng: XorShift32,
+    start: std::time::Instant,
+}
+
+impl<'c> Sender<'c> {
+    /// A sender through `client` with `policy`.
+    pub fn new(client: &'c Client, policy: linewire::RetryPolicy) -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(7, |d| d.subsec_nanos());
+        Self {
+            client,
+            backoff: Backoff::new(policy),
+            rng: XorShift32::new(seed),
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// Sends `lines` until each is stored or failed.
+    pub fn send(&mut self, lines: Vec<Line>) -> Vec<Settled> {
+        let start = self.start;
+        let now_ms = move || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut wait_until = move |at: u64| {
+            let now = now_ms();
+            if at > now {
+                std::thread::sleep(std::time::Duration::from_millis(at - now));
+            }
+            true
+        };
+        let mut tries = Tries::default();
+        let mut ctx = Ctx {
+            client: self.client,
+            backoff: &mut self.backoff,
+            rng: &mut self.rng,
+            now_ms: &now_ms,
+            wait_until: &mut wait_until,
+            tries: &mut tries,
+        };
+        let mut out = Vec::new();
+        deliver(&mut ctx, lines, &mut |s| out.push(s));
+        out
+    }
 }

@@ -39,6 +39,13 @@ mod deliver;
 pub mod gzip;
 pub mod writer;
 
+/// Internals of the `linewire` command-line tool (synchronous delivery of
+/// numbered lines); not a stable API.
+#[doc(hidden)]
+pub mod cli {
+    pub use crate::deliver::{Failed, Line, Sender, Settled};
+}
+
 pub use client::{Client, Error, ServerError, Written};
 pub use writer::{
     BackgroundWriter, Backpressure, Failure, FailureReason, PushError, Stats, WriterBuilder,
