@@ -26,8 +26,9 @@
 //!   host, each with `ureq`'s buffers, about 128 KiB, plus rustls state for
 //!   `https`). A write holds the body, its gzip copy (usually 5–15 % of the
 //!   body) and up to [`client::MAX_ERROR_BODY`] (64 KiB) of error body.
-//! - gzip: about 310 KiB of `miniz_oxide` compressor state per write, freed
-//!   after it (see [`gzip`]); turn it off with [`Client::gzip`]`(false)`.
+//! - gzip: about 250 KiB of `miniz_oxide` compressor state per write plus
+//!   half the body's size reserved for the output, freed after it (see
+//!   [`gzip`]); turn it off with [`Client::gzip`]`(false)`.
 //! - [`BackgroundWriter`]: the queued lines (`String`s, at most
 //!   [`WriterBuilder::capacity_lines`]) and one batch being sent
 //!   ([`WriterBuilder::batch_lines`] lines, joined into one body).
