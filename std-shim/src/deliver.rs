@@ -342,7 +342,7 @@ fn named_lines(piece: &[Line], err: &ServerError) -> Vec<(usize, Option<String>)
     out
 }
 
-/// A synchronous sender: [`deliver`] with `thread::sleep` for the waits.
+/// A synchronous sender: the retrying delivery with `thread::sleep` for the waits.
 #[derive(Debug)]
 pub struct Sender<'c> {
     client: &'c Client,
