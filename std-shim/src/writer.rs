@@ -17,6 +17,17 @@
 //!
 //! Accounting: `accepted = sent + failed + dropped + pending` at any time.
 //!
+//! This is the std counterpart of the core's sans-IO [`linewire::Writer`]:
+//! the same [`RetryPolicy`]/[`Backoff`] decide every wait and when to give
+//! up, and the same [`Outcome`](linewire::http::Outcome) classification
+//! decides what an answer means, but the queue is a `VecDeque` of lines
+//! (sized in lines, not a fixed byte array), requests go through `ureq`
+//! (TLS, pooled connections) instead of an `embedded-io` stream, and the
+//! 413 split is done here on owned lines. One difference in policy: the
+//! core writer halts on 401/403/404 until resumed; this one reports the
+//! batch as failed and goes on, as the Go and Python clients do, so a
+//! daemon cannot fill its memory behind a revoked token.
+//!
 //! ```
 //! use linewire::{Batch, Precision};
 //! use linewire_std::{BackgroundWriter, Client};
