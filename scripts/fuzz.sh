@@ -22,6 +22,15 @@ for t in $targets; do
   mkdir -p "$corpus"
   seeds=()
   [ -d "fuzz/seeds/$t" ] && seeds=("fuzz/seeds/$t")
-  cargo +nightly fuzz run "$t" "$corpus" "${seeds[@]}" -- \
-    -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1
+  log="fuzz/fuzz-$t.log"
+  # libFuzzer prints a line per new input; keep that in a log and show the
+  # final statistics, or the whole tail when it finds something.
+  if cargo +nightly fuzz run "$t" "$corpus" "${seeds[@]}" -- \
+    -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1 >"$log" 2>&1; then
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done )' "$log" || tail -n 3 "$log"
+  else
+    tail -n 60 "$log"
+    echo "fuzz target $t failed: see core/$log" >&2
+    exit 1
+  fi
 done

@@ -41,7 +41,9 @@ step "docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps
 
 step "tests"
-cargo test --workspace
+test_log="$(mktemp)"
+trap 'rm -f "$test_log"' EXIT
+cargo test --workspace 2>&1 | tee "$test_log"
 
 step "benches compile (run them with: cd benches && cargo bench)"
 cargo fmt --manifest-path benches/Cargo.toml -- --check
@@ -49,3 +51,8 @@ cargo fmt --manifest-path benches/Cargo.toml -- --check
 
 step "fuzz the response reader and error-body parser (bounded)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
+
+step "summary"
+# One closing line over every `cargo test` binary and doctest run above.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1); if ($i ~ /^ignored;?$/) s += $(i-1) } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$test_log"
