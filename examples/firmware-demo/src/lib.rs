@@ -285,42 +285,86 @@ fn action_name(a: Action) -> &'static str {
     }
 }
 
-/// Writes one line describing what the core decided:
+/// What [`describe`] prints about a [`Reply`], as plain data: the printing
+/// ([`Summary::write`]) uses no linewire code, so the firmware's baseline
+/// links the same `core::fmt` printing with made-up values and the
+/// library's measured cost excludes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary<'a> {
+    /// The status code.
+    pub status: u16,
+    /// The outcome's name (`Written`, `Throttled`, ...).
+    pub outcome: &'static str,
+    /// The action's name (`Done`, `RetryLater`, ...).
+    pub action: &'static str,
+    /// `Retry-After`: delta seconds, an HTTP date (Unix seconds), or none.
+    pub retry_after: Option<RetryAfter>,
+    /// The rejected line numbers kept.
+    pub rejected: &'a [u32],
+    /// `dropped=N` from the message.
+    pub dropped: Option<u32>,
+    /// The body was read completely.
+    pub complete: bool,
+}
+
+impl<'a> Summary<'a> {
+    /// The summary of `reply`.
+    pub fn of(reply: &'a Reply<'_>) -> Self {
+        Summary {
+            status: reply.status,
+            outcome: outcome_name(&reply.outcome),
+            action: action_name(reply.outcome.action()),
+            retry_after: reply.outcome.retry_after(),
+            rejected: reply.error.rejected.lines(),
+            dropped: reply.error.dropped,
+            complete: !reply.body_truncated,
+        }
+    }
+
+    /// Writes the line:
+    /// `status=429 outcome=Throttled action=RetryLater retry_after=30s rejected=- dropped=- complete=true`.
+    ///
+    /// # Errors
+    ///
+    /// Those of `out`.
+    pub fn write(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        write!(
+            out,
+            "status={} outcome={} action={} retry_after=",
+            self.status, self.outcome, self.action
+        )?;
+        match self.retry_after {
+            Some(RetryAfter::Seconds(s)) => write!(out, "{s}s")?,
+            Some(RetryAfter::At(t)) => write!(out, "@{t}")?,
+            None => out.write_str("-")?,
+        }
+        out.write_str(" rejected=")?;
+        if self.rejected.is_empty() {
+            out.write_str("-")?;
+        }
+        for (i, line) in self.rejected.iter().enumerate() {
+            if i > 0 {
+                out.write_str(",")?;
+            }
+            write!(out, "{line}")?;
+        }
+        out.write_str(" dropped=")?;
+        match self.dropped {
+            Some(d) => write!(out, "{d}")?,
+            None => out.write_str("-")?,
+        }
+        write!(out, " complete={}", self.complete)
+    }
+}
+
+/// Writes one line describing what the core decided ([`Summary::write`]):
 /// `status=429 outcome=Throttled action=RetryLater retry_after=30s rejected=- dropped=- complete=true`.
 ///
 /// # Errors
 ///
 /// Those of `out`.
 pub fn describe(reply: &Reply<'_>, out: &mut impl fmt::Write) -> fmt::Result {
-    write!(
-        out,
-        "status={} outcome={} action={} retry_after=",
-        reply.status,
-        outcome_name(&reply.outcome),
-        action_name(reply.outcome.action())
-    )?;
-    match reply.outcome.retry_after() {
-        Some(RetryAfter::Seconds(s)) => write!(out, "{s}s")?,
-        Some(RetryAfter::At(t)) => write!(out, "@{t}")?,
-        None => out.write_str("-")?,
-    }
-    out.write_str(" rejected=")?;
-    let rejected = reply.error.rejected.lines();
-    if rejected.is_empty() {
-        out.write_str("-")?;
-    }
-    for (i, line) in rejected.iter().enumerate() {
-        if i > 0 {
-            out.write_str(",")?;
-        }
-        write!(out, "{line}")?;
-    }
-    out.write_str(" dropped=")?;
-    match reply.error.dropped {
-        Some(d) => write!(out, "{d}")?,
-        None => out.write_str("-")?,
-    }
-    write!(out, " complete={}", !reply.body_truncated)
+    Summary::of(reply).write(out)
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@ use core::hint::black_box;
 
 use cortex_m_rt::entry;
 use embedded_io::{Read as _, Write as _};
+use linewire::http::RetryAfter;
 use linewire_firmware::{exit, stack, Host, Wire};
-// Data only (the canned replies and sizes): no linewire code is linked.
-use linewire_firmware_demo::{BATCH_CAPACITY, READINGS, REPLIES, RESPONSE_BUF};
+// Data and the printing only (the canned replies, sizes, `Summary::write`):
+// no linewire code is linked.
+use linewire_firmware_demo::{Summary, BATCH_CAPACITY, READINGS, REPLIES, RESPONSE_BUF};
 
 /// Stands in for the formatting: the same sensor arithmetic (application
 /// code, not the library's: soft-float division and multiplication), the
@@ -66,8 +68,20 @@ fn main() -> ! {
         stack::paint();
         let got = send(&mut wire, &batch[..len], &mut buf);
         let used = stack::used_below(sp);
-        let total: u64 = black_box(got as u64);
-        let _ = writeln!(host, "OUTCOME {n} read={got} total={total} ok={}", got > 0);
+        // The firmware's printing of the decision, on made-up values.
+        let rejected = [black_box(2u32), black_box(got as u32)];
+        let summary = Summary {
+            status: black_box(204),
+            outcome: black_box("Written"),
+            action: black_box("Done"),
+            retry_after: black_box(Some(RetryAfter::At(got as u64))),
+            rejected: black_box(&rejected[..]),
+            dropped: black_box(Some(got as u32)),
+            complete: black_box(got > 0),
+        };
+        let _ = write!(host, "OUTCOME {n} ");
+        let _ = summary.write(&mut host);
+        let _ = writeln!(host);
         let _ = writeln!(host, "STACK exchange{n} {}", used.unwrap_or(usize::MAX));
     }
     let _ = writeln!(host, "STACK format {}", format_stack.unwrap_or(usize::MAX));
