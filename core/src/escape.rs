@@ -84,10 +84,16 @@ pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(
     }
     let esc = escape_bit(part);
     let special = esc | FORBIDDEN | BACKSLASH;
-    // Most names need no escape: copy while checking, in one pass, and stop
-    // at the first byte that needs a closer look.
-    // Most names need no escape: find the first byte that needs a closer
-    // look, copy everything before it in one go.
+    // Most names need no escape: check and copy them a word at a time.
+    let at = *out.len;
+    if let Some(dst) = out.bytes.get_mut(at..at + name.len()) {
+        if copy_plain(dst, name, part != Part::Measurement) {
+            *out.len = at + name.len();
+            return Ok(());
+        }
+    }
+    // Something to escape or refuse (or a false alarm, or no room): byte
+    // by byte.
     let clean = name
         .iter()
         .position(|&b| class(b) & special != 0)
@@ -142,9 +148,117 @@ pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> 
     let start = *out.len;
     let end = start + bytes.len();
     let dst = out.bytes.get_mut(start..end).ok_or(PointError::BatchFull)?;
-    dst.copy_from_slice(bytes);
+    if bytes.len() <= 16 {
+        copy_short(dst, bytes);
+    } else {
+        dst.copy_from_slice(bytes);
+    }
     *out.len = end;
     Ok(())
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+#[inline(always)]
+fn load8(src: &[u8], at: usize) -> Option<[u8; 8]> {
+    src.get(at..at + 8)?.try_into().ok()
+}
+
+#[inline(always)]
+fn load4(src: &[u8], at: usize) -> Option<[u8; 4]> {
+    src.get(at..at + 4)?.try_into().ok()
+}
+
+#[inline(always)]
+fn store<const W: usize>(dst: &mut [u8], at: usize, word: [u8; W]) {
+    if let Some(d) = dst.get_mut(at..at + W) {
+        d.copy_from_slice(&word);
+    }
+}
+
+/// Whether any byte of `word` may need escaping or refusing: every such
+/// byte is below `-` (0x2D), a backslash, or (in keys and tag values) `=`.
+/// False alarms (`!` to `+`) only send the name down the slow path.
+#[inline(always)]
+fn may_be_special(word: [u8; 8], key: bool) -> bool {
+    let w = u64::from_le_bytes(word);
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v;
+    let mut hits = w.wrapping_sub(ONES * 0x2D) & !w;
+    hits |= zero_byte(w ^ (ONES * u64::from(b'\\')));
+    if key {
+        hits |= zero_byte(w ^ (ONES * u64::from(b'=')));
+    }
+    hits & HIGHS != 0
+}
+
+/// Copies `src` to the start of `dst` (as long as `src`) when none of its
+/// bytes needs a closer look, with whole-word loads and stores (the last
+/// word overlapping the one before) instead of a call to `memcpy`.
+/// Returns false, having perhaps written part of `dst`, otherwise.
+#[inline(always)]
+fn copy_plain(dst: &mut [u8], src: &[u8], key: bool) -> bool {
+    let n = src.len();
+    if n >= 8 {
+        let mut at = 0;
+        loop {
+            let Some(word) = load8(src, at) else {
+                return false;
+            };
+            if may_be_special(word, key) {
+                return false;
+            }
+            store(dst, at, word);
+            if at + 8 == n {
+                return true;
+            }
+            at = (at + 8).min(n - 8);
+        }
+    } else if n >= 4 {
+        let (Some(head), Some(tail)) = (load4(src, 0), load4(src, n - 4)) else {
+            return false;
+        };
+        let mut word = [0u8; 8];
+        word[..4].copy_from_slice(&head);
+        word[4..].copy_from_slice(&tail);
+        if may_be_special(word, key) {
+            return false;
+        }
+        store(dst, 0, head);
+        store(dst, n - 4, tail);
+        true
+    } else {
+        let special =
+            escape_bit(if key { Part::TagKey } else { Part::Measurement }) | FORBIDDEN | BACKSLASH;
+        for (d, &b) in dst.iter_mut().zip(src) {
+            if class(b) & special != 0 {
+                return false;
+            }
+            *d = b;
+        }
+        true
+    }
+}
+
+/// Copies up to 16 bytes with at most two overlapping word copies.
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if n >= 8 {
+        if let (Some(head), Some(tail)) = (load8(src, 0), load8(src, n - 8)) {
+            store(dst, 0, head);
+            store(dst, n - 8, tail);
+        }
+    } else if n >= 4 {
+        if let (Some(head), Some(tail)) = (load4(src, 0), load4(src, n - 4)) {
+            store(dst, 0, head);
+            store(dst, n - 4, tail);
+        }
+    } else {
+        for (d, &b) in dst.iter_mut().zip(src) {
+            *d = b;
+        }
+    }
 }
 
 #[inline]
