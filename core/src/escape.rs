@@ -82,8 +82,6 @@ pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(
             return Err(PointError::CommentMarker);
         }
     }
-    let esc = escape_bit(part);
-    let special = esc | FORBIDDEN | BACKSLASH;
     // Most names need no escape: check and copy them a word at a time.
     let at = *out.len;
     if let Some(dst) = out.bytes.get_mut(at..at + name.len()) {
@@ -92,8 +90,16 @@ pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(
             return Ok(());
         }
     }
-    // Something to escape or refuse (or a false alarm, or no room): byte
-    // by byte.
+    write_name_slow(out, name, part)
+}
+
+/// Something to escape or refuse (or a false alarm, or no room): byte by
+/// byte. Kept out of line so the common path stays small.
+#[cold]
+#[inline(never)]
+fn write_name_slow(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), PointError> {
+    let esc = escape_bit(part);
+    let special = esc | FORBIDDEN | BACKSLASH;
     let clean = name
         .iter()
         .position(|&b| class(b) & special != 0)
