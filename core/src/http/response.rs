@@ -1077,16 +1077,16 @@ pub fn read_response<'b, R: embedded_io::Read>(
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant), for
+/// years from 1970 (unsigned 32-bit arithmetic: no 64-bit division on
+/// 32-bit targets).
+fn days_from_civil(y: u32, m: u32, d: u32) -> u32 {
+    let y = if m <= 2 { y.saturating_sub(1) } else { y };
+    let (era, yoe) = (y / 400, y % 400);
     let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    (era * 146_097 + doe).saturating_sub(719_468)
 }
 
 /// Parses an HTTP-date (IMF-fixdate, RFC 850, asctime) to Unix seconds.
@@ -1153,9 +1153,7 @@ fn http_date(v: &[u8]) -> Option<u64> {
     if !(1..=31).contains(&day) || !(1970..=9999).contains(&year) {
         return None;
     }
-    let days = days_from_civil(i64::try_from(year).ok()?, month, u32::try_from(day).ok()?);
-    let secs = days
-        .checked_mul(86_400)?
-        .checked_add(i64::try_from(hms?).ok()?)?;
-    u64::try_from(secs).ok()
+    // In range: 1970 <= year <= 9999, 1 <= day <= 31, 1 <= month <= 12.
+    let days = days_from_civil(year as u32, month, day as u32);
+    Some(u64::from(days) * 86_400 + hms?)
 }
