@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use influxdb::{Timestamp, WriteQuery};
 use influxdb2::models::{DataPoint, WriteDataPoint};
 use influxdb_line_protocol::builder::LineProtocolBuilder;
-use linewire::Batch;
+use linewire::{Batch, Name};
 
 const TS: i64 = 1_465_839_830_100_400_200;
 const LINE: &str = "weather,location=us-midwest,station=KORD,sensor=bme280 \
@@ -31,10 +31,43 @@ fn linewire_point(batch: &mut Batch<512>) {
         .expect("canonical point");
 }
 
+// The same point with every name checked at compile time (`Name::new` in a
+// `const`): how firmware with fixed measurement, tag and field names writes.
+const WEATHER: Name = Name::new("weather");
+const LOCATION: Name = Name::new("location");
+const US_MIDWEST: Name = Name::new("us-midwest");
+const STATION: Name = Name::new("station");
+const KORD: Name = Name::new("KORD");
+const SENSOR: Name = Name::new("sensor");
+const BME280: Name = Name::new("bme280");
+const TEMPERATURE: Name = Name::new("temperature");
+const HUMIDITY: Name = Name::new("humidity");
+const PRESSURE: Name = Name::new("pressure");
+const OK: Name = Name::new("ok");
+const NOTE: Name = Name::new("note");
+
+fn linewire_const_names(batch: &mut Batch<512>) {
+    batch.clear();
+    batch
+        .point(black_box(WEATHER))
+        .and_then(|p| p.tag(LOCATION, black_box(US_MIDWEST)))
+        .and_then(|p| p.tag(STATION, KORD))
+        .and_then(|p| p.tag(SENSOR, BME280))
+        .and_then(|p| p.field(TEMPERATURE, black_box(82.5)))
+        .and_then(|p| p.field(HUMIDITY, black_box(71i64)))
+        .and_then(|p| p.field(PRESSURE, 1013.25))
+        .and_then(|p| p.field(OK, true))
+        .and_then(|p| p.field(NOTE, "clear sky"))
+        .and_then(|p| p.timestamp(black_box(TS)))
+        .expect("canonical point");
+}
+
 fn format(c: &mut Criterion) {
     // Every contender must produce the same line, or the comparison is void.
     let mut batch = Batch::<512>::new();
     linewire_point(&mut batch);
+    assert_eq!(batch.as_str(), LINE);
+    linewire_const_names(&mut batch);
     assert_eq!(batch.as_str(), LINE);
 
     let lp = LineProtocolBuilder::new()
@@ -94,6 +127,14 @@ fn format(c: &mut Criterion) {
         let mut batch = Batch::<512>::new();
         b.iter(|| {
             linewire_point(&mut batch);
+            black_box(batch.as_bytes().len())
+        })
+    });
+
+    g.bench_function("linewire, const names", |b| {
+        let mut batch = Batch::<512>::new();
+        b.iter(|| {
+            linewire_const_names(&mut batch);
             black_box(batch.as_bytes().len())
         })
     });

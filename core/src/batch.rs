@@ -1,6 +1,7 @@
 //! Fixed-capacity batches of line-protocol lines, and default tags.
 
 use crate::escape::{self, Buf};
+use crate::name::Name;
 use crate::point::{NoFields, Part, PointBuilder, PointError};
 use crate::precision::Precision;
 
@@ -97,11 +98,11 @@ impl<const N: usize> Batch<N> {
     /// assert_eq!(batch.as_bytes(), b"m v=true\n");
     /// # Ok::<(), linewire::PointError>(())
     /// ```
-    pub fn point(
+    pub fn point<'m>(
         &mut self,
-        measurement: &str,
+        measurement: impl Into<Name<'m>>,
     ) -> Result<PointBuilder<'_, N, NoFields>, PointError> {
-        PointBuilder::start(self, measurement)
+        PointBuilder::start(self, measurement.into())
     }
 
     /// Starts a point that carries every tag of `defaults` first.
@@ -116,12 +117,12 @@ impl<const N: usize> Batch<N> {
     /// assert_eq!(batch.as_bytes(), b"env,device=esp32-7,site=barn t=21.5\n");
     /// # Ok::<(), linewire::PointError>(())
     /// ```
-    pub fn point_with<const D: usize>(
+    pub fn point_with<'m, const D: usize>(
         &mut self,
         defaults: &DefaultTags<D>,
-        measurement: &str,
+        measurement: impl Into<Name<'m>>,
     ) -> Result<PointBuilder<'_, N, NoFields>, PointError> {
-        PointBuilder::start(self, measurement)?.default_tags(defaults.escaped())
+        PointBuilder::start(self, measurement.into())?.default_tags(defaults.escaped())
     }
 
     /// Bytes of complete lines.

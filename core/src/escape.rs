@@ -68,6 +68,21 @@ fn escape_bit(part: Part) -> u8 {
     }
 }
 
+/// Appends a [`Name`](crate::Name): plain ones as they are, others
+/// through [`write_name`].
+#[inline]
+pub(crate) fn write_name_arg(
+    out: &mut Buf<'_>,
+    name: crate::Name<'_>,
+    part: Part,
+) -> Result<(), PointError> {
+    if name.is_plain() {
+        extend(out, name.as_str().as_bytes())
+    } else {
+        write_name(out, name.as_str().as_bytes(), part)
+    }
+}
+
 /// Validates `name` and appends it, escaped for `part`, in one pass.
 /// On error the caller discards what was appended.
 pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), PointError> {

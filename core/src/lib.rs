@@ -8,6 +8,7 @@ extern crate alloc;
 
 mod batch;
 mod escape;
+mod name;
 mod point;
 mod precision;
 mod queue;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod nal;
 
 pub use batch::{Batch, DefaultTags, Lines};
+pub use name::Name;
 pub use point::{
     FieldValue, HasFields, NoFields, Part, PointBuilder, PointError, MAX_STRING_FIELD_LEN,
 };

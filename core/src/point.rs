@@ -6,6 +6,7 @@ use core::marker::PhantomData;
 
 use crate::batch::Batch;
 use crate::escape::{self, Buf};
+use crate::name::Name;
 use crate::precision;
 
 /// The longest string field value InfluxDB 1.x and 2.x store, in bytes.
@@ -230,10 +231,13 @@ fn key_bit(key: &[u8]) -> u64 {
 }
 
 impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
-    pub(crate) fn start(batch: &'b mut Batch<N>, measurement: &str) -> Result<Self, PointError> {
+    pub(crate) fn start(
+        batch: &'b mut Batch<N>,
+        measurement: Name<'_>,
+    ) -> Result<Self, PointError> {
         batch.discard_uncommitted();
         let mut buf = batch.buf_mut();
-        escape::write_name(&mut buf, measurement.as_bytes(), Part::Measurement)?;
+        escape::write_name_arg(&mut buf, measurement, Part::Measurement)?;
         let tags_start = buf.len();
         Ok(PointBuilder {
             batch,
@@ -253,16 +257,25 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
     /// assert_eq!(batch.as_bytes(), b"m,a\\ b=c\\,d\\=e v=1i\n");
     /// # Ok::<(), linewire::PointError>(())
     /// ```
-    pub fn tag(mut self, key: &str, value: &str) -> Result<Self, PointError> {
+    pub fn tag<'k, 'v>(
+        self,
+        key: impl Into<Name<'k>>,
+        value: impl Into<Name<'v>>,
+    ) -> Result<Self, PointError> {
+        let mut this = self;
+        this.tag_inner(key.into(), value.into())?;
+        Ok(this)
+    }
+
+    fn tag_inner(&mut self, key: Name<'_>, value: Name<'_>) -> Result<(), PointError> {
         let mut buf = self.batch.buf_mut();
         let tag_start = buf.len();
         escape::push(&mut buf, b',')?;
-        escape::write_name(&mut buf, key.as_bytes(), Part::TagKey)?;
+        escape::write_name_arg(&mut buf, key, Part::TagKey)?;
         let key_end = buf.len();
         escape::push(&mut buf, b'=')?;
-        escape::write_name(&mut buf, value.as_bytes(), Part::TagValue)?;
-        self.place_tag(tag_start, key_end)?;
-        Ok(self)
+        escape::write_name_arg(&mut buf, value, Part::TagValue)?;
+        self.place_tag(tag_start, key_end)
     }
 
     /// Adds every tag of `defaults`, checked as if given one by one.
@@ -338,33 +351,39 @@ impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
     /// assert_eq!(batch.as_bytes(), b"m f=1e-7,i=-3i,u=3u,s=\"say \\\"hi\\\"\"\n");
     /// # Ok::<(), linewire::PointError>(())
     /// ```
-    pub fn field<'v>(
-        mut self,
-        key: &str,
+    pub fn field<'k, 'v>(
+        self,
+        key: impl Into<Name<'k>>,
         value: impl Into<FieldValue<'v>>,
     ) -> Result<PointBuilder<'b, N, HasFields>, PointError> {
-        let value = value.into();
+        let mut this = self;
+        this.field_inner(key.into(), value.into())?;
+        Ok(PointBuilder {
+            batch: this.batch,
+            tags_start: this.tags_start,
+            fields_start: this.fields_start,
+            seen: this.seen,
+            _state: PhantomData,
+        })
+    }
+
+    fn field_inner(&mut self, key: Name<'_>, value: FieldValue<'_>) -> Result<(), PointError> {
         let first = self.fields_start == 0;
         let mut buf = self.batch.buf_mut();
         escape::push(&mut buf, if first { b' ' } else { b',' })?;
         let key_start = buf.len();
-        escape::write_name(&mut buf, key.as_bytes(), Part::FieldKey)?;
+        escape::write_name_arg(&mut buf, key, Part::FieldKey)?;
         escape::push(&mut buf, b'=')?;
         write_value(&mut buf, value)?;
         // Hashed from the caller's key: only caller keys are compared here.
-        let bit = key_bit(key.as_bytes()) << 32;
+        let bit = key_bit(key.as_str().as_bytes()) << 32;
         if first {
             self.fields_start = key_start;
         } else if self.seen & bit != 0 {
             self.check_field_key(key_start)?;
         }
-        Ok(PointBuilder {
-            batch: self.batch,
-            tags_start: self.tags_start,
-            fields_start: self.fields_start,
-            seen: self.seen | bit,
-            _state: PhantomData,
-        })
+        self.seen |= bit;
+        Ok(())
     }
 
     /// Fails when the field key written at `key_start` repeats an earlier one.

@@ -4,7 +4,7 @@
 //! reason an independent model of the rules agrees with.
 
 use influxdb_line_protocol::{parse_lines, FieldValue as Parsed};
-use linewire::{Batch, DefaultTags, FieldValue, Part, PointError, Precision};
+use linewire::{Batch, DefaultTags, FieldValue, Name, Part, PointError, Precision};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -195,21 +195,31 @@ fn to_field(v: &Value) -> FieldValue<'_> {
     }
 }
 
+/// The name as a `&str`, or as a checked [`Name`] when `plain` and it is one:
+/// both must write the same bytes.
+fn name(s: &str, plain: bool) -> Name<'_> {
+    match Name::try_new(s) {
+        Some(checked) if plain => checked,
+        _ => Name::from(s),
+    }
+}
+
 fn build<const N: usize, const D: usize>(
     batch: &mut Batch<N>,
     defaults: &DefaultTags<D>,
     p: &Point,
+    plain: bool,
 ) -> Result<(), PointError> {
-    let mut b = batch.point_with(defaults, &p.measurement)?;
+    let mut b = batch.point_with(defaults, name(&p.measurement, plain))?;
     for (k, v) in &p.tags {
-        b = b.tag(k, v)?;
+        b = b.tag(name(k, plain), name(v, plain))?;
     }
     let Some(((k0, v0), rest)) = p.fields.split_first() else {
         unreachable!("points without fields are filtered out");
     };
-    let mut b = b.field(k0, to_field(v0))?;
+    let mut b = b.field(name(k0, plain), to_field(v0))?;
     for (k, v) in rest {
-        b = b.field(k, to_field(v))?;
+        b = b.field(name(k, plain), to_field(v))?;
     }
     match p.timestamp {
         Some(ts) => b.timestamp(ts),
@@ -268,6 +278,7 @@ proptest! {
         raw_defaults in prop::collection::vec(("[a-z ,=]{1,5}", "[a-z ,=é]{1,5}"), 0..3),
         sort in any::<bool>(),
         precision in precision(),
+        plain in any::<bool>(),
     ) {
         let mut defaults = DefaultTags::<128>::new();
         let mut accepted_defaults = Vec::new();
@@ -286,7 +297,7 @@ proptest! {
             let before = batch.as_bytes().to_vec();
             let lines_before = batch.line_count();
             let expected = expected_error(p, &accepted_defaults, precision);
-            match build(&mut batch, &defaults, p) {
+            match build(&mut batch, &defaults, p, plain) {
                 Ok(()) => {
                     prop_assert_eq!(expected, None, "accepted {:?}", p);
                     kept.push(p.clone());
@@ -316,11 +327,12 @@ proptest! {
     fn taking_lines_off_the_front_keeps_the_rest_parsable(
         points in prop::collection::vec(point(), 1..8),
         k in 0usize..9,
+        plain in any::<bool>(),
     ) {
         let defaults = DefaultTags::<0>::new();
         let mut batch = Batch::<4096>::new();
         for p in points.iter().filter(|p| !p.fields.is_empty()) {
-            let _ = build(&mut batch, &defaults, p);
+            let _ = build(&mut batch, &defaults, p, plain);
         }
         let all: Vec<Vec<u8>> = batch.lines().map(<[u8]>::to_vec).collect();
         let removed = batch.remove_first_lines(k);
