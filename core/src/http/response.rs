@@ -624,7 +624,7 @@ impl BodyState {
     fn feed_range(&mut self, buf: &mut [u8], from: usize, to: usize) -> Result<bool, PeerError> {
         for i in from..to {
             let Some(&b) = buf.get(i) else { break };
-            if self.dec == Decoder::Done {
+            if matches!(self.dec, Decoder::Done) {
                 return Ok(true);
             }
             self.feed(b, buf)?;
@@ -934,7 +934,7 @@ impl<'b> ResponseReader<'b> {
 
     fn advance_body(&mut self, n: usize) -> Result<Progress, PeerError> {
         if n == 0 {
-            if self.st.dec == Decoder::UntilClose {
+            if matches!(self.st.dec, Decoder::UntilClose) {
                 self.st.dec = Decoder::Done;
             } else {
                 self.complete = false;
@@ -954,7 +954,7 @@ impl<'b> ResponseReader<'b> {
     }
 
     fn check_done(&mut self) -> Progress {
-        if self.st.dec == Decoder::Done || self.extra {
+        if matches!(self.st.dec, Decoder::Done) || self.extra {
             self.phase = Phase::Done;
             Progress::Done
         } else {
