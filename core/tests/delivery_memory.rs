@@ -8,7 +8,19 @@
 
 use core::mem::size_of;
 
-use linewire::{Queue, Stats, Writer, XorShift32};
+use linewire::{Batch, DefaultTags, Queue, Stats, Writer, XorShift32};
+
+#[test]
+fn batch_overhead_is_a_few_words() {
+    let batch = size_of::<Batch<4096>>() - 4096;
+    let defaults = size_of::<DefaultTags<64>>() - 64;
+    println!("Batch<N>: N + {batch} B; DefaultTags<N>: N + {defaults} B");
+    assert_eq!(size_of::<Batch<64>>() - 64, batch);
+    // Three lengths and the precision/sorting settings (README "Memory").
+    let word = size_of::<usize>();
+    assert_eq!(batch, 4 * word);
+    assert_eq!(defaults, 2 * word);
+}
 
 #[test]
 fn size_report() {
