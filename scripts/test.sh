@@ -45,9 +45,9 @@ test_log="$(mktemp)"
 trap 'rm -f "$test_log"' EXIT
 cargo test --workspace 2>&1 | tee "$test_log"
 
-step "benches compile (run them with: cd benches && cargo bench)"
+step "benches compile (run them with: cd benches && cargo bench; cargo run --release --bin throughput)"
 cargo fmt --manifest-path benches/Cargo.toml -- --check
-(cd benches && env -u CARGO_TARGET_DIR cargo clippy -q --benches --examples -- -D warnings)
+(cd benches && env -u CARGO_TARGET_DIR cargo clippy -q --benches --bins --examples -- -D warnings)
 
 step "fuzz the response reader and error-body parser (bounded)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
