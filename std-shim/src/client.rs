@@ -316,7 +316,7 @@ impl Client {
     /// path prefix), with `token` sent as `Authorization: Token ...`.
     ///
     /// Defaults: no bucket (set one with [`bucket`](Self::bucket)),
-    /// nanosecond precision, gzip on at level 6, 30 s per write, 10 s to
+    /// nanosecond precision, gzip on at level 1 ([`gzip::DEFAULT_LEVEL`]), 30 s per write, 10 s to
     /// connect.
     ///
     /// # Errors
