@@ -545,6 +545,13 @@ impl Client {
         self.send(lines.as_bytes(), self.precision)
     }
 
+    /// [`write_line_protocol`](Self::write_line_protocol) of bytes the
+    /// caller knows to be line protocol (the writer's packed lines, built
+    /// from `&str`s): no UTF-8 check, no copy.
+    pub(crate) fn write_body(&self, body: &[u8]) -> Result<Written, Error> {
+        self.send(body, self.precision)
+    }
+
     /// The core's target for this client (borrows the client).
     fn target<'a>(&'a self, precision: Precision, bucket: &'a str) -> Result<Target<'a>, Error> {
         let mut t = Target::v2(&self.authority, bucket, self.token.as_deref().unwrap_or(""))?

@@ -3,6 +3,9 @@
 //! partial writes mapped back to the lines they rejected. Shared by the
 //! background writer and the CLI.
 
+use std::cell::OnceCell;
+use std::ops::Range;
+
 use linewire::http::{Action, Outcome};
 use linewire::{Backoff, Retry, XorShift32};
 
@@ -105,14 +108,180 @@ pub(crate) struct Ctx<'a> {
     pub(crate) tries: &'a mut Tries,
 }
 
-fn body_of(lines: &[Line]) -> String {
-    let len = lines.iter().map(|l| l.text.len() + 1).sum();
-    let mut body = String::with_capacity(len);
-    for l in lines {
-        body.push_str(&l.text);
-        body.push('\n');
+/// The tags of a [`Packed`]'s lines.
+#[derive(Debug)]
+enum Tags {
+    /// Consecutive, from this one (the writer's sequence numbers).
+    From(u64),
+    /// One per line (the CLI's line numbers).
+    Each(Vec<u64>),
+}
+
+/// How many `\n` bytes `bytes` holds (counted in blocks the compiler
+/// vectorizes).
+pub(crate) fn count_newlines(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(128)
+        .map(|block| {
+            usize::from(
+                block
+                    .iter()
+                    .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == b'\n'))),
+            )
+        })
+        .sum()
+}
+
+/// The length of the first `n` lines of `parts` (one byte string in up to
+/// two pieces) when every line ends at a `\n`: the offset just past the
+/// `n`th `\n`, or everything when there are fewer.
+pub(crate) fn lines_len(parts: [&[u8]; 2], n: usize) -> usize {
+    let mut left = n;
+    let mut offset = 0usize;
+    if left == 0 {
+        return 0;
     }
-    body
+    for part in parts {
+        for block in part.chunks(128) {
+            let c = count_newlines(block);
+            if c < left {
+                left -= c;
+                offset += block.len();
+                continue;
+            }
+            for (i, &b) in block.iter().enumerate() {
+                if b == b'\n' {
+                    left -= 1;
+                    if left == 0 {
+                        return offset + i + 1;
+                    }
+                }
+            }
+        }
+    }
+    offset
+}
+
+/// Lines packed into one buffer, each followed by `\n`: a request body is
+/// a slice of it, and a 413 split only splits the range of lines. Line
+/// boundaries are given, or (when no line holds a raw newline in a string
+/// field) found at each `\n` when first needed: a batch that goes through
+/// whole never looks for them.
+#[derive(Debug)]
+pub(crate) struct Packed {
+    bytes: Vec<u8>,
+    count: usize,
+    /// The offset just past each line's `\n`.
+    ends: OnceCell<Vec<usize>>,
+    tags: Tags,
+}
+
+impl Packed {
+    /// `count` lines tagged `first`, `first + 1`, ...: `bytes` holds them,
+    /// each followed by `\n`; `ends`, the offset just past each line's
+    /// `\n`, or `None` when every line ends at a `\n`.
+    pub(crate) fn new(bytes: Vec<u8>, count: usize, ends: Option<Vec<usize>>, first: u64) -> Self {
+        Self {
+            bytes,
+            count,
+            ends: ends.map_or_else(OnceCell::new, OnceCell::from),
+            tags: Tags::From(first),
+        }
+    }
+
+    /// Packs owned lines (one copy), keeping their tags.
+    pub(crate) fn from_lines(lines: &[Line]) -> Self {
+        let len = lines.iter().map(|l| l.text.len() + 1).sum();
+        let mut bytes = Vec::with_capacity(len);
+        let mut ends = Vec::with_capacity(lines.len());
+        for l in lines {
+            bytes.extend_from_slice(l.text.as_bytes());
+            bytes.push(b'\n');
+            ends.push(bytes.len());
+        }
+        Self {
+            bytes,
+            count: lines.len(),
+            ends: OnceCell::from(ends),
+            tags: Tags::Each(lines.iter().map(|l| l.tag).collect()),
+        }
+    }
+
+    /// How many lines.
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    fn ends(&self) -> &[usize] {
+        self.ends.get_or_init(|| {
+            let mut ends = Vec::with_capacity(self.count);
+            ends.extend(
+                self.bytes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &b)| b == b'\n')
+                    .map(|(i, _)| i + 1),
+            );
+            ends
+        })
+    }
+
+    /// Where line `i` starts.
+    fn start(&self, i: usize) -> usize {
+        match i.checked_sub(1) {
+            Some(prev) => self.ends().get(prev).copied().unwrap_or(self.bytes.len()),
+            None => 0,
+        }
+    }
+
+    /// The body of lines `range` (each with its `\n`).
+    fn body(&self, range: &Range<usize>) -> &[u8] {
+        if range.start == 0 && range.end >= self.count {
+            return &self.bytes;
+        }
+        let end = match range.end.checked_sub(1) {
+            Some(last) if range.end > range.start => {
+                self.ends().get(last).copied().unwrap_or(self.bytes.len())
+            }
+            _ => return &[],
+        };
+        self.bytes
+            .get(self.start(range.start)..end)
+            .unwrap_or_default()
+    }
+
+    /// The text of line `i`, without its `\n`.
+    fn text(&self, i: usize) -> &[u8] {
+        let end = self.ends().get(i).map_or(0, |e| e.saturating_sub(1));
+        self.bytes.get(self.start(i)..end).unwrap_or_default()
+    }
+
+    fn tag(&self, i: usize) -> u64 {
+        match &self.tags {
+            Tags::From(first) => first.saturating_add(i as u64),
+            Tags::Each(tags) => tags.get(i).copied().unwrap_or_default(),
+        }
+    }
+
+    /// Line `i`, owned (for a failure report).
+    fn line(&self, i: usize) -> Line {
+        Line {
+            tag: self.tag(i),
+            text: String::from_utf8_lossy(self.text(i)).into_owned(),
+        }
+    }
+
+    /// Every line's text, owned (for a failure report).
+    pub(crate) fn texts(&self) -> Vec<String> {
+        (0..self.len())
+            .map(|i| String::from_utf8_lossy(self.text(i)).into_owned())
+            .collect()
+    }
+
+    /// Lines `range`, owned.
+    fn lines(&self, range: Range<usize>) -> Vec<Line> {
+        range.map(|i| self.line(i)).collect()
+    }
 }
 
 fn unix_now() -> Option<u64> {
@@ -124,17 +293,16 @@ fn unix_now() -> Option<u64> {
 
 /// Sends `lines` until every line is stored or failed; `on` hears of each
 /// settled part.
-pub(crate) fn deliver(ctx: &mut Ctx<'_>, lines: Vec<Line>, on: &mut dyn FnMut(Settled)) {
-    let mut pending = vec![lines];
+pub(crate) fn deliver(ctx: &mut Ctx<'_>, lines: &Packed, on: &mut dyn FnMut(Settled)) {
+    let mut pending: Vec<Range<usize>> = Vec::with_capacity(8);
+    pending.push(0..lines.len());
     while let Some(piece) = pending.pop() {
         if piece.is_empty() {
             continue;
         }
         loop {
-            let body = body_of(&piece);
             ctx.tries.requests = ctx.tries.requests.saturating_add(1);
-            let result = ctx.client.write_line_protocol(&body);
-            drop(body);
+            let result = ctx.client.write_body(lines.body(&piece));
             let err = match result {
                 Ok(_) => {
                     ctx.backoff.succeeded();
@@ -150,6 +318,7 @@ pub(crate) fn deliver(ctx: &mut Ctx<'_>, lines: Vec<Line>, on: &mut dyn FnMut(Se
                     log::error!("not sending {} lines: {m}", piece.len());
                     ctx.backoff.succeeded();
                     on(Settled::Failed(failed_all(
+                        lines,
                         piece,
                         FailureReason::Config(m.clone()),
                     )));
@@ -166,7 +335,7 @@ pub(crate) fn deliver(ctx: &mut Ctx<'_>, lines: Vec<Line>, on: &mut dyn FnMut(Se
                 Action::Drop | Action::Stop => {
                     ctx.backoff.succeeded();
                     if let Some(s) = server {
-                        on(Settled::Failed(refused(piece, s.clone())));
+                        on(Settled::Failed(refused(lines, piece, s.clone())));
                     }
                     break;
                 }
@@ -176,13 +345,14 @@ pub(crate) fn deliver(ctx: &mut Ctx<'_>, lines: Vec<Line>, on: &mut dyn FnMut(Se
                         log::error!("a single line is too large for the server: dropped");
                         if let Some(s) = server {
                             on(Settled::Failed(failed_all(
+                                lines,
                                 piece,
                                 FailureReason::Server(s.clone()),
                             )));
                         }
                     } else {
-                        let mut first = piece;
-                        let second = first.split_off(first.len() / 2);
+                        let mid = piece.start + piece.len() / 2;
+                        let (first, second) = (piece.start..mid, mid..piece.end);
                         log::warn!(
                             "413 for {} lines: splitting into {} + {}",
                             first.len() + second.len(),
@@ -211,7 +381,11 @@ pub(crate) fn deliver(ctx: &mut Ctx<'_>, lines: Vec<Line>, on: &mut dyn FnMut(Se
                             );
                             if !(ctx.wait_until)(at) {
                                 ctx.backoff.succeeded();
-                                on(Settled::Failed(failed_all(piece, FailureReason::Closed)));
+                                on(Settled::Failed(failed_all(
+                                    lines,
+                                    piece,
+                                    FailureReason::Closed,
+                                )));
                                 break;
                             }
                         }
@@ -219,6 +393,7 @@ pub(crate) fn deliver(ctx: &mut Ctx<'_>, lines: Vec<Line>, on: &mut dyn FnMut(Se
                         _ => {
                             log::error!("giving up on {} lines: {err}", piece.len());
                             on(Settled::Failed(failed_all(
+                                lines,
                                 piece,
                                 FailureReason::GaveUp(err.to_string()),
                             )));
@@ -230,16 +405,20 @@ pub(crate) fn deliver(ctx: &mut Ctx<'_>, lines: Vec<Line>, on: &mut dyn FnMut(Se
         }
         if !pending.is_empty() && !(ctx.wait_until)(0) {
             for piece in pending.drain(..).rev() {
-                on(Settled::Failed(failed_all(piece, FailureReason::Closed)));
+                on(Settled::Failed(failed_all(
+                    lines,
+                    piece,
+                    FailureReason::Closed,
+                )));
             }
         }
     }
 }
 
-pub(crate) fn failed_all(lines: Vec<Line>, reason: FailureReason) -> Failed {
+fn failed_all(lines: &Packed, piece: Range<usize>, reason: FailureReason) -> Failed {
     Failed {
-        reasons: vec![None; lines.len()],
-        lines,
+        reasons: vec![None; piece.len()],
+        lines: lines.lines(piece),
         written: 0,
         reason,
     }
@@ -249,27 +428,27 @@ pub(crate) fn failed_all(lines: Vec<Line>, reason: FailureReason) -> Failed {
 /// rejected lines when the server named them (the message's
 /// `line N (1-based): reason` entries, `unable to parse '<line>': reason`
 /// entries, or the core's list), else the whole request.
-fn refused(piece: Vec<Line>, err: Box<ServerError>) -> Failed {
+fn refused(lines: &Packed, piece: Range<usize>, err: Box<ServerError>) -> Failed {
     let partial = matches!(err.outcome, Outcome::PartiallyWritten(_));
     if partial || matches!(err.outcome, Outcome::Rejected) {
-        let named = named_lines(&piece, &err);
+        let named = named_lines(lines, &piece, &err);
         if !named.is_empty() {
-            let mut lines = Vec::with_capacity(named.len());
+            let mut failed_lines = Vec::with_capacity(named.len());
             let mut reasons = Vec::with_capacity(named.len());
             for (idx, reason) in &named {
-                if let Some(l) = piece.get(*idx) {
-                    lines.push(l.clone());
+                if *idx < piece.len() {
+                    failed_lines.push(lines.line(piece.start + idx));
                     reasons.push(reason.clone());
                 }
             }
             // 3 Core rejects the whole batch even when it names one line.
             let written = if partial {
-                piece.len().saturating_sub(lines.len())
+                piece.len().saturating_sub(failed_lines.len())
             } else {
                 0
             };
             let mut failed = Failed {
-                lines,
+                lines: failed_lines,
                 reasons,
                 written,
                 reason: FailureReason::Server(err),
@@ -277,9 +456,9 @@ fn refused(piece: Vec<Line>, err: Box<ServerError>) -> Failed {
             if !partial {
                 // Whole batch rejected: every line failed, the named ones first.
                 let named_idx: Vec<usize> = named.iter().map(|(i, _)| *i).collect();
-                for (i, l) in piece.into_iter().enumerate() {
+                for (i, line) in piece.enumerate() {
                     if !named_idx.contains(&i) {
-                        failed.lines.push(l);
+                        failed.lines.push(lines.line(line));
                         failed.reasons.push(None);
                     }
                 }
@@ -287,14 +466,19 @@ fn refused(piece: Vec<Line>, err: Box<ServerError>) -> Failed {
             return failed;
         }
     }
-    failed_all(piece, FailureReason::Server(err))
+    failed_all(lines, piece, FailureReason::Server(err))
 }
 
 /// `(index in piece, reason)` of each line the server's answer names.
-fn named_lines(piece: &[Line], err: &ServerError) -> Vec<(usize, Option<String>)> {
+fn named_lines(
+    lines: &Packed,
+    piece: &Range<usize>,
+    err: &ServerError,
+) -> Vec<(usize, Option<String>)> {
+    let count = piece.len();
     let mut out: Vec<(usize, Option<String>)> = Vec::new();
     let mut push = |idx: usize, reason: Option<String>| {
-        if idx < piece.len() && !out.iter().any(|(i, _)| *i == idx) {
+        if idx < count && !out.iter().any(|(i, _)| *i == idx) {
             out.push((idx, reason));
         }
     };
@@ -326,7 +510,8 @@ fn named_lines(piece: &[Line], err: &ServerError) -> Vec<(usize, Option<String>)
                         .rsplit_once(" dropped=")
                         .map_or(reason, |(r, _)| r)
                         .to_owned();
-                    if let Some(idx) = piece.iter().position(|l| l.text == line) {
+                    if let Some(idx) = piece.clone().position(|i| lines.text(i) == line.as_bytes())
+                    {
                         push(idx, Some(reason));
                     }
                 }
@@ -386,7 +571,7 @@ impl<'c> Sender<'c> {
             tries: &mut tries,
         };
         let mut out = Vec::new();
-        deliver(&mut ctx, lines, &mut |s| out.push(s));
+        deliver(&mut ctx, &Packed::from_lines(&lines), &mut |s| out.push(s));
         out
     }
 }

@@ -20,10 +20,11 @@
 //! This is the std counterpart of the core's sans-IO [`linewire::Writer`]:
 //! the same [`RetryPolicy`]/[`Backoff`] decide every wait and when to give
 //! up, and the same [`Outcome`](linewire::http::Outcome) classification
-//! decides what an answer means, but the queue is a `VecDeque` of lines
-//! (sized in lines, not a fixed byte array), requests go through `ureq`
-//! (TLS, pooled connections) instead of an `embedded-io` stream, and the
-//! 413 split is done here on owned lines. One difference in policy: the
+//! decides what an answer means, but the queue packs the lines into one
+//! growable ring of bytes (bounded in lines, not a fixed byte array; no
+//! allocation per line), requests go through `ureq` (TLS, pooled
+//! connections) instead of an `embedded-io` stream, and the 413 split is
+//! done here on ranges of the batch's lines. One difference in policy: the
 //! core writer halts on 401/403/404 until resumed; this one reports the
 //! batch as failed and goes on, as the Go and Python clients do, so a
 //! daemon cannot fill its memory behind a revoked token.
@@ -60,7 +61,7 @@ use linewire::{Backoff, Batch, RetryPolicy, XorShift32};
 
 use crate::client::Client;
 pub use crate::deliver::FailureReason;
-use crate::deliver::{self, Ctx, Line, Settled, Tries};
+use crate::deliver::{self, Ctx, Packed, Settled, Tries};
 
 /// What [`BackgroundWriter::push`] does when the queue is full.
 ///
@@ -356,9 +357,212 @@ impl WriterBuilder {
     }
 }
 
+/// Above this many bytes, the queue's ring is freed when it empties.
+const KEEP_RING_BYTES: usize = 1 << 20;
+
+/// Lines queued by one push (or the part of it that fit).
+struct Chunk {
+    /// Its bytes in the ring: the lines, each followed by `\n`.
+    bytes: usize,
+    lines: usize,
+    /// Each line's length (`\n` included) when some line holds a raw
+    /// newline (in a string field); `None`: every line ends at a `\n`.
+    lens: Option<VecDeque<usize>>,
+}
+
+/// Lines to queue: `bytes` holds `lines` lines, each followed by `\n`;
+/// `lens`, as in [`Chunk`].
+#[derive(Clone, Copy)]
+struct Input<'a> {
+    bytes: &'a [u8],
+    lines: usize,
+    lens: Option<&'a [usize]>,
+}
+
+impl<'a> Input<'a> {
+    /// The first `n` lines and the rest.
+    fn split(self, n: usize) -> (Self, Self) {
+        let n = n.min(self.lines);
+        let (at, lens) = match self.lens {
+            Some(lens) => {
+                let (a, b) = lens.split_at(n);
+                (a.iter().sum(), Some((a, b)))
+            }
+            None => (deliver::lines_len([self.bytes, &[]], n), None),
+        };
+        let (a, b) = self.bytes.split_at(at.min(self.bytes.len()));
+        (
+            Self {
+                bytes: a,
+                lines: n,
+                lens: lens.map(|(l, _)| l),
+            },
+            Self {
+                bytes: b,
+                lines: self.lines - n,
+                lens: lens.map(|(_, l)| l),
+            },
+        )
+    }
+}
+
+/// The queued lines, oldest first, packed: their bytes (each line followed
+/// by `\n`) in one ring, in chunks as pushed, so a push copies the bytes
+/// once and allocates nothing per line, and a batch is taken with one
+/// copy. Line boundaries are never searched for across a raw newline in a
+/// string field: such chunks record them.
+#[derive(Default)]
+struct Queue {
+    bytes: VecDeque<u8>,
+    chunks: VecDeque<Chunk>,
+    lines: usize,
+}
+
+impl Queue {
+    fn len(&self) -> usize {
+        self.lines
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lines == 0
+    }
+
+    fn push(&mut self, input: Input<'_>) {
+        if input.lines == 0 {
+            return;
+        }
+        self.bytes.extend(input.bytes);
+        self.chunks.push_back(Chunk {
+            bytes: input.bytes.len(),
+            lines: input.lines,
+            lens: input.lens.map(|l| l.iter().copied().collect()),
+        });
+        self.lines += input.lines;
+    }
+
+    /// The length of the first `n` lines of the front chunk (at most all).
+    fn front_len(&self, n: usize) -> usize {
+        let Some(chunk) = self.chunks.front() else {
+            return 0;
+        };
+        if n >= chunk.lines {
+            return chunk.bytes;
+        }
+        match &chunk.lens {
+            Some(lens) => lens.iter().take(n).sum(),
+            None => {
+                let (a, b) = self.bytes.as_slices();
+                let a_len = chunk.bytes.min(a.len());
+                let parts = [
+                    a.get(..a_len).unwrap_or_default(),
+                    b.get(..chunk.bytes - a_len).unwrap_or_default(),
+                ];
+                deliver::lines_len(parts, n)
+            }
+        }
+    }
+
+    /// Removes the first `n` lines of the front chunk (at most all); its
+    /// recorded lengths when it had them.
+    fn consume_front(&mut self, n: usize, bytes: usize) -> Option<Vec<usize>> {
+        let chunk = self.chunks.front_mut()?;
+        let n = n.min(chunk.lines);
+        let lens = chunk.lens.as_mut().map(|l| l.drain(..n).collect());
+        chunk.lines -= n;
+        chunk.bytes -= bytes;
+        if chunk.lines == 0 {
+            self.chunks.pop_front();
+        }
+        self.lines -= n;
+        lens
+    }
+
+    /// Removes the oldest line and returns its text.
+    fn pop_front(&mut self) -> Option<String> {
+        let len = self.front_len(1);
+        self.consume_front(1, len);
+        let mut text: Vec<u8> = self.bytes.drain(..len).collect();
+        text.pop();
+        self.release();
+        Some(String::from_utf8_lossy(&text).into_owned())
+    }
+
+    /// Removes the `n` oldest lines (at most all), packed, tagged from `first`.
+    fn take(&mut self, n: usize, first: u64) -> Packed {
+        let n = n.min(self.lines);
+        let mut left = n;
+        let mut body = Vec::with_capacity(self.bytes_of_first(n));
+        // (bytes, recorded lengths) of each piece taken, for the line ends
+        // when some piece recorded them.
+        let mut pieces: Vec<(usize, Option<Vec<usize>>)> = Vec::new();
+        while left > 0 && !self.chunks.is_empty() {
+            let front_lines = self.chunks.front().map_or(0, |c| c.lines);
+            let k = left.min(front_lines);
+            let len = self.front_len(k);
+            let lens = self.consume_front(k, len);
+            let (front, back) = self.bytes.as_slices();
+            let from_front = len.min(front.len());
+            body.extend_from_slice(front.get(..from_front).unwrap_or_default());
+            body.extend_from_slice(back.get(..len - from_front).unwrap_or_default());
+            self.bytes.drain(..len);
+            pieces.push((len, lens));
+            left -= k;
+        }
+        self.release();
+        let ends = pieces.iter().any(|(_, l)| l.is_some()).then(|| {
+            let mut ends = Vec::with_capacity(n);
+            let mut at = 0usize;
+            for (len, lens) in &pieces {
+                match lens {
+                    Some(lens) => {
+                        for l in lens {
+                            at += l;
+                            ends.push(at);
+                        }
+                    }
+                    None => {
+                        let piece = body.get(at..at + len).unwrap_or_default();
+                        for (i, &b) in piece.iter().enumerate() {
+                            if b == b'\n' {
+                                ends.push(at + i + 1);
+                            }
+                        }
+                        at += len;
+                    }
+                }
+            }
+            ends
+        });
+        Packed::new(body, n - left, ends, first)
+    }
+
+    /// About the bytes of the `n` oldest lines (whole chunks, at most all
+    /// queued bytes): a capacity for a batch body.
+    fn bytes_of_first(&self, n: usize) -> usize {
+        let mut lines = 0usize;
+        let mut bytes = 0usize;
+        for c in &self.chunks {
+            if lines >= n {
+                break;
+            }
+            lines += c.lines;
+            bytes += c.bytes;
+        }
+        bytes
+    }
+
+    /// Frees a large ring once it is empty.
+    fn release(&mut self) {
+        if self.lines == 0 && self.bytes.capacity() > KEEP_RING_BYTES {
+            self.bytes = VecDeque::new();
+            self.chunks = VecDeque::new();
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Line>,
+    queue: Queue,
     /// The sequence number of the next line pushed.
     next_seq: u64,
     /// The first sequence number of the batch being sent.
@@ -377,11 +581,15 @@ struct State {
 }
 
 impl State {
+    /// The sequence number of the oldest queued line (`next_seq` when
+    /// none is): the queued lines are the latest pushed, in order.
+    fn front_seq(&self) -> u64 {
+        self.next_seq.saturating_sub(self.queue.len() as u64)
+    }
+
     /// The lowest sequence number not yet settled.
     fn low_water(&self) -> u64 {
-        self.inflight
-            .or_else(|| self.queue.front().map(|l| l.tag))
-            .unwrap_or(self.next_seq)
+        self.inflight.unwrap_or_else(|| self.front_seq())
     }
 
     fn past_deadline(&self) -> bool {
@@ -494,7 +702,18 @@ impl BackgroundWriter {
             self.count_refused(batch.line_count());
             return Err(PushError::PrecisionMismatch);
         }
-        self.push_lines(batch.as_str())
+        // The batch's bytes are its lines, each followed by `\n`. When one
+        // holds a raw newline (in a string field) there are more `\n`s than
+        // lines, and the batch's own boundaries are recorded.
+        let bytes = batch.as_bytes();
+        let lines = batch.line_count();
+        let lens: Option<Vec<usize>> = (deliver::count_newlines(bytes) != lines)
+            .then(|| batch.lines().map(|l| l.len() + 1).collect());
+        self.enqueue(Input {
+            bytes,
+            lines: lens.as_ref().map_or(lines, Vec::len),
+            lens: lens.as_deref(),
+        })
     }
 
     /// Queues `\n`-separated lines of line protocol (at the client's
@@ -519,61 +738,84 @@ impl BackgroundWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn push_lines(&self, lines: &str) -> Result<(), PushError> {
-        let lines: Vec<&str> = lines
+        let mut bytes = Vec::with_capacity(lines.len() + 1);
+        let mut count = 0usize;
+        for line in lines
             .split('\n')
             .map(|l| l.strip_suffix('\r').unwrap_or(l))
             .filter(|l| !l.trim().is_empty())
-            .collect();
-        if lines.is_empty() {
+        {
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.push(b'\n');
+            count += 1;
+        }
+        self.enqueue(Input {
+            bytes: &bytes,
+            lines: count,
+            lens: None,
+        })
+    }
+
+    /// Queues `input` under the back-pressure policy.
+    fn enqueue(&self, input: Input<'_>) -> Result<(), PushError> {
+        let count = input.lines;
+        if count == 0 {
             return Ok(());
         }
         let mut st = lock(&self.shared);
         if st.closing {
             drop(st);
-            self.count_refused(lines.len());
+            self.count_refused(count);
             return Err(PushError::Closed);
         }
         if self.backpressure == Backpressure::Error
-            && st.queue.len().saturating_add(lines.len()) > self.capacity
+            && st.queue.len().saturating_add(count) > self.capacity
         {
-            st.stats.refused = st.stats.refused.saturating_add(lines.len() as u64);
+            st.stats.refused = st.stats.refused.saturating_add(count as u64);
             return Err(PushError::Full);
         }
         let mut evicted = Vec::new();
-        for text in lines {
-            while st.queue.len() >= self.capacity {
-                match self.backpressure {
-                    Backpressure::DropOldest => {
+        let mut rest = input;
+        while rest.lines > 0 {
+            let room = self.capacity.saturating_sub(st.queue.len());
+            let n = match self.backpressure {
+                // Room for up to a whole queue of new lines, evicting the
+                // oldest (which may be earlier lines of this push).
+                Backpressure::DropOldest => {
+                    let n = rest.lines.min(self.capacity);
+                    for _ in room..n {
                         if let Some(old) = st.queue.pop_front() {
-                            evicted.push(old.text);
+                            evicted.push(old);
                             st.stats.dropped = st.stats.dropped.saturating_add(1);
                             st.stats.pending = st.stats.pending.saturating_sub(1);
                         }
                     }
-                    _ => {
-                        if st.closing {
-                            return Err(PushError::Closed);
-                        }
-                        self.shared.work.notify_one();
-                        st = self
-                            .shared
-                            .space
-                            .wait(st)
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    }
+                    n
                 }
-            }
-            let tag = st.next_seq;
-            st.next_seq = st.next_seq.saturating_add(1);
-            st.queue.push_back(Line {
-                tag,
-                text: text.to_owned(),
-            });
+                _ if room == 0 => {
+                    if st.closing {
+                        return Err(PushError::Closed);
+                    }
+                    self.shared.work.notify_one();
+                    st = self
+                        .shared
+                        .space
+                        .wait(st)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    continue;
+                }
+                _ => rest.lines.min(room),
+            };
+            let (now, later) = rest.split(n);
+            rest = later;
+            st.queue.push(now);
+            let n = n as u64;
+            st.next_seq = st.next_seq.saturating_add(n);
             if st.oldest_at.is_none() {
                 st.oldest_at = Some(Instant::now());
             }
-            st.stats.accepted = st.stats.accepted.saturating_add(1);
-            st.stats.pending = st.stats.pending.saturating_add(1);
+            st.stats.accepted = st.stats.accepted.saturating_add(n);
+            st.stats.pending = st.stats.pending.saturating_add(n);
         }
         if !evicted.is_empty() {
             log::warn!("queue full: dropped the {} oldest lines", evicted.len());
@@ -782,7 +1024,7 @@ impl Worker {
                 tries: &mut tries,
             };
             let mut settled = Vec::new();
-            deliver::deliver(&mut ctx, batch, &mut |s| settled.push(s));
+            deliver::deliver(&mut ctx, &batch, &mut |s| settled.push(s));
             let mut failures = Vec::new();
             {
                 let mut st = lock(&self.shared);
@@ -827,7 +1069,7 @@ impl Worker {
 
     /// Waits for a batch to be due and takes it; `None` when closing and
     /// nothing is left.
-    fn next_batch(&self) -> Option<Vec<Line>> {
+    fn next_batch(&self) -> Option<Packed> {
         let mut st = lock(&self.shared);
         loop {
             if let Some(evicted) = st.dropped_report.take() {
@@ -853,8 +1095,10 @@ impl Worker {
                 continue;
             }
             if st.past_deadline() {
-                let left: Vec<Line> = st.queue.drain(..).collect();
-                let n = left.len() as u64;
+                let first = st.front_seq();
+                let all = st.queue.len();
+                let left = st.queue.take(all, first);
+                let n = all as u64;
                 st.stats.failed = st.stats.failed.saturating_add(n);
                 st.stats.pending = st.stats.pending.saturating_sub(n);
                 st.oldest_at = None;
@@ -862,7 +1106,7 @@ impl Worker {
                 self.shared.space.notify_all();
                 log::error!("close timeout: {n} lines not sent");
                 self.report(vec![Failure {
-                    lines: left.into_iter().map(|l| l.text).collect(),
+                    lines: left.texts(),
                     written: 0,
                     reason: FailureReason::Closed,
                 }]);
@@ -871,15 +1115,16 @@ impl Worker {
                 continue;
             }
             let waited = st.oldest_at.map_or(Duration::ZERO, |t| t.elapsed());
-            let flushing = st.queue.front().is_some_and(|l| l.tag < st.flush_to);
+            let flushing = !st.queue.is_empty() && st.front_seq() < st.flush_to;
             if st.queue.len() >= self.batch_lines
                 || flushing
                 || st.closing
                 || waited >= self.interval
             {
                 let n = st.queue.len().min(self.batch_lines);
-                let batch: Vec<Line> = st.queue.drain(..n).collect();
-                st.inflight = batch.first().map(|l| l.tag);
+                let first = st.front_seq();
+                let batch = st.queue.take(n, first);
+                st.inflight = Some(first);
                 st.oldest_at = if st.queue.is_empty() {
                     None
                 } else {
@@ -897,5 +1142,91 @@ impl Worker {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(p: &Packed) -> Vec<String> {
+        p.texts()
+    }
+
+    #[test]
+    fn queue_takes_whole_lines_across_chunks_and_wraps() {
+        let mut q = Queue::default();
+        let mut want: VecDeque<String> = VecDeque::new();
+        let mut seq = 0u64;
+        let mut first = 0u64;
+        for round in 0..200usize {
+            // Plain chunks and chunks with a raw newline in a string field.
+            let lines: Vec<String> = (0..(round % 7) + 1)
+                .map(|i| {
+                    if (round + i) % 5 == 0 {
+                        format!("m s=\"a\nb{round}\" {i}")
+                    } else {
+                        format!("m v={round}i {i}")
+                    }
+                })
+                .collect();
+            let mut bytes = Vec::new();
+            let mut lens = Vec::new();
+            for l in &lines {
+                bytes.extend_from_slice(l.as_bytes());
+                bytes.push(b'\n');
+                lens.push(l.len() + 1);
+            }
+            let plain = deliver::count_newlines(&bytes) == lines.len();
+            let input = Input {
+                bytes: &bytes,
+                lines: lines.len(),
+                lens: (!plain).then_some(&lens[..]),
+            };
+            let (a, b) = input.split(round % 3);
+            q.push(a);
+            q.push(b);
+            want.extend(lines);
+            seq += bytes.len() as u64;
+            if round % 3 == 2 {
+                let old = q.pop_front().unwrap();
+                assert_eq!(old, want.pop_front().unwrap());
+                first += 1;
+            }
+            let n = (round * 5) % 11;
+            let got = q.take(n, first);
+            let expect: Vec<String> = want.drain(..n.min(want.len())).collect();
+            assert_eq!(texts(&got), expect, "round {round}");
+            assert_eq!(got.len(), expect.len());
+            first += expect.len() as u64;
+            assert_eq!(q.len(), want.len());
+        }
+        let rest = q.take(usize::MAX, first);
+        assert_eq!(texts(&rest), Vec::from(want));
+        assert!(q.is_empty() && q.bytes.is_empty() && seq > 0);
+    }
+
+    #[test]
+    fn a_raw_newline_in_a_string_field_stays_in_its_line() {
+        let server = linewire_testkit::TestServer::start();
+        let client = Client::new(&server.url(), None).unwrap().bucket("b");
+        let writer = BackgroundWriter::builder(client).capacity_lines(2).start();
+        let mut batch = Batch::<256>::new();
+        for i in 0..3i64 {
+            batch
+                .point("m")
+                .unwrap()
+                .field("s", "x\ny")
+                .unwrap()
+                .field("v", i)
+                .unwrap()
+                .finish()
+                .unwrap();
+        }
+        writer.push(&batch).unwrap();
+        let stats = writer.close();
+        // Three lines (not six), in batches of whole lines: the body is the
+        // batch's bytes either way.
+        assert_eq!((stats.accepted, stats.sent, stats.lost()), (3, 3, 0));
     }
 }
