@@ -29,9 +29,9 @@
 //! - gzip: about 250 KiB of `miniz_oxide` compressor state per write plus
 //!   half the body's size reserved for the output, freed after it (see
 //!   [`gzip`]); turn it off with [`Client::gzip`]`(false)`.
-//! - [`BackgroundWriter`]: the queued lines (`String`s, at most
-//!   [`WriterBuilder::capacity_lines`]) and one batch being sent
-//!   ([`WriterBuilder::batch_lines`] lines, joined into one body).
+//! - [`BackgroundWriter`]: the queued lines, packed in one ring of bytes
+//!   (at most [`WriterBuilder::capacity_lines`] lines), and the batch being
+//!   sent ([`WriterBuilder::batch_lines`] lines, one contiguous body).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
