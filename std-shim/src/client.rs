@@ -612,24 +612,34 @@ impl Client {
     }
 
     fn send(&self, body: &[u8], precision: Precision) -> Result<Written, Error> {
-        let compressed = self.gzip_level.map(|level| gzip::gzip(body, level));
-        let wire: &[u8] = compressed.as_deref().unwrap_or(body);
-        let payload = Payload::new(wire)
+        let payload = Payload::new(body)
             .precision(precision)
-            .compressed(compressed.is_some());
+            .compressed(self.gzip_level.is_some());
         let (path, headers) = self.head(&payload, precision)?;
         let url = format!("{}{}", self.origin, path);
         let mut request = self.agent.post(&url);
         for (name, value) in &headers {
             request = request.header(name.as_str(), value.as_str());
         }
+        // gzip streams (chunked): compressing overlaps with sending and with
+        // the server's reading, and no compressed copy of the body is kept.
+        let mut gzip_reader = self
+            .gzip_level
+            .map(|level| gzip::GzipReader::new(body, level));
+        let sent = match gzip_reader.as_mut() {
+            Some(reader) => request.send(ureq::SendBody::from_reader(reader)),
+            None => request.send(body),
+        };
+        let wire_len = gzip_reader.as_ref().map_or(body.len(), |r| {
+            usize::try_from(r.wire_len()).unwrap_or(usize::MAX)
+        });
         log::debug!(
             "POST {} ({} bytes, {} on the wire)",
             path,
             body.len(),
-            wire.len()
+            wire_len
         );
-        let mut response = request.send(wire).map_err(Error::Transport)?;
+        let mut response = sent.map_err(Error::Transport)?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
             // Drain any body so the connection can be reused.
@@ -641,7 +651,7 @@ impl Client {
             return Ok(Written {
                 status,
                 body_len: body.len(),
-                wire_len: wire.len(),
+                wire_len,
             });
         }
         let header = |name: &str| {

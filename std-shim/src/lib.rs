@@ -24,11 +24,12 @@
 //!
 //! - [`Client`]: one `ureq` agent (a pool of at most 4 idle connections per
 //!   host, each with `ureq`'s buffers, about 128 KiB, plus rustls state for
-//!   `https`). A write holds the body, its gzip copy (usually 5–15 % of the
-//!   body) and up to [`client::MAX_ERROR_BODY`] (64 KiB) of error body.
-//! - gzip: about 250 KiB of `miniz_oxide` compressor state per write plus
-//!   half the body's size reserved for the output, freed after it (see
-//!   [`gzip`]); turn it off with [`Client::gzip`]`(false)`.
+//!   `https`). A write holds the body and up to [`client::MAX_ERROR_BODY`]
+//!   (64 KiB) of error body.
+//! - gzip: about 250 KiB of `miniz_oxide` compressor state per write, freed
+//!   after it; the body is compressed as it is sent (chunked), so no
+//!   compressed copy is kept (see [`gzip::GzipReader`]). Turn it off with
+//!   [`Client::gzip`]`(false)`.
 //! - [`BackgroundWriter`]: the queued lines, packed in one ring of bytes
 //!   (at most [`WriterBuilder::capacity_lines`] lines), and the batch being
 //!   sent ([`WriterBuilder::batch_lines`] lines, one contiguous body).
