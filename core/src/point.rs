@@ -518,29 +518,35 @@ fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
     None
 }
 
-/// Writes `n / 10^k` with at least one digit after the point.
+/// Writes `n / 10^k` with at least one digit after the point: the digits
+/// of `n` with a point put in, zeros in front when `n` has `k` digits or
+/// fewer (`magnitude >= 1e-4` keeps that to at most four).
 #[cfg(not(target_os = "none"))]
 fn write_fixed(buf: &mut Buf<'_>, negative: bool, n: u64, k: usize) -> Result<(), PointError> {
-    const DIVISOR: [u64; 5] = [1, 10, 100, 1_000, 10_000];
-    let divisor = DIVISOR.get(k).copied().unwrap_or(1);
-    let (int, frac) = (n / divisor, n % divisor);
     if negative {
         escape::push(buf, b'-')?;
     }
-    escape::extend(buf, itoa::Buffer::new().format(int).as_bytes())?;
-    escape::push(buf, b'.')?;
+    let mut itoa_buf = itoa::Buffer::new();
+    let digits = itoa_buf.format(n).as_bytes();
     if k == 0 {
-        return escape::push(buf, b'0');
+        escape::extend(buf, digits)?;
+        return escape::extend(buf, b".0");
     }
-    // The fraction, zero-padded to k digits (k is the smallest that works,
-    // so its last digit is not zero).
-    let mut digits = [b'0'; 4];
-    let mut rest = frac;
-    for slot in digits.iter_mut().take(k).rev() {
-        *slot = b'0' + (rest % 10) as u8;
-        rest /= 10;
+    match digits.len().checked_sub(k) {
+        Some(int_len) if int_len > 0 => {
+            let (int, frac) = digits.split_at(int_len);
+            escape::extend(buf, int)?;
+            escape::push(buf, b'.')?;
+            escape::extend(buf, frac)
+        }
+        _ => {
+            // 0.00ddd: k - len zeros between the point and the digits.
+            let zeros = k.saturating_sub(digits.len());
+            escape::extend(buf, b"0.")?;
+            escape::extend(buf, b"0000".get(..zeros).unwrap_or_default())?;
+            escape::extend(buf, digits)
+        }
     }
-    escape::extend(buf, digits.get(..k).unwrap_or_default())
 }
 
 #[cfg(test)]
