@@ -9,35 +9,18 @@
 //! `linewire-integration`'s.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use linewire::{Batch, Precision};
 use linewire_integration::{
-    encode_query, free_port, http_get, http_post, require_binary, ServerProcess, TempDir,
+    encode_query, http_get, http_post, require_binary, start_victoria_metrics, ServerProcess,
+    VICTORIA_METRICS,
 };
 use linewire_std::{BackgroundWriter, Client};
 
 fn start() -> Option<ServerProcess> {
-    let bin = require_binary("/usr/bin/victoria-metrics", "victoria-metrics")?;
-    let dir = TempDir::new("std-victoria-metrics");
-    let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_port());
-    let mut cmd = Command::new(bin);
-    cmd.arg(format!(
-        "-storageDataPath={}",
-        dir.path().join("data").display()
-    ))
-    .arg(format!("-httpListenAddr={addr}"))
-    .arg("-loggerLevel=WARN");
-    Some(ServerProcess::start(
-        "victoria-metrics",
-        cmd,
-        dir,
-        addr,
-        "/health",
-        Duration::from_secs(60),
-    ))
+    let bin = require_binary(VICTORIA_METRICS, "victoria-metrics")?;
+    Some(start_victoria_metrics(&bin, "std-victoria-metrics"))
 }
 
 /// Milliseconds since the epoch, whole: VictoriaMetrics keeps milliseconds

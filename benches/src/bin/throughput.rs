@@ -36,16 +36,18 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use linewire::{Batch, Precision};
-use linewire_integration::{encode_query, free_port, http_get, http_post, ServerProcess, TempDir};
+use linewire_integration::{
+    encode_query, http_get, http_post, start_victoria_metrics, ServerProcess, TempDir,
+    VICTORIA_METRICS,
+};
 use linewire_std::{BackgroundWriter, Client};
 
-const VM_BIN: &str = "/usr/bin/victoria-metrics";
+const VM_BIN: &str = VICTORIA_METRICS;
 const LINES_PER_FILE: usize = 5000;
 const FIELDS: u64 = 5;
 const BUCKET: &str = "bench";
@@ -196,23 +198,7 @@ fn ensure_python_client() -> Result<PathBuf, String> {
 // ------------------------------------------------------ VictoriaMetrics
 
 fn start_vm(name: &str) -> ServerProcess {
-    let dir = TempDir::new(&format!("throughput-{name}"));
-    let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_port());
-    let mut cmd = Command::new(VM_BIN);
-    cmd.arg(format!(
-        "-storageDataPath={}",
-        dir.path().join("data").display()
-    ))
-    .arg(format!("-httpListenAddr={addr}"))
-    .arg("-loggerLevel=WARN");
-    ServerProcess::start(
-        "victoria-metrics",
-        cmd,
-        dir,
-        addr,
-        "/health",
-        Duration::from_secs(60),
-    )
+    start_victoria_metrics(Path::new(VM_BIN), &format!("throughput-{name}"))
 }
 
 /// Samples of `weather_*` stored, once `want` are visible or after 60 s.

@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -223,6 +223,31 @@ pub fn require_binary(path: &str, package: &str) -> Option<PathBuf> {
     }
     eprintln!("\n!!!!!!!! SKIPPED: {msg} !!!!!!!!\n");
     None
+}
+
+/// Where Debian's `victoria-metrics` package installs the server.
+pub const VICTORIA_METRICS: &str = "/usr/bin/victoria-metrics";
+
+/// Starts VictoriaMetrics (`bin`) on a free loopback port with its data in a
+/// fresh temp dir named after `name`, and waits until `/health` answers.
+pub fn start_victoria_metrics(bin: &Path, name: &str) -> ServerProcess {
+    let dir = TempDir::new(name);
+    let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_port());
+    let mut cmd = Command::new(bin);
+    cmd.arg(format!(
+        "-storageDataPath={}",
+        dir.path().join("data").display()
+    ))
+    .arg(format!("-httpListenAddr={addr}"))
+    .arg("-loggerLevel=WARN");
+    ServerProcess::start(
+        "victoria-metrics",
+        cmd,
+        dir,
+        addr,
+        "/health",
+        Duration::from_secs(60),
+    )
 }
 
 /// A server process in its own temp dir; killed (and reaped) on drop.

@@ -4,36 +4,19 @@
 //! `/api/v1/export`.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use linewire::http::{Outcome, Target};
 use linewire::nal::NalStream;
 use linewire::{Batch, Precision};
 use linewire_integration::{
-    encode_query, free_port, http_get, http_post, patient, require_binary, ServerProcess, TempDir,
+    encode_query, http_get, http_post, patient, require_binary, start_victoria_metrics,
+    ServerProcess, VICTORIA_METRICS,
 };
 
 fn start() -> Option<ServerProcess> {
-    let bin = require_binary("/usr/bin/victoria-metrics", "victoria-metrics")?;
-    let dir = TempDir::new("victoria-metrics");
-    let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_port());
-    let mut cmd = Command::new(bin);
-    cmd.arg(format!(
-        "-storageDataPath={}",
-        dir.path().join("data").display()
-    ))
-    .arg(format!("-httpListenAddr={addr}"))
-    .arg("-loggerLevel=WARN");
-    Some(ServerProcess::start(
-        "victoria-metrics",
-        cmd,
-        dir,
-        addr,
-        "/health",
-        Duration::from_secs(60),
-    ))
+    let bin = require_binary(VICTORIA_METRICS, "victoria-metrics")?;
+    Some(start_victoria_metrics(&bin, "victoria-metrics"))
 }
 
 /// Exported series: metric labels -> (values, timestamps in ms).
