@@ -277,7 +277,8 @@ impl<const N: usize> Batch<N> {
     pub fn remove_first_lines(&mut self, k: usize) -> usize {
         self.discard_uncommitted();
         let end = self.offset_after_lines(k);
-        let removed = self.lines_before(end);
+        // Short of the end, exactly `k` lines were passed.
+        let removed = if end >= self.committed { self.lines } else { k };
         let len = self.committed;
         self.bytes.copy_within(end..len, 0);
         self.written = len - end;
@@ -299,17 +300,6 @@ impl<const N: usize> Batch<N> {
             }
         }
         pos
-    }
-
-    fn lines_before(&self, offset: usize) -> usize {
-        if offset >= self.committed {
-            return self.lines;
-        }
-        Lines {
-            bytes: self.as_bytes().get(..offset).unwrap_or_default(),
-            pos: 0,
-        }
-        .count()
     }
 
     pub(crate) fn buf_mut(&mut self) -> Buf<'_> {
