@@ -535,7 +535,9 @@ fn run_python(python: &Path, mode: &str, values: &Path, files: &[PathBuf], point
 
 /// Seconds linewire needs to format `points` with no I/O, and to gzip the
 /// formatted files (the writer's share of the CPU, for reading the table).
-fn cpu_costs(points: &[Pt], stations: &[String], files: &[PathBuf]) -> (f64, f64) {
+/// Seconds to format every point; then, per gzip level (the default and
+/// 6), seconds to compress every body and how many times smaller they got.
+fn cpu_costs(points: &[Pt], stations: &[String], files: &[PathBuf]) -> (f64, Vec<(u8, f64, f64)>) {
     let mut batch = Box::new(Batch::<{ 64 * 1024 }>::new());
     let mut bytes = 0usize;
     let start = Instant::now();
@@ -550,13 +552,20 @@ fn cpu_costs(points: &[Pt], stations: &[String], files: &[PathBuf]) -> (f64, f64
     let format = start.elapsed().as_secs_f64();
     std::hint::black_box(bytes);
     let bodies: Vec<Vec<u8>> = files.iter().map(|f| fs::read(f).expect("read")).collect();
-    let start = Instant::now();
-    let zipped: usize = bodies
-        .iter()
-        .map(|b| linewire_std::gzip::gzip(b, linewire_std::gzip::DEFAULT_LEVEL).len())
-        .sum();
-    std::hint::black_box(zipped);
-    (format, start.elapsed().as_secs_f64())
+    let plain: usize = bodies.iter().map(Vec::len).sum();
+    let levels = [linewire_std::gzip::DEFAULT_LEVEL, 6]
+        .into_iter()
+        .map(|level| {
+            let start = Instant::now();
+            let zipped: usize = bodies
+                .iter()
+                .map(|b| linewire_std::gzip::gzip(b, level).len())
+                .sum();
+            let secs = start.elapsed().as_secs_f64();
+            (level, secs, plain as f64 / zipped.max(1) as f64)
+        })
+        .collect();
+    (format, levels)
 }
 
 // ----------------------------------------------------------------- main
@@ -659,7 +668,7 @@ fn main() {
         }
         Err(why) => println!("Python influxdb-client: not run ({why})"),
     }
-    let (format_s, gzip_s) = cpu_costs(&points, &stations, &files);
+    let (format_s, gzip_costs) = cpu_costs(&points, &stations, &files);
 
     let curl = runs[0].rate();
     println!();
@@ -725,13 +734,16 @@ fn main() {
         }
     }
     println!(
-        "linewire CPU alone, no I/O: formatting {} points {format_s:.2} s ({:.0} points/s); \
-         gzip level {} of the {} bodies {gzip_s:.2} s",
+        "linewire CPU alone, no I/O: formatting {} points {format_s:.2} s ({:.0} points/s)",
         args.points,
         args.points as f64 / format_s,
-        linewire_std::gzip::DEFAULT_LEVEL,
-        files.len()
     );
+    for (level, secs, ratio) in &gzip_costs {
+        println!(
+            "gzip level {level} of the {} bodies: {secs:.2} s, {ratio:.1}x smaller",
+            files.len()
+        );
+    }
     println!("load average after: {}", loadavg());
     drop(files_dir);
     if !all_ok {
