@@ -27,6 +27,7 @@ cargo build -q -p linewire --target thumbv7em-none-eabihf
 cargo build -q -p linewire --target thumbv7em-none-eabihf --features defmt
 cargo build -q -p linewire --target thumbv7em-none-eabihf --features embedded-nal
 cargo build -q -p linewire --target thumbv7em-none-eabihf --features embedded-nal,defmt
+cargo build -q -p linewire --target thumbv7em-none-eabihf --features gzip
 cargo build -q -p linewire --target riscv32imc-unknown-none-elf
 
 step "clippy"

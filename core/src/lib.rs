@@ -15,6 +15,8 @@ mod queue;
 mod retry;
 mod writer;
 
+#[cfg(feature = "gzip")]
+pub mod gzip;
 pub mod http;
 #[cfg(feature = "embedded-nal")]
 pub mod nal;
