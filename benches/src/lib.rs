@@ -1,6 +1,8 @@
 //! The canonical point of the benchmarks, formatted by linewire, shared by
 //! `benches/format.rs` and `examples/profile_format.rs`.
 
+pub mod sink;
+
 use std::hint::black_box;
 
 use linewire::{Batch, Name};

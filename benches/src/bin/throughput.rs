@@ -24,6 +24,11 @@
 //!   tags and fields), and given the finished lines as raw strings; see
 //!   `throughput_influxdb_client.py`.
 //!
+//! Then linewire (gzip off) and both Python modes again against a sink
+//! (`linewire_benches::sink`: a separate process that answers 204 and only
+//! counts lines), which shows how fast each client goes when the server is
+//! not the limit.
+//!
 //! Each row also gives the client's CPU time (this process for linewire,
 //! the `curl` or `python` process otherwise), and the end shows what
 //! formatting and gzip cost linewire without any I/O.
@@ -41,6 +46,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use linewire::{Batch, Precision};
+use linewire_benches::sink::{self, Sink};
 use linewire_integration::{
     encode_query, http_get, http_post, start_victoria_metrics, ServerProcess, TempDir,
     VICTORIA_METRICS,
@@ -386,9 +392,46 @@ fn run_curl(files: &[PathBuf], points: u64, gzip: bool) -> Run {
 }
 
 /// The background writer; `gzip`: `None` off, or the level.
-fn run_linewire(points: &[Pt], stations: &[String], gzip: Option<u8>) -> Run {
-    let vm = start_vm(&format!("linewire-gzip-{gzip:?}"));
-    let client = Client::new(&format!("http://{}", vm.addr), Some("bench"))
+/// A run's server: a fresh VictoriaMetrics, or the shared sink.
+enum Server<'s> {
+    Vm(ServerProcess),
+    Sink(&'s Sink),
+}
+
+impl Server<'_> {
+    fn start<'a>(sink: Option<&'a Sink>, name: &str) -> Server<'a> {
+        match sink {
+            Some(sink) => Server::Sink(sink),
+            None => Server::Vm(start_vm(name)),
+        }
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        match self {
+            Server::Vm(vm) => vm.addr,
+            Server::Sink(sink) => sink.addr,
+        }
+    }
+
+    /// Samples stored (VictoriaMetrics), or lines received x fields (sink).
+    fn stored(&self, want: u64) -> u64 {
+        match self {
+            Server::Vm(vm) => stored_samples(vm, want),
+            Server::Sink(sink) => sink.take_lines() * FIELDS,
+        }
+    }
+
+    fn suffix(&self) -> &'static str {
+        match self {
+            Server::Vm(_) => "",
+            Server::Sink(_) => ", to the sink",
+        }
+    }
+}
+
+fn run_linewire(points: &[Pt], stations: &[String], gzip: Option<u8>, sink: Option<&Sink>) -> Run {
+    let vm = Server::start(sink, &format!("linewire-gzip-{gzip:?}"));
+    let client = Client::new(&format!("http://{}", vm.addr()), Some("bench"))
         .expect("client")
         .bucket(BUCKET)
         .precision(Precision::Nanoseconds)
@@ -418,7 +461,7 @@ fn run_linewire(points: &[Pt], stations: &[String], gzip: Option<u8>) -> Run {
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds().0 - cpu_before;
     let n = points.len() as u64;
-    let stored = stored_samples(&vm, n * FIELDS);
+    let stored = vm.stored(n * FIELDS);
     let mut note = format!("{} requests", stats.requests);
     if !flushed || stats.sent != n || stats.lost() != 0 {
         let _ = write!(note, "; FAILED: {stats:?}");
@@ -427,7 +470,7 @@ fn run_linewire(points: &[Pt], stations: &[String], gzip: Option<u8>) -> Run {
         name: match gzip {
             Some(level) => format!("linewire BackgroundWriter, gzip on (level {level})"),
             None => "linewire BackgroundWriter, gzip off".into(),
-        },
+        } + vm.suffix(),
         points: n,
         seconds,
         cpu,
@@ -461,13 +504,20 @@ fn write_values(points: &[Pt], stations: &[String], path: &Path) {
 
 /// The Python client: `mode` is `points` (it builds `Point`s from the
 /// values in `values`) or `lines` (raw line protocol from `files`).
-fn run_python(python: &Path, mode: &str, values: &Path, files: &[PathBuf], points: u64) -> Run {
-    let vm = start_vm(&format!("python-{mode}"));
+fn run_python(
+    python: &Path,
+    mode: &str,
+    values: &Path,
+    files: &[PathBuf],
+    points: u64,
+    sink: Option<&Sink>,
+) -> Run {
+    let vm = Server::start(sink, &format!("python-{mode}"));
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin/throughput_influxdb_client.py");
     let mut cmd = Command::new(python);
     cmd.arg(&script)
-        .arg(format!("http://{}", vm.addr))
+        .arg(format!("http://{}", vm.addr()))
         .arg(BUCKET)
         .arg(points.to_string())
         .arg(mode);
@@ -496,7 +546,7 @@ fn run_python(python: &Path, mode: &str, values: &Path, files: &[PathBuf], point
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or_else(|| panic!("python printed no result ({}): {text}", out.status));
     let written = v["points"].as_u64().unwrap_or(0);
-    let stored = stored_samples(&vm, written * FIELDS);
+    let stored = vm.stored(written * FIELDS);
     let mut note = format!(
         "{} batches; {:.2} s until close() returned",
         v["batches"],
@@ -524,7 +574,7 @@ fn run_python(python: &Path, mode: &str, values: &Path, files: &[PathBuf], point
             } else {
                 "raw lines"
             }
-        ),
+        ) + vm.suffix(),
         points: written,
         seconds: v["seconds"].as_f64().expect("seconds"),
         cpu: v["cpu_seconds"].as_f64().expect("cpu_seconds"),
@@ -610,6 +660,9 @@ fn loadavg() -> String {
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--serve-sink") {
+        sink::serve();
+    }
     let args = args();
     ensure_system_tools();
     let python = if args.python {
@@ -654,20 +707,32 @@ fn main() {
     let mut runs = vec![
         run_curl(&files, n, false),
         run_curl(&gz_files, n, true),
-        run_linewire(&points, &stations, None),
-        run_linewire(&points, &stations, Some(linewire_std::gzip::DEFAULT_LEVEL)),
-        run_linewire(&points, &stations, Some(6)),
+        run_linewire(&points, &stations, None, None),
+        run_linewire(
+            &points,
+            &stations,
+            Some(linewire_std::gzip::DEFAULT_LEVEL),
+            None,
+        ),
+        run_linewire(&points, &stations, Some(6), None),
     ];
+    // The same writers against a server that does no work: how fast each
+    // client can go when the server is not the limit.
+    let sink = Sink::start();
+    let mut sink_runs = vec![run_linewire(&points, &stations, None, Some(&sink))];
     match &python {
         Ok(py) => {
             let values = files_dir.path().join("values.tsv");
             write_values(&points[..args.python_points], &stations, &values);
             let n = args.python_points as u64;
-            runs.push(run_python(py, "points", &values, &files, n));
-            runs.push(run_python(py, "lines", &values, &files, n));
+            runs.push(run_python(py, "points", &values, &files, n, None));
+            runs.push(run_python(py, "lines", &values, &files, n, None));
+            sink_runs.push(run_python(py, "points", &values, &files, n, Some(&sink)));
+            sink_runs.push(run_python(py, "lines", &values, &files, n, Some(&sink)));
         }
         Err(why) => println!("Python influxdb-client: not run ({why})"),
     }
+    drop(sink);
     let (format_s, gzip_costs) = cpu_costs(&points, &stations, &files);
 
     let curl = runs[0].rate();
@@ -676,7 +741,7 @@ fn main() {
         "| contender | points | seconds | points/s | vs curl | client CPU s | CPU µs/point | samples stored / expected | notes |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---|---|");
-    for r in &runs {
+    for r in runs.iter().chain(&sink_runs) {
         println!(
             "| {} | {} | {:.2} | {:.0} | {:.2}x | {:.2} | {:.2} | {} / {}{} | {} |",
             r.name,
@@ -695,6 +760,7 @@ fn main() {
     println!();
     let mut all_ok = runs
         .iter()
+        .chain(&sink_runs)
         .all(|r| r.complete() && !r.note.contains("FAILED"));
     for (i, r) in runs.iter().enumerate().skip(2).take(3) {
         let ratio = r.rate() / curl;
@@ -732,6 +798,15 @@ fn main() {
                 py.cpu_us_per_point() / r.cpu_us_per_point()
             );
         }
+    }
+    for py in sink_runs.iter().skip(1) {
+        let r = &sink_runs[0];
+        println!(
+            "{} vs {}: {:.1}x the points/s (the 20x target without the server bound)",
+            r.name,
+            py.name,
+            r.rate() / py.rate()
+        );
     }
     println!(
         "linewire CPU alone, no I/O: formatting {} points {format_s:.2} s ({:.0} points/s)",
