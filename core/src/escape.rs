@@ -169,7 +169,7 @@ pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> 
     let start = *out.len;
     let end = start + bytes.len();
     let dst = out.bytes.get_mut(start..end).ok_or(PointError::BatchFull)?;
-    if bytes.len() <= 16 {
+    if bytes.len() <= 32 {
         copy_short(dst, bytes);
     } else {
         dst.copy_from_slice(bytes);
@@ -184,6 +184,11 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 #[inline(always)]
 fn load8(src: &[u8], at: usize) -> Option<[u8; 8]> {
     src.get(at..at + 8)?.try_into().ok()
+}
+
+#[inline(always)]
+fn load16(src: &[u8], at: usize) -> Option<[u8; 16]> {
+    src.get(at..at + 16)?.try_into().ok()
 }
 
 #[inline(always)]
@@ -261,11 +266,16 @@ fn copy_plain(dst: &mut [u8], src: &[u8], key: bool) -> bool {
     }
 }
 
-/// Copies up to 16 bytes with at most two overlapping word copies.
+/// Copies up to 32 bytes with at most two overlapping word copies.
 #[inline(always)]
 fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
-    if n >= 8 {
+    if n >= 16 {
+        if let (Some(head), Some(tail)) = (load16(src, 0), load16(src, n - 16)) {
+            store(dst, 0, head);
+            store(dst, n - 16, tail);
+        }
+    } else if n >= 8 {
         if let (Some(head), Some(tail)) = (load8(src, 0), load8(src, n - 8)) {
             store(dst, 0, head);
             store(dst, n - 8, tail);

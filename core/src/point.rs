@@ -5,6 +5,7 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use crate::batch::Batch;
+use crate::digits::{self, U64_DIGITS};
 use crate::escape::{self, Buf};
 use crate::name::Name;
 use crate::precision;
@@ -420,12 +421,12 @@ impl<const N: usize> PointBuilder<'_, N, HasFields> {
     /// # Ok::<(), PointError>(())
     /// ```
     pub fn timestamp(self, timestamp: i64) -> Result<(), PointError> {
-        let precision = self.batch.precision();
-        let wire = precision.convert(timestamp, precision.wire())?;
+        let wire = self.batch.precision().to_wire(timestamp)?;
         let mut buf = self.batch.buf_mut();
         escape::push(&mut buf, b' ')?;
-        escape::extend(&mut buf, itoa::Buffer::new().format(wire).as_bytes())?;
-        self.finish()
+        write_int(&mut buf, wire < 0, wire.unsigned_abs(), b'\n')?;
+        self.batch.commit();
+        Ok(())
     }
 
     /// Commits the point without a timestamp: the server assigns its own time.
@@ -446,14 +447,8 @@ impl<const N: usize> PointBuilder<'_, N, HasFields> {
 fn write_value(buf: &mut Buf<'_>, value: FieldValue<'_>) -> Result<(), PointError> {
     match value {
         FieldValue::F64(v) => write_float(buf, v),
-        FieldValue::I64(v) => {
-            escape::extend(buf, itoa::Buffer::new().format(v).as_bytes())?;
-            escape::push(buf, b'i')
-        }
-        FieldValue::U64(v) => {
-            escape::extend(buf, itoa::Buffer::new().format(v).as_bytes())?;
-            escape::push(buf, b'u')
-        }
+        FieldValue::I64(v) => write_int(buf, v < 0, v.unsigned_abs(), b'i'),
+        FieldValue::U64(v) => write_int(buf, false, v, b'u'),
         FieldValue::Bool(v) => escape::extend(buf, if v { b"true" } else { b"false" }),
         FieldValue::Str(s) => {
             if s.len() > MAX_STRING_FIELD_LEN {
@@ -462,6 +457,29 @@ fn write_value(buf: &mut Buf<'_>, value: FieldValue<'_>) -> Result<(), PointErro
             escape::write_string(buf, s.as_bytes())
         }
     }
+}
+
+/// Writes an integer and the byte after it (its type suffix, or the line
+/// feed after a timestamp) with one copy.
+fn write_int(
+    buf: &mut Buf<'_>,
+    negative: bool,
+    magnitude: u64,
+    suffix: u8,
+) -> Result<(), PointError> {
+    // A sign, the digits, the suffix.
+    let mut text = [0u8; 1 + U64_DIGITS + 1];
+    let mut start = digits::u64_digits(magnitude, &mut text, 1 + U64_DIGITS);
+    if let Some(last) = text.last_mut() {
+        *last = suffix;
+    }
+    if negative {
+        start = start.saturating_sub(1);
+        if let Some(sign) = text.get_mut(start) {
+            *sign = b'-';
+        }
+    }
+    escape::extend(buf, text.get(start..).unwrap_or_default())
 }
 
 /// Writes a finite float in the shortest decimal form that parses back to
@@ -490,6 +508,7 @@ fn write_float(buf: &mut Buf<'_>, v: f64) -> Result<(), PointError> {
 
 /// `v` as `n / 10^k` (sign apart) when a short decimal reads back as `v`.
 #[cfg(not(target_os = "none"))]
+#[inline]
 fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
     const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
     const LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
@@ -502,11 +521,13 @@ fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
             if scaled >= LIMIT {
                 break;
             }
-            let mut n = scaled as u64;
+            // Through i64, not u64: below 2^52 both are exact, and x86 has
+            // single instructions only for the signed conversions.
+            let n = scaled as i64;
             if n as f64 == scaled && n as f64 / scale == magnitude {
                 // `v * 10^k` may round onto an integer only at a larger `k`
                 // than the decimal needs: drop the zeros that leaves.
-                let mut k = k;
+                let (mut n, mut k) = (n.unsigned_abs(), k);
                 while k > 0 && n % 10 == 0 {
                     n /= 10;
                     k -= 1;
@@ -518,35 +539,38 @@ fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
     None
 }
 
-/// Writes `n / 10^k` with at least one digit after the point: the digits
-/// of `n` with a point put in, zeros in front when `n` has `k` digits or
-/// fewer (`magnitude >= 1e-4` keeps that to at most four).
+/// Writes `n / 10^k` (`k <= 4`, `n` below 2^52) with at least one digit
+/// after the point, in one copy: the integer part, the point, then the
+/// fraction as `k` digits (one zero when `k` is 0).
 #[cfg(not(target_os = "none"))]
 fn write_fixed(buf: &mut Buf<'_>, negative: bool, n: u64, k: usize) -> Result<(), PointError> {
+    // The fraction scaled to four digits: its first `k` are the ones to write.
+    let (int, frac) = match k {
+        0 => (n, 0),
+        1 => (n / 10, n % 10 * 1_000),
+        2 => (n / 100, n % 100 * 100),
+        3 => (n / 1_000, n % 1_000 * 10),
+        _ => (n / 10_000, n % 10_000),
+    };
+    // A sign, at most 16 integer digits (n < 2^52), the point, 4 digits.
+    const POINT: usize = 1 + 16;
+    let mut text = [0u8; POINT + 1 + 4];
+    let mut start = digits::u64_digits(int, &mut text, POINT);
+    if let Some(point) = text.get_mut(POINT) {
+        *point = b'.';
+    }
+    let frac = digits::eight_digits(frac as u32);
+    if let (Some(dst), Some(src)) = (text.get_mut(POINT + 1..), frac.get(4..)) {
+        dst.copy_from_slice(src);
+    }
     if negative {
-        escape::push(buf, b'-')?;
-    }
-    let mut itoa_buf = itoa::Buffer::new();
-    let digits = itoa_buf.format(n).as_bytes();
-    if k == 0 {
-        escape::extend(buf, digits)?;
-        return escape::extend(buf, b".0");
-    }
-    match digits.len().checked_sub(k) {
-        Some(int_len) if int_len > 0 => {
-            let (int, frac) = digits.split_at(int_len);
-            escape::extend(buf, int)?;
-            escape::push(buf, b'.')?;
-            escape::extend(buf, frac)
-        }
-        _ => {
-            // 0.00ddd: k - len zeros between the point and the digits.
-            let zeros = k.saturating_sub(digits.len());
-            escape::extend(buf, b"0.")?;
-            escape::extend(buf, b"0000".get(..zeros).unwrap_or_default())?;
-            escape::extend(buf, digits)
+        start = start.saturating_sub(1);
+        if let Some(sign) = text.get_mut(start) {
+            *sign = b'-';
         }
     }
+    let end = POINT + 1 + k.max(1);
+    escape::extend(buf, text.get(start..end).unwrap_or_default())
 }
 
 #[cfg(test)]
