@@ -151,7 +151,44 @@ fn write_name_slow(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), Poi
 }
 
 /// Appends a string field value in quotes, with `"` and `\` escaped.
+#[cfg_attr(not(target_os = "none"), inline)]
 pub(crate) fn write_string(out: &mut Buf<'_>, value: &[u8]) -> Result<(), PointError> {
+    if has_quote_or_backslash(value) {
+        write_string_escaped(out, value)
+    } else {
+        push(out, b'"')?;
+        extend(out, value)?;
+        push(out, b'"')
+    }
+}
+
+/// Whether `value` holds a byte to escape in a string field: a word at a
+/// time, as most strings have none.
+#[inline]
+fn has_quote_or_backslash(value: &[u8]) -> bool {
+    let hit = |word: [u8; 8]| {
+        let w = u64::from_le_bytes(word);
+        let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+        zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\'))) != 0
+    };
+    let n = value.len();
+    if n < 8 {
+        return value.iter().any(|&b| class(b) & ESC_STRING != 0);
+    }
+    let mut at = 0;
+    while at + 8 < n {
+        if load8(value, at).is_some_and(hit) {
+            return true;
+        }
+        at += 8;
+    }
+    // The last word overlaps the one before.
+    load8(value, n - 8).is_some_and(hit)
+}
+
+#[cold]
+#[inline(never)]
+fn write_string_escaped(out: &mut Buf<'_>, value: &[u8]) -> Result<(), PointError> {
     push(out, b'"')?;
     let mut start = 0;
     for (i, &b) in value.iter().enumerate() {
@@ -445,6 +482,22 @@ mod tests {
             part,
         )?;
         Ok(bytes[..len].to_vec())
+    }
+
+    #[test]
+    fn string_escape_scan_finds_every_position() {
+        for len in 0..40 {
+            let plain: std::vec::Vec<u8> =
+                (0..len).map(|i| [b'a', 0xE9, b'!', b'#'][i % 4]).collect();
+            assert!(!has_quote_or_backslash(&plain), "{len}");
+            for at in 0..len {
+                for special in [b'"', b'\\'] {
+                    let mut s = plain.clone();
+                    s[at] = special;
+                    assert!(has_quote_or_backslash(&s), "{len} {at}");
+                }
+            }
+        }
     }
 
     #[test]

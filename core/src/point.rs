@@ -569,6 +569,11 @@ fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
 /// fraction as `k` digits (one zero when `k` is 0).
 #[cfg(not(target_os = "none"))]
 fn write_fixed(buf: &mut Buf<'_>, negative: bool, n: u64, k: usize) -> Result<(), PointError> {
+    // `n.0` is `n0` with one decimal.
+    let (n, k) = if k == 0 { (n * 10, 1) } else { (n, k) };
+    if n < 100_000_000 {
+        return write_fixed_short(buf, negative, n as u32, k);
+    }
     // The fraction scaled to four digits: its first `k` are the ones to write.
     let (int, frac) = match k {
         0 => (n, 0),
@@ -596,6 +601,39 @@ fn write_fixed(buf: &mut Buf<'_>, negative: bool, n: u64, k: usize) -> Result<()
     }
     let end = POINT + 1 + k.max(1);
     escape::extend(buf, text.get(start..end).unwrap_or_default())
+}
+
+/// [`write_fixed`] for up to eight digits (most readings), `1 <= k <= 4`:
+/// the digits come as one word, and the point goes in with shifts.
+#[cfg(not(target_os = "none"))]
+#[inline]
+fn write_fixed_short(
+    buf: &mut Buf<'_>,
+    negative: bool,
+    n: u32,
+    k: usize,
+) -> Result<(), PointError> {
+    let digits = digits::eight_digits(n);
+    let word = u64::from_le_bytes(digits);
+    // In little-endian order the last `k` digits are the high bytes.
+    let int_bits = 64 - 8 * k as u32;
+    let int = word & (u64::MAX >> (64 - int_bits));
+    let frac = word >> int_bits;
+    let text = u128::from(int) | u128::from(b'.') << int_bits | u128::from(frac) << (int_bits + 8);
+    // A sign, then the nine bytes of the digits and point.
+    let mut out = [0u8; 1 + 16];
+    if let Some(dst) = out.get_mut(1..) {
+        dst.copy_from_slice(&text.to_le_bytes());
+    }
+    // Leading zeros go, down to one digit before the point.
+    let mut start = 1 + digits::leading_zeros(digits).min(7 - k);
+    if negative {
+        start -= 1;
+        if let Some(sign) = out.get_mut(start) {
+            *sign = b'-';
+        }
+    }
+    escape::extend(buf, out.get(start..1 + 9).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -662,6 +700,14 @@ mod tests {
             0.0001,
             123_456_789.012_3,
             4503599627370497.0,
+            9_999_999.5,
+            -9_999_999.5,
+            99_999_999.0,
+            10_000_000.0,
+            1_000_000.1,
+            0.9999,
+            -0.0001,
+            12.34,
             9007199254740993.0,
             1e-5,
             5e-324,
