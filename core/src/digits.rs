@@ -28,7 +28,7 @@ pub(crate) const U64_DIGITS: usize = 24;
 /// Writes the digits of `n` to `out` so that they end at `end`, which must
 /// be at least [`U64_DIGITS`] (or 16 for `n` below 10^16); returns where
 /// they start. Bytes before that may be overwritten with zeros.
-#[inline]
+#[cfg_attr(not(target_os = "none"), inline(always))]
 pub(crate) fn u64_digits(n: u64, out: &mut [u8], end: usize) -> usize {
     const CHUNK: u64 = 100_000_000;
     let mut at = end.saturating_sub(8);

@@ -202,7 +202,7 @@ fn write_string_escaped(out: &mut Buf<'_>, value: &[u8]) -> Result<(), PointErro
     push(out, b'"')
 }
 
-#[inline]
+#[cfg_attr(not(target_os = "none"), inline(always))]
 pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> {
     let start = *out.len;
     let end = start + bytes.len();

@@ -533,7 +533,7 @@ fn write_float(buf: &mut Buf<'_>, v: f64) -> Result<(), PointError> {
 
 /// `v` as `n / 10^k` (sign apart) when a short decimal reads back as `v`.
 #[cfg(not(target_os = "none"))]
-#[inline]
+#[cfg_attr(not(target_os = "none"), inline(always))]
 fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
     const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
     const LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
@@ -568,6 +568,7 @@ fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
 /// after the point, in one copy: the integer part, the point, then the
 /// fraction as `k` digits (one zero when `k` is 0).
 #[cfg(not(target_os = "none"))]
+#[inline(always)]
 fn write_fixed(buf: &mut Buf<'_>, negative: bool, n: u64, k: usize) -> Result<(), PointError> {
     // `n.0` is `n0` with one decimal.
     let (n, k) = if k == 0 { (n * 10, 1) } else { (n, k) };
@@ -606,7 +607,7 @@ fn write_fixed(buf: &mut Buf<'_>, negative: bool, n: u64, k: usize) -> Result<()
 /// [`write_fixed`] for up to eight digits (most readings), `1 <= k <= 4`:
 /// the digits come as one word, and the point goes in with shifts.
 #[cfg(not(target_os = "none"))]
-#[inline]
+#[cfg_attr(not(target_os = "none"), inline(always))]
 fn write_fixed_short(
     buf: &mut Buf<'_>,
     negative: bool,
