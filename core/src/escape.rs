@@ -9,24 +9,27 @@
 
 use crate::point::{Part, PointError};
 
-/// The writable end of a fixed byte buffer: `bytes[..*len]` is written.
+/// The writable end of a fixed byte buffer: `bytes[..len]` is written.
 ///
 /// Not `heapless::Vec`: its `extend_from_slice` copies byte by byte and
 /// updates the length each time, which was most of the cost of a point.
+/// The length is a copy, stored back by the owner once a step is done: a
+/// length behind a reference is reloaded after every byte written, as the
+/// compiler cannot tell that the bytes do not overlap it.
 pub(crate) struct Buf<'a> {
     pub(crate) bytes: &'a mut [u8],
-    pub(crate) len: &'a mut usize,
+    pub(crate) len: usize,
 }
 
 impl Buf<'_> {
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        *self.len
+        self.len
     }
 
     #[inline]
     pub(crate) fn as_slice(&self) -> &[u8] {
-        self.bytes.get(..*self.len).unwrap_or_default()
+        self.bytes.get(..self.len).unwrap_or_default()
     }
 }
 
@@ -99,10 +102,10 @@ pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(
         }
     }
     // Most names need no escape: check and copy them a word at a time.
-    let at = *out.len;
+    let at = out.len;
     if let Some(dst) = out.bytes.get_mut(at..at + name.len()) {
         if copy_plain(dst, name, part != Part::Measurement) {
-            *out.len = at + name.len();
+            out.len = at + name.len();
             return Ok(());
         }
     }
@@ -204,7 +207,7 @@ fn write_string_escaped(out: &mut Buf<'_>, value: &[u8]) -> Result<(), PointErro
 
 #[cfg_attr(not(target_os = "none"), inline(always))]
 pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> {
-    let start = *out.len;
+    let start = out.len;
     let end = start + bytes.len();
     let dst = out.bytes.get_mut(start..end).ok_or(PointError::BatchFull)?;
     if bytes.len() <= 32 {
@@ -212,7 +215,7 @@ pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> 
     } else {
         dst.copy_from_slice(bytes);
     }
-    *out.len = end;
+    out.len = end;
     Ok(())
 }
 
@@ -332,9 +335,9 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
 
 #[inline]
 pub(crate) fn push(out: &mut Buf<'_>, byte: u8) -> Result<(), PointError> {
-    let at = *out.len;
+    let at = out.len;
     *out.bytes.get_mut(at).ok_or(PointError::BatchFull)? = byte;
-    *out.len = at + 1;
+    out.len = at + 1;
     Ok(())
 }
 
@@ -472,16 +475,12 @@ mod tests {
 
     fn escaped(name: &str, part: Part) -> Result<std::vec::Vec<u8>, PointError> {
         let mut bytes = [0u8; 64];
-        let mut len = 0;
-        write_name(
-            &mut Buf {
-                bytes: &mut bytes,
-                len: &mut len,
-            },
-            name.as_bytes(),
-            part,
-        )?;
-        Ok(bytes[..len].to_vec())
+        let mut buf = Buf {
+            bytes: &mut bytes,
+            len: 0,
+        };
+        write_name(&mut buf, name.as_bytes(), part)?;
+        Ok(buf.as_slice().to_vec())
     }
 
     #[test]

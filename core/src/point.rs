@@ -245,6 +245,7 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
         let mut buf = batch.buf_mut();
         escape::write_name_arg(&mut buf, measurement, Part::Measurement)?;
         let tags_start = buf.len();
+        batch.set_written(tags_start);
         Ok(PointBuilder {
             batch,
             tags_start,
@@ -283,6 +284,8 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
         let key_end = buf.len();
         escape::push(&mut buf, b'=')?;
         escape::write_name_arg(&mut buf, value, Part::TagValue)?;
+        let end = buf.len();
+        self.batch.set_written(end);
         self.place_tag(tag_start, key_end)
     }
 
@@ -296,6 +299,8 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
             let mut buf = self.batch.buf_mut();
             let written_at = buf.len();
             escape::extend(&mut buf, tag)?;
+            let end = buf.len();
+            self.batch.set_written(end);
             self.place_tag(written_at, written_at + (key_end - tag_start))?;
         }
         Ok(self)
@@ -396,6 +401,8 @@ impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
         escape::write_name_arg(&mut buf, key, Part::FieldKey)?;
         escape::push(&mut buf, b'=')?;
         write_value(&mut buf, value)?;
+        let end = buf.len();
+        self.batch.set_written(end);
         // Hashed from the caller's key: only caller keys are compared here.
         let bit = key_bit(key.as_str().as_bytes()) << 32;
         if first {
@@ -446,6 +453,8 @@ impl<const N: usize> PointBuilder<'_, N, HasFields> {
         let mut buf = self.batch.buf_mut();
         escape::push(&mut buf, b' ')?;
         write_int(&mut buf, wire < 0, wire.unsigned_abs(), b'\n')?;
+        let end = buf.len();
+        self.batch.set_written(end);
         self.batch.commit();
         Ok(())
     }
@@ -460,7 +469,10 @@ impl<const N: usize> PointBuilder<'_, N, HasFields> {
     /// ```
     #[cfg_attr(not(target_os = "none"), inline(always))]
     pub fn finish(self) -> Result<(), PointError> {
-        escape::push(&mut self.batch.buf_mut(), b'\n')?;
+        let mut buf = self.batch.buf_mut();
+        escape::push(&mut buf, b'\n')?;
+        let end = buf.len();
+        self.batch.set_written(end);
         self.batch.commit();
         Ok(())
     }
@@ -645,16 +657,12 @@ mod tests {
 
     fn written(v: f64) -> std::string::String {
         let mut bytes = [0u8; 64];
-        let mut len = 0;
-        write_float(
-            &mut Buf {
-                bytes: &mut bytes,
-                len: &mut len,
-            },
-            v,
-        )
-        .unwrap();
-        std::string::String::from_utf8(bytes[..len].to_vec()).unwrap()
+        let mut buf = Buf {
+            bytes: &mut bytes,
+            len: 0,
+        };
+        write_float(&mut buf, v).unwrap();
+        std::string::String::from_utf8(buf.as_slice().to_vec()).unwrap()
     }
 
     proptest! {
