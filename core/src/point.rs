@@ -632,11 +632,15 @@ fn write_fixed_short(
     let int_bits = 64 - 8 * k as u32;
     let int = word & (u64::MAX >> (64 - int_bits));
     let frac = word >> int_bits;
-    let text = u128::from(int) | u128::from(b'.') << int_bits | u128::from(frac) << (int_bits + 8);
-    // A sign, then the nine bytes of the digits and point.
-    let mut out = [0u8; 1 + 16];
-    if let Some(dst) = out.get_mut(1..) {
-        dst.copy_from_slice(&text.to_le_bytes());
+    // The first eight of the nine bytes, then the last digit on its own.
+    let head = int | u64::from(b'.') << int_bits | (frac << int_bits) << 8;
+    // A sign, then the digits and point.
+    let mut out = [0u8; 1 + 9];
+    if let Some(dst) = out.get_mut(1..9) {
+        dst.copy_from_slice(&head.to_le_bytes());
+    }
+    if let Some(last) = out.last_mut() {
+        *last = (word >> 56) as u8;
     }
     // Leading zeros go, down to one digit before the point.
     let mut start = 1 + digits::leading_zeros(digits).min(7 - k);
@@ -646,7 +650,7 @@ fn write_fixed_short(
             *sign = b'-';
         }
     }
-    escape::extend(buf, out.get(start..1 + 9).unwrap_or_default())
+    escape::extend(buf, out.get(start..).unwrap_or_default())
 }
 
 #[cfg(test)]
