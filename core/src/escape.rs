@@ -156,7 +156,9 @@ fn write_name_slow(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), Poi
 /// Appends a string field value in quotes, with `"` and `\` escaped.
 #[cfg_attr(not(target_os = "none"), inline)]
 pub(crate) fn write_string(out: &mut Buf<'_>, value: &[u8]) -> Result<(), PointError> {
-    if has_quote_or_backslash(value) {
+    // The word-wide check first is faster, but on a microcontroller not
+    // worth its flash: there the byte loop alone does.
+    if cfg!(target_os = "none") || has_quote_or_backslash(value) {
         write_string_escaped(out, value)
     } else {
         push(out, b'"')?;
