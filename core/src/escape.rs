@@ -109,14 +109,24 @@ pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(
             return Ok(());
         }
     }
-    write_name_slow(out, name, part)
+    out.len = write_name_slow(out.bytes, out.len, name, part)?;
+    Ok(())
 }
 
 /// Something to escape or refuse (or a false alarm, or no room): byte by
 /// byte. Kept out of line so the common path stays small.
+///
+/// Takes the buffer's parts rather than the buffer, which would then have
+/// to live in memory on the fast path too; returns the new length.
 #[cold]
 #[inline(never)]
-fn write_name_slow(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), PointError> {
+fn write_name_slow(
+    bytes: &mut [u8],
+    len: usize,
+    name: &[u8],
+    part: Part,
+) -> Result<usize, PointError> {
+    let out = &mut Buf { bytes, len };
     let esc = escape_bit(part);
     let special = esc | FORBIDDEN | BACKSLASH;
     let clean = name
@@ -125,7 +135,7 @@ fn write_name_slow(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), Poi
         .unwrap_or(name.len());
     extend(out, name.get(..clean).unwrap_or_default())?;
     if clean == name.len() {
-        return Ok(());
+        return Ok(out.len);
     }
     let mut start = clean;
     for (i, &b) in name.iter().enumerate().skip(start) {
@@ -150,7 +160,8 @@ fn write_name_slow(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), Poi
             }
         }
     }
-    extend(out, name.get(start..).unwrap_or_default())
+    extend(out, name.get(start..).unwrap_or_default())?;
+    Ok(out.len)
 }
 
 /// Appends a string field value in quotes, with `"` and `\` escaped.
@@ -159,7 +170,8 @@ pub(crate) fn write_string(out: &mut Buf<'_>, value: &[u8]) -> Result<(), PointE
     // The word-wide check first is faster, but on a microcontroller not
     // worth its flash: there the byte loop alone does.
     if cfg!(target_os = "none") || has_quote_or_backslash(value) {
-        write_string_escaped(out, value)
+        out.len = write_string_escaped(out.bytes, out.len, value)?;
+        Ok(())
     } else {
         push(out, b'"')?;
         extend(out, value)?;
@@ -191,9 +203,11 @@ fn has_quote_or_backslash(value: &[u8]) -> bool {
     load8(value, n - 8).is_some_and(hit)
 }
 
+/// Like [`write_name_slow`], takes and returns the parts of the buffer.
 #[cold]
 #[inline(never)]
-fn write_string_escaped(out: &mut Buf<'_>, value: &[u8]) -> Result<(), PointError> {
+fn write_string_escaped(bytes: &mut [u8], len: usize, value: &[u8]) -> Result<usize, PointError> {
+    let out = &mut Buf { bytes, len };
     push(out, b'"')?;
     let mut start = 0;
     for (i, &b) in value.iter().enumerate() {
@@ -204,7 +218,8 @@ fn write_string_escaped(out: &mut Buf<'_>, value: &[u8]) -> Result<(), PointErro
         }
     }
     extend(out, value.get(start..).unwrap_or_default())?;
-    push(out, b'"')
+    push(out, b'"')?;
+    Ok(out.len)
 }
 
 #[cfg_attr(not(target_os = "none"), inline(always))]
