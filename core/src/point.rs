@@ -317,19 +317,24 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
         let may_repeat = self.seen & bit != 0;
         self.seen |= bit;
         if may_repeat || self.batch.sorts_tags() {
-            self.compare_tag(tag_start, key_end)
+            Self::compare_tag(self.batch, self.tags_start, tag_start, key_end)
         } else {
             Ok(())
         }
     }
 
     /// The part of [`place_tag`](Self::place_tag) that scans the earlier
-    /// tags: only for a key that may repeat, or when sorting.
+    /// tags: only for a key that may repeat, or when sorting. Not a method,
+    /// so that the builder can stay in registers on the fast path.
     #[inline(never)]
-    fn compare_tag(&mut self, tag_start: usize, key_end: usize) -> Result<(), PointError> {
-        let sort = self.batch.sorts_tags();
-        let tags_start = self.tags_start;
-        let buf = self.batch.buf_mut();
+    fn compare_tag(
+        batch: &mut Batch<N>,
+        tags_start: usize,
+        tag_start: usize,
+        key_end: usize,
+    ) -> Result<(), PointError> {
+        let sort = batch.sorts_tags();
+        let buf = batch.buf_mut();
         let written = buf.len();
         let Some(region) = buf.bytes.get_mut(tags_start..written) else {
             return Ok(());
@@ -408,27 +413,13 @@ impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
         if first {
             self.fields_start = key_start;
         } else if self.seen & bit != 0 {
-            self.check_field_key(key_start)?;
+            check_field_key(
+                self.batch.buf_mut().as_slice(),
+                self.fields_start,
+                key_start,
+            )?;
         }
         self.seen |= bit;
-        Ok(())
-    }
-
-    /// Fails when the field key written at `key_start` repeats an earlier one.
-    #[cold]
-    fn check_field_key(&mut self, key_start: usize) -> Result<(), PointError> {
-        let buf = self.batch.buf_mut();
-        let bytes = buf.as_slice();
-        let key_end = escape::find_unescaped(bytes, key_start, b"=").unwrap_or(key_start);
-        let new_key = bytes.get(key_start..key_end).unwrap_or_default();
-        let earlier = bytes
-            .get(self.fields_start..key_start.saturating_sub(1))
-            .unwrap_or_default();
-        for (ks, ke) in escape::field_keys(earlier) {
-            if earlier.get(ks..ke) == Some(new_key) {
-                return Err(PointError::DuplicateField);
-            }
-        }
         Ok(())
     }
 }
@@ -476,6 +467,24 @@ impl<const N: usize> PointBuilder<'_, N, HasFields> {
         self.batch.commit();
         Ok(())
     }
+}
+
+/// Fails when the field key written at `key_start` of `bytes` repeats one
+/// of the earlier fields, which begin at `fields_start`. Not a method, so
+/// that the builder can stay in registers on the fast path.
+#[cold]
+fn check_field_key(bytes: &[u8], fields_start: usize, key_start: usize) -> Result<(), PointError> {
+    let key_end = escape::find_unescaped(bytes, key_start, b"=").unwrap_or(key_start);
+    let new_key = bytes.get(key_start..key_end).unwrap_or_default();
+    let earlier = bytes
+        .get(fields_start..key_start.saturating_sub(1))
+        .unwrap_or_default();
+    for (ks, ke) in escape::field_keys(earlier) {
+        if earlier.get(ks..ke) == Some(new_key) {
+            return Err(PointError::DuplicateField);
+        }
+    }
+    Ok(())
 }
 
 #[cfg_attr(not(target_os = "none"), inline(always))]
