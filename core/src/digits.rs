@@ -12,13 +12,13 @@ pub(crate) fn eight_digits(x: u32) -> [u8; 8] {
     let x = u64::from(x % 100_000_000);
     // Two 32-bit lanes of four digits each, the high half in the low lane so
     // that it lands first in little-endian byte order.
-    let mut v = x / 10_000 | (x % 10_000) << 32;
+    let mut v = (x / 10_000) | ((x % 10_000) << 32);
     // Per lane: v / 100 as (v * 10486) >> 20, exact for v below 43699.
     let hundreds = ((v * 10_486) >> 20) & 0x0000_007F_0000_007F;
-    v = hundreds | (v - hundreds * 100) << 16;
+    v = hundreds | ((v - hundreds * 100) << 16);
     // Per 16-bit lane: v / 10 as (v * 103) >> 10, exact for v below 179.
     let tens = ((v * 103) >> 10) & 0x000F_000F_000F_000F;
-    v = tens | (v - tens * 10) << 8;
+    v = tens | ((v - tens * 10) << 8);
     (v + 0x3030_3030_3030_3030).to_le_bytes()
 }
 

@@ -642,7 +642,7 @@ fn write_fixed_short(
     let int = word & (u64::MAX >> (64 - int_bits));
     let frac = word >> int_bits;
     // The first eight of the nine bytes, then the last digit on its own.
-    let head = int | u64::from(b'.') << int_bits | (frac << int_bits) << 8;
+    let head = int | (u64::from(b'.') << int_bits) | ((frac << int_bits) << 8);
     // A sign, then the digits and point.
     let mut out = [0u8; 1 + 9];
     if let Some(dst) = out.get_mut(1..9) {
