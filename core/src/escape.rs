@@ -88,6 +88,9 @@ pub(crate) fn write_name_arg(
 
 /// Validates `name` and appends it, escaped for `part`, in one pass.
 /// On error the caller discards what was appended.
+///
+/// Inlined on hosts, as the point builder's steps are, so that `part` is a
+/// constant there.
 #[cfg_attr(not(target_os = "none"), inline(always))]
 pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), PointError> {
     let Some(&first) = name.first() else {
