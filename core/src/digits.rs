@@ -7,19 +7,22 @@
 
 /// The eight decimal digits of `x` (below 10^8), most significant first,
 /// as ASCII, leading zeros included.
+///
+/// A larger `x` gives wrong digits, never a panic: the lane arithmetic
+/// wraps rather than checks, so that it costs no more than in release.
 #[inline]
 pub(crate) fn eight_digits(x: u32) -> [u8; 8] {
-    let x = u64::from(x % 100_000_000);
+    let x = u64::from(x);
     // Two 32-bit lanes of four digits each, the high half in the low lane so
     // that it lands first in little-endian byte order.
     let mut v = (x / 10_000) | ((x % 10_000) << 32);
     // Per lane: v / 100 as (v * 10486) >> 20, exact for v below 43699.
-    let hundreds = ((v * 10_486) >> 20) & 0x0000_007F_0000_007F;
-    v = hundreds | ((v - hundreds * 100) << 16);
+    let hundreds = (v.wrapping_mul(10_486) >> 20) & 0x0000_007F_0000_007F;
+    v = hundreds | (v.wrapping_sub(hundreds.wrapping_mul(100)) << 16);
     // Per 16-bit lane: v / 10 as (v * 103) >> 10, exact for v below 179.
-    let tens = ((v * 103) >> 10) & 0x000F_000F_000F_000F;
-    v = tens | ((v - tens * 10) << 8);
-    (v + 0x3030_3030_3030_3030).to_le_bytes()
+    let tens = (v.wrapping_mul(103) >> 10) & 0x000F_000F_000F_000F;
+    v = tens | (v.wrapping_sub(tens.wrapping_mul(10)) << 8);
+    v.wrapping_add(0x3030_3030_3030_3030).to_le_bytes()
 }
 
 /// Room for the digits of any `u64` (20), in whole eight-digit chunks.
@@ -48,7 +51,7 @@ pub(crate) fn u64_digits(n: u64, out: &mut [u8], end: usize) -> usize {
 /// How many of the eight digits are leading zeros, keeping at least one digit.
 #[inline]
 pub(crate) fn leading_zeros(digits: [u8; 8]) -> usize {
-    let values = u64::from_le_bytes(digits) - 0x3030_3030_3030_3030;
+    let values = u64::from_le_bytes(digits).wrapping_sub(0x3030_3030_3030_3030);
     (values.trailing_zeros() as usize / 8).min(7)
 }
 
@@ -91,6 +94,10 @@ mod tests {
             u64::MAX,
         ] {
             assert_eq!(formatted(n), std::format!("{n}"));
+        }
+        // Out of range: wrong digits, but no panic (this runs with overflow checks).
+        for x in [100_000_000, 4_294_967_295] {
+            leading_zeros(eight_digits(x));
         }
         for x in 0..100_000u32 {
             let expected = std::format!("{x:08}");
