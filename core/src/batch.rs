@@ -302,11 +302,17 @@ impl<const N: usize> Batch<N> {
         pos
     }
 
+    /// The bytes with what is written so far; the new length goes back
+    /// with [`set_written`](Self::set_written).
     pub(crate) fn buf_mut(&mut self) -> Buf<'_> {
         Buf {
             bytes: &mut self.bytes,
-            len: &mut self.written,
+            len: self.written,
         }
+    }
+
+    pub(crate) fn set_written(&mut self, written: usize) {
+        self.written = written;
     }
 
     pub(crate) fn sorts_tags(&self) -> bool {
@@ -409,13 +415,14 @@ impl<const N: usize> DefaultTags<N> {
         let before = self.used;
         let mut buf = Buf {
             bytes: &mut self.bytes,
-            len: &mut self.used,
+            len: self.used,
         };
         escape::push(&mut buf, b',')?;
         escape::write_name(&mut buf, key.as_bytes(), Part::TagKey)?;
         let key_end = buf.len();
         escape::push(&mut buf, b'=')?;
         escape::write_name(&mut buf, value.as_bytes(), Part::TagValue)?;
+        self.used = buf.len();
         let bytes = buf.as_slice();
         let new_key = bytes.get(before + 1..key_end).unwrap_or_default();
         let earlier = bytes.get(..before).unwrap_or_default();

@@ -9,24 +9,27 @@
 
 use crate::point::{Part, PointError};
 
-/// The writable end of a fixed byte buffer: `bytes[..*len]` is written.
+/// The writable end of a fixed byte buffer: `bytes[..len]` is written.
 ///
 /// Not `heapless::Vec`: its `extend_from_slice` copies byte by byte and
 /// updates the length each time, which was most of the cost of a point.
+/// The length is a copy, stored back by the owner once a step is done: a
+/// length behind a reference is reloaded after every byte written, as the
+/// compiler cannot tell that the bytes do not overlap it.
 pub(crate) struct Buf<'a> {
     pub(crate) bytes: &'a mut [u8],
-    pub(crate) len: &'a mut usize,
+    pub(crate) len: usize,
 }
 
 impl Buf<'_> {
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        *self.len
+        self.len
     }
 
     #[inline]
     pub(crate) fn as_slice(&self) -> &[u8] {
-        self.bytes.get(..*self.len).unwrap_or_default()
+        self.bytes.get(..self.len).unwrap_or_default()
     }
 }
 
@@ -85,6 +88,10 @@ pub(crate) fn write_name_arg(
 
 /// Validates `name` and appends it, escaped for `part`, in one pass.
 /// On error the caller discards what was appended.
+///
+/// Inlined on hosts, as the point builder's steps are, so that `part` is a
+/// constant there.
+#[cfg_attr(not(target_os = "none"), inline(always))]
 pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), PointError> {
     let Some(&first) = name.first() else {
         return Err(PointError::Empty(part));
@@ -98,21 +105,31 @@ pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(
         }
     }
     // Most names need no escape: check and copy them a word at a time.
-    let at = *out.len;
+    let at = out.len;
     if let Some(dst) = out.bytes.get_mut(at..at + name.len()) {
         if copy_plain(dst, name, part != Part::Measurement) {
-            *out.len = at + name.len();
+            out.len = at + name.len();
             return Ok(());
         }
     }
-    write_name_slow(out, name, part)
+    out.len = write_name_slow(out.bytes, out.len, name, part)?;
+    Ok(())
 }
 
 /// Something to escape or refuse (or a false alarm, or no room): byte by
 /// byte. Kept out of line so the common path stays small.
+///
+/// Takes the buffer's parts rather than the buffer, which would then have
+/// to live in memory on the fast path too; returns the new length.
 #[cold]
 #[inline(never)]
-fn write_name_slow(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), PointError> {
+fn write_name_slow(
+    bytes: &mut [u8],
+    len: usize,
+    name: &[u8],
+    part: Part,
+) -> Result<usize, PointError> {
+    let out = &mut Buf { bytes, len };
     let esc = escape_bit(part);
     let special = esc | FORBIDDEN | BACKSLASH;
     let clean = name
@@ -121,7 +138,7 @@ fn write_name_slow(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), Poi
         .unwrap_or(name.len());
     extend(out, name.get(..clean).unwrap_or_default())?;
     if clean == name.len() {
-        return Ok(());
+        return Ok(out.len);
     }
     let mut start = clean;
     for (i, &b) in name.iter().enumerate().skip(start) {
@@ -146,11 +163,54 @@ fn write_name_slow(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), Poi
             }
         }
     }
-    extend(out, name.get(start..).unwrap_or_default())
+    extend(out, name.get(start..).unwrap_or_default())?;
+    Ok(out.len)
 }
 
 /// Appends a string field value in quotes, with `"` and `\` escaped.
+#[cfg_attr(not(target_os = "none"), inline)]
 pub(crate) fn write_string(out: &mut Buf<'_>, value: &[u8]) -> Result<(), PointError> {
+    // The word-wide check first is faster, but on a microcontroller not
+    // worth its flash: there the byte loop alone does.
+    if cfg!(target_os = "none") || has_quote_or_backslash(value) {
+        out.len = write_string_escaped(out.bytes, out.len, value)?;
+        Ok(())
+    } else {
+        push(out, b'"')?;
+        extend(out, value)?;
+        push(out, b'"')
+    }
+}
+
+/// Whether `value` holds a byte to escape in a string field: a word at a
+/// time, as most strings have none.
+#[inline]
+fn has_quote_or_backslash(value: &[u8]) -> bool {
+    let hit = |word: [u8; 8]| {
+        let w = u64::from_le_bytes(word);
+        let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+        zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\'))) != 0
+    };
+    let n = value.len();
+    if n < 8 {
+        return value.iter().any(|&b| class(b) & ESC_STRING != 0);
+    }
+    let mut at = 0;
+    while at + 8 < n {
+        if load8(value, at).is_some_and(hit) {
+            return true;
+        }
+        at += 8;
+    }
+    // The last word overlaps the one before.
+    load8(value, n - 8).is_some_and(hit)
+}
+
+/// Like [`write_name_slow`], takes and returns the parts of the buffer.
+#[cold]
+#[inline(never)]
+fn write_string_escaped(bytes: &mut [u8], len: usize, value: &[u8]) -> Result<usize, PointError> {
+    let out = &mut Buf { bytes, len };
     push(out, b'"')?;
     let mut start = 0;
     for (i, &b) in value.iter().enumerate() {
@@ -161,20 +221,21 @@ pub(crate) fn write_string(out: &mut Buf<'_>, value: &[u8]) -> Result<(), PointE
         }
     }
     extend(out, value.get(start..).unwrap_or_default())?;
-    push(out, b'"')
+    push(out, b'"')?;
+    Ok(out.len)
 }
 
-#[inline]
+#[cfg_attr(not(target_os = "none"), inline(always))]
 pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> {
-    let start = *out.len;
+    let start = out.len;
     let end = start + bytes.len();
     let dst = out.bytes.get_mut(start..end).ok_or(PointError::BatchFull)?;
-    if bytes.len() <= 16 {
+    if bytes.len() <= 32 {
         copy_short(dst, bytes);
     } else {
         dst.copy_from_slice(bytes);
     }
-    *out.len = end;
+    out.len = end;
     Ok(())
 }
 
@@ -184,6 +245,11 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 #[inline(always)]
 fn load8(src: &[u8], at: usize) -> Option<[u8; 8]> {
     src.get(at..at + 8)?.try_into().ok()
+}
+
+#[inline(always)]
+fn load16(src: &[u8], at: usize) -> Option<[u8; 16]> {
+    src.get(at..at + 16)?.try_into().ok()
 }
 
 #[inline(always)]
@@ -261,11 +327,16 @@ fn copy_plain(dst: &mut [u8], src: &[u8], key: bool) -> bool {
     }
 }
 
-/// Copies up to 16 bytes with at most two overlapping word copies.
+/// Copies up to 32 bytes with at most two overlapping word copies.
 #[inline(always)]
 fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
-    if n >= 8 {
+    if n >= 16 {
+        if let (Some(head), Some(tail)) = (load16(src, 0), load16(src, n - 16)) {
+            store(dst, 0, head);
+            store(dst, n - 16, tail);
+        }
+    } else if n >= 8 {
         if let (Some(head), Some(tail)) = (load8(src, 0), load8(src, n - 8)) {
             store(dst, 0, head);
             store(dst, n - 8, tail);
@@ -284,9 +355,9 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
 
 #[inline]
 pub(crate) fn push(out: &mut Buf<'_>, byte: u8) -> Result<(), PointError> {
-    let at = *out.len;
+    let at = out.len;
     *out.bytes.get_mut(at).ok_or(PointError::BatchFull)? = byte;
-    *out.len = at + 1;
+    out.len = at + 1;
     Ok(())
 }
 
@@ -424,16 +495,28 @@ mod tests {
 
     fn escaped(name: &str, part: Part) -> Result<std::vec::Vec<u8>, PointError> {
         let mut bytes = [0u8; 64];
-        let mut len = 0;
-        write_name(
-            &mut Buf {
-                bytes: &mut bytes,
-                len: &mut len,
-            },
-            name.as_bytes(),
-            part,
-        )?;
-        Ok(bytes[..len].to_vec())
+        let mut buf = Buf {
+            bytes: &mut bytes,
+            len: 0,
+        };
+        write_name(&mut buf, name.as_bytes(), part)?;
+        Ok(buf.as_slice().to_vec())
+    }
+
+    #[test]
+    fn string_escape_scan_finds_every_position() {
+        for len in 0..40 {
+            let plain: std::vec::Vec<u8> =
+                (0..len).map(|i| [b'a', 0xE9, b'!', b'#'][i % 4]).collect();
+            assert!(!has_quote_or_backslash(&plain), "{len}");
+            for at in 0..len {
+                for special in [b'"', b'\\'] {
+                    let mut s = plain.clone();
+                    s[at] = special;
+                    assert!(has_quote_or_backslash(&s), "{len} {at}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 extern crate alloc;
 
 mod batch;
+mod digits;
 mod escape;
 mod name;
 mod point;

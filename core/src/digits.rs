@@ -1,0 +1,119 @@
+//! Decimal digits of integers, eight at a time and without lookup tables.
+//!
+//! `itoa` writes two digits per step from a 200-byte table and leaves the
+//! digits in its own buffer; here eight digits come out of a handful of
+//! multiplies, shifts and masks on one 64-bit word, which matters for the
+//! 19-digit nanosecond timestamp of every point and costs no table in flash.
+
+/// The eight decimal digits of `x` (below 10^8), most significant first,
+/// as ASCII, leading zeros included.
+///
+/// A larger `x` gives wrong digits, never a panic: the lane arithmetic
+/// wraps rather than checks, so that it costs no more than in release.
+#[inline]
+pub(crate) fn eight_digits(x: u32) -> [u8; 8] {
+    let x = u64::from(x);
+    // Two 32-bit lanes of four digits each, the high half in the low lane so
+    // that it lands first in little-endian byte order.
+    let mut v = (x / 10_000) | ((x % 10_000) << 32);
+    // Per lane: v / 100 as (v * 10486) >> 20, exact for v below 43699.
+    let hundreds = (v.wrapping_mul(10_486) >> 20) & 0x0000_007F_0000_007F;
+    v = hundreds | (v.wrapping_sub(hundreds.wrapping_mul(100)) << 16);
+    // Per 16-bit lane: v / 10 as (v * 103) >> 10, exact for v below 179.
+    let tens = (v.wrapping_mul(103) >> 10) & 0x000F_000F_000F_000F;
+    v = tens | (v.wrapping_sub(tens.wrapping_mul(10)) << 8);
+    v.wrapping_add(0x3030_3030_3030_3030).to_le_bytes()
+}
+
+/// Room for the digits of any `u64` (20), in whole eight-digit chunks.
+pub(crate) const U64_DIGITS: usize = 24;
+
+/// Writes the digits of `n` to `out` so that they end at `end`, which must
+/// be at least [`U64_DIGITS`] (or 16 for `n` below 10^16); returns where
+/// they start. Bytes before that may be overwritten with zeros.
+#[cfg_attr(not(target_os = "none"), inline(always))]
+pub(crate) fn u64_digits(n: u64, out: &mut [u8], end: usize) -> usize {
+    const CHUNK: u64 = 100_000_000;
+    let mut at = end.saturating_sub(8);
+    let mut top = eight_digits((n % CHUNK) as u32);
+    put(out, at, top);
+    let mut rest = n / CHUNK;
+    // u64::MAX / 10^16 is 1844: three chunks at most.
+    while rest != 0 {
+        at = at.saturating_sub(8);
+        top = eight_digits((rest % CHUNK) as u32);
+        put(out, at, top);
+        rest /= CHUNK;
+    }
+    at + leading_zeros(top)
+}
+
+/// How many of the eight digits are leading zeros, keeping at least one digit.
+#[inline]
+pub(crate) fn leading_zeros(digits: [u8; 8]) -> usize {
+    let values = u64::from_le_bytes(digits).wrapping_sub(0x3030_3030_3030_3030);
+    (values.trailing_zeros() as usize / 8).min(7)
+}
+
+#[inline(always)]
+fn put<const N: usize>(out: &mut [u8], at: usize, bytes: [u8; N]) {
+    if let Some(dst) = out.get_mut(at..at + N) {
+        dst.copy_from_slice(&bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn formatted(n: u64) -> std::string::String {
+        let mut out = [0u8; U64_DIGITS];
+        let start = u64_digits(n, &mut out, U64_DIGITS);
+        std::string::String::from_utf8(out[start..].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn edges() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            9_999,
+            10_000,
+            99_999_999,
+            100_000_000,
+            100_000_001,
+            9_999_999_999_999_999,
+            10_000_000_000_000_000,
+            1_465_839_830_100_400_200,
+            u64::MAX,
+        ] {
+            assert_eq!(formatted(n), std::format!("{n}"));
+        }
+        // Out of range: wrong digits, but no panic (this runs with overflow checks).
+        for x in [100_000_000, 4_294_967_295] {
+            leading_zeros(eight_digits(x));
+        }
+        for x in 0..100_000u32 {
+            let expected = std::format!("{x:08}");
+            assert_eq!(&eight_digits(x), expected.as_bytes());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
+        #[test]
+        fn matches_display(n in any::<u64>(), shift in 0u32..64) {
+            let n = n >> shift;
+            prop_assert_eq!(formatted(n), std::format!("{n}"));
+            let x = (n % 100_000_000) as u32;
+            let expected = std::format!("{x:08}");
+            prop_assert_eq!(&eight_digits(x)[..], expected.as_bytes());
+        }
+    }
+}
