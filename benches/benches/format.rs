@@ -10,7 +10,9 @@ use influxdb::{Timestamp, WriteQuery};
 use influxdb2::models::{DataPoint, WriteDataPoint};
 use influxdb_line_protocol::builder::LineProtocolBuilder;
 use linewire::Batch;
-use linewire_benches::{linewire_const_names, linewire_point, LINE, TS};
+use linewire_benches::{
+    linewire_const_names, linewire_point, opaque, opaque_const_names, LINE, TS,
+};
 
 fn line_protocol_builder(buf: Vec<u8>) -> Vec<u8> {
     LineProtocolBuilder::new_with(buf)
@@ -71,6 +73,10 @@ fn format(c: &mut Criterion) {
     assert_eq!(batch.as_str(), LINE);
     linewire_const_names(&mut batch);
     assert_eq!(batch.as_str(), LINE);
+    opaque(&mut batch);
+    assert_eq!(batch.as_str(), LINE);
+    opaque_const_names(&mut batch);
+    assert_eq!(batch.as_str(), LINE);
 
     let lp = line_protocol_builder(Vec::new());
     assert_eq!(String::from_utf8_lossy(&lp), LINE, "influxdb-line-protocol");
@@ -98,6 +104,22 @@ fn format(c: &mut Criterion) {
         let mut batch = Batch::<512>::new();
         b.iter(|| {
             linewire_const_names(&mut batch);
+            black_box(batch.as_bytes().len())
+        })
+    });
+
+    g.bench_function("linewire, every name and value opaque", |b| {
+        let mut batch = Batch::<512>::new();
+        b.iter(|| {
+            opaque(&mut batch);
+            black_box(batch.as_bytes().len())
+        })
+    });
+
+    g.bench_function("linewire, const names, values opaque", |b| {
+        let mut batch = Batch::<512>::new();
+        b.iter(|| {
+            opaque_const_names(&mut batch);
             black_box(batch.as_bytes().len())
         })
     });

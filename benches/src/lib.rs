@@ -62,3 +62,38 @@ pub fn linewire_const_names(batch: &mut Batch<512>) {
         .and_then(|p| p.timestamp(black_box(TS)))
         .expect("canonical point");
 }
+
+/// The canonical point with every name and value hidden from the optimiser
+/// (`black_box`), as values read from a sensor at run time are.
+pub fn opaque(batch: &mut Batch<512>) {
+    batch.clear();
+    batch
+        .point(black_box("weather"))
+        .and_then(|p| p.tag(black_box("location"), black_box("us-midwest")))
+        .and_then(|p| p.tag(black_box("station"), black_box("KORD")))
+        .and_then(|p| p.tag(black_box("sensor"), black_box("bme280")))
+        .and_then(|p| p.field(black_box("temperature"), black_box(82.5)))
+        .and_then(|p| p.field(black_box("humidity"), black_box(71i64)))
+        .and_then(|p| p.field(black_box("pressure"), black_box(1013.25)))
+        .and_then(|p| p.field(black_box("ok"), black_box(true)))
+        .and_then(|p| p.field(black_box("note"), black_box("clear sky")))
+        .and_then(|p| p.timestamp(black_box(TS)))
+        .expect("canonical point");
+}
+
+/// Const-checked names, every value hidden from the optimiser.
+pub fn opaque_const_names(batch: &mut Batch<512>) {
+    batch.clear();
+    batch
+        .point(WEATHER)
+        .and_then(|p| p.tag(LOCATION, black_box("us-midwest")))
+        .and_then(|p| p.tag(STATION, black_box("KORD")))
+        .and_then(|p| p.tag(SENSOR, black_box("bme280")))
+        .and_then(|p| p.field(TEMPERATURE, black_box(82.5)))
+        .and_then(|p| p.field(HUMIDITY, black_box(71i64)))
+        .and_then(|p| p.field(PRESSURE, black_box(1013.25)))
+        .and_then(|p| p.field(OK, black_box(true)))
+        .and_then(|p| p.field(NOTE, black_box("clear sky")))
+        .and_then(|p| p.timestamp(black_box(TS)))
+        .expect("canonical point");
+}
