@@ -1,5 +1,6 @@
-//! The response reader: status line and headers parsed with `httparse`, the
-//! body decoded (length, chunked, or until close) into the caller's buffer.
+//! The response reader: status line and headers parsed by the crate's own
+//! head parser (`head.rs`, held equal to `httparse` by a differential test
+//! and a fuzz target), the body decoded (length, chunked, or until close) into the caller's buffer.
 //!
 //! [`read_response`] is a thin loop around two pure parts: the head parser
 //! (a function of the bytes received so far) and a byte-level body decoder.
@@ -15,9 +16,10 @@
 //! without end is stopped by [`ReadLimits::max_body`] and [`MAX_INTERIM`].
 
 use super::error::{PeerError, ReadError, ResourceError, TransportError};
+use super::head::Stop;
 
-/// The most response headers parsed (the `httparse` header array lives on
-/// the stack: 24 × 16 bytes on a 32-bit target). A response with more is a
+/// The most response header fields accepted (each is interpreted as it is
+/// parsed: no header array is kept). A response with more is a
 /// [`PeerError::TooManyHeaders`].
 pub const MAX_HEADERS: usize = 24;
 
@@ -97,25 +99,25 @@ impl RetryAfter {
     /// ```
     pub fn parse(value: &[u8]) -> Option<Self> {
         let v = value.trim_ascii();
-        if v.first().is_some_and(u8::is_ascii_digit)
-            && v.iter().all(|b| b.is_ascii_digit() || *b == b'.')
-        {
-            let mut parts = v.splitn(2, |b| *b == b'.');
-            let whole = parts.next().unwrap_or(&[]);
-            let frac = parts.next().unwrap_or(&[]);
-            if frac.contains(&b'.') {
+        if v.first().is_some_and(u8::is_ascii_digit) {
+            let mut secs: u32 = 0;
+            let mut dots = 0u32;
+            let mut round_up = false;
+            for &d in v {
+                if d == b'.' {
+                    dots += 1;
+                } else if !d.is_ascii_digit() {
+                    return http_date(v).map(Self::At);
+                } else if dots == 0 {
+                    secs = secs.saturating_mul(10).saturating_add(u32::from(d - b'0'));
+                } else if d != b'0' {
+                    round_up = true;
+                }
+            }
+            if dots > 1 {
                 return None;
             }
-            let mut secs: u32 = 0;
-            for d in whole {
-                secs = secs
-                    .saturating_mul(10)
-                    .saturating_add(u32::from(d.wrapping_sub(b'0')));
-            }
-            if frac.iter().any(|d| *d != b'0') {
-                secs = secs.saturating_add(1);
-            }
-            return Some(Self::Seconds(secs));
+            return Some(Self::Seconds(secs.saturating_add(u32::from(round_up))));
         }
         http_date(v).map(Self::At)
     }
@@ -371,46 +373,40 @@ struct Head {
     influxdb_error: Option<(usize, usize)>,
 }
 
-fn offset_in(base: &[u8], part: &[u8]) -> Option<(usize, usize)> {
-    let start = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
-    let end = start.checked_add(part.len())?;
-    (end <= base.len()).then_some((start, end))
-}
-
-fn tokens(v: &[u8]) -> impl Iterator<Item = &[u8]> {
-    v.split(|b| *b == b',')
-        .map(<[u8]>::trim_ascii)
-        .filter(|t| !t.is_empty())
+/// The next item of a comma-separated header value, trimmed (possibly
+/// empty); `None` after the last.
+fn next_item<'a>(rest: &mut Option<&'a [u8]>) -> Option<&'a [u8]> {
+    let v = rest.take()?;
+    let (item, tail) = match v.iter().position(|&b| b == b',') {
+        Some(i) => {
+            let (item, tail) = v.split_at(i);
+            (item, tail.get(1..))
+        }
+        None => (v, None),
+    };
+    *rest = tail;
+    Some(item.trim_ascii())
 }
 
 fn parse_u64(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+    if v.is_empty() || v.len() > 19 {
         return None;
     }
-    v.iter().try_fold(0u64, |acc, d| {
-        acc.checked_mul(10)?
-            .checked_add(u64::from(d.wrapping_sub(b'0')))
-    })
+    let mut n = 0u64;
+    for &d in v {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(n)
 }
 
 /// Parses the head in `buf`: `Ok(None)` when more bytes are needed.
 fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, PeerError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    let mut cfg = httparse::ParserConfig::default();
-    cfg.allow_spaces_after_header_name_in_responses(true)
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .allow_multiple_spaces_in_response_status_delimiters(true);
-    let n = match cfg.parse_response(&mut resp, buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(PeerError::TooManyHeaders),
-        Err(_) => return Err(PeerError::InvalidHead),
-    };
-    let status = resp.code.ok_or(PeerError::InvalidHead)?;
     let mut head = Head {
-        status,
-        http10: resp.version == Some(0),
+        status: 0,
+        http10: false,
         retry_after: None,
         content_length: None,
         transfer_encoding: false,
@@ -420,41 +416,68 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, PeerError> {
         platform_error_code: None,
         influxdb_error: None,
     };
-    for h in resp.headers.iter() {
-        let name = h.name;
-        let value = h.value;
-        if name.eq_ignore_ascii_case("content-length") {
-            for t in value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
-                let len = parse_u64(t).ok_or(PeerError::InvalidContentLength)?;
-                if head.content_length.is_some_and(|l| l != len) {
-                    return Err(PeerError::InvalidContentLength);
-                }
-                head.content_length = Some(len);
+    let mut bad_length = false;
+    let parsed = super::head::parse(buf, &mut |name, range| {
+        let name = buf.get(name.0..name.1).unwrap_or_default();
+        let value = buf.get(range.0..range.1).unwrap_or_default();
+        header_field(&mut head, &mut bad_length, name, value, range);
+    });
+    let (n, status, http10) = match parsed {
+        Ok(line) => line,
+        Err(Stop::Partial) => return Ok(None),
+        Err(Stop::TooManyHeaders) => return Err(PeerError::TooManyHeaders),
+        Err(Stop::Invalid) => return Err(PeerError::InvalidHead),
+    };
+    if bad_length {
+        return Err(PeerError::InvalidContentLength);
+    }
+    head.status = status;
+    head.http10 = http10;
+    Ok(Some((head, n)))
+}
+
+/// What one header field means for the reader. `range` is `value`'s place
+/// in the buffer (already without surrounding whitespace).
+fn header_field(
+    head: &mut Head,
+    bad_length: &mut bool,
+    name: &[u8],
+    value: &[u8],
+    range: (usize, usize),
+) {
+    let mut rest = Some(value);
+    if name.eq_ignore_ascii_case(b"content-length") {
+        while let Some(t) = next_item(&mut rest) {
+            match (parse_u64(t), head.content_length) {
+                (Some(len), Some(l)) if l == len => {}
+                (Some(len), None) => head.content_length = Some(len),
+                _ => *bad_length = true,
             }
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            for t in tokens(value) {
+        }
+    } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+        while let Some(t) = next_item(&mut rest) {
+            if !t.is_empty() {
                 head.transfer_encoding = true;
                 head.chunked = t.eq_ignore_ascii_case(b"chunked");
             }
-        } else if name.eq_ignore_ascii_case("connection") {
-            for t in tokens(value) {
-                if t.eq_ignore_ascii_case(b"close") {
-                    head.close = true;
-                } else if t.eq_ignore_ascii_case(b"keep-alive") {
-                    head.keep_alive = true;
-                }
-            }
-        } else if name.eq_ignore_ascii_case("retry-after") {
-            if head.retry_after.is_none() {
-                head.retry_after = RetryAfter::parse(value);
-            }
-        } else if name.eq_ignore_ascii_case("x-platform-error-code") {
-            head.platform_error_code = offset_in(buf, value.trim_ascii());
-        } else if name.eq_ignore_ascii_case("x-influxdb-error") {
-            head.influxdb_error = offset_in(buf, value.trim_ascii());
         }
+    } else if name.eq_ignore_ascii_case(b"connection") {
+        while let Some(t) = next_item(&mut rest) {
+            if t.eq_ignore_ascii_case(b"close") {
+                head.close = true;
+            } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                head.keep_alive = true;
+            }
+        }
+    } else if name.eq_ignore_ascii_case(b"retry-after") {
+        if head.retry_after.is_none() {
+            head.retry_after = RetryAfter::parse(value);
+        }
+    } else if name.eq_ignore_ascii_case(b"x-platform-error-code") {
+        head.platform_error_code = Some(range);
+    } else if name.eq_ignore_ascii_case(b"x-influxdb-error") {
+        head.influxdb_error = Some(range);
     }
-    Ok(Some((head, n)))
 }
 
 /// Chunked-body states.
@@ -874,9 +897,7 @@ impl<'b> ResponseReader<'b> {
                 if head.status == 101 || self.interim > MAX_INTERIM {
                     return Err(PeerError::UnexpectedInterim.into());
                 }
-                if len <= self.filled && self.filled <= self.buf.len() {
-                    self.buf.copy_within(len..self.filled, 0);
-                }
+                move_down(self.buf, len, self.filled, 0);
                 self.filled = self.filled.saturating_sub(len);
                 continue;
             }
@@ -899,7 +920,7 @@ impl<'b> ResponseReader<'b> {
             if let Some(slot) = self.kept.get_mut(idx) {
                 if let Some((start, end)) = *slot {
                     if start >= cursor && start <= end && end <= head_len && end <= self.buf.len() {
-                        self.buf.copy_within(start..end, cursor);
+                        move_down(self.buf, start, end, cursor);
                         let len = end - start;
                         *slot = Some((cursor, cursor + len));
                         cursor += len;
@@ -1077,6 +1098,22 @@ pub fn read_response<'b, R: embedded_io::Read>(
     }
 }
 
+/// Moves `buf[from..to]` down to `dst` (`dst <= from`), byte by byte: a
+/// few header bytes, not worth linking `memmove` for. Out-of-range parts
+/// are left alone.
+fn move_down(buf: &mut [u8], from: usize, to: usize, dst: usize) {
+    for (r, w) in (from..to).zip(dst..) {
+        match buf.get(r) {
+            Some(&b) => {
+                if let Some(slot) = buf.get_mut(w) {
+                    *slot = b;
+                }
+            }
+            None => break,
+        }
+    }
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant), for
 /// years from 1970 (unsigned 32-bit arithmetic: no 64-bit division on
 /// 32-bit targets).
@@ -1091,10 +1128,7 @@ fn days_from_civil(y: u32, m: u32, d: u32) -> u32 {
 
 /// Parses an HTTP-date (IMF-fixdate, RFC 850, asctime) to Unix seconds.
 fn http_date(v: &[u8]) -> Option<u64> {
-    const MONTHS: [&[u8]; 12] = [
-        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
-        b"dec",
-    ];
+    const MONTHS: &[u8; 36] = b"janfebmaraprmayjunjulaugsepoctnovdec";
     if v.len() > 64 {
         return None;
     }
@@ -1104,23 +1138,38 @@ fn http_date(v: &[u8]) -> Option<u64> {
     let mut hms = None;
     let mut year_digits = 0usize;
     let mut tokens = 0usize;
-    for t in v
-        .split(|b| matches!(b, b' ' | b',' | b'-'))
-        .filter(|t| !t.is_empty())
-    {
+    let mut rest = v;
+    while !rest.is_empty() {
+        // The next token: up to a space, comma or dash.
+        let end = rest
+            .iter()
+            .position(|b| matches!(b, b' ' | b',' | b'-'))
+            .unwrap_or(rest.len());
+        let (t, tail) = rest.split_at(end);
+        rest = tail.get(1..).unwrap_or_default();
+        if t.is_empty() {
+            continue;
+        }
         tokens += 1;
         if tokens > 7 {
             return None;
         }
         if t.contains(&b':') {
-            let mut p = t.split(|b| *b == b':');
-            let h = parse_u64(p.next()?)?;
-            let m = parse_u64(p.next()?)?;
-            let s = parse_u64(p.next()?)?;
-            if p.next().is_some() || h > 23 || m > 59 || s > 60 {
-                return None;
+            // h:m:s, each part digits.
+            let mut part = t;
+            let mut secs = 0u64;
+            for max in [23, 59, 60] {
+                let end = part.iter().position(|b| *b == b':').unwrap_or(part.len());
+                let (p, tail) = part.split_at(end);
+                let n = parse_u64(p).filter(|n| *n <= max)?;
+                secs = secs * 60 + n;
+                part = match tail.get(1..) {
+                    Some(next) if max != 60 => next,
+                    None if max == 60 => tail,
+                    _ => return None,
+                };
             }
-            hms = Some(h * 3600 + m * 60 + s);
+            hms = Some(secs);
         } else if t.iter().all(u8::is_ascii_digit) {
             let slot = nums.get_mut(nnum)?;
             *slot = Some(parse_u64(t)?);
@@ -1130,11 +1179,16 @@ fn http_date(v: &[u8]) -> Option<u64> {
             nnum += 1;
         } else if t.eq_ignore_ascii_case(b"GMT") || t.eq_ignore_ascii_case(b"UTC") {
         } else if t.len() == 3 && month.is_none() {
-            let pos = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(t));
+            let mut m = 0u32;
+            while let Some(name) = MONTHS.get(m as usize * 3..m as usize * 3 + 3) {
+                m += 1;
+                if name.eq_ignore_ascii_case(t) {
+                    month = Some(m);
+                    break;
+                }
+            }
             // A three-letter weekday (first token) is skipped.
-            if let Some(p) = pos {
-                month = Some(u32::try_from(p).ok()?.checked_add(1)?);
-            } else if tokens != 1 {
+            if month.is_none() && tokens != 1 {
                 return None;
             }
         } else if tokens != 1 {
