@@ -8,6 +8,8 @@ extern crate alloc;
 
 mod batch;
 mod escape;
+#[cfg(any(feature = "small", test))]
+mod float;
 mod name;
 mod point;
 mod precision;

@@ -464,8 +464,10 @@ impl<'a> Json<'a> {
                 }
                 Some(())
             })?;
-            if out.first_message.is_none() {
-                out.first_message = message;
+            if let (None, Some(m)) = (out.first_message, message) {
+                // Field by field: a whole-`Option` copy here made LLVM call
+                // `memmove` (1.6 KiB on a Cortex-M).
+                out.first_message = Some(m);
             }
             match line.and_then(|l| u32::try_from(l).ok()) {
                 Some(l) => out.lines.push(l),
