@@ -121,11 +121,19 @@ fn compute_pow5(i: u32, inv: bool) -> (u64, u64) {
     let b0 = m as u128 * (mul.0 - inv as u64) as u128;
     let b2 = m as u128 * mul.1 as u128;
     let delta = pow5bits(i as i32).abs_diff(pow5bits(base2 as i32));
-    let shifted_sum = (b0 >> delta)
-        + (b2 << (64 - delta))
-        + inv as u128
-        + ((get(offsets, i / 16) >> ((i % 16) << 1)) & 3) as u128;
-    (shifted_sum as u64, (shifted_sum >> 64) as u64)
+    // (b0 >> delta) + (b2 << (64 - delta)) + extra, in 64-bit halves
+    // (2 <= delta <= 59): a 128-bit shift by a variable amount is long code
+    // on a 32-bit target.
+    let (b0l, b0h) = (b0 as u64, (b0 >> 64) as u64);
+    let (b2l, b2h) = (b2 as u64, (b2 >> 64) as u64);
+    let left = 64 - delta;
+    let extra = inv as u64 + ((get(offsets, i / 16) >> ((i % 16) << 1)) & 3) as u64;
+    let (lo, c1) = ((b0l >> delta) | (b0h << left)).overflowing_add(b2l << left);
+    let (lo, c2) = lo.overflowing_add(extra);
+    let hi = (b0h >> delta)
+        .wrapping_add((b2h << left) | (b2l >> delta))
+        .wrapping_add(c1 as u64 + c2 as u64);
+    (lo, hi)
 }
 
 /// `x / 10`, one copy: on a 32-bit target each inlined 64-bit division by
@@ -133,11 +141,6 @@ fn compute_pow5(i: u32, inv: bool) -> (u64, u64) {
 #[inline(never)]
 fn div10(x: u64) -> u64 {
     x / 10
-}
-
-#[inline(never)]
-fn div100(x: u64) -> u64 {
-    x / 100
 }
 
 fn multiple_of_power_of_5(mut value: u64, p: u32) -> bool {
@@ -232,18 +235,36 @@ fn d2d(ieee_mantissa: u64, ieee_exponent: u32) -> (u64, i32) {
     // Step 4: the shortest representation in the interval.
     let mut removed = 0i32;
     let mut last_removed_digit = 0u8;
-    let output = if vm_is_trailing_zeros || vr_is_trailing_zeros {
-        // The general case, rare (~0.7%).
+    // Ryū's general case only: its common case (~99.3%, no trailing zeros
+    // in the interval) is this loop with both flags false, digit pairs
+    // removed at a time for speed; one loop is less flash.
+    loop {
+        let vp_div10 = div10(vp);
+        let vm_div10 = div10(vm);
+        if vp_div10 <= vm_div10 {
+            break;
+        }
+        let vm_mod10 = (vm as u32).wrapping_sub(10u32.wrapping_mul(vm_div10 as u32));
+        let vr_div10 = div10(vr);
+        let vr_mod10 = (vr as u32).wrapping_sub(10u32.wrapping_mul(vr_div10 as u32));
+        vm_is_trailing_zeros &= vm_mod10 == 0;
+        vr_is_trailing_zeros &= last_removed_digit == 0;
+        last_removed_digit = vr_mod10 as u8;
+        vr = vr_div10;
+        vp = vp_div10;
+        vm = vm_div10;
+        removed += 1;
+    }
+    if vm_is_trailing_zeros {
         loop {
-            let vp_div10 = div10(vp);
             let vm_div10 = div10(vm);
-            if vp_div10 <= vm_div10 {
+            let vm_mod10 = (vm as u32).wrapping_sub(10u32.wrapping_mul(vm_div10 as u32));
+            if vm_mod10 != 0 {
                 break;
             }
-            let vm_mod10 = (vm as u32).wrapping_sub(10u32.wrapping_mul(vm_div10 as u32));
+            let vp_div10 = div10(vp);
             let vr_div10 = div10(vr);
             let vr_mod10 = (vr as u32).wrapping_sub(10u32.wrapping_mul(vr_div10 as u32));
-            vm_is_trailing_zeros &= vm_mod10 == 0;
             vr_is_trailing_zeros &= last_removed_digit == 0;
             last_removed_digit = vr_mod10 as u8;
             vr = vr_div10;
@@ -251,63 +272,15 @@ fn d2d(ieee_mantissa: u64, ieee_exponent: u32) -> (u64, i32) {
             vm = vm_div10;
             removed += 1;
         }
-        if vm_is_trailing_zeros {
-            loop {
-                let vm_div10 = div10(vm);
-                let vm_mod10 = (vm as u32).wrapping_sub(10u32.wrapping_mul(vm_div10 as u32));
-                if vm_mod10 != 0 {
-                    break;
-                }
-                let vp_div10 = div10(vp);
-                let vr_div10 = div10(vr);
-                let vr_mod10 = (vr as u32).wrapping_sub(10u32.wrapping_mul(vr_div10 as u32));
-                vr_is_trailing_zeros &= last_removed_digit == 0;
-                last_removed_digit = vr_mod10 as u8;
-                vr = vr_div10;
-                vp = vp_div10;
-                vm = vm_div10;
-                removed += 1;
-            }
-        }
-        if vr_is_trailing_zeros && last_removed_digit == 5 && vr % 2 == 0 {
-            // Round even if the exact number is .....50..0.
-            last_removed_digit = 4;
-        }
-        // We need to take vr + 1 if vr is outside bounds or we need to round up.
-        vr + ((vr == vm && (!accept_bounds || !vm_is_trailing_zeros)) || last_removed_digit >= 5)
-            as u64
-    } else {
-        // The common case (~99.3%).
-        let mut round_up = false;
-        let vp_div100 = div100(vp);
-        let vm_div100 = div100(vm);
-        // Optimization: remove two digits at a time (~86.2%).
-        if vp_div100 > vm_div100 {
-            let vr_div100 = div100(vr);
-            let vr_mod100 = (vr as u32).wrapping_sub(100u32.wrapping_mul(vr_div100 as u32));
-            round_up = vr_mod100 >= 50;
-            vr = vr_div100;
-            vp = vp_div100;
-            vm = vm_div100;
-            removed += 2;
-        }
-        loop {
-            let vp_div10 = div10(vp);
-            let vm_div10 = div10(vm);
-            if vp_div10 <= vm_div10 {
-                break;
-            }
-            let vr_div10 = div10(vr);
-            let vr_mod10 = (vr as u32).wrapping_sub(10u32.wrapping_mul(vr_div10 as u32));
-            round_up = vr_mod10 >= 5;
-            vr = vr_div10;
-            vp = vp_div10;
-            vm = vm_div10;
-            removed += 1;
-        }
-        // We need to take vr + 1 if vr is outside bounds or we need to round up.
-        vr + (vr == vm || round_up) as u64
-    };
+    }
+    if vr_is_trailing_zeros && last_removed_digit == 5 && vr % 2 == 0 {
+        // Round even if the exact number is .....50..0.
+        last_removed_digit = 4;
+    }
+    // We need to take vr + 1 if vr is outside bounds or we need to round up.
+    let output = vr
+        + ((vr == vm && (!accept_bounds || !vm_is_trailing_zeros)) || last_removed_digit >= 5)
+            as u64;
     (output, e10 + removed)
 }
 
