@@ -560,15 +560,9 @@ impl<'a> Json<'a> {
     }
 }
 
+/// Digits, surrounded by ASCII whitespace or not.
 fn parse_u64(v: &[u8]) -> Option<u64> {
-    let v = v.trim_ascii();
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    v.iter().try_fold(0u64, |acc, d| {
-        acc.checked_mul(10)?
-            .checked_add(u64::from(d.wrapping_sub(b'0')))
-    })
+    super::response::parse_u64(v.trim_ascii())
 }
 
 fn find_first(hay: &[u8], needle: &[u8]) -> Option<usize> {

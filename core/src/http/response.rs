@@ -388,7 +388,7 @@ fn next_item<'a>(rest: &mut Option<&'a [u8]>) -> Option<&'a [u8]> {
     Some(item.trim_ascii())
 }
 
-fn parse_u64(v: &[u8]) -> Option<u64> {
+pub(super) fn parse_u64(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 19 {
         return None;
     }
@@ -1126,14 +1126,20 @@ fn days_from_civil(y: u32, m: u32, d: u32) -> u32 {
     (era * 146_097 + doe).saturating_sub(719_468)
 }
 
+/// A number of an HTTP-date: digits as [`parse_u64`] accepts them; `None`
+/// past `u32::MAX` (every field is range-checked far below it).
+fn date_num(t: &[u8]) -> Option<u32> {
+    u32::try_from(parse_u64(t)?).ok()
+}
+
 /// Parses an HTTP-date (IMF-fixdate, RFC 850, asctime) to Unix seconds.
 fn http_date(v: &[u8]) -> Option<u64> {
     const MONTHS: &[u8; 36] = b"janfebmaraprmayjunjulaugsepoctnovdec";
     if v.len() > 64 {
         return None;
     }
-    let mut month = None;
-    let mut nums: [Option<u64>; 2] = [None, None];
+    let mut month = 0u32;
+    let mut nums = [0u32; 2];
     let mut nnum = 0usize;
     let mut hms = None;
     let mut year_digits = 0usize;
@@ -1157,11 +1163,11 @@ fn http_date(v: &[u8]) -> Option<u64> {
         if t.contains(&b':') {
             // h:m:s, each part digits.
             let mut part = t;
-            let mut secs = 0u64;
+            let mut secs = 0u32;
             for max in [23, 59, 60] {
                 let end = part.iter().position(|b| *b == b':').unwrap_or(part.len());
                 let (p, tail) = part.split_at(end);
-                let n = parse_u64(p).filter(|n| *n <= max)?;
+                let n = date_num(p).filter(|n| *n <= max)?;
                 secs = secs * 60 + n;
                 part = match tail.get(1..) {
                     Some(next) if max != 60 => next,
@@ -1171,24 +1177,23 @@ fn http_date(v: &[u8]) -> Option<u64> {
             }
             hms = Some(secs);
         } else if t.iter().all(u8::is_ascii_digit) {
-            let slot = nums.get_mut(nnum)?;
-            *slot = Some(parse_u64(t)?);
+            *nums.get_mut(nnum)? = date_num(t)?;
             if nnum == 1 {
                 year_digits = t.len();
             }
             nnum += 1;
         } else if t.eq_ignore_ascii_case(b"GMT") || t.eq_ignore_ascii_case(b"UTC") {
-        } else if t.len() == 3 && month.is_none() {
+        } else if t.len() == 3 && month == 0 {
             let mut m = 0u32;
             while let Some(name) = MONTHS.get(m as usize * 3..m as usize * 3 + 3) {
                 m += 1;
                 if name.eq_ignore_ascii_case(t) {
-                    month = Some(m);
+                    month = m;
                     break;
                 }
             }
             // A three-letter weekday (first token) is skipped.
-            if month.is_none() && tokens != 1 {
+            if month == 0 && tokens != 1 {
                 return None;
             }
         } else if tokens != 1 {
@@ -1196,18 +1201,17 @@ fn http_date(v: &[u8]) -> Option<u64> {
             return None;
         }
     }
-    let (day, year) = (nums[0]?, nums[1]?);
+    let [day, year] = nums;
     let year = match year_digits {
         2 if year < 70 => year + 2000,
         2 => year + 1900,
         4 => year,
         _ => return None,
     };
-    let month = month?;
-    if !(1..=31).contains(&day) || !(1970..=9999).contains(&year) {
+    if nnum != 2 || month == 0 || !(1..=31).contains(&day) || !(1970..=9999).contains(&year) {
         return None;
     }
     // In range: 1970 <= year <= 9999, 1 <= day <= 31, 1 <= month <= 12.
-    let days = days_from_civil(year as u32, month, day as u32);
-    Some(u64::from(days) * 86_400 + hms?)
+    let days = days_from_civil(year, month, day);
+    Some(u64::from(days) * 86_400 + u64::from(hms?))
 }
