@@ -178,60 +178,49 @@ impl<'b> ErrorBody<'b> {
     /// assert_eq!(e.message, Some("Unauthorized"));
     /// ```
     pub fn parse(body: &'b mut [u8]) -> Self {
-        if body.trim_ascii().is_empty() {
-            return Self::empty();
-        }
         let mut out = Self::empty();
-        let mut ranges = Ranges::default();
-        let json_ok = match scan(body, true) {
-            Some(f) => {
-                ranges.code = f.code;
-                ranges.message = f.message.or(f.error);
-                ranges.detail = f.data.as_ref().and_then(|d| d.first_message);
-                out.line = f.line.and_then(|l| u32::try_from(l).ok());
-                if let Some(l) = out.line {
-                    out.rejected.push(l);
-                }
-                if let Some(d) = &f.data {
-                    for l in d.lines.lines() {
-                        out.rejected.push(*l);
-                    }
-                    // Count lines reported beyond those kept.
-                    let extra = d.lines.count().saturating_sub(d.lines.lines().len() as u32);
-                    out.rejected.count = out.rejected.count.saturating_add(extra);
-                }
-                out.max_length = f
-                    .max_length
-                    .and_then(|(s, e)| body.get(s..e))
-                    .and_then(parse_u64);
-                true
-            }
-            None => match scan(body, false) {
-                Some(f) => {
-                    ranges.code = f.code;
-                    ranges.message = f.message.or(f.error);
-                    true
-                }
-                None => false,
-            },
-        };
-        if !json_ok {
+        if body.trim_ascii().is_empty() {
+            return out;
+        }
+        // When the typed scan refuses, a lenient one (`code`, `message`,
+        // `error`; the other fields stay `None`).
+        let Some(f) = scan(body, true).or_else(|| scan(body, false)) else {
             out.kind = BodyKind::Text;
             let text = utf8_prefix(body).trim_ascii();
             out.message = (!text.is_empty()).then_some(text);
             out.scan_message();
             return out;
-        }
+        };
         out.kind = BodyKind::Json;
+        out.line = f.line.and_then(|l| u32::try_from(l).ok());
+        if let Some(l) = out.line {
+            out.rejected.push(l);
+        }
+        if let Some(d) = &f.data {
+            for l in d.lines.lines() {
+                out.rejected.push(*l);
+            }
+            // Count lines reported beyond those kept.
+            let extra = d.lines.count().saturating_sub(d.lines.lines().len() as u32);
+            out.rejected.count = out.rejected.count.saturating_add(extra);
+        }
+        out.max_length = f
+            .max_length
+            .and_then(|(s, e)| body.get(s..e))
+            .and_then(parse_u64);
         // Unescape each string where it is. The ranges are disjoint.
-        let code = ranges.code.map(|r| unescape_in_place(body, r));
-        let message = ranges.message.map(|r| unescape_in_place(body, r));
-        let detail = ranges.detail.map(|r| unescape_in_place(body, r));
+        let ranges = [
+            f.code,
+            f.message.or(f.error),
+            f.data.and_then(|d| d.first_message),
+        ]
+        .map(|r| r.map(|r| unescape_in_place(body, r)));
         let body: &'b [u8] = body;
-        let get = |r: Option<(usize, usize)>| r.and_then(|(s, e)| body.get(s..e)).map(utf8_prefix);
-        out.code = get(code);
-        out.message = get(message);
-        out.detail = get(detail);
+        let [code, message, detail] =
+            ranges.map(|r| r.and_then(|(s, e)| body.get(s..e)).map(utf8_prefix));
+        out.code = code;
+        out.message = message;
+        out.detail = detail;
         out.scan_message();
         out
     }
@@ -266,13 +255,6 @@ impl<'b> ErrorBody<'b> {
             }
         }
     }
-}
-
-#[derive(Default)]
-struct Ranges {
-    code: Option<(usize, usize)>,
-    message: Option<(usize, usize)>,
-    detail: Option<(usize, usize)>,
 }
 
 /// The fields of a JSON error body: strings as ranges of the body (raw,
@@ -319,28 +301,43 @@ fn scan(body: &[u8], full: bool) -> Option<Fields> {
     // Bit per known field, to refuse repeats.
     let mut seen = 0u8;
     j.object(0, &mut |j, key| {
+        // The known keys; past the first three, only in a `full` scan.
+        const KEYS: [&[u8]; 6] = [
+            b"code",
+            b"message",
+            b"error",
+            b"maxLength",
+            b"line",
+            b"data",
+        ];
         let name = j.b.get(key.0..key.1).unwrap_or_default();
-        let bit = match name {
-            b"code" => 1,
-            b"message" => 2,
-            b"error" => 4,
-            b"line" if full => 8,
-            b"maxLength" if full => 16,
-            b"data" if full => 32,
-            _ => return j.skip(1),
+        let Some(idx) = KEYS
+            .iter()
+            .position(|k| *k == name)
+            .filter(|&i| full || i < 3)
+        else {
+            return j.skip(1);
         };
+        let bit = 1u8 << idx;
         if seen & bit != 0 {
             return None;
         }
         seen |= bit;
-        match bit {
-            1 => f.code = j.opt_str()?,
-            2 => f.message = j.opt_str()?,
-            4 => f.error = j.opt_str()?,
-            8 => f.line = j.opt_u64()?,
-            16 => f.max_length = j.opt_str()?,
-            _ => f.data = j.opt_data()?,
-        }
+        let slot = match idx {
+            0 => &mut f.code,
+            1 => &mut f.message,
+            2 => &mut f.error,
+            3 => &mut f.max_length,
+            4 => {
+                f.line = j.opt_u64()?;
+                return Some(());
+            }
+            _ => {
+                f.data = j.opt_data()?;
+                return Some(());
+            }
+        };
+        *slot = j.opt_str()?;
         Some(())
     })?;
     match j.ws() {
