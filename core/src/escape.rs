@@ -98,11 +98,16 @@ pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(
         }
     }
     // Most names need no escape: check and copy them a word at a time.
-    let at = *out.len;
-    if let Some(dst) = out.bytes.get_mut(at..at + name.len()) {
-        if copy_plain(dst, name, part != Part::Measurement) {
-            *out.len = at + name.len();
-            return Ok(());
+    // Not on microcontrollers, where flash is scarcer than cycles: the
+    // byte loop below gives the same bytes.
+    #[cfg(not(target_os = "none"))]
+    {
+        let at = *out.len;
+        if let Some(dst) = out.bytes.get_mut(at..at + name.len()) {
+            if copy_plain(dst, name, part != Part::Measurement) {
+                *out.len = at + name.len();
+                return Ok(());
+            }
         }
     }
     write_name_slow(out, name, part)
@@ -178,7 +183,9 @@ pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> 
     Ok(())
 }
 
+#[cfg_attr(target_os = "none", allow(dead_code))]
 const ONES: u64 = 0x0101_0101_0101_0101;
+#[cfg_attr(target_os = "none", allow(dead_code))]
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 #[inline(always)]
@@ -202,6 +209,7 @@ fn store<const W: usize>(dst: &mut [u8], at: usize, word: [u8; W]) {
 /// byte is below `-` (0x2D), a backslash, or (in keys and tag values) `=`.
 /// False alarms (`!` to `+`) only send the name down the slow path.
 #[inline(always)]
+#[cfg_attr(target_os = "none", allow(dead_code))]
 fn may_be_special(word: [u8; 8], key: bool) -> bool {
     let w = u64::from_le_bytes(word);
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v;
@@ -218,6 +226,7 @@ fn may_be_special(word: [u8; 8], key: bool) -> bool {
 /// word overlapping the one before) instead of a call to `memcpy`.
 /// Returns false, having perhaps written part of `dst`, otherwise.
 #[inline(always)]
+#[cfg_attr(target_os = "none", allow(dead_code))]
 fn copy_plain(dst: &mut [u8], src: &[u8], key: bool) -> bool {
     let n = src.len();
     if n >= 8 {
