@@ -174,11 +174,15 @@ pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> 
     let start = *out.len;
     let end = start + bytes.len();
     let dst = out.bytes.get_mut(start..end).ok_or(PointError::BatchFull)?;
+    // Short copies without a `memcpy` call, except on microcontrollers
+    // (flash is scarcer than cycles there).
+    #[cfg(not(target_os = "none"))]
     if bytes.len() <= 16 {
         copy_short(dst, bytes);
-    } else {
-        dst.copy_from_slice(bytes);
+        *out.len = end;
+        return Ok(());
     }
+    dst.copy_from_slice(bytes);
     *out.len = end;
     Ok(())
 }
@@ -272,6 +276,7 @@ fn copy_plain(dst: &mut [u8], src: &[u8], key: bool) -> bool {
 
 /// Copies up to 16 bytes with at most two overlapping word copies.
 #[inline(always)]
+#[cfg_attr(target_os = "none", allow(dead_code))]
 fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
     if n >= 8 {
