@@ -441,7 +441,7 @@ impl<const N: usize> PointBuilder<'_, N, HasFields> {
     /// ```
     pub fn timestamp(self, timestamp: i64) -> Result<(), PointError> {
         let precision = self.batch.precision();
-        let wire = precision.convert(timestamp, precision.wire())?;
+        let wire = precision.to_wire(timestamp)?;
         let mut buf = self.batch.buf_mut();
         escape::push(&mut buf, b' ')?;
         escape::extend(&mut buf, itoa::Buffer::new().format(wire).as_bytes())?;

@@ -196,6 +196,22 @@ impl Precision {
     }
 }
 
+impl Precision {
+    /// `self.convert(timestamp, self.wire())`, without the division branch
+    /// that conversion never takes (a batch's timestamps go to the same or
+    /// a coarser-named unit: minutes and hours become seconds).
+    pub(crate) fn to_wire(self, timestamp: i64) -> Result<i64, TimestampError> {
+        check_range(timestamp, self)?;
+        let factor = match self {
+            Self::Minutes => 60,
+            Self::Hours => 3_600,
+            _ => 1,
+        };
+        // In range, so at most MAX_TIMESTAMP_NS / 10^9 seconds: no overflow.
+        Ok(timestamp * factor)
+    }
+}
+
 impl fmt::Display for Precision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -204,9 +220,20 @@ impl fmt::Display for Precision {
 
 /// Checks that `timestamp`, in `precision`, lies within what InfluxDB stores.
 pub(crate) fn check_range(timestamp: i64, precision: Precision) -> Result<(), TimestampError> {
-    let per_unit = precision.nanos_per_unit();
-    // The bounds are symmetric, so the limit in this unit is the ns limit divided.
-    let limit = MAX_TIMESTAMP_NS / per_unit;
+    // The bounds are symmetric, so the limit in this unit is the ns limit
+    // divided (by constants: no 64-bit division at run time, which is a
+    // library routine on 32-bit targets).
+    const fn limit(p: Precision) -> i64 {
+        MAX_TIMESTAMP_NS / p.nanos_per_unit()
+    }
+    let limit = match precision {
+        Precision::Nanoseconds => limit(Precision::Nanoseconds),
+        Precision::Microseconds => limit(Precision::Microseconds),
+        Precision::Milliseconds => limit(Precision::Milliseconds),
+        Precision::Seconds => limit(Precision::Seconds),
+        Precision::Minutes => limit(Precision::Minutes),
+        Precision::Hours => limit(Precision::Hours),
+    };
     if (-limit..=limit).contains(&timestamp) {
         Ok(())
     } else {
@@ -217,6 +244,36 @@ pub(crate) fn check_range(timestamp: i64, precision: Precision) -> Result<(), Ti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn to_wire_is_convert_to_the_wire_precision() {
+        for p in [
+            Precision::Nanoseconds,
+            Precision::Microseconds,
+            Precision::Milliseconds,
+            Precision::Seconds,
+            Precision::Minutes,
+            Precision::Hours,
+        ] {
+            let limit = MAX_TIMESTAMP_NS / p.nanos_per_unit();
+            for ts in [
+                0,
+                1,
+                -1,
+                59,
+                -61,
+                3_601,
+                limit,
+                -limit,
+                limit + 1,
+                -limit - 1,
+                i64::MAX,
+                i64::MIN,
+            ] {
+                assert_eq!(p.to_wire(ts), p.convert(ts, p.wire()), "{p} {ts}");
+            }
+        }
+    }
 
     #[test]
     fn range_edges_per_precision() {
