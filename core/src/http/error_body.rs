@@ -310,19 +310,10 @@ fn scan(body: &[u8], full: bool) -> Option<Fields> {
             b"line",
             b"data",
         ];
-        let name = j.b.get(key.0..key.1).unwrap_or_default();
-        let Some(idx) = KEYS
-            .iter()
-            .position(|k| *k == name)
-            .filter(|&i| full || i < 3)
-        else {
+        let known = KEYS.get(..if full { 6 } else { 3 }).unwrap_or_default();
+        let Some(idx) = j.known(key, known, &mut seen)? else {
             return j.skip(1);
         };
-        let bit = 1u8 << idx;
-        if seen & bit != 0 {
-            return None;
-        }
-        seen |= bit;
         let slot = match idx {
             0 => &mut f.code,
             1 => &mut f.message,
@@ -359,6 +350,21 @@ type OnKey<'f, 'a> = dyn FnMut(&mut Json<'a>, (usize, usize)) -> Option<()> + 'f
 type OnItem<'f, 'a> = dyn FnMut(&mut Json<'a>) -> Option<()> + 'f;
 
 impl<'a> Json<'a> {
+    /// Which of `keys` the key at `key` is: `Some(None)` for none of them,
+    /// `None` (refused) for one already in `seen` (a bit per key).
+    fn known(&self, key: (usize, usize), keys: &[&[u8]], seen: &mut u8) -> Option<Option<usize>> {
+        let name = self.b.get(key.0..key.1).unwrap_or_default();
+        let Some(idx) = keys.iter().position(|k| *k == name) else {
+            return Some(None);
+        };
+        let bit = 1u8 << idx;
+        if *seen & bit != 0 {
+            return None;
+        }
+        *seen |= bit;
+        Some(Some(idx))
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -448,16 +454,11 @@ impl<'a> Json<'a> {
             let (mut message, mut line) = (None, None);
             let mut seen = 0u8;
             j.object(2, &mut |j, key| {
-                let bit = match j.b.get(key.0..key.1).unwrap_or_default() {
-                    b"error_message" => 1,
-                    b"line_number" => 2,
-                    _ => return j.skip(3),
+                let keys: [&[u8]; 2] = [b"error_message", b"line_number"];
+                let Some(idx) = j.known(key, &keys, &mut seen)? else {
+                    return j.skip(3);
                 };
-                if seen & bit != 0 {
-                    return None;
-                }
-                seen |= bit;
-                if bit == 1 {
+                if idx == 0 {
                     message = j.opt_str()?;
                 } else {
                     line = j.opt_u64()?;
