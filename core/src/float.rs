@@ -153,7 +153,11 @@ fn multiple_of_power_of_5(mut value: u64, p: u32) -> bool {
 fn mul_shift_64(m: u64, mul: (u64, u64), j: u32) -> u64 {
     let b0 = m as u128 * mul.0 as u128;
     let b2 = m as u128 * mul.1 as u128;
-    (((b0 >> 64) + b2) >> (j - 64)) as u64
+    let sum = (b0 >> 64) + b2;
+    // `sum >> (j - 64)` with 0 < j - 64 < 64 (Ryū's `shiftright128`), in
+    // 64-bit halves: shorter code on a 32-bit target.
+    let s = j - 64;
+    ((sum as u64) >> s) | (((sum >> 64) as u64) << (64 - s))
 }
 
 /// `(vr, vp, vm)`.
