@@ -1178,7 +1178,7 @@ fn http_date(v: &[u8]) -> Option<u64> {
         if tokens > 7 {
             return None;
         }
-        if t.contains(&b':') {
+        if t.iter().any(|&b| b == b':') {
             // h:m:s, each part digits.
             let mut part = t;
             let mut secs = 0u32;
