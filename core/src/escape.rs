@@ -341,8 +341,10 @@ pub(crate) fn find_unescaped(bytes: &[u8], from: usize, targets: &[u8]) -> Optio
         }
         // Not `contains`: for one or two targets a loop is as fast, and
         // `contains` links a 160-byte memchr on microcontrollers.
-        if targets.iter().any(|&t| t == b) {
-            return Some(i);
+        for &t in targets {
+            if t == b {
+                return Some(i);
+            }
         }
         i += 1;
     }
