@@ -1151,6 +1151,9 @@ fn date_num(t: &[u8]) -> Option<u32> {
 }
 
 /// Parses an HTTP-date (IMF-fixdate, RFC 850, asctime) to Unix seconds.
+// `iter().any` rather than `contains`: on bytes, `contains` links core's
+// memchr (160 B of flash on a Cortex-M) for a token of a few bytes.
+#[allow(clippy::manual_contains)]
 fn http_date(v: &[u8]) -> Option<u64> {
     const MONTHS: &[u8; 36] = b"janfebmaraprmayjunjulaugsepoctnovdec";
     if v.len() > 64 {
