@@ -229,28 +229,24 @@ impl<'b> ErrorBody<'b> {
     pub(crate) fn scan_message(&mut self) {
         let Some(msg) = self.message else { return };
         let bytes = msg.as_bytes();
-        if let Some(pos) = find_last(bytes, b"dropped=") {
-            let digits = bytes
-                .get(pos.saturating_add(8)..)
-                .unwrap_or(&[])
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-            let from = pos.saturating_add(8);
-            self.dropped = bytes
-                .get(from..from.saturating_add(digits))
-                .and_then(parse_u64)
-                .and_then(|n| u32::try_from(n).ok());
-        }
-        // Cloud Serverless: "error parsing line 3 (1-based): ...".
-        let mut rest = bytes;
-        while let Some(pos) = find_first(rest, b"line ") {
-            rest = rest.get(pos.saturating_add(5)..).unwrap_or(&[]);
-            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-            let (num, after) = rest.split_at(digits.min(rest.len()));
-            if after.starts_with(b" (1-based)") {
-                if let Some(n) = parse_u64(num).and_then(|n| u32::try_from(n).ok()) {
-                    self.rejected.push(n);
+        // The number at the start of `b` (`None` without digits or past
+        // `u32`), and what follows it.
+        let number = |b: &'b [u8]| {
+            let digits = b.iter().take_while(|b| b.is_ascii_digit()).count();
+            let (num, after) = b.split_at(digits.min(b.len()));
+            (parse_u64(num).and_then(|n| u32::try_from(n).ok()), after)
+        };
+        for i in 0..bytes.len() {
+            let rest = bytes.get(i..).unwrap_or_default();
+            if let Some(after) = rest.strip_prefix(b"dropped=") {
+                // The last one counts.
+                self.dropped = number(after).0;
+            } else if let Some(after) = rest.strip_prefix(b"line ") {
+                // Cloud Serverless: "error parsing line 3 (1-based): ...".
+                if let (Some(n), tail) = number(after) {
+                    if tail.starts_with(b" (1-based)") {
+                        self.rejected.push(n);
+                    }
                 }
             }
         }
@@ -564,14 +560,6 @@ impl<'a> Json<'a> {
 /// Digits, surrounded by ASCII whitespace or not.
 fn parse_u64(v: &[u8]) -> Option<u64> {
     super::response::parse_u64(v.trim_ascii())
-}
-
-fn find_first(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn find_last(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
 /// The longest valid UTF-8 prefix of `b` (a body cut in the middle of a
@@ -924,5 +912,84 @@ mod oracle {
         }
         assert!(scan(br#"{"data":[,{}]}"#, true).is_some());
         assert!(scan(br#"{"code":"a" "message":"b"}"#, false).is_none());
+    }
+}
+
+/// `scan_message` against the one it replaced (substring searches with
+/// `windows`), on messages built from the patterns it looks for.
+#[cfg(test)]
+mod scan_message_oracle {
+    extern crate std;
+    use super::{parse_u64, ErrorBody, RejectedLines};
+    use proptest::prelude::*;
+
+    fn find_first(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).position(|w| w == needle)
+    }
+
+    fn find_last(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).rposition(|w| w == needle)
+    }
+
+    fn old(msg: &str) -> (Option<u32>, RejectedLines) {
+        let (mut dropped, mut rejected) = (None, RejectedLines::default());
+        let bytes = msg.as_bytes();
+        if let Some(pos) = find_last(bytes, b"dropped=") {
+            let digits = bytes
+                .get(pos.saturating_add(8)..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let from = pos.saturating_add(8);
+            dropped = bytes
+                .get(from..from.saturating_add(digits))
+                .and_then(parse_u64)
+                .and_then(|n| u32::try_from(n).ok());
+        }
+        let mut rest = bytes;
+        while let Some(pos) = find_first(rest, b"line ") {
+            rest = rest.get(pos.saturating_add(5)..).unwrap_or(&[]);
+            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+            let (num, after) = rest.split_at(digits.min(rest.len()));
+            if after.starts_with(b" (1-based)") {
+                if let Some(n) = parse_u64(num).and_then(|n| u32::try_from(n).ok()) {
+                    rejected.push(n);
+                }
+            }
+        }
+        (dropped, rejected)
+    }
+
+    const PIECES: &[&str] = &[
+        "dropped=",
+        "dropped=3",
+        "line ",
+        "line 2",
+        " (1-based)",
+        "(1-based)",
+        "7",
+        "4294967296",
+        "99999999999999999999",
+        " ",
+        "x",
+        "partial write: ",
+        "lin",
+        "e ",
+        "dropp",
+        "ed=",
+        "\u{e9}",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn scan_message_equals_the_old_one(parts in prop::collection::vec(prop::sample::select(PIECES), 0..16)) {
+            let msg = parts.concat();
+            let mut e = ErrorBody::empty();
+            e.message = Some(&msg);
+            e.scan_message();
+            prop_assert_eq!((e.dropped, e.rejected), old(&msg));
+        }
     }
 }
