@@ -425,18 +425,17 @@ impl<'a> Json<'a> {
             return Some(None);
         }
         let first = self.ws()?;
+        let start = self.i;
         if !first.is_ascii_digit() {
             return None;
         }
         self.bump();
-        let mut n = u64::from(first - b'0');
         if first != b'0' {
-            while let Some(d @ b'0'..=b'9') = self.peek() {
+            while let Some(b'0'..=b'9') = self.peek() {
                 self.bump();
-                n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
             }
         }
-        Some(Some(n))
+        super::response::digits_value(self.b.get(start..self.i)?).map(Some)
     }
 
     /// `data`: `null`, or an array of objects with `error_message` and

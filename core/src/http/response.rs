@@ -392,6 +392,12 @@ pub(super) fn parse_u64(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 19 {
         return None;
     }
+    digits_value(v)
+}
+
+/// The value of decimal digits (`Some(0)` for none); `None` for another
+/// byte or past `u64::MAX`.
+pub(super) fn digits_value(v: &[u8]) -> Option<u64> {
     let mut n = 0u64;
     for &d in v {
         if !d.is_ascii_digit() {
