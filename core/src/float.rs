@@ -349,8 +349,8 @@ pub(crate) fn format_finite(v: f64) -> Text {
         }
     } else {
         // 1e30, 1234e30 -> 1.234e33
-        let (lead, rest) = d.split_at(1);
-        out.extend(lead);
+        let (lead, rest) = d.split_first().unwrap_or((&b'0', &[]));
+        out.push(*lead);
         if !rest.is_empty() {
             out.push(b'.');
             out.extend(rest);

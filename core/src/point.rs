@@ -314,7 +314,7 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
         if !sort && !may_repeat {
             return Ok(());
         }
-        let (earlier, _) = region.split_at(new_rel);
+        let earlier = region.get(..new_rel).unwrap_or_default();
         let mut insert_at = None;
         for (ks, ke) in escape::tag_keys(earlier) {
             let key = earlier.get(ks..ke).unwrap_or_default();
@@ -348,11 +348,23 @@ fn rotate_right(span: &mut [u8], k: usize) {
 
 #[cfg(any(target_os = "none", test))]
 fn rotate_by_reversal(span: &mut [u8], k: usize) {
-    if let Some(split) = span.len().checked_sub(k) {
-        let (a, b) = span.split_at_mut(split);
-        a.reverse();
-        b.reverse();
-        span.reverse();
+    // Checked splits and iterator swaps: no panic paths (core's `reverse`
+    // keeps a bounds check).
+    fn reverse(s: &mut [u8]) {
+        if let Some((a, b)) = s.split_at_mut_checked(s.len() / 2) {
+            for (x, y) in a.iter_mut().zip(b.iter_mut().rev()) {
+                core::mem::swap(x, y);
+            }
+        }
+    }
+    if let Some((a, b)) = span
+        .len()
+        .checked_sub(k)
+        .and_then(|split| span.split_at_mut_checked(split))
+    {
+        reverse(a);
+        reverse(b);
+        reverse(span);
     }
 }
 
