@@ -105,11 +105,16 @@ pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(
         }
     }
     // Most names need no escape: check and copy them a word at a time.
-    let at = out.len;
-    if let Some(dst) = out.bytes.get_mut(at..at + name.len()) {
-        if copy_plain(dst, name, part != Part::Measurement) {
-            out.len = at + name.len();
-            return Ok(());
+    // Not on microcontrollers, where flash is scarcer than cycles: the
+    // byte loop below gives the same bytes.
+    #[cfg(not(target_os = "none"))]
+    {
+        let at = out.len;
+        if let Some(dst) = out.bytes.get_mut(at..at + name.len()) {
+            if copy_plain(dst, name, part != Part::Measurement) {
+                out.len = at + name.len();
+                return Ok(());
+            }
         }
     }
     out.len = write_name_slow(out.bytes, out.len, name, part)?;
@@ -230,16 +235,22 @@ pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> 
     let start = out.len;
     let end = start + bytes.len();
     let dst = out.bytes.get_mut(start..end).ok_or(PointError::BatchFull)?;
+    // Short copies without a `memcpy` call, except on microcontrollers
+    // (flash is scarcer than cycles there).
+    #[cfg(not(target_os = "none"))]
     if bytes.len() <= 32 {
         copy_short(dst, bytes);
-    } else {
-        dst.copy_from_slice(bytes);
+        out.len = end;
+        return Ok(());
     }
+    dst.copy_from_slice(bytes);
     out.len = end;
     Ok(())
 }
 
+#[cfg_attr(target_os = "none", allow(dead_code))]
 const ONES: u64 = 0x0101_0101_0101_0101;
+#[cfg_attr(target_os = "none", allow(dead_code))]
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 #[inline(always)]
@@ -268,6 +279,7 @@ fn store<const W: usize>(dst: &mut [u8], at: usize, word: [u8; W]) {
 /// byte is below `-` (0x2D), a backslash, or (in keys and tag values) `=`.
 /// False alarms (`!` to `+`) only send the name down the slow path.
 #[inline(always)]
+#[cfg_attr(target_os = "none", allow(dead_code))]
 fn may_be_special(word: [u8; 8], key: bool) -> bool {
     let w = u64::from_le_bytes(word);
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v;
@@ -284,6 +296,7 @@ fn may_be_special(word: [u8; 8], key: bool) -> bool {
 /// word overlapping the one before) instead of a call to `memcpy`.
 /// Returns false, having perhaps written part of `dst`, otherwise.
 #[inline(always)]
+#[cfg_attr(target_os = "none", allow(dead_code))]
 fn copy_plain(dst: &mut [u8], src: &[u8], key: bool) -> bool {
     let n = src.len();
     if n >= 8 {
@@ -329,6 +342,7 @@ fn copy_plain(dst: &mut [u8], src: &[u8], key: bool) -> bool {
 
 /// Copies up to 32 bytes with at most two overlapping word copies.
 #[inline(always)]
+#[cfg_attr(target_os = "none", allow(dead_code))]
 fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
     if n >= 16 {
@@ -396,8 +410,12 @@ pub(crate) fn find_unescaped(bytes: &[u8], from: usize, targets: &[u8]) -> Optio
             i += 2;
             continue;
         }
-        if targets.contains(&b) {
-            return Some(i);
+        // Not `contains`: for one or two targets a loop is as fast, and
+        // `contains` links a 160-byte memchr on microcontrollers.
+        for &t in targets {
+            if t == b {
+                return Some(i);
+            }
         }
         i += 1;
     }

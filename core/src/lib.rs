@@ -9,6 +9,8 @@ extern crate alloc;
 mod batch;
 mod digits;
 mod escape;
+#[cfg(any(feature = "small", test))]
+mod float;
 mod name;
 mod point;
 mod precision;

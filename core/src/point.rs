@@ -343,7 +343,7 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
         let new_key = region
             .get(new_rel + 1..key_end - tags_start)
             .unwrap_or_default();
-        let (earlier, _) = region.split_at(new_rel);
+        let earlier = region.get(..new_rel).unwrap_or_default();
         let mut insert_at = None;
         for (ks, ke) in escape::tag_keys(earlier) {
             let key = earlier.get(ks..ke).unwrap_or_default();
@@ -358,10 +358,42 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
         if let Some(at) = insert_at {
             let moved = region.len() - new_rel;
             if let Some(span) = region.get_mut(at..) {
-                span.rotate_right(moved);
+                rotate_right(span, moved);
             }
         }
         Ok(())
+    }
+}
+
+/// `span.rotate_right(k)`. Without an OS (microcontrollers), by three
+/// reversals: `rotate_right` moves bytes with `ptr::copy`, which links
+/// `compiler_builtins`' 1.6 KiB `memmove` on a Cortex-M.
+fn rotate_right(span: &mut [u8], k: usize) {
+    #[cfg(not(target_os = "none"))]
+    span.rotate_right(k);
+    #[cfg(target_os = "none")]
+    rotate_by_reversal(span, k);
+}
+
+#[cfg(any(target_os = "none", test))]
+fn rotate_by_reversal(span: &mut [u8], k: usize) {
+    // Checked splits and iterator swaps: no panic paths (core's `reverse`
+    // keeps a bounds check).
+    fn reverse(s: &mut [u8]) {
+        if let Some((a, b)) = s.split_at_mut_checked(s.len() / 2) {
+            for (x, y) in a.iter_mut().zip(b.iter_mut().rev()) {
+                core::mem::swap(x, y);
+            }
+        }
+    }
+    if let Some((a, b)) = span
+        .len()
+        .checked_sub(k)
+        .and_then(|split| span.split_at_mut_checked(split))
+    {
+        reverse(a);
+        reverse(b);
+        reverse(span);
     }
 }
 
@@ -549,6 +581,11 @@ fn write_float(buf: &mut Buf<'_>, v: f64) -> Result<(), PointError> {
     if let Some((negative, n, k)) = short_decimal(v) {
         return write_fixed(buf, negative, n, k);
     }
+    // `small`: the same digits without ryu's printer (and the `memmove`
+    // it links); see `float.rs`.
+    #[cfg(feature = "small")]
+    return escape::extend(buf, crate::float::format_finite(v).as_bytes());
+    #[cfg(not(feature = "small"))]
     escape::extend(buf, ryu::Buffer::new().format_finite(v).as_bytes())
 }
 
@@ -692,6 +729,17 @@ mod tests {
                     prop_assert_eq!(written(v), expected.format_finite(v));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn rotation_by_reversal_equals_rotate_right() {
+        let bytes = *b",a=1,b=2,c=3";
+        for k in 0..=bytes.len() {
+            let (mut ours, mut std) = (bytes, bytes);
+            rotate_by_reversal(&mut ours, k);
+            std.rotate_right(k);
+            assert_eq!(ours, std, "{k}");
         }
     }
 

@@ -258,7 +258,7 @@ impl Poll {
 /// response buffer
 /// (head and error body; the request body is written straight from the
 /// queue, see [`Queue`]). Stack use during [`Writer::poll`] is that of
-/// [`write_payload`] (the `httparse` header array and a 64-byte chunk).
+/// [`write_payload`] (its largest array is a 64-byte discard chunk).
 /// Neither the per-point path ([`Writer::push`]) nor [`Writer::poll`]
 /// allocates: `core/tests/delivery_no_alloc.rs` checks it with a counting
 /// allocator.

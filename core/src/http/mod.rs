@@ -27,8 +27,8 @@
 //! # Memory
 //!
 //! A [`Target`] borrows its strings. The response (head, then body) is read
-//! into the caller's buffer; the only stack arrays are the `httparse` header
-//! array ([`MAX_HEADERS`] entries) and a 64-byte discard chunk.
+//! into the caller's buffer; headers are interpreted as they are parsed (no
+//! header array), and the only stack array is a 64-byte discard chunk.
 //!
 //! ```
 //! use linewire::http::{write_batch, Action, Target};
@@ -52,6 +52,7 @@
 
 mod error;
 mod error_body;
+mod head;
 mod outcome;
 mod request;
 mod response;
@@ -66,6 +67,23 @@ pub use response::{
     MAX_HEADERS, MAX_INTERIM,
 };
 pub use target::{Api, Target, DEFAULT_MAX_BODY};
+
+/// Not public API: the response-head parser, for the fuzz target that holds
+/// it equal to `httparse` (`core/fuzz`, `head_parser`). Calls `on_header`
+/// with the byte ranges of each header's name and value; returns the head
+/// length, status and whether it is HTTP/1.0, or `Err(0)` for "read more",
+/// `Err(1)` for too many headers, `Err(2)` for an invalid head.
+#[doc(hidden)]
+pub fn __parse_head(
+    buf: &[u8],
+    on_header: &mut dyn FnMut((usize, usize), (usize, usize)),
+) -> Result<(usize, u16, bool), u8> {
+    head::parse(buf, on_header).map_err(|e| match e {
+        head::Stop::Partial => 0,
+        head::Stop::TooManyHeaders => 1,
+        head::Stop::Invalid => 2,
+    })
+}
 
 /// Sends `body` to `target` over `stream` and reads the answer into `buf`.
 ///

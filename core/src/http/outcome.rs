@@ -131,30 +131,27 @@ impl Outcome {
     /// assert_eq!(o, Outcome::Rejected);
     /// ```
     pub fn classify(status: u16, retry_after: Option<RetryAfter>, body: &ErrorBody<'_>) -> Self {
-        let partial = || {
-            Self::PartiallyWritten(Partial {
+        let msg_starts = |p: &str| body.message.is_some_and(|m| m.starts_with(p));
+        // Only the server's own word makes a 400 partial: Cloud Serverless
+        // reports `line`, InfluxDB 3 write_lp lists `data`, 1.x prefixes
+        // "partial write". A line number found in the message text alone is
+        // not enough: InfluxDB 3 Core names the bad line of a batch it
+        // rejected whole. 2.x OSS answers a partial write with 422.
+        let partial = match status {
+            400 => body.line.is_some() || body.detail.is_some() || msg_starts("partial write"),
+            422 => true,
+            _ => false,
+        };
+        if partial {
+            return Self::PartiallyWritten(Partial {
                 rejected: body.rejected,
                 dropped: body.dropped,
-            })
-        };
-        let msg_starts = |p: &str| body.message.is_some_and(|m| m.starts_with(p));
+            });
+        }
         match status {
             200..=299 => Self::Written,
-            400 => {
-                // Only the server's own word makes it partial: Cloud Serverless
-                // reports `line`, InfluxDB 3 write_lp lists `data`, 1.x prefixes
-                // "partial write". A line number found in the message text
-                // alone is not enough: InfluxDB 3 Core names the bad line of a
-                // batch it rejected whole.
-                if body.line.is_some() || body.detail.is_some() || msg_starts("partial write") {
-                    partial()
-                } else if about_request(body.message) {
-                    Self::InvalidRequest
-                } else {
-                    Self::Rejected
-                }
-            }
-            422 => partial(),
+            400 if about_request(body.message) => Self::InvalidRequest,
+            400 => Self::Rejected,
             401 => Self::Unauthorized,
             403 => Self::Forbidden,
             404 => Self::NotFound,

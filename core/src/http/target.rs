@@ -505,7 +505,9 @@ fn check_value(v: &str) -> Result<(), ConfigError> {
 }
 
 fn check_host(host: &str) -> Result<(), ConfigError> {
-    let bad = |b: u8| b.is_ascii_control() || b" /?#@\\".contains(&b) || b >= 0x80;
+    let bad = |b: u8| {
+        b.is_ascii_control() || matches!(b, b' ' | b'/' | b'?' | b'#' | b'@' | b'\\') || b >= 0x80
+    };
     if host.is_empty() || host.bytes().any(bad) {
         Err(ConfigError::InvalidHost)
     } else {
