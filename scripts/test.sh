@@ -32,6 +32,8 @@ cargo build -q -p linewire --target riscv32imc-unknown-none-elf
 
 step "clippy"
 cargo clippy -q --workspace --all-targets -- -D warnings
+# `small` swaps in the core's own float printer (the firmware's choice).
+cargo clippy -q -p linewire --features small --all-targets -- -D warnings
 
 step "firmware proof: thumbv7m-none-eabi under qemu, flash/RAM/stack budgets"
 cargo fmt --manifest-path examples/firmware/Cargo.toml -- --check
@@ -45,6 +47,8 @@ step "tests"
 test_log="$(mktemp)"
 trap 'rm -f "$test_log"' EXIT
 cargo test --workspace 2>&1 | tee "$test_log"
+# The core again with `small`: its float printer held to ryu bit for bit.
+cargo test -p linewire --features small --lib --tests 2>&1 | tee -a "$test_log"
 
 step "benches compile (run them with: cd benches && cargo bench; cargo run --release --bin throughput)"
 cargo fmt --manifest-path benches/Cargo.toml -- --check
