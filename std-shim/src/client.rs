@@ -552,6 +552,18 @@ impl Client {
         self.send(body, self.precision)
     }
 
+    /// [`write_body`](Self::write_body) with `gz`, the gzip member of
+    /// `body` compressed beforehand (by a writer compressing the next batch
+    /// while this one is in flight).
+    pub(crate) fn write_body_compressed(&self, body: &[u8], gz: &[u8]) -> Result<Written, Error> {
+        self.send_with(body, Some(gz), self.precision)
+    }
+
+    /// The gzip level of request bodies, `None` when gzip is off.
+    pub(crate) fn gzip_level_in_use(&self) -> Option<u8> {
+        self.gzip_level
+    }
+
     /// The core's target for this client (borrows the client).
     fn target<'a>(&'a self, precision: Precision, bucket: &'a str) -> Result<Target<'a>, Error> {
         let mut t = Target::v2(&self.authority, bucket, self.token.as_deref().unwrap_or(""))?
@@ -612,6 +624,15 @@ impl Client {
     }
 
     fn send(&self, body: &[u8], precision: Precision) -> Result<Written, Error> {
+        self.send_with(body, None, precision)
+    }
+
+    fn send_with(
+        &self,
+        body: &[u8],
+        compressed: Option<&[u8]>,
+        precision: Precision,
+    ) -> Result<Written, Error> {
         let payload = Payload::new(body)
             .precision(precision)
             .compressed(self.gzip_level.is_some());
@@ -625,14 +646,18 @@ impl Client {
         // the server's reading, and no compressed copy of the body is kept.
         let mut gzip_reader = self
             .gzip_level
+            .filter(|_| compressed.is_none())
             .map(|level| gzip::GzipReader::new(body, level));
-        let sent = match gzip_reader.as_mut() {
-            Some(reader) => request.send(ureq::SendBody::from_reader(reader)),
-            None => request.send(body),
+        let sent = match (gzip_reader.as_mut(), compressed) {
+            (_, Some(gz)) if self.gzip_level.is_some() => request.send(gz),
+            (Some(reader), _) => request.send(ureq::SendBody::from_reader(reader)),
+            _ => request.send(body),
         };
-        let wire_len = gzip_reader.as_ref().map_or(body.len(), |r| {
-            usize::try_from(r.wire_len()).unwrap_or(usize::MAX)
-        });
+        let wire_len = match (&gzip_reader, compressed) {
+            (Some(r), _) => usize::try_from(r.wire_len()).unwrap_or(usize::MAX),
+            (None, Some(gz)) if self.gzip_level.is_some() => gz.len(),
+            _ => body.len(),
+        };
         log::debug!(
             "POST {} ({} bytes, {} on the wire)",
             path,

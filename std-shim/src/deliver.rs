@@ -235,7 +235,7 @@ impl Packed {
     }
 
     /// The body of lines `range` (each with its `\n`).
-    fn body(&self, range: &Range<usize>) -> &[u8] {
+    pub(crate) fn body(&self, range: &Range<usize>) -> &[u8] {
         if range.start == 0 && range.end >= self.count {
             return &self.bytes;
         }
@@ -293,7 +293,15 @@ fn unix_now() -> Option<u64> {
 
 /// Sends `lines` until every line is stored or failed; `on` hears of each
 /// settled part.
-pub(crate) fn deliver(ctx: &mut Ctx<'_>, lines: &Packed, on: &mut dyn FnMut(Settled)) {
+///
+/// `compressed`, when given, is the gzip member of the whole batch, sent
+/// by the first request (a retry or a split half is compressed again).
+pub(crate) fn deliver(
+    ctx: &mut Ctx<'_>,
+    lines: &Packed,
+    mut compressed: Option<Vec<u8>>,
+    on: &mut dyn FnMut(Settled),
+) {
     let mut pending: Vec<Range<usize>> = Vec::with_capacity(8);
     pending.push(0..lines.len());
     while let Some(piece) = pending.pop() {
@@ -302,7 +310,10 @@ pub(crate) fn deliver(ctx: &mut Ctx<'_>, lines: &Packed, on: &mut dyn FnMut(Sett
         }
         loop {
             ctx.tries.requests = ctx.tries.requests.saturating_add(1);
-            let result = ctx.client.write_body(lines.body(&piece));
+            let result = match compressed.take() {
+                Some(gz) => ctx.client.write_body_compressed(lines.body(&piece), &gz),
+                None => ctx.client.write_body(lines.body(&piece)),
+            };
             let err = match result {
                 Ok(_) => {
                     ctx.backoff.succeeded();
@@ -571,7 +582,9 @@ impl<'c> Sender<'c> {
             tries: &mut tries,
         };
         let mut out = Vec::new();
-        deliver(&mut ctx, &Packed::from_lines(&lines), &mut |s| out.push(s));
+        deliver(&mut ctx, &Packed::from_lines(&lines), None, &mut |s| {
+            out.push(s)
+        });
         out
     }
 }

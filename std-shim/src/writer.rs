@@ -565,8 +565,10 @@ struct State {
     queue: Queue,
     /// The sequence number of the next line pushed.
     next_seq: u64,
-    /// The first sequence number of the batch being sent.
-    inflight: Option<u64>,
+    /// The first sequence numbers of the batches taken from the queue and
+    /// not yet settled, oldest first (two while the next batch is being
+    /// compressed as one is sent).
+    inflight: std::collections::VecDeque<u64>,
     /// When the oldest queued line arrived.
     oldest_at: Option<Instant>,
     /// Send everything below this sequence number now.
@@ -589,7 +591,10 @@ impl State {
 
     /// The lowest sequence number not yet settled.
     fn low_water(&self) -> u64 {
-        self.inflight.unwrap_or_else(|| self.front_seq())
+        self.inflight
+            .front()
+            .copied()
+            .unwrap_or_else(|| self.front_seq())
     }
 
     fn past_deadline(&self) -> bool {
@@ -991,7 +996,7 @@ impl Worker {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.subsec_nanos() ^ (std::process::id() << 16));
         let mut rng = XorShift32::new(seed);
-        while let Some(batch) = self.next_batch() {
+        let mut deliver_one = |batch: Packed, compressed: Option<Vec<u8>>| {
             let mut tries = Tries::default();
             let shared = Arc::clone(&self.shared);
             let mut wait_until = move |at_ms: u64| -> bool {
@@ -1024,7 +1029,7 @@ impl Worker {
                 tries: &mut tries,
             };
             let mut settled = Vec::new();
-            deliver::deliver(&mut ctx, &batch, &mut |s| settled.push(s));
+            deliver::deliver(&mut ctx, &batch, compressed, &mut |s| settled.push(s));
             let mut failures = Vec::new();
             {
                 let mut st = lock(&self.shared);
@@ -1048,10 +1053,36 @@ impl Worker {
                     st.stats.failed = st.stats.failed.saturating_add(failed as u64);
                     st.stats.pending = st.stats.pending.saturating_sub((sent + failed) as u64);
                 }
-                st.inflight = None;
+                // Batches are settled in the order they were taken.
+                st.inflight.pop_front();
             }
             self.report(failures);
             self.shared.done.notify_all();
+        };
+        match self.client.gzip_level_in_use() {
+            // Compress the next batch while this one is in flight: the
+            // server answers only once it has parsed the whole body, so
+            // compressing after the answer would leave it idle meanwhile.
+            Some(level) => std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<(Packed, Vec<u8>)>(0);
+                let this = &self;
+                scope.spawn(move || {
+                    while let Some(batch) = this.next_batch() {
+                        let gz = crate::gzip::gzip(batch.body(&(0..batch.len())), level);
+                        if tx.send((batch, gz)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                for (batch, gz) in rx {
+                    deliver_one(batch, Some(gz));
+                }
+            }),
+            None => {
+                while let Some(batch) = self.next_batch() {
+                    deliver_one(batch, None);
+                }
+            }
         }
         lock(&self.shared).exited = true;
         self.shared.done.notify_all();
@@ -1124,7 +1155,7 @@ impl Worker {
                 let n = st.queue.len().min(self.batch_lines);
                 let first = st.front_seq();
                 let batch = st.queue.take(n, first);
-                st.inflight = Some(first);
+                st.inflight.push_back(first);
                 st.oldest_at = if st.queue.is_empty() {
                     None
                 } else {

@@ -434,3 +434,39 @@ fn no_token_in_logs_debug_or_reports() {
         assert!(!l.contains(TOKEN), "{l}");
     }
 }
+
+/// With gzip on, the writer compresses the next batch while one is in
+/// flight: two batches are out of the queue at once, and `flush` must wait
+/// for both (the second is taken while the first is still unanswered).
+#[test]
+fn flush_waits_for_the_batch_in_flight_and_the_one_compressed_behind_it() {
+    let server = TestServer::start();
+    // The first request is answered only after 400 ms.
+    server.set_faults(FaultPlan::new().on_request(1, Fault::Delay(Duration::from_millis(400))));
+    let w = builder(&server).batch_lines(10).start();
+    w.push_lines(&lines(0..30)).unwrap();
+    w.flush();
+    // Every line stored by the time flush returns, none twice, in three
+    // gzip requests of whole lines, in the order they were pushed.
+    assert_eq!(server.points("farm").len(), 30);
+    assert_eq!(line_counts(&server), vec![10, 10, 10]);
+    let firsts: Vec<String> = server
+        .write_requests()
+        .iter()
+        .map(|r| r.body_text().lines().next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        firsts,
+        [
+            "m,n=n0 v=0i 1700000000",
+            "m,n=n10 v=10i 1700000010",
+            "m,n=n20 v=20i 1700000020"
+        ]
+    );
+    assert!(server
+        .write_requests()
+        .iter()
+        .all(|r| r.header("content-encoding") == Some("gzip")));
+    let s = w.close();
+    assert_eq!((s.accepted, s.sent, s.failed, s.pending), (30, 30, 0, 0));
+}
