@@ -7,9 +7,10 @@ use crate::precision::Precision;
 
 /// Line protocol for up to `N` bytes, held inline: no heap.
 ///
-/// Points are added with [`point`](Batch::point); each one is appended
+/// Points are added with [`point`](BatchInner::point); each one is appended
 /// whole or not at all. The batch remembers the precision its timestamps
-/// are in, which is what the write request must say.
+/// are in, which is what the write request must say. Every method is on
+/// [`BatchInner`], which [`BorrowedBatch`] shares.
 ///
 /// ```
 /// use linewire::{Batch, Precision};
@@ -24,9 +25,64 @@ use crate::precision::Precision;
 /// );
 /// # Ok::<(), linewire::PointError>(())
 /// ```
+pub type Batch<const N: usize> = BatchInner<[u8; N]>;
+
+/// A batch in a buffer the caller lends (a `static`, a DMA region, a
+/// buffer shared with other work), with the same methods as [`Batch`].
+///
+/// ```
+/// use linewire::BorrowedBatch;
+///
+/// let mut buf = [0u8; 128];
+/// let mut batch = BorrowedBatch::new(&mut buf);
+/// batch.point("env")?.field("t", 21.5)?.timestamp(1_700_000_000_000_000_000)?;
+/// assert_eq!(batch.as_str(), "env t=21.5 1700000000000000000\n");
+/// assert_eq!(batch.capacity(), 128);
+/// # Ok::<(), linewire::PointError>(())
+/// ```
+pub type BorrowedBatch<'a> = BatchInner<&'a mut [u8]>;
+
+/// Where a batch keeps its bytes: inline (`[u8; N]`, [`Batch`]) or
+/// borrowed (`&mut [u8]`, [`BorrowedBatch`]). Sealed.
+pub trait Storage: sealed::Sealed {
+    #[doc(hidden)]
+    fn bytes(&self) -> &[u8];
+    #[doc(hidden)]
+    fn bytes_mut(&mut self) -> &mut [u8];
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<const N: usize> Sealed for [u8; N] {}
+    impl Sealed for &mut [u8] {}
+}
+
+impl<const N: usize> Storage for [u8; N] {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    #[inline(always)]
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+impl Storage for &mut [u8] {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    #[inline(always)]
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+/// A batch of line protocol over the storage `S`: use its names
+/// [`Batch<N>`](Batch) (inline) and [`BorrowedBatch`] (borrowed).
 #[derive(Debug, Clone)]
-pub struct Batch<const N: usize> {
-    bytes: [u8; N],
+pub struct BatchInner<S: Storage> {
     /// Bytes written, including a point being built past `committed`.
     written: usize,
     /// Bytes of complete lines.
@@ -34,6 +90,7 @@ pub struct Batch<const N: usize> {
     lines: usize,
     precision: Precision,
     sort_tags: bool,
+    bytes: S,
 }
 
 impl<const N: usize> Default for Batch<N> {
@@ -61,7 +118,7 @@ impl<const N: usize> Batch<N> {
     /// assert_eq!(batch.precision(), linewire::Precision::Milliseconds);
     /// ```
     pub const fn with_precision(precision: Precision) -> Self {
-        Batch {
+        BatchInner {
             bytes: [0; N],
             written: 0,
             committed: 0,
@@ -70,7 +127,56 @@ impl<const N: usize> Batch<N> {
             sort_tags: false,
         }
     }
+}
 
+impl<'a> BorrowedBatch<'a> {
+    /// An empty batch in `buf` with nanosecond timestamps. What `buf`
+    /// held is overwritten as lines are added.
+    ///
+    /// ```
+    /// let mut buf = [0u8; 64];
+    /// let batch = linewire::BorrowedBatch::new(&mut buf);
+    /// assert!(batch.is_empty() && batch.remaining() == 64);
+    /// ```
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Self::with_precision(buf, Precision::Nanoseconds)
+    }
+
+    /// An empty batch in `buf` whose timestamps are in `precision`.
+    ///
+    /// ```
+    /// let mut buf = [0u8; 64];
+    /// let batch = linewire::BorrowedBatch::with_precision(&mut buf, linewire::Precision::Seconds);
+    /// assert_eq!(batch.precision(), linewire::Precision::Seconds);
+    /// ```
+    pub fn with_precision(buf: &'a mut [u8], precision: Precision) -> Self {
+        BatchInner {
+            bytes: buf,
+            written: 0,
+            committed: 0,
+            lines: 0,
+            precision,
+            sort_tags: false,
+        }
+    }
+
+    /// Gives the buffer back.
+    ///
+    /// ```
+    /// let mut buf = [0u8; 64];
+    /// let mut batch = linewire::BorrowedBatch::new(&mut buf);
+    /// batch.point("m")?.field("v", 1i64)?.finish()?;
+    /// let len = batch.len();
+    /// let buf = batch.into_inner();
+    /// assert_eq!(&buf[..len], b"m v=1i\n");
+    /// # Ok::<(), linewire::PointError>(())
+    /// ```
+    pub fn into_inner(self) -> &'a mut [u8] {
+        self.bytes
+    }
+}
+
+impl<S: Storage> BatchInner<S> {
     /// Turns sorting of tags by key on or off for the points added after.
     ///
     /// InfluxDB recommends sorted tags (it sorts them itself otherwise).
@@ -101,7 +207,7 @@ impl<const N: usize> Batch<N> {
     pub fn point<'m>(
         &mut self,
         measurement: impl Into<Name<'m>>,
-    ) -> Result<PointBuilder<'_, N, NoFields>, PointError> {
+    ) -> Result<PointBuilder<'_, S, NoFields>, PointError> {
         PointBuilder::start(self, measurement.into())
     }
 
@@ -121,7 +227,7 @@ impl<const N: usize> Batch<N> {
         &mut self,
         defaults: &DefaultTags<D>,
         measurement: impl Into<Name<'m>>,
-    ) -> Result<PointBuilder<'_, N, NoFields>, PointError> {
+    ) -> Result<PointBuilder<'_, S, NoFields>, PointError> {
         PointBuilder::start(self, measurement.into())?.default_tags(defaults.escaped())
     }
 
@@ -144,13 +250,13 @@ impl<const N: usize> Batch<N> {
         self.committed == 0
     }
 
-    /// The capacity `N`, in bytes.
+    /// The capacity in bytes (`N` of a [`Batch<N>`](Batch)).
     ///
     /// ```
     /// assert_eq!(linewire::Batch::<64>::new().capacity(), 64);
     /// ```
-    pub const fn capacity(&self) -> usize {
-        N
+    pub fn capacity(&self) -> usize {
+        self.bytes.bytes().len()
     }
 
     /// Bytes still free for new lines.
@@ -162,7 +268,7 @@ impl<const N: usize> Batch<N> {
     /// # Ok::<(), linewire::PointError>(())
     /// ```
     pub fn remaining(&self) -> usize {
-        N - self.committed
+        self.capacity().saturating_sub(self.committed)
     }
 
     /// How many lines (points) the batch holds.
@@ -197,7 +303,7 @@ impl<const N: usize> Batch<N> {
     /// # Ok::<(), linewire::PointError>(())
     /// ```
     pub fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..self.committed).unwrap_or_default()
+        self.bytes.bytes().get(..self.committed).unwrap_or_default()
     }
 
     /// The line protocol as text (it is always UTF-8).
@@ -280,7 +386,7 @@ impl<const N: usize> Batch<N> {
         // Short of the end, exactly `k` lines were passed.
         let removed = if end >= self.committed { self.lines } else { k };
         let len = self.committed;
-        self.bytes.copy_within(end..len, 0);
+        self.bytes.bytes_mut().copy_within(end..len, 0);
         self.written = len - end;
         self.committed = len - end;
         self.lines -= removed;
@@ -306,7 +412,7 @@ impl<const N: usize> Batch<N> {
     /// with [`set_written`](Self::set_written).
     pub(crate) fn buf_mut(&mut self) -> Buf<'_> {
         Buf {
-            bytes: &mut self.bytes,
+            bytes: self.bytes.bytes_mut(),
             len: self.written,
         }
     }

@@ -24,7 +24,7 @@ pub mod http;
 #[cfg(feature = "embedded-nal")]
 pub mod nal;
 
-pub use batch::{Batch, DefaultTags, Lines};
+pub use batch::{Batch, BatchInner, BorrowedBatch, DefaultTags, Lines, Storage};
 pub use name::Name;
 pub use point::{
     FieldValue, HasFields, NoFields, Part, PointBuilder, PointError, MAX_STRING_FIELD_LEN,

@@ -4,7 +4,7 @@
 use core::fmt;
 use core::marker::PhantomData;
 
-use crate::batch::Batch;
+use crate::batch::{BatchInner, Storage};
 use crate::digits::{self, U64_DIGITS};
 use crate::escape::{self, Buf};
 use crate::name::Name;
@@ -185,7 +185,7 @@ pub struct NoFields;
 #[derive(Debug)]
 pub struct HasFields;
 
-/// Writes one point into a [`Batch`]; made by [`Batch::point`].
+/// Writes one point into a [`Batch`](crate::Batch); made by [`point`](BatchInner::point).
 ///
 /// The order of calls is fixed by the types: tags, then fields, then
 /// [`timestamp`](PointBuilder::timestamp) or [`finish`](PointBuilder::finish),
@@ -211,8 +211,8 @@ pub struct HasFields;
 /// ```
 #[must_use = "a point is only added to the batch by `timestamp` or `finish`"]
 #[derive(Debug)]
-pub struct PointBuilder<'b, const N: usize, State> {
-    batch: &'b mut Batch<N>,
+pub struct PointBuilder<'b, S: Storage, State> {
+    batch: &'b mut BatchInner<S>,
     /// Where this point's measurement ends and its tags begin.
     tags_start: usize,
     /// Where its first field key begins; 0 until there is a field.
@@ -231,14 +231,14 @@ fn key_bit(key: &[u8]) -> u64 {
     1 << ((first.wrapping_mul(31) ^ last.wrapping_mul(7) ^ key.len() as u32) & 31)
 }
 
-impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
+impl<'b, S: Storage> PointBuilder<'b, S, NoFields> {
     // The steps are inlined on hosts: at each call the checks then fold to
     // the types given (a `&str` or a checked `Name`, an `f64` or an `i64`),
     // which takes about 40% off the cost of a point. Not on microcontrollers,
     // where every call site would cost flash.
     #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(crate) fn start(
-        batch: &'b mut Batch<N>,
+        batch: &'b mut BatchInner<S>,
         measurement: Name<'_>,
     ) -> Result<Self, PointError> {
         batch.discard_uncommitted();
@@ -256,7 +256,7 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
     }
 
     /// Adds a tag. Keys and values are escaped; see [`PointError`] for what
-    /// is refused. With [`Batch::sort_tags`] on, the tag is put in key order.
+    /// is refused. With [`sort_tags`](BatchInner::sort_tags) on, the tag is put in key order.
     ///
     /// ```
     /// let mut batch = linewire::Batch::<128>::new();
@@ -328,7 +328,7 @@ impl<'b, const N: usize> PointBuilder<'b, N, NoFields> {
     /// so that the builder can stay in registers on the fast path.
     #[inline(never)]
     fn compare_tag(
-        batch: &mut Batch<N>,
+        batch: &mut BatchInner<S>,
         tags_start: usize,
         tag_start: usize,
         key_end: usize,
@@ -397,7 +397,7 @@ fn rotate_by_reversal(span: &mut [u8], k: usize) {
     }
 }
 
-impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
+impl<'b, S: Storage, State> PointBuilder<'b, S, State> {
     /// Adds a field. The first field ends the tags; a point needs at least one.
     ///
     /// ```
@@ -417,7 +417,7 @@ impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
         self,
         key: impl Into<Name<'k>>,
         value: impl Into<FieldValue<'v>>,
-    ) -> Result<PointBuilder<'b, N, HasFields>, PointError> {
+    ) -> Result<PointBuilder<'b, S, HasFields>, PointError> {
         let mut this = self;
         this.field_inner(key.into(), value.into())?;
         Ok(PointBuilder {
@@ -456,7 +456,7 @@ impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
     }
 }
 
-impl<const N: usize> PointBuilder<'_, N, HasFields> {
+impl<S: Storage> PointBuilder<'_, S, HasFields> {
     /// Writes the timestamp, in the batch's [`Precision`](crate::Precision),
     /// and commits the point.
     ///

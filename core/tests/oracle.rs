@@ -4,7 +4,10 @@
 //! reason an independent model of the rules agrees with.
 
 use influxdb_line_protocol::{parse_lines, FieldValue as Parsed};
-use linewire::{Batch, DefaultTags, FieldValue, Name, Part, PointError, Precision};
+use linewire::{
+    Batch, BatchInner, BorrowedBatch, DefaultTags, FieldValue, Name, Part, PointError, Precision,
+    Storage,
+};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -204,8 +207,8 @@ fn name(s: &str, plain: bool) -> Name<'_> {
     }
 }
 
-fn build<const N: usize, const D: usize>(
-    batch: &mut Batch<N>,
+fn build<S: Storage, const D: usize>(
+    batch: &mut BatchInner<S>,
     defaults: &DefaultTags<D>,
     p: &Point,
     plain: bool,
@@ -279,6 +282,7 @@ proptest! {
         sort in any::<bool>(),
         precision in precision(),
         plain in any::<bool>(),
+        small_capacity in 0usize..700,
     ) {
         let mut defaults = DefaultTags::<128>::new();
         let mut accepted_defaults = Vec::new();
@@ -292,12 +296,36 @@ proptest! {
             }
         }
         let mut batch = Batch::<4096>::with_precision(precision).sort_tags(sort);
+        // Twins in borrowed buffers: one as large, which must write the same
+        // bytes, and one small, which must refuse whole points when full.
+        let mut twin_buf = vec![0u8; 4096];
+        let mut twin = BorrowedBatch::with_precision(&mut twin_buf, precision).sort_tags(sort);
+        let mut small_buf = vec![0u8; small_capacity];
+        let mut small = BorrowedBatch::with_precision(&mut small_buf, precision).sort_tags(sort);
         let mut kept = Vec::new();
         for p in points.iter().filter(|p| !p.fields.is_empty()) {
             let before = batch.as_bytes().to_vec();
             let lines_before = batch.line_count();
             let expected = expected_error(p, &accepted_defaults, precision);
-            match build(&mut batch, &defaults, p, plain) {
+            let twin_result = build(&mut twin, &defaults, p, plain);
+            let small_before = small.as_bytes().to_vec();
+            let small_result = build(&mut small, &defaults, p, plain);
+            if small_result.is_err() {
+                prop_assert_eq!(small.as_bytes(), &small_before[..], "refused point changed a full batch");
+            }
+            let result = build(&mut batch, &defaults, p, plain);
+            prop_assert_eq!(&twin_result, &result);
+            prop_assert_eq!(twin.as_bytes(), batch.as_bytes());
+            match (&small_result, &result) {
+                (Ok(()), Ok(())) => prop_assert_eq!(
+                    small.as_bytes().get(small_before.len()..),
+                    batch.as_bytes().get(before.len()..)
+                ),
+                (Ok(()), Err(e)) => prop_assert_eq!(e, &PointError::BatchFull),
+                (Err(e), Ok(())) => prop_assert_eq!(e, &PointError::BatchFull),
+                (Err(a), Err(b)) => prop_assert!(*a == PointError::BatchFull || a == b),
+            }
+            match result {
                 Ok(()) => {
                     prop_assert_eq!(expected, None, "accepted {:?}", p);
                     kept.push(p.clone());

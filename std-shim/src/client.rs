@@ -17,7 +17,7 @@ use std::time::Duration;
 use linewire::http::{
     encode_head, Action, ConfigError, ErrorBody, Outcome, Payload, RetryAfter, Target, WriteError,
 };
-use linewire::{Batch, Precision};
+use linewire::{BatchInner, Precision, Storage};
 
 use crate::gzip;
 
@@ -431,7 +431,7 @@ impl Client {
     }
 
     /// The precision of timestamps in [`write_line_protocol`](Self::write_line_protocol)
-    /// (a [`Batch`] carries its own). Default nanoseconds.
+    /// (a [`Batch`](linewire::Batch) carries its own). Default nanoseconds.
     ///
     /// ```
     /// let c = linewire_std::Client::new("http://h:8086", None)?.precision(linewire::Precision::Seconds);
@@ -523,7 +523,7 @@ impl Client {
     /// assert_eq!(server.points("b")[0].timestamp_ns, 1_700_000_000_000_000_000);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn write<const N: usize>(&self, batch: &Batch<N>) -> Result<Written, Error> {
+    pub fn write<S: Storage>(&self, batch: &BatchInner<S>) -> Result<Written, Error> {
         self.send(batch.as_bytes(), batch.precision())
     }
 

@@ -57,7 +57,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use linewire::{Backoff, Batch, RetryPolicy, XorShift32};
+use linewire::{Backoff, BatchInner, RetryPolicy, Storage, XorShift32};
 
 use crate::client::Client;
 pub use crate::deliver::FailureReason;
@@ -702,7 +702,7 @@ impl BackgroundWriter {
     /// assert_eq!(writer.push(&batch), Err(linewire_std::PushError::PrecisionMismatch));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn push<const N: usize>(&self, batch: &Batch<N>) -> Result<(), PushError> {
+    pub fn push<S: Storage>(&self, batch: &BatchInner<S>) -> Result<(), PushError> {
         if batch.precision() != self.precision {
             self.count_refused(batch.line_count());
             return Err(PushError::PrecisionMismatch);
@@ -1242,7 +1242,7 @@ mod tests {
         let server = linewire_testkit::TestServer::start();
         let client = Client::new(&server.url(), None).unwrap().bucket("b");
         let writer = BackgroundWriter::builder(client).capacity_lines(2).start();
-        let mut batch = Batch::<256>::new();
+        let mut batch = linewire::Batch::<256>::new();
         for i in 0..3i64 {
             batch
                 .point("m")

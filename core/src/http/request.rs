@@ -144,8 +144,8 @@ impl<'b, const N: usize> From<&'b [u8; N]> for Payload<'b> {
 /// assert_eq!(payload.bytes(), batch.as_bytes());
 /// # Ok::<(), linewire::PointError>(())
 /// ```
-impl<'b, const N: usize> From<&'b crate::Batch<N>> for Payload<'b> {
-    fn from(batch: &'b crate::Batch<N>) -> Self {
+impl<'b, S: crate::Storage> From<&'b crate::BatchInner<S>> for Payload<'b> {
+    fn from(batch: &'b crate::BatchInner<S>) -> Self {
         Self::new(batch.as_bytes()).precision(batch.precision())
     }
 }
