@@ -129,11 +129,12 @@ fn compute_pow5(i: u32, inv: bool) -> (u64, u64) {
     (lo, hi)
 }
 
-/// `x / 10`, one copy: on a 32-bit target each inlined 64-bit division by
-/// a constant is a long multiply sequence.
+/// `x / 10` as a multiply by the rounded-up reciprocal `ceil(2^67 / 10)`
+/// (exact for every `u64`): no 64-bit division routine on a 32-bit target.
+/// One copy, not inlined: the multiply is a few instructions there.
 #[inline(never)]
 fn div10(x: u64) -> u64 {
-    x / 10
+    crate::digits::mul_high(x, 0xCCCC_CCCC_CCCC_CCCD) >> 3
 }
 
 fn multiple_of_power_of_5(mut value: u64, p: u32) -> bool {
@@ -201,7 +202,10 @@ fn d2d(ieee_mantissa: u64, ieee_exponent: u32) -> (u64, i32) {
         (vr, vp, vm) = mul_shift_all_64(m2, compute_pow5(q, true), i as u32, mm_shift);
         if q <= 21 {
             // Only one of mp, mv and mm can be a multiple of 5, if any.
-            let mv_mod5 = (mv as u32).wrapping_sub(5u32.wrapping_mul((mv / 5) as u32));
+            // `mv / 5` by the rounded-up reciprocal `ceil(2^66 / 5)` (exact
+            // for every `u64`): no 64-bit division.
+            let mv_div5 = crate::digits::mul_high(mv, 0xCCCC_CCCC_CCCC_CCCD) >> 2;
+            let mv_mod5 = (mv as u32).wrapping_sub(5u32.wrapping_mul(mv_div5 as u32));
             if mv_mod5 == 0 {
                 vr_is_trailing_zeros = multiple_of_power_of_5(mv, q);
             } else if accept_bounds {

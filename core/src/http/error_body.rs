@@ -132,8 +132,9 @@ pub struct ErrorBody<'b> {
     pub detail: Option<&'b str>,
     /// `line`: the first rejected line (Cloud Serverless).
     pub line: Option<u32>,
-    /// Telegraf's `maxLength`: the largest body it accepts, in bytes.
-    pub max_length: Option<u64>,
+    /// Telegraf's `maxLength`: the largest body it accepts, in bytes
+    /// (saturating at `u32::MAX`).
+    pub max_length: Option<u32>,
     /// `dropped=N` at the end of a 1.x/2.x partial-write message.
     pub dropped: Option<u32>,
     /// Rejected lines: from `line`, `data[].line_number`, or
@@ -207,7 +208,8 @@ impl<'b> ErrorBody<'b> {
         out.max_length = f
             .max_length
             .and_then(|(s, e)| body.get(s..e))
-            .and_then(parse_u64);
+            .and_then(parse_u64)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
         // Unescape each string where it is. The ranges are disjoint.
         let ranges = [
             f.code,

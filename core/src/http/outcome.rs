@@ -97,8 +97,9 @@ pub enum Outcome {
     /// 413: the body is too large; `max_length` is the limit when the
     /// server says (Telegraf).
     TooLarge {
-        /// The largest body the server accepts, in bytes, if known.
-        max_length: Option<u64>,
+        /// The largest body the server accepts, in bytes, if known
+        /// (saturating at `u32::MAX`).
+        max_length: Option<u32>,
     },
     /// 429: rate limited.
     Throttled {
