@@ -193,7 +193,7 @@ impl<'b> ErrorBody<'b> {
             return out;
         };
         out.kind = BodyKind::Json;
-        out.line = f.line.and_then(|l| u32::try_from(l).ok());
+        out.line = f.line;
         if let Some(l) = out.line {
             out.rejected.push(l);
         }
@@ -262,7 +262,8 @@ struct Fields {
     code: Option<(usize, usize)>,
     message: Option<(usize, usize)>,
     error: Option<(usize, usize)>,
-    line: Option<u64>,
+    /// `None` also past `u32::MAX` (a `u32` keeps the struct 4-aligned).
+    line: Option<u32>,
     max_length: Option<(usize, usize)>,
     data: Option<DataList>,
 }
@@ -318,7 +319,7 @@ fn scan(body: &[u8], full: bool) -> Option<Fields> {
             2 => &mut f.error,
             3 => &mut f.max_length,
             4 => {
-                f.line = j.opt_u64()?;
+                f.line = j.opt_u32()?;
                 return Some(());
             }
             _ => {
@@ -367,8 +368,10 @@ impl<'a> Json<'a> {
         self.b.get(self.i).copied()
     }
 
+    /// One byte on. Wrapping, not checked: `i` only moves on past a byte
+    /// `peek` found, so it stays at most `b.len()` (never near `usize::MAX`).
     fn bump(&mut self) {
-        self.i = self.i.saturating_add(1);
+        self.i = self.i.wrapping_add(1);
     }
 
     /// Skips whitespace; the next byte.
@@ -422,7 +425,9 @@ impl<'a> Json<'a> {
         self.string().map(Some)
     }
 
-    fn opt_u64(&mut self) -> Option<Option<u64>> {
+    /// A number: `Some(None)` for `null` and past `u32::MAX`; `None`
+    /// (refused) past `u64::MAX`, as `serde-json-core` refuses it.
+    fn opt_u32(&mut self) -> Option<Option<u32>> {
         if self.null()? {
             return Some(None);
         }
@@ -437,7 +442,8 @@ impl<'a> Json<'a> {
                 self.bump();
             }
         }
-        super::response::digits_value(self.b.get(start..self.i)?).map(Some)
+        super::response::digits_value(self.b.get(start..self.i)?)
+            .map(|n| u32::try_from(n).ok())
     }
 
     /// `data`: `null`, or an array of objects with `error_message` and
@@ -458,7 +464,7 @@ impl<'a> Json<'a> {
                 if idx == 0 {
                     message = j.opt_str()?;
                 } else {
-                    line = j.opt_u64()?;
+                    line = j.opt_u32()?;
                 }
                 Some(())
             })?;
@@ -467,7 +473,7 @@ impl<'a> Json<'a> {
                 // `memmove` (1.6 KiB on a Cortex-M).
                 out.first_message = Some(m);
             }
-            match line.and_then(|l| u32::try_from(l).ok()) {
+            match line {
                 Some(l) => out.lines.push(l),
                 None => out.lines.count = out.lines.count.saturating_add(1),
             }
@@ -756,7 +762,7 @@ mod oracle {
                 code: at(b, f.code),
                 message: at(b, f.message),
                 error: at(b, f.error),
-                line: f.line,
+                line: f.line.and_then(|l| u32::try_from(l).ok()),
                 max_length: at(b, f.max_length),
                 data: f.data.map(|d| DataList {
                     lines: d.lines,
