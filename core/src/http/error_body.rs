@@ -442,8 +442,7 @@ impl<'a> Json<'a> {
                 self.bump();
             }
         }
-        super::response::digits_value(self.b.get(start..self.i)?)
-            .map(|n| u32::try_from(n).ok())
+        super::response::digits_value(self.b.get(start..self.i)?).map(|n| u32::try_from(n).ok())
     }
 
     /// `data`: `null`, or an array of objects with `error_message` and
