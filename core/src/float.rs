@@ -187,40 +187,35 @@ fn d2d(ieee_mantissa: u64, ieee_exponent: u32) -> (u64, i32) {
     // Ryū's general case only: its common case (~99.3%, no trailing zeros
     // in the interval) is this loop with both flags false, digit pairs
     // removed at a time for speed; one loop is less flash.
+    // Ryū's second loop (after the first, while vm ends in zeros and may
+    // be the output) folded into the first: `more_zeros`.
+    let mut more_zeros = false;
     loop {
-        let vp_div10 = div10(vp);
         let vm_div10 = div10(vm);
-        if vp_div10 <= vm_div10 {
-            break;
-        }
         let vm_mod10 = (vm as u32).wrapping_sub(10u32.wrapping_mul(vm_div10 as u32));
-        let vr_div10 = div10(vr);
-        let vr_mod10 = (vr as u32).wrapping_sub(10u32.wrapping_mul(vr_div10 as u32));
-        vm_is_trailing_zeros &= vm_mod10 == 0;
-        vr_is_trailing_zeros &= last_removed_digit == 0;
-        last_removed_digit = vr_mod10 as u8;
-        vr = vr_div10;
-        vp = vp_div10;
-        vm = vm_div10;
-        removed += 1;
-    }
-    if vm_is_trailing_zeros {
-        loop {
-            let vm_div10 = div10(vm);
-            let vm_mod10 = (vm as u32).wrapping_sub(10u32.wrapping_mul(vm_div10 as u32));
+        if more_zeros {
             if vm_mod10 != 0 {
                 break;
             }
+        } else {
             let vp_div10 = div10(vp);
-            let vr_div10 = div10(vr);
-            let vr_mod10 = (vr as u32).wrapping_sub(10u32.wrapping_mul(vr_div10 as u32));
-            vr_is_trailing_zeros &= last_removed_digit == 0;
-            last_removed_digit = vr_mod10 as u8;
-            vr = vr_div10;
+            if vp_div10 <= vm_div10 {
+                if !vm_is_trailing_zeros {
+                    break;
+                }
+                more_zeros = true;
+                continue;
+            }
+            vm_is_trailing_zeros &= vm_mod10 == 0;
             vp = vp_div10;
-            vm = vm_div10;
-            removed += 1;
         }
+        let vr_div10 = div10(vr);
+        let vr_mod10 = (vr as u32).wrapping_sub(10u32.wrapping_mul(vr_div10 as u32));
+        vr_is_trailing_zeros &= last_removed_digit == 0;
+        last_removed_digit = vr_mod10 as u8;
+        vr = vr_div10;
+        vm = vm_div10;
+        removed += 1;
     }
     if vr_is_trailing_zeros && last_removed_digit == 5 && vr % 2 == 0 {
         // Round even if the exact number is .....50..0.
