@@ -235,6 +235,7 @@ pub(crate) struct Text {
 }
 
 impl Text {
+    #[inline(never)]
     fn push(&mut self, b: u8) {
         if let Some(slot) = self.bytes.get_mut(self.len) {
             *slot = b;
