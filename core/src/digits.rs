@@ -26,7 +26,7 @@ pub(crate) fn eight_digits(x: u32) -> [u8; 8] {
 }
 
 /// The high 64 bits of `a * b`.
-#[cfg(any(target_os = "none", feature = "small"))]
+#[cfg(any(target_os = "none", feature = "small", test))]
 #[inline(always)]
 pub(crate) fn mul_high(a: u64, b: u64) -> u64 {
     ((u128::from(a) * u128::from(b)) >> 64) as u64
