@@ -177,7 +177,8 @@ fn d2d(ieee_mantissa: u64, ieee_exponent: u32) -> (u64, i32) {
                 vp -= 1;
             }
         } else if q < 63 {
-            vr_is_trailing_zeros = (mv & ((1u64 << q) - 1)) == 0;
+            // `mv % 2^q == 0` without a variable 64-bit shift (mv > 0).
+            vr_is_trailing_zeros = mv.trailing_zeros() >= q;
         }
     }
 

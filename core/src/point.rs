@@ -523,7 +523,7 @@ fn check_field_key(bytes: &[u8], fields_start: usize, key_start: usize) -> Resul
         .get(fields_start..key_start.saturating_sub(1))
         .unwrap_or_default();
     for (ks, ke) in escape::field_keys(earlier) {
-        if earlier.get(ks..ke) == Some(new_key) {
+        if escape::same(earlier.get(ks..ke).unwrap_or_default(), new_key) {
             return Err(PointError::DuplicateField);
         }
     }

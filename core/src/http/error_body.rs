@@ -17,6 +17,8 @@
 //! surrogate pairs) are decoded in place: an escape is never shorter than
 //! what it decodes to, so the decoded text fits where the escaped text was.
 
+use crate::escape::{same, strip};
+
 /// The most rejected line numbers kept from one error body.
 pub const MAX_REJECTED_LINES: usize = 8;
 
@@ -240,13 +242,13 @@ impl<'b> ErrorBody<'b> {
         };
         for i in 0..bytes.len() {
             let rest = bytes.get(i..).unwrap_or_default();
-            if let Some(after) = rest.strip_prefix(b"dropped=") {
+            if let Some(after) = strip(rest, b"dropped=") {
                 // The last one counts.
                 self.dropped = number(after).0;
-            } else if let Some(after) = rest.strip_prefix(b"line ") {
+            } else if let Some(after) = strip(rest, b"line ") {
                 // Cloud Serverless: "error parsing line 3 (1-based): ...".
                 if let (Some(n), tail) = number(after) {
-                    if tail.starts_with(b" (1-based)") {
+                    if strip(tail, b" (1-based)").is_some() {
                         self.rejected.push(n);
                     }
                 }
@@ -353,7 +355,7 @@ impl<'a> Json<'a> {
     /// `None` (refused) for one already in `seen` (a bit per key).
     fn known(&self, key: (usize, usize), keys: &[&[u8]], seen: &mut u8) -> Option<Option<usize>> {
         let name = self.b.get(key.0..key.1).unwrap_or_default();
-        let Some(idx) = keys.iter().position(|k| *k == name) else {
+        let Some(idx) = keys.iter().position(|k| same(k, name)) else {
             return Some(None);
         };
         let bit = 1u8 << idx;
