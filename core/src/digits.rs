@@ -10,6 +10,8 @@
 ///
 /// A larger `x` gives wrong digits, never a panic: the lane arithmetic
 /// wraps rather than checks, so that it costs no more than in release.
+// Hosts only (microcontrollers use `u64_digits_by_one`).
+#[cfg_attr(target_os = "none", allow(dead_code))]
 #[inline]
 pub(crate) fn eight_digits(x: u32) -> [u8; 8] {
     let x = u64::from(x);
@@ -52,6 +54,45 @@ pub(crate) const U64_DIGITS: usize = 24;
 /// they start. Bytes before that may be overwritten with zeros.
 #[cfg_attr(not(target_os = "none"), inline(always))]
 pub(crate) fn u64_digits(n: u64, out: &mut [u8], end: usize) -> usize {
+    #[cfg(target_os = "none")]
+    return u64_digits_by_one(n, out, end);
+    #[cfg(not(target_os = "none"))]
+    return u64_digits_by_eight(n, out, end);
+}
+
+/// [`u64_digits`] on microcontrollers: a digit at a time (32-bit
+/// multiplies by a constant) from chunks below 10^8, so neither the
+/// eight-digit lane code nor a 64-bit division is linked.
+#[cfg(any(target_os = "none", test))]
+fn u64_digits_by_one(n: u64, out: &mut [u8], end: usize) -> usize {
+    const CHUNK: u32 = 100_000_000;
+    let mut at = end;
+    let mut rest = n;
+    loop {
+        let q = div_1e8(rest);
+        let mut chunk = (rest as u32).wrapping_sub((q as u32).wrapping_mul(CHUNK));
+        rest = q;
+        // All eight digits while a chunk follows; else up to the last
+        // nonzero one (at least one digit).
+        let mut k = 0;
+        while k < 8 && (rest != 0 || chunk != 0 || k == 0) {
+            at = at.saturating_sub(1);
+            if let Some(slot) = out.get_mut(at) {
+                *slot = b'0' + (chunk % 10) as u8;
+            }
+            chunk /= 10;
+            k += 1;
+        }
+        if rest == 0 {
+            return at;
+        }
+    }
+}
+
+/// [`u64_digits`] on hosts: eight digits per step.
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+fn u64_digits_by_eight(n: u64, out: &mut [u8], end: usize) -> usize {
     const CHUNK: u32 = 100_000_000;
     let mut at = end.saturating_sub(8);
     let mut rest = div_1e8(n);
@@ -70,12 +111,16 @@ pub(crate) fn u64_digits(n: u64, out: &mut [u8], end: usize) -> usize {
 }
 
 /// How many of the eight digits are leading zeros, keeping at least one digit.
+// Hosts only (microcontrollers use `u64_digits_by_one`).
+#[cfg_attr(target_os = "none", allow(dead_code))]
 #[inline]
 pub(crate) fn leading_zeros(digits: [u8; 8]) -> usize {
     let values = u64::from_le_bytes(digits).wrapping_sub(0x3030_3030_3030_3030);
     (values.trailing_zeros() as usize / 8).min(7)
 }
 
+// Hosts only (microcontrollers use `u64_digits_by_one`).
+#[cfg_attr(target_os = "none", allow(dead_code))]
 #[inline(always)]
 fn put<const N: usize>(out: &mut [u8], at: usize, bytes: [u8; N]) {
     if let Some(dst) = out.get_mut(at..at + N) {
@@ -92,7 +137,12 @@ mod tests {
     fn formatted(n: u64) -> std::string::String {
         let mut out = [0u8; U64_DIGITS];
         let start = u64_digits(n, &mut out, U64_DIGITS);
-        std::string::String::from_utf8(out[start..].to_vec()).unwrap()
+        let text = std::string::String::from_utf8(out[start..].to_vec()).unwrap();
+        // The microcontrollers' digit-at-a-time version writes the same.
+        let mut out = [0u8; U64_DIGITS];
+        let start = u64_digits_by_one(n, &mut out, U64_DIGITS);
+        assert_eq!(&out[start..], text.as_bytes());
+        text
     }
 
     #[test]
