@@ -25,6 +25,8 @@
 
 use core::num::NonZeroU32;
 
+use crate::digits::{u64_digits, U64_DIGITS};
+
 const MANTISSA_BITS: u32 = 52;
 const BIAS: i32 = 1023;
 fn log10_pow2(e: i32) -> u32 {
@@ -274,7 +276,7 @@ pub(crate) fn format_finite(v: f64) -> Text {
         return out;
     }
     let (m, k) = d2d(ieee_mantissa, ieee_exponent);
-    let mut digits = [0u8; 20];
+    let mut digits = [0u8; U64_DIGITS];
     let d = decimal(m, &mut digits);
     let length = d.len() as i32;
     let kk = length + k; // 10^(kk-1) <= v < 10^kk
@@ -308,27 +310,17 @@ pub(crate) fn format_finite(v: f64) -> Text {
         if kk < 1 {
             out.push(b'-');
         }
-        let mut exp = [0u8; 20];
+        let mut exp = [0u8; U64_DIGITS];
         out.extend(decimal(u64::from((kk - 1).unsigned_abs()), &mut exp));
     }
     out
 }
 
-/// The decimal digits of `m`, at the end of `digits`.
-fn decimal(mut m: u64, digits: &mut [u8; 20]) -> &[u8] {
-    let mut first = digits.len();
-    while first > 0 {
-        first -= 1;
-        if let Some(d) = digits.get_mut(first) {
-            let q = div10(m);
-            *d = b'0' + (m - q * 10) as u8;
-            m = q;
-        }
-        if m == 0 {
-            break;
-        }
-    }
-    digits.get(first..).unwrap_or_default()
+/// The decimal digits of `m`, at the end of `digits` (the integer
+/// printer the point formatting links anyway).
+fn decimal(m: u64, digits: &mut [u8; U64_DIGITS]) -> &[u8] {
+    let start = u64_digits(m, digits, U64_DIGITS);
+    digits.get(start..).unwrap_or_default()
 }
 
 #[cfg(test)]
