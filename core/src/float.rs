@@ -134,24 +134,28 @@ fn d2d(ieee_mantissa: u64, ieee_exponent: u32) -> (u64, i32) {
     let mm_shift = (ieee_mantissa != 0 || ieee_exponent <= 1) as u32;
 
     // Step 3: to a decimal power base.
-    let (mut vr, mut vp, mut vm);
-    let e10: i32;
     let mut vm_is_trailing_zeros = false;
     let mut vr_is_trailing_zeros = false;
     // Ryū's `mulShiftAll64`: mv, mp and mm scaled by 10^-e10, each floored.
     let mm = mv - 1 - mm_shift as u64;
-    let all = |up, down| {
-        (
-            scale(mv, up, down),
-            scale(mv + 2, up, down),
-            scale(mm, up, down),
-        )
-    };
-    if e2 >= 0 {
+    let e10: i32;
+    let (q, up, down) = if e2 >= 0 {
         let q = log10_pow2(e2) - (e2 > 3) as u32;
         e10 = q as i32;
         // mv * 2^e2 / 10^q = mv * 2^(e2 - q) / 5^q
-        (vr, vp, vm) = all((2, e2 as u32 - q), (5, q));
+        (q, (2, e2 as u32 - q), (5, q))
+    } else {
+        let q = log10_pow5(-e2) - (-e2 > 1) as u32;
+        e10 = q as i32 + e2;
+        // mv * 2^e2 / 10^(q + e2) = mv * 5^(-e2 - q) / 2^q
+        (q, (5, (-e2) as u32 - q), (2, q))
+    };
+    let mut v = [mv, mv + 2, mm];
+    for x in v.iter_mut() {
+        *x = scale(*x, up, down);
+    }
+    let [mut vr, mut vp, mut vm] = v;
+    if e2 >= 0 {
         if q <= 21 {
             // Only one of mp, mv and mm can be a multiple of 5, if any.
             // `mv / 5` by the rounded-up reciprocal `ceil(2^66 / 5)` (exact
@@ -167,10 +171,6 @@ fn d2d(ieee_mantissa: u64, ieee_exponent: u32) -> (u64, i32) {
             }
         }
     } else {
-        let q = log10_pow5(-e2) - (-e2 > 1) as u32;
-        e10 = q as i32 + e2;
-        // mv * 2^e2 / 10^(q + e2) = mv * 5^(-e2 - q) / 2^q
-        (vr, vp, vm) = all((5, (-e2) as u32 - q), (2, q));
         if q <= 1 {
             vr_is_trailing_zeros = true;
             if accept_bounds {
