@@ -158,11 +158,8 @@ fn d2d(ieee_mantissa: u64, ieee_exponent: u32) -> (u64, i32) {
     if e2 >= 0 {
         if q <= 21 {
             // Only one of mp, mv and mm can be a multiple of 5, if any.
-            // `mv / 5` by the rounded-up reciprocal `ceil(2^66 / 5)` (exact
-            // for every `u64`): no 64-bit division.
-            let mv_div5 = crate::digits::mul_high(mv, 0xCCCC_CCCC_CCCC_CCCD) >> 2;
-            let mv_mod5 = (mv as u32).wrapping_sub(5u32.wrapping_mul(mv_div5 as u32));
-            if mv_mod5 == 0 {
+            // (`mv % 5 == 0` by the same function: no 64-bit division.)
+            if multiple_of_power_of_5(mv, 1) {
                 vr_is_trailing_zeros = multiple_of_power_of_5(mv, q);
             } else if accept_bounds {
                 vm_is_trailing_zeros = multiple_of_power_of_5(mm, q);
