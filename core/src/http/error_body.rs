@@ -213,18 +213,21 @@ impl<'b> ErrorBody<'b> {
             .and_then(parse_u64)
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
         // Unescape each string where it is. The ranges are disjoint.
-        let ranges = [
+        // Loops, not `array::map`: one copy of each call.
+        let mut ranges = [
             f.code,
             f.message.or(f.error),
             f.data.and_then(|d| d.first_message),
-        ]
-        .map(|r| r.map(|r| unescape_in_place(body, r)));
+        ];
+        for r in ranges.iter_mut() {
+            *r = r.map(|r| unescape_in_place(body, r));
+        }
         let body: &'b [u8] = body;
-        let [code, message, detail] =
-            ranges.map(|r| r.and_then(|(s, e)| body.get(s..e)).map(utf8_prefix));
-        out.code = code;
-        out.message = message;
-        out.detail = detail;
+        let mut texts = [None; 3];
+        for (t, r) in texts.iter_mut().zip(ranges) {
+            *t = r.and_then(|(s, e)| body.get(s..e)).map(utf8_prefix);
+        }
+        [out.code, out.message, out.detail] = texts;
         out.scan_message();
         out
     }
@@ -590,58 +593,46 @@ fn hex4(b: &[u8]) -> Option<u32> {
 /// of the decoded text (`start..start + n`, `n <= end - start`). Invalid
 /// escapes are kept as written; lone surrogates become U+FFFD.
 fn unescape_in_place(buf: &mut [u8], (start, end): (usize, usize)) -> (usize, usize) {
+    // The one-letter escapes and what they stand for.
+    const FROM: &[u8; 8] = b"\"\\/bfnrt";
+    const TO: &[u8; 8] = b"\"\\/\x08\x0c\n\r\t";
     let end = end.min(buf.len());
     let mut r = start;
     let mut w = start;
     while r < end {
         let Some(&c) = buf.get(r) else { break };
-        let (decoded, used): ([u8; 4], usize) = if c != b'\\' {
-            ([c, 0, 0, 0], 1)
-        } else {
+        let mut decoded = [c, 0, 0, 0];
+        let (mut n, mut used) = (1, 1);
+        if c == b'\\' {
             let next = buf.get(r + 1).copied().filter(|_| r + 1 < end);
-            let simple = match next {
-                Some(b'"') => Some(b'"'),
-                Some(b'\\') => Some(b'\\'),
-                Some(b'/') => Some(b'/'),
-                Some(b'b') => Some(0x08),
-                Some(b'f') => Some(0x0c),
-                Some(b'n') => Some(b'\n'),
-                Some(b'r') => Some(b'\r'),
-                Some(b't') => Some(b'\t'),
-                _ => None,
-            };
-            if let Some(s) = simple {
-                ([s, 0, 0, 0], 2)
+            if let Some(i) = next.and_then(|e| FROM.iter().position(|&f| f == e)) {
+                decoded[0] = TO.get(i).copied().unwrap_or(c);
+                used = 2;
             } else if next == Some(b'u') {
-                let hex = buf.get(r + 2..end).and_then(hex4);
-                match hex {
-                    None => ([c, 0, 0, 0], 1),
-                    Some(hi @ 0xD800..=0xDBFF) => {
+                if let Some(hi) = buf.get(r + 2..end).and_then(hex4) {
+                    let mut cp = hi;
+                    used = 6;
+                    if (0xD800..=0xDBFF).contains(&hi) {
                         let low = buf
                             .get(r + 6..end)
                             .filter(|t| t.starts_with(b"\\u"))
                             .and_then(|t| t.get(2..))
                             .and_then(hex4)
                             .filter(|lo| (0xDC00..=0xDFFF).contains(lo));
-                        match low {
+                        cp = match low {
                             Some(lo) => {
-                                let cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                                (encode(char::from_u32(cp).unwrap_or('\u{FFFD}')), 12)
+                                used = 12;
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                             }
-                            None => (encode('\u{FFFD}'), 6),
-                        }
+                            None => 0xFFFD,
+                        };
                     }
-                    Some(cp) => (encode(char::from_u32(cp).unwrap_or('\u{FFFD}')), 6),
+                    // A lone low surrogate is not a char either: U+FFFD.
+                    let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
+                    n = ch.encode_utf8(&mut decoded).len();
                 }
-            } else {
-                ([c, 0, 0, 0], 1)
             }
-        };
-        let n = if c != b'\\' || used <= 2 {
-            1
-        } else {
-            char_len(decoded[0])
-        };
+        }
         // `n <= used`: the decoded bytes never overtake the read position.
         for i in 0..n.min(used) {
             if let (Some(&b), Some(slot)) = (decoded.get(i), buf.get_mut(w)) {
@@ -652,21 +643,6 @@ fn unescape_in_place(buf: &mut [u8], (start, end): (usize, usize)) -> (usize, us
         r += used;
     }
     (start, w)
-}
-
-fn encode(c: char) -> [u8; 4] {
-    let mut out = [0u8; 4];
-    c.encode_utf8(&mut out);
-    out
-}
-
-fn char_len(first: u8) -> usize {
-    match first {
-        0x00..=0x7f => 1,
-        0xc0..=0xdf => 2,
-        0xe0..=0xef => 3,
-        _ => 4,
-    }
 }
 
 /// The scanner against `serde-json-core` (the parser it replaced), on
