@@ -160,14 +160,22 @@ fn write_name_slow(
     let out = &mut Buf { bytes, len };
     let esc = escape_bit(part);
     let special = esc | FORBIDDEN | BACKSLASH;
-    let clean = name
-        .iter()
-        .position(|&b| class(b) & special != 0)
-        .unwrap_or(name.len());
-    extend(out, name.get(..clean).unwrap_or_default())?;
-    if clean == name.len() {
-        return Ok(out.len);
-    }
+    // On hosts the clean prefix is copied whole first; on
+    // microcontrollers the loop below alone does the same in less flash.
+    #[cfg(not(target_os = "none"))]
+    let clean = {
+        let clean = name
+            .iter()
+            .position(|&b| class(b) & special != 0)
+            .unwrap_or(name.len());
+        extend(out, name.get(..clean).unwrap_or_default())?;
+        if clean == name.len() {
+            return Ok(out.len);
+        }
+        clean
+    };
+    #[cfg(target_os = "none")]
+    let clean = 0;
     let mut start = clean;
     for (i, &b) in name.iter().enumerate().skip(start) {
         let c = class(b);
