@@ -86,11 +86,6 @@ pub(crate) fn write_name_arg(
     }
 }
 
-/// Validates `name` and appends it, escaped for `part`, in one pass.
-/// On error the caller discards what was appended.
-///
-/// Inlined on hosts, as the point builder's steps are, so that `part` is a
-/// constant there.
 /// `a == b` as a byte loop: slice equality links `memcmp` (0.1 KiB on a
 /// Cortex-M) for the few short keys compared off the hot path.
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
@@ -114,6 +109,11 @@ fn is_time(name: &[u8]) -> bool {
     return name == b"time";
 }
 
+/// Validates `name` and appends it, escaped for `part`, in one pass.
+/// On error the caller discards what was appended.
+///
+/// Inlined on hosts, as the point builder's steps are, so that `part` is a
+/// constant there.
 #[cfg_attr(not(target_os = "none"), inline(always))]
 pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(), PointError> {
     let Some(&first) = name.first() else {
