@@ -8,9 +8,9 @@
 //! they approximate, `floor(m * 2^a / 5^b)` and `floor(m * 5^a / 2^b)`, are
 //! computed exactly in a 27-limb bignum on the stack ([`scale`]), and Ryū's
 //! digit loop continues from there unchanged. That is 1.2 KiB less flash
-//! on a Cortex-M3, for a few hundred to a few thousand more cycles per
-//! float (more for the rare huge or tiny magnitudes: about 75 passes over
-//! 27 limbs at the extremes).
+//! on a Cortex-M3, for more work per float (not measured on hardware): a
+//! handful of passes over 27 limbs for everyday magnitudes, about 75 at
+//! the extremes of the exponent range.
 //!
 //! # Why not `ryu`
 //!
