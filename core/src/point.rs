@@ -423,7 +423,7 @@ impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
     /// assert_eq!(batch.as_bytes(), b"m f=1e-7,i=-3i,u=3u,s=\"say \\\"hi\\\"\"\n");
     /// # Ok::<(), linewire::PointError>(())
     /// ```
-    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[inline(always)]
     pub fn field<'k, 'v>(
         self,
         key: impl Into<Name<'k>>,
@@ -441,6 +441,7 @@ impl<'b, const N: usize, State> PointBuilder<'b, N, State> {
     }
 
     #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline(never))]
     fn field_inner(&mut self, key: Name<'_>, value: FieldValue<'_>) -> Result<(), PointError> {
         let first = self.fields_start == 0;
         let mut buf = self.batch.buf_mut();
