@@ -1177,23 +1177,35 @@ fn http_date(v: &[u8]) -> Option<u32> {
     if v.len() != FORM.len() {
         return None;
     }
+    // Day, year, hour, minute, second: each run of digits, as it passes.
+    let mut n = [0u32; 5];
+    let mut k = 0usize;
+    let mut in_digits = false;
     for (&b, &f) in v.iter().zip(FORM) {
-        let ok = match f {
-            b'0' => b.is_ascii_digit(),
-            b'a' => b.is_ascii_alphabetic(),
-            _ => b == f,
+        if f == b'0' {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            // At most four digits per field: no overflow.
+            if let Some(slot) = n.get_mut(k) {
+                *slot = *slot * 10 + u32::from(b - b'0');
+            }
+            in_digits = true;
+            continue;
+        }
+        if in_digits {
+            k += 1;
+            in_digits = false;
+        }
+        let ok = if f == b'a' {
+            b.is_ascii_alphabetic()
+        } else {
+            b == f
         };
         if !ok {
             return None;
         }
     }
-    // Digits checked above: the fields are in range of `u32` by length.
-    let num = |from: usize, to: usize| {
-        v.get(from..to)
-            .unwrap_or_default()
-            .iter()
-            .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'))
-    };
     let name = v.get(8..11).unwrap_or_default();
     let mut month = 0u32;
     let mut m = 0u32;
@@ -1203,8 +1215,7 @@ fn http_date(v: &[u8]) -> Option<u32> {
             month = m;
         }
     }
-    let (day, year) = (num(5, 7), num(12, 16));
-    let (h, min, sec) = (num(17, 19), num(20, 22), num(23, 25));
+    let [day, year, h, min, sec] = n;
     if month == 0 || !(1..=31).contains(&day) || year < 1970 || h > 23 || min > 59 || sec > 60 {
         return None;
     }
