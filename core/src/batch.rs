@@ -532,7 +532,9 @@ impl<const N: usize> DefaultTags<N> {
         let bytes = buf.as_slice();
         let new_key = bytes.get(before + 1..key_end).unwrap_or_default();
         let earlier = bytes.get(..before).unwrap_or_default();
-        if escape::tag_keys(earlier).any(|(ks, ke)| earlier.get(ks..ke) == Some(new_key)) {
+        if escape::tag_keys(earlier)
+            .any(|(ks, ke)| escape::same(earlier.get(ks..ke).unwrap_or_default(), new_key))
+        {
             return Err(PointError::DuplicateTag);
         }
         Ok(())

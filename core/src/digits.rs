@@ -10,6 +10,8 @@
 ///
 /// A larger `x` gives wrong digits, never a panic: the lane arithmetic
 /// wraps rather than checks, so that it costs no more than in release.
+// Hosts only (microcontrollers use `u64_digits_by_one`).
+#[cfg_attr(target_os = "none", allow(dead_code))]
 #[inline]
 pub(crate) fn eight_digits(x: u32) -> [u8; 8] {
     let x = u64::from(x);
@@ -25,6 +27,25 @@ pub(crate) fn eight_digits(x: u32) -> [u8; 8] {
     v.wrapping_add(0x3030_3030_3030_3030).to_le_bytes()
 }
 
+/// The high 64 bits of `a * b`.
+#[cfg(any(target_os = "none", feature = "small", test))]
+#[inline(always)]
+pub(crate) fn mul_high(a: u64, b: u64) -> u64 {
+    ((u128::from(a) * u128::from(b)) >> 64) as u64
+}
+
+/// `n / 10^8`. On microcontrollers as a multiply by the rounded-up
+/// reciprocal `ceil(2^90 / 10^8)` (exact for every `u64`), so no 64-bit
+/// division routine is linked (0.9 KiB on a Cortex-M); elsewhere the
+/// compiler does the same with native instructions.
+#[inline(always)]
+pub(crate) fn div_1e8(n: u64) -> u64 {
+    #[cfg(target_os = "none")]
+    return mul_high(n, 0xABCC_7711_8461_CEFD) >> 26;
+    #[cfg(not(target_os = "none"))]
+    return n / 100_000_000;
+}
+
 /// Room for the digits of any `u64` (20), in whole eight-digit chunks.
 pub(crate) const U64_DIGITS: usize = 24;
 
@@ -33,28 +54,73 @@ pub(crate) const U64_DIGITS: usize = 24;
 /// they start. Bytes before that may be overwritten with zeros.
 #[cfg_attr(not(target_os = "none"), inline(always))]
 pub(crate) fn u64_digits(n: u64, out: &mut [u8], end: usize) -> usize {
-    const CHUNK: u64 = 100_000_000;
+    #[cfg(target_os = "none")]
+    return u64_digits_by_one(n, out, end);
+    #[cfg(not(target_os = "none"))]
+    return u64_digits_by_eight(n, out, end);
+}
+
+/// [`u64_digits`] on microcontrollers: a digit at a time (32-bit
+/// multiplies by a constant) from chunks below 10^8, so neither the
+/// eight-digit lane code nor a 64-bit division is linked.
+#[cfg(any(target_os = "none", test))]
+fn u64_digits_by_one(n: u64, out: &mut [u8], end: usize) -> usize {
+    const CHUNK: u32 = 100_000_000;
+    let mut at = end;
+    let mut rest = n;
+    loop {
+        let q = div_1e8(rest);
+        let mut chunk = (rest as u32).wrapping_sub((q as u32).wrapping_mul(CHUNK));
+        rest = q;
+        // All eight digits while a chunk follows; else up to the last
+        // nonzero one (at least one digit).
+        let mut k = 0;
+        while k < 8 && (rest != 0 || chunk != 0 || k == 0) {
+            at = at.saturating_sub(1);
+            if let Some(slot) = out.get_mut(at) {
+                *slot = b'0' + (chunk % 10) as u8;
+            }
+            chunk /= 10;
+            k += 1;
+        }
+        if rest == 0 {
+            return at;
+        }
+    }
+}
+
+/// [`u64_digits`] on hosts: eight digits per step.
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+fn u64_digits_by_eight(n: u64, out: &mut [u8], end: usize) -> usize {
+    const CHUNK: u32 = 100_000_000;
     let mut at = end.saturating_sub(8);
-    let mut top = eight_digits((n % CHUNK) as u32);
+    let mut rest = div_1e8(n);
+    // The remainder from the quotient: wrapping 32-bit arithmetic is exact.
+    let mut top = eight_digits((n as u32).wrapping_sub((rest as u32).wrapping_mul(CHUNK)));
     put(out, at, top);
-    let mut rest = n / CHUNK;
     // u64::MAX / 10^16 is 1844: three chunks at most.
     while rest != 0 {
         at = at.saturating_sub(8);
-        top = eight_digits((rest % CHUNK) as u32);
+        let q = div_1e8(rest);
+        top = eight_digits((rest as u32).wrapping_sub((q as u32).wrapping_mul(CHUNK)));
         put(out, at, top);
-        rest /= CHUNK;
+        rest = q;
     }
     at + leading_zeros(top)
 }
 
 /// How many of the eight digits are leading zeros, keeping at least one digit.
+// Hosts only (microcontrollers use `u64_digits_by_one`).
+#[cfg_attr(target_os = "none", allow(dead_code))]
 #[inline]
 pub(crate) fn leading_zeros(digits: [u8; 8]) -> usize {
     let values = u64::from_le_bytes(digits).wrapping_sub(0x3030_3030_3030_3030);
     (values.trailing_zeros() as usize / 8).min(7)
 }
 
+// Hosts only (microcontrollers use `u64_digits_by_one`).
+#[cfg_attr(target_os = "none", allow(dead_code))]
 #[inline(always)]
 fn put<const N: usize>(out: &mut [u8], at: usize, bytes: [u8; N]) {
     if let Some(dst) = out.get_mut(at..at + N) {
@@ -71,7 +137,12 @@ mod tests {
     fn formatted(n: u64) -> std::string::String {
         let mut out = [0u8; U64_DIGITS];
         let start = u64_digits(n, &mut out, U64_DIGITS);
-        std::string::String::from_utf8(out[start..].to_vec()).unwrap()
+        let text = std::string::String::from_utf8(out[start..].to_vec()).unwrap();
+        // The microcontrollers' digit-at-a-time version writes the same.
+        let mut out = [0u8; U64_DIGITS];
+        let start = u64_digits_by_one(n, &mut out, U64_DIGITS);
+        assert_eq!(&out[start..], text.as_bytes());
+        text
     }
 
     #[test]
@@ -105,12 +176,30 @@ mod tests {
         }
     }
 
+    #[test]
+    fn div_1e8_by_reciprocal() {
+        let by_reciprocal = |n: u64| mul_high(n, 0xABCC_7711_8461_CEFD) >> 26;
+        for n in [
+            0,
+            1,
+            99_999_999,
+            100_000_000,
+            u64::MAX,
+            u64::MAX - 1,
+            1 << 63,
+        ] {
+            assert_eq!(by_reciprocal(n), n / 100_000_000);
+            assert_eq!(div_1e8(n), n / 100_000_000);
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
         #[test]
         fn matches_display(n in any::<u64>(), shift in 0u32..64) {
             let n = n >> shift;
             prop_assert_eq!(formatted(n), std::format!("{n}"));
+            prop_assert_eq!(mul_high(n, 0xABCC_7711_8461_CEFD) >> 26, n / 100_000_000);
             let x = (n % 100_000_000) as u32;
             let expected = std::format!("{x:08}");
             prop_assert_eq!(&eight_digits(x)[..], expected.as_bytes());

@@ -1,8 +1,16 @@
 //! Shortest round-trip float digits for flash-constrained builds (feature
-//! `small`): Ryū's `d2d` with its compact tables, translated from the `ryu`
-//! crate (1.0.23, `src/d2s.rs`, `src/d2s_small_table.rs`,
-//! `src/d2s_intrinsics.rs`, `src/common.rs`) without `unsafe`, and a printer
-//! that writes the same text as `ryu::Buffer::format_finite`.
+//! `small`): Ryū's `d2d`, translated from the `ryu` crate (1.0.23,
+//! `src/d2s.rs`, `src/common.rs`) without `unsafe`, and a printer that
+//! writes the same text as `ryu::Buffer::format_finite`.
+//!
+//! Ryū's tables of 128-bit powers of five (0.6 KiB even in their compact
+//! form, plus the code that expands them) are not used: the three products
+//! they approximate, `floor(m * 2^a / 5^b)` and `floor(m * 5^a / 2^b)`, are
+//! computed exactly in a 27-limb bignum on the stack ([`scale`]), and Ryū's
+//! digit loop continues from there unchanged. That is 1.2 KiB less flash
+//! on a Cortex-M3, for more work per float (not measured on hardware): a
+//! handful of passes over 27 limbs for everyday magnitudes, about 75 at
+//! the extremes of the exponent range.
 //!
 //! # Why not `ryu`
 //!
@@ -23,61 +31,12 @@
 //! Ulf Adams, and its Rust translation (`ryu`) is by David Tolnay; both are
 //! under the Apache License 2.0 (or the Boost Software License 1.0).
 
+use core::num::NonZeroU32;
+
+use crate::digits::{u64_digits, U64_DIGITS};
+
 const MANTISSA_BITS: u32 = 52;
 const BIAS: i32 = 1023;
-const POW5_INV_BITCOUNT: i32 = 125;
-const POW5_BITCOUNT: i32 = 125;
-
-static POW5_INV_SPLIT2: [(u64, u64); 15] = [
-    (1, 2305843009213693952),
-    (5955668970331000884, 1784059615882449851),
-    (8982663654677661702, 1380349269358112757),
-    (7286864317269821294, 2135987035920910082),
-    (7005857020398200553, 1652639921975621497),
-    (17965325103354776697, 1278668206209430417),
-    (8928596168509315048, 1978643211784836272),
-    (10075671573058298858, 1530901034580419511),
-    (597001226353042382, 1184477304306571148),
-    (1527430471115325346, 1832889850782397517),
-    (12533209867169019542, 1418129833677084982),
-    (5577825024675947042, 2194449627517475473),
-    (11006974540203867551, 1697873161311732311),
-    (10313493231639821582, 1313665730009899186),
-    (12701016819766672773, 2032799256770390445),
-];
-
-static POW5_INV_OFFSETS: [u32; 19] = [
-    0x54544554, 0x04055545, 0x10041000, 0x00400414, 0x40010000, 0x41155555, 0x00000454, 0x00010044,
-    0x40000000, 0x44000041, 0x50454450, 0x55550054, 0x51655554, 0x40004000, 0x01000001, 0x00010500,
-    0x51515411, 0x05555554, 0x00000000,
-];
-
-static POW5_SPLIT2: [(u64, u64); 13] = [
-    (0, 1152921504606846976),
-    (0, 1490116119384765625),
-    (1032610780636961552, 1925929944387235853),
-    (7910200175544436838, 1244603055572228341),
-    (16941905809032713930, 1608611746708759036),
-    (13024893955298202172, 2079081953128979843),
-    (6607496772837067824, 1343575221513417750),
-    (17332926989895652603, 1736530273035216783),
-    (13037379183483547984, 2244412773384604712),
-    (1605989338741628675, 1450417759929778918),
-    (9630225068416591280, 1874621017369538693),
-    (665883850346957067, 1211445438634777304),
-    (14931890668723713708, 1565756531257009982),
-];
-
-static POW5_OFFSETS: [u32; 21] = [
-    0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x40000000, 0x59695995, 0x55545555, 0x56555515,
-    0x41150504, 0x40555410, 0x44555145, 0x44504540, 0x45555550, 0x40004000, 0x96440440, 0x55565565,
-    0x54454045, 0x40154151, 0x55559155, 0x51405555, 0x00000105,
-];
-
-fn pow5bits(e: i32) -> i32 {
-    (((e as u32 * 1217359) >> 19) + 1) as i32
-}
-
 fn log10_pow2(e: i32) -> u32 {
     (e as u32 * 78913) >> 18
 }
@@ -86,54 +45,67 @@ fn log10_pow5(e: i32) -> u32 {
     (e as u32 * 732923) >> 20
 }
 
-fn get<T: Copy + Default>(t: &[T], i: u32) -> T {
-    t.get(i as usize).copied().unwrap_or_default()
+/// Limbs of [`scale`]'s exact products: the largest is `4 * m2 * 5^325`
+/// (the smallest doubles), under 810 bits.
+const LIMBS: usize = 27;
+
+/// `base^k` for the chunks [`scale`] multiplies and divides by (at most
+/// `2^31`, `5^13`), never zero.
+fn power(base: u32, k: u32) -> NonZeroU32 {
+    let mut p = 1u32;
+    for _ in 0..k {
+        p = p.wrapping_mul(base);
+    }
+    NonZeroU32::new(p).unwrap_or(NonZeroU32::MIN)
 }
 
-/// `5^i` (`inv == false`) or `1/5^i` (`inv == true`) as a 128-bit
-/// fixed-point number, from the compact tables (Ryū's `compute_pow5` and
-/// `compute_inv_pow5` in one function: one copy of the 128-bit arithmetic).
+/// `floor(x * up.0^up.1 / down.0^down.1)`, exactly, for bases 2 and 5:
+/// what Ryū's 128-bit multipliers approximate (close enough that its
+/// results are these floors), computed with a small bignum instead of
+/// Ryū's tables. The caller's exponents keep the result below 2^64.
 #[inline(never)]
-fn compute_pow5(i: u32, inv: bool) -> (u64, u64) {
-    // Ryū's table of 5^0 ..= 5^25, computed: 208 bytes less flash.
-    let n = 26;
-    let (base, split, offsets): (u32, &[(u64, u64)], &[u32]) = if inv {
-        (i.div_ceil(n), &POW5_INV_SPLIT2, &POW5_INV_OFFSETS)
-    } else {
-        (i / n, &POW5_SPLIT2, &POW5_OFFSETS)
-    };
-    let base2 = base * n;
-    let mul = get(split, base);
-    if base2 == i {
-        return mul;
+fn scale(x: u64, up: (u32, u32), down: (u32, u32)) -> u64 {
+    let mut n = [0u32; LIMBS];
+    n[0] = x as u32;
+    n[1] = (x >> 32) as u32;
+    // Multiply in chunks of at most 2^31 (a limb times it plus a carry
+    // fits 64 bits)...
+    let (base, mut e) = up;
+    while e > 0 {
+        let k = e.min(if base == 2 { 31 } else { 13 });
+        e -= k;
+        let m = u64::from(power(base, k).get());
+        let mut carry = 0u64;
+        for limb in n.iter_mut() {
+            let p = u64::from(*limb) * m + carry;
+            *limb = p as u32;
+            carry = p >> 32;
+        }
     }
-    let mut m = 1u64; // 5^offset
-    for _ in 0..base2.abs_diff(i) {
-        m *= 5;
+    // ...and divide in chunks below 2^16, a half-limb at a time, so each
+    // step is a 32-bit division (no 64-bit division routine).
+    let (base, mut e) = down;
+    while e > 0 {
+        let k = e.min(if base == 2 { 15 } else { 6 });
+        e -= k;
+        let d = power(base, k);
+        let mut r = 0u32;
+        for limb in n.iter_mut().rev() {
+            let hi = (r << 16) | (*limb >> 16);
+            let lo = ((hi % d) << 16) | (*limb & 0xffff);
+            *limb = ((hi / d) << 16) | (lo / d);
+            r = lo % d;
+        }
     }
-    let b0 = m as u128 * (mul.0 - inv as u64) as u128;
-    let b2 = m as u128 * mul.1 as u128;
-    let delta = pow5bits(i as i32).abs_diff(pow5bits(base2 as i32));
-    // (b0 >> delta) + (b2 << (64 - delta)) + extra, in 64-bit halves
-    // (2 <= delta <= 59): a 128-bit shift by a variable amount is long code
-    // on a 32-bit target.
-    let (b0l, b0h) = (b0 as u64, (b0 >> 64) as u64);
-    let (b2l, b2h) = (b2 as u64, (b2 >> 64) as u64);
-    let left = 64 - delta;
-    let extra = inv as u64 + ((get(offsets, i / 16) >> ((i % 16) << 1)) & 3) as u64;
-    let (lo, c1) = ((b0l >> delta) | (b0h << left)).overflowing_add(b2l << left);
-    let (lo, c2) = lo.overflowing_add(extra);
-    let hi = (b0h >> delta)
-        .wrapping_add((b2h << left) | (b2l >> delta))
-        .wrapping_add(c1 as u64 + c2 as u64);
-    (lo, hi)
+    u64::from(n[0]) | (u64::from(n[1]) << 32)
 }
 
-/// `x / 10`, one copy: on a 32-bit target each inlined 64-bit division by
-/// a constant is a long multiply sequence.
+/// `x / 10` as a multiply by the rounded-up reciprocal `ceil(2^67 / 10)`
+/// (exact for every `u64`): no 64-bit division routine on a 32-bit target.
+/// One copy, not inlined: the multiply is a few instructions there.
 #[inline(never)]
 fn div10(x: u64) -> u64 {
-    x / 10
+    crate::digits::mul_high(x, 0xCCCC_CCCC_CCCC_CCCD) >> 3
 }
 
 fn multiple_of_power_of_5(mut value: u64, p: u32) -> bool {
@@ -148,25 +120,6 @@ fn multiple_of_power_of_5(mut value: u64, p: u32) -> bool {
         count += 1;
     }
     count >= p
-}
-
-fn mul_shift_64(m: u64, mul: (u64, u64), j: u32) -> u64 {
-    let b0 = m as u128 * mul.0 as u128;
-    let b2 = m as u128 * mul.1 as u128;
-    let sum = (b0 >> 64) + b2;
-    // `sum >> (j - 64)` with 0 < j - 64 < 64 (Ryū's `shiftright128`), in
-    // 64-bit halves: shorter code on a 32-bit target.
-    let s = j - 64;
-    ((sum as u64) >> s) | (((sum >> 64) as u64) << (64 - s))
-}
-
-/// `(vr, vp, vm)`.
-fn mul_shift_all_64(m: u64, mul: (u64, u64), j: u32, mm_shift: u32) -> (u64, u64, u64) {
-    (
-        mul_shift_64(4 * m, mul, j),
-        mul_shift_64(4 * m + 2, mul, j),
-        mul_shift_64(4 * m - 1 - mm_shift as u64, mul, j),
-    )
 }
 
 /// The shortest decimal `mantissa × 10^exponent` that reads back as the
@@ -189,34 +142,40 @@ fn d2d(ieee_mantissa: u64, ieee_exponent: u32) -> (u64, i32) {
     let mm_shift = (ieee_mantissa != 0 || ieee_exponent <= 1) as u32;
 
     // Step 3: to a decimal power base.
-    let (mut vr, mut vp, mut vm);
-    let e10: i32;
     let mut vm_is_trailing_zeros = false;
     let mut vr_is_trailing_zeros = false;
-    if e2 >= 0 {
+    // Ryū's `mulShiftAll64`: mv, mp and mm scaled by 10^-e10, each floored.
+    let mm = mv - 1 - mm_shift as u64;
+    let e10: i32;
+    let (q, up, down) = if e2 >= 0 {
         let q = log10_pow2(e2) - (e2 > 3) as u32;
         e10 = q as i32;
-        let k = POW5_INV_BITCOUNT + pow5bits(q as i32) - 1;
-        let i = -e2 + q as i32 + k;
-        (vr, vp, vm) = mul_shift_all_64(m2, compute_pow5(q, true), i as u32, mm_shift);
+        // mv * 2^e2 / 10^q = mv * 2^(e2 - q) / 5^q
+        (q, (2, e2 as u32 - q), (5, q))
+    } else {
+        let q = log10_pow5(-e2) - (-e2 > 1) as u32;
+        e10 = q as i32 + e2;
+        // mv * 2^e2 / 10^(q + e2) = mv * 5^(-e2 - q) / 2^q
+        (q, (5, (-e2) as u32 - q), (2, q))
+    };
+    let mut v = [mv, mv + 2, mm];
+    for x in v.iter_mut() {
+        *x = scale(*x, up, down);
+    }
+    let [mut vr, mut vp, mut vm] = v;
+    if e2 >= 0 {
         if q <= 21 {
             // Only one of mp, mv and mm can be a multiple of 5, if any.
-            let mv_mod5 = (mv as u32).wrapping_sub(5u32.wrapping_mul((mv / 5) as u32));
-            if mv_mod5 == 0 {
+            // (`mv % 5 == 0` by the same function: no 64-bit division.)
+            if multiple_of_power_of_5(mv, 1) {
                 vr_is_trailing_zeros = multiple_of_power_of_5(mv, q);
             } else if accept_bounds {
-                vm_is_trailing_zeros = multiple_of_power_of_5(mv - 1 - mm_shift as u64, q);
+                vm_is_trailing_zeros = multiple_of_power_of_5(mm, q);
             } else {
                 vp -= multiple_of_power_of_5(mv + 2, q) as u64;
             }
         }
     } else {
-        let q = log10_pow5(-e2) - (-e2 > 1) as u32;
-        e10 = q as i32 + e2;
-        let i = -e2 - q as i32;
-        let k = pow5bits(i) - POW5_BITCOUNT;
-        let j = q as i32 - k;
-        (vr, vp, vm) = mul_shift_all_64(m2, compute_pow5(i as u32, false), j as u32, mm_shift);
         if q <= 1 {
             vr_is_trailing_zeros = true;
             if accept_bounds {
@@ -225,7 +184,8 @@ fn d2d(ieee_mantissa: u64, ieee_exponent: u32) -> (u64, i32) {
                 vp -= 1;
             }
         } else if q < 63 {
-            vr_is_trailing_zeros = (mv & ((1u64 << q) - 1)) == 0;
+            // `mv % 2^q == 0` without a variable 64-bit shift (mv > 0).
+            vr_is_trailing_zeros = mv.trailing_zeros() >= q;
         }
     }
 
@@ -235,40 +195,35 @@ fn d2d(ieee_mantissa: u64, ieee_exponent: u32) -> (u64, i32) {
     // Ryū's general case only: its common case (~99.3%, no trailing zeros
     // in the interval) is this loop with both flags false, digit pairs
     // removed at a time for speed; one loop is less flash.
+    // Ryū's second loop (after the first, while vm ends in zeros and may
+    // be the output) folded into the first: `more_zeros`.
+    let mut more_zeros = false;
     loop {
-        let vp_div10 = div10(vp);
         let vm_div10 = div10(vm);
-        if vp_div10 <= vm_div10 {
-            break;
-        }
         let vm_mod10 = (vm as u32).wrapping_sub(10u32.wrapping_mul(vm_div10 as u32));
-        let vr_div10 = div10(vr);
-        let vr_mod10 = (vr as u32).wrapping_sub(10u32.wrapping_mul(vr_div10 as u32));
-        vm_is_trailing_zeros &= vm_mod10 == 0;
-        vr_is_trailing_zeros &= last_removed_digit == 0;
-        last_removed_digit = vr_mod10 as u8;
-        vr = vr_div10;
-        vp = vp_div10;
-        vm = vm_div10;
-        removed += 1;
-    }
-    if vm_is_trailing_zeros {
-        loop {
-            let vm_div10 = div10(vm);
-            let vm_mod10 = (vm as u32).wrapping_sub(10u32.wrapping_mul(vm_div10 as u32));
+        if more_zeros {
             if vm_mod10 != 0 {
                 break;
             }
+        } else {
             let vp_div10 = div10(vp);
-            let vr_div10 = div10(vr);
-            let vr_mod10 = (vr as u32).wrapping_sub(10u32.wrapping_mul(vr_div10 as u32));
-            vr_is_trailing_zeros &= last_removed_digit == 0;
-            last_removed_digit = vr_mod10 as u8;
-            vr = vr_div10;
+            if vp_div10 <= vm_div10 {
+                if !vm_is_trailing_zeros {
+                    break;
+                }
+                more_zeros = true;
+                continue;
+            }
+            vm_is_trailing_zeros &= vm_mod10 == 0;
             vp = vp_div10;
-            vm = vm_div10;
-            removed += 1;
         }
+        let vr_div10 = div10(vr);
+        let vr_mod10 = (vr as u32).wrapping_sub(10u32.wrapping_mul(vr_div10 as u32));
+        vr_is_trailing_zeros &= last_removed_digit == 0;
+        last_removed_digit = vr_mod10 as u8;
+        vr = vr_div10;
+        vm = vm_div10;
+        removed += 1;
     }
     if vr_is_trailing_zeros && last_removed_digit == 5 && vr % 2 == 0 {
         // Round even if the exact number is .....50..0.
@@ -288,6 +243,7 @@ pub(crate) struct Text {
 }
 
 impl Text {
+    #[inline(never)]
     fn push(&mut self, b: u8) {
         if let Some(slot) = self.bytes.get_mut(self.len) {
             *slot = b;
@@ -325,7 +281,7 @@ pub(crate) fn format_finite(v: f64) -> Text {
         return out;
     }
     let (m, k) = d2d(ieee_mantissa, ieee_exponent);
-    let mut digits = [0u8; 20];
+    let mut digits = [0u8; U64_DIGITS];
     let d = decimal(m, &mut digits);
     let length = d.len() as i32;
     let kk = length + k; // 10^(kk-1) <= v < 10^kk
@@ -359,27 +315,17 @@ pub(crate) fn format_finite(v: f64) -> Text {
         if kk < 1 {
             out.push(b'-');
         }
-        let mut exp = [0u8; 20];
+        let mut exp = [0u8; U64_DIGITS];
         out.extend(decimal(u64::from((kk - 1).unsigned_abs()), &mut exp));
     }
     out
 }
 
-/// The decimal digits of `m`, at the end of `digits`.
-fn decimal(mut m: u64, digits: &mut [u8; 20]) -> &[u8] {
-    let mut first = digits.len();
-    while first > 0 {
-        first -= 1;
-        if let Some(d) = digits.get_mut(first) {
-            let q = div10(m);
-            *d = b'0' + (m - q * 10) as u8;
-            m = q;
-        }
-        if m == 0 {
-            break;
-        }
-    }
-    digits.get(first..).unwrap_or_default()
+/// The decimal digits of `m`, at the end of `digits` (the integer
+/// printer the point formatting links anyway).
+fn decimal(m: u64, digits: &mut [u8; U64_DIGITS]) -> &[u8] {
+    let start = u64_digits(m, digits, U64_DIGITS);
+    digits.get(start..).unwrap_or_default()
 }
 
 #[cfg(test)]

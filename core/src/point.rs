@@ -219,16 +219,27 @@ pub struct PointBuilder<'b, S: Storage, State> {
     fields_start: usize,
     /// One bit per key hash (tags in the low half, fields in the high), so
     /// that the scan for a duplicate key runs only when a key may repeat.
-    seen: u64,
+    seen: Seen,
     _state: PhantomData<State>,
 }
 
-/// A bit out of 32 picked by a cheap hash of a key.
+/// The key-hash bits: 32 per half on hosts; on microcontrollers 16 per
+/// half, in one 32-bit word (a smaller builder to move, no 64-bit
+/// arithmetic; a collision only costs a scan).
+#[cfg(not(target_os = "none"))]
+type Seen = u64;
+#[cfg(target_os = "none")]
+type Seen = u32;
+
+/// Where the field keys' bits begin in [`Seen`].
+const FIELD_BITS: u32 = Seen::BITS / 2;
+
+/// A bit out of [`FIELD_BITS`] picked by a cheap hash of a key.
 #[inline]
-fn key_bit(key: &[u8]) -> u64 {
+fn key_bit(key: &[u8]) -> Seen {
     let first = key.first().copied().unwrap_or(0) as u32;
     let last = key.last().copied().unwrap_or(0) as u32;
-    1 << ((first.wrapping_mul(31) ^ last.wrapping_mul(7) ^ key.len() as u32) & 31)
+    1 << ((first.wrapping_mul(31) ^ last.wrapping_mul(7) ^ key.len() as u32) & (FIELD_BITS - 1))
 }
 
 impl<'b, S: Storage> PointBuilder<'b, S, NoFields> {
@@ -412,7 +423,7 @@ impl<'b, S: Storage, State> PointBuilder<'b, S, State> {
     /// assert_eq!(batch.as_bytes(), b"m f=1e-7,i=-3i,u=3u,s=\"say \\\"hi\\\"\"\n");
     /// # Ok::<(), linewire::PointError>(())
     /// ```
-    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[inline(always)]
     pub fn field<'k, 'v>(
         self,
         key: impl Into<Name<'k>>,
@@ -430,6 +441,7 @@ impl<'b, S: Storage, State> PointBuilder<'b, S, State> {
     }
 
     #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline(never))]
     fn field_inner(&mut self, key: Name<'_>, value: FieldValue<'_>) -> Result<(), PointError> {
         let first = self.fields_start == 0;
         let mut buf = self.batch.buf_mut();
@@ -441,7 +453,7 @@ impl<'b, S: Storage, State> PointBuilder<'b, S, State> {
         let end = buf.len();
         self.batch.set_written(end);
         // Hashed from the caller's key: only caller keys are compared here.
-        let bit = key_bit(key.as_str().as_bytes()) << 32;
+        let bit = key_bit(key.as_str().as_bytes()) << FIELD_BITS;
         if first {
             self.fields_start = key_start;
         } else if self.seen & bit != 0 {
@@ -512,7 +524,7 @@ fn check_field_key(bytes: &[u8], fields_start: usize, key_start: usize) -> Resul
         .get(fields_start..key_start.saturating_sub(1))
         .unwrap_or_default();
     for (ks, ke) in escape::field_keys(earlier) {
-        if earlier.get(ks..ke) == Some(new_key) {
+        if escape::same(earlier.get(ks..ke).unwrap_or_default(), new_key) {
             return Err(PointError::DuplicateField);
         }
     }

@@ -682,7 +682,11 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
                 Event::Halted
             }
             _ => {
-                let secs = reply.outcome.retry_after().and_then(|r| r.delay_secs(None));
+                let secs = reply
+                    .outcome
+                    .retry_after()
+                    .and_then(|r| r.delay_secs(None))
+                    .map(u64::from);
                 self.failed(now_ms, secs, lines)
             }
         };

@@ -19,7 +19,7 @@ struct Summary {
     reusable: bool,
     complete: bool,
     truncated: bool,
-    body_len: u64,
+    body_len: u32,
     body: Vec<u8>,
     retry_after: Option<RetryAfter>,
     platform: Option<String>,
@@ -305,7 +305,7 @@ fn kept_headers_survive_with_the_body() {
 
 #[test]
 fn retry_after_forms() {
-    let cases: [(&[u8], Option<RetryAfter>); 9] = [
+    let cases: [(&[u8], Option<RetryAfter>); 15] = [
         (b"30", Some(RetryAfter::Seconds(30))),
         (b"0", Some(RetryAfter::Seconds(0))),
         (b"2.5", Some(RetryAfter::Seconds(3))),
@@ -315,12 +315,21 @@ fn retry_after_forms() {
             Some(RetryAfter::At(784_111_777)),
         ),
         (
-            b"Sunday, 06-Nov-94 08:49:37 GMT",
+            b"  sun, 06 nov 1994 08:49:37 GMT ",
             Some(RetryAfter::At(784_111_777)),
         ),
+        // Only IMF-fixdate: the obsolete RFC 850 and asctime forms are not
+        // parsed (the writer falls back to its own backoff).
+        (b"Sunday, 06-Nov-94 08:49:37 GMT", None),
+        (b"Sun Nov  6 08:49:37 1994", None),
+        (b"Sun, 6 Nov 1994 08:49:37 GMT", None),
+        (b"Sun, 06 Nov 1994 08:49:37 UTC", None),
+        (b"Sun, 06 Nov 1994 24:00:00 GMT", None),
+        (b"Sun, 06 Nov 1969 08:49:37 GMT", None),
+        // Past 2106: saturated.
         (
-            b"Sun Nov  6 08:49:37 1994",
-            Some(RetryAfter::At(784_111_777)),
+            b"Fri, 31 Dec 9999 23:59:59 GMT",
+            Some(RetryAfter::At(u32::MAX)),
         ),
         (b"-5", None),
         (b"Sun, 32 Nov 1994 08:49:37 GMT", None),
@@ -365,7 +374,7 @@ fn head_too_large_and_too_many_headers() {
 
 #[test]
 fn malformed_responses_are_peer_errors() {
-    let cases: [(&[u8], PeerError); 8] = [
+    let cases: [(&[u8], PeerError); 11] = [
         (b"HTTX/1.1 200 OK\r\n\r\n", PeerError::InvalidHead),
         (b"HTTP/1.1 2000 OK\r\n\r\n", PeerError::InvalidHead),
         (
@@ -389,8 +398,21 @@ fn malformed_responses_are_peer_errors() {
             PeerError::InvalidChunk,
         ),
         (
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000001\r\n",
             PeerError::InvalidChunk,
+        ),
+        // Sizes past `u32::MAX` (4 GiB) exceed any `max_body`.
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100000000\r\n",
+            PeerError::BodyTooLong,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4294967296\r\n\r\n",
+            PeerError::BodyTooLong,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4294967296\r\nContent-Length: x\r\n\r\n",
+            PeerError::InvalidContentLength,
         ),
     ];
     for (wire, want) in cases {
@@ -450,7 +472,7 @@ proptest! {
         fake.read_chunk = chunk;
         let mut buf = vec![0u8; buf_len];
         if let Ok(r) = read_response(&mut fake, &mut buf, ReadLimits::new(1000)) {
-            prop_assert!(r.body().len() as u64 <= r.body_len());
+            prop_assert!(r.body().len() as u64 <= u64::from(r.body_len()));
         }
         // Every read consumed bytes, except the final `Ok(0)`.
         prop_assert!(fake.reads <= wire.len() + 1);

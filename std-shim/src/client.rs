@@ -142,7 +142,7 @@ impl ServerError {
             rejected_lines: parsed.rejected.lines().to_vec(),
             rejected_count: parsed.rejected.count(),
             dropped: parsed.dropped,
-            max_length: parsed.max_length,
+            max_length: parsed.max_length.map(u64::from),
             retry_after,
             platform_error_code,
             influxdb_error,

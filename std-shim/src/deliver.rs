@@ -284,11 +284,13 @@ impl Packed {
     }
 }
 
-fn unix_now() -> Option<u64> {
+/// Unix seconds as [`linewire::http::RetryAfter::delay_secs`] takes them (`u32`,
+/// saturating in 2106).
+fn unix_now() -> Option<u32> {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()
-        .map(|d| d.as_secs())
+        .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
 }
 
 /// Sends `lines` until every line is stored or failed; `on` hears of each
@@ -379,7 +381,8 @@ pub(crate) fn deliver(
                 _ => {
                     let secs = server
                         .and_then(|s| s.retry_after)
-                        .and_then(|r| r.delay_secs(unix_now()));
+                        .and_then(|r| r.delay_secs(unix_now()))
+                        .map(u64::from);
                     let now = (ctx.now_ms)();
                     match ctx.backoff.failed(now, secs, ctx.rng) {
                         Retry::At(at) => {

@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = vec![0u8; usize::from(*size) * 4];
     let limits = ReadLimits::new(64 * 1024);
     if let Ok(resp) = read_response(&mut stream, &mut buf, limits) {
-        assert!(resp.body().len() as u64 <= resp.body_len());
+        assert!(resp.body().len() as u64 <= u64::from(resp.body_len()));
         let reply = Reply::from(resp);
         let _ = reply.outcome.action();
     }

@@ -17,6 +17,8 @@
 //! surrogate pairs) are decoded in place: an escape is never shorter than
 //! what it decodes to, so the decoded text fits where the escaped text was.
 
+use crate::escape::{same, strip};
+
 /// The most rejected line numbers kept from one error body.
 pub const MAX_REJECTED_LINES: usize = 8;
 
@@ -132,8 +134,9 @@ pub struct ErrorBody<'b> {
     pub detail: Option<&'b str>,
     /// `line`: the first rejected line (Cloud Serverless).
     pub line: Option<u32>,
-    /// Telegraf's `maxLength`: the largest body it accepts, in bytes.
-    pub max_length: Option<u64>,
+    /// Telegraf's `maxLength`: the largest body it accepts, in bytes
+    /// (saturating at `u32::MAX`).
+    pub max_length: Option<u32>,
     /// `dropped=N` at the end of a 1.x/2.x partial-write message.
     pub dropped: Option<u32>,
     /// Rejected lines: from `line`, `data[].line_number`, or
@@ -192,7 +195,7 @@ impl<'b> ErrorBody<'b> {
             return out;
         };
         out.kind = BodyKind::Json;
-        out.line = f.line.and_then(|l| u32::try_from(l).ok());
+        out.line = f.line;
         if let Some(l) = out.line {
             out.rejected.push(l);
         }
@@ -207,20 +210,24 @@ impl<'b> ErrorBody<'b> {
         out.max_length = f
             .max_length
             .and_then(|(s, e)| body.get(s..e))
-            .and_then(parse_u64);
+            .and_then(parse_u64)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
         // Unescape each string where it is. The ranges are disjoint.
-        let ranges = [
+        // Loops, not `array::map`: one copy of each call.
+        let mut ranges = [
             f.code,
             f.message.or(f.error),
             f.data.and_then(|d| d.first_message),
-        ]
-        .map(|r| r.map(|r| unescape_in_place(body, r)));
+        ];
+        for r in ranges.iter_mut() {
+            *r = r.map(|r| unescape_in_place(body, r));
+        }
         let body: &'b [u8] = body;
-        let [code, message, detail] =
-            ranges.map(|r| r.and_then(|(s, e)| body.get(s..e)).map(utf8_prefix));
-        out.code = code;
-        out.message = message;
-        out.detail = detail;
+        let mut texts = [None; 3];
+        for (t, r) in texts.iter_mut().zip(ranges) {
+            *t = r.and_then(|(s, e)| body.get(s..e)).map(utf8_prefix);
+        }
+        [out.code, out.message, out.detail] = texts;
         out.scan_message();
         out
     }
@@ -238,13 +245,13 @@ impl<'b> ErrorBody<'b> {
         };
         for i in 0..bytes.len() {
             let rest = bytes.get(i..).unwrap_or_default();
-            if let Some(after) = rest.strip_prefix(b"dropped=") {
+            if let Some(after) = strip(rest, b"dropped=") {
                 // The last one counts.
                 self.dropped = number(after).0;
-            } else if let Some(after) = rest.strip_prefix(b"line ") {
+            } else if let Some(after) = strip(rest, b"line ") {
                 // Cloud Serverless: "error parsing line 3 (1-based): ...".
                 if let (Some(n), tail) = number(after) {
-                    if tail.starts_with(b" (1-based)") {
+                    if strip(tail, b" (1-based)").is_some() {
                         self.rejected.push(n);
                     }
                 }
@@ -260,7 +267,8 @@ struct Fields {
     code: Option<(usize, usize)>,
     message: Option<(usize, usize)>,
     error: Option<(usize, usize)>,
-    line: Option<u64>,
+    /// `None` also past `u32::MAX` (a `u32` keeps the struct 4-aligned).
+    line: Option<u32>,
     max_length: Option<(usize, usize)>,
     data: Option<DataList>,
 }
@@ -316,7 +324,7 @@ fn scan(body: &[u8], full: bool) -> Option<Fields> {
             2 => &mut f.error,
             3 => &mut f.max_length,
             4 => {
-                f.line = j.opt_u64()?;
+                f.line = j.opt_u32()?;
                 return Some(());
             }
             _ => {
@@ -350,7 +358,7 @@ impl<'a> Json<'a> {
     /// `None` (refused) for one already in `seen` (a bit per key).
     fn known(&self, key: (usize, usize), keys: &[&[u8]], seen: &mut u8) -> Option<Option<usize>> {
         let name = self.b.get(key.0..key.1).unwrap_or_default();
-        let Some(idx) = keys.iter().position(|k| *k == name) else {
+        let Some(idx) = keys.iter().position(|k| same(k, name)) else {
             return Some(None);
         };
         let bit = 1u8 << idx;
@@ -365,8 +373,10 @@ impl<'a> Json<'a> {
         self.b.get(self.i).copied()
     }
 
+    /// One byte on. Wrapping, not checked: `i` only moves on past a byte
+    /// `peek` found, so it stays at most `b.len()` (never near `usize::MAX`).
     fn bump(&mut self) {
-        self.i = self.i.saturating_add(1);
+        self.i = self.i.wrapping_add(1);
     }
 
     /// Skips whitespace; the next byte.
@@ -420,7 +430,9 @@ impl<'a> Json<'a> {
         self.string().map(Some)
     }
 
-    fn opt_u64(&mut self) -> Option<Option<u64>> {
+    /// A number: `Some(None)` for `null` and past `u32::MAX`; `None`
+    /// (refused) past `u64::MAX`, as `serde-json-core` refuses it.
+    fn opt_u32(&mut self) -> Option<Option<u32>> {
         if self.null()? {
             return Some(None);
         }
@@ -435,7 +447,7 @@ impl<'a> Json<'a> {
                 self.bump();
             }
         }
-        super::response::digits_value(self.b.get(start..self.i)?).map(Some)
+        super::response::digits_value(self.b.get(start..self.i)?).map(|n| u32::try_from(n).ok())
     }
 
     /// `data`: `null`, or an array of objects with `error_message` and
@@ -456,7 +468,7 @@ impl<'a> Json<'a> {
                 if idx == 0 {
                     message = j.opt_str()?;
                 } else {
-                    line = j.opt_u64()?;
+                    line = j.opt_u32()?;
                 }
                 Some(())
             })?;
@@ -465,7 +477,7 @@ impl<'a> Json<'a> {
                 // `memmove` (1.6 KiB on a Cortex-M).
                 out.first_message = Some(m);
             }
-            match line.and_then(|l| u32::try_from(l).ok()) {
+            match line {
                 Some(l) => out.lines.push(l),
                 None => out.lines.count = out.lines.count.saturating_add(1),
             }
@@ -581,58 +593,46 @@ fn hex4(b: &[u8]) -> Option<u32> {
 /// of the decoded text (`start..start + n`, `n <= end - start`). Invalid
 /// escapes are kept as written; lone surrogates become U+FFFD.
 fn unescape_in_place(buf: &mut [u8], (start, end): (usize, usize)) -> (usize, usize) {
+    // The one-letter escapes and what they stand for.
+    const FROM: &[u8; 8] = b"\"\\/bfnrt";
+    const TO: &[u8; 8] = b"\"\\/\x08\x0c\n\r\t";
     let end = end.min(buf.len());
     let mut r = start;
     let mut w = start;
     while r < end {
         let Some(&c) = buf.get(r) else { break };
-        let (decoded, used): ([u8; 4], usize) = if c != b'\\' {
-            ([c, 0, 0, 0], 1)
-        } else {
+        let mut decoded = [c, 0, 0, 0];
+        let (mut n, mut used) = (1, 1);
+        if c == b'\\' {
             let next = buf.get(r + 1).copied().filter(|_| r + 1 < end);
-            let simple = match next {
-                Some(b'"') => Some(b'"'),
-                Some(b'\\') => Some(b'\\'),
-                Some(b'/') => Some(b'/'),
-                Some(b'b') => Some(0x08),
-                Some(b'f') => Some(0x0c),
-                Some(b'n') => Some(b'\n'),
-                Some(b'r') => Some(b'\r'),
-                Some(b't') => Some(b'\t'),
-                _ => None,
-            };
-            if let Some(s) = simple {
-                ([s, 0, 0, 0], 2)
+            if let Some(i) = next.and_then(|e| FROM.iter().position(|&f| f == e)) {
+                decoded[0] = TO.get(i).copied().unwrap_or(c);
+                used = 2;
             } else if next == Some(b'u') {
-                let hex = buf.get(r + 2..end).and_then(hex4);
-                match hex {
-                    None => ([c, 0, 0, 0], 1),
-                    Some(hi @ 0xD800..=0xDBFF) => {
+                if let Some(hi) = buf.get(r + 2..end).and_then(hex4) {
+                    let mut cp = hi;
+                    used = 6;
+                    if (0xD800..=0xDBFF).contains(&hi) {
                         let low = buf
                             .get(r + 6..end)
                             .filter(|t| t.starts_with(b"\\u"))
                             .and_then(|t| t.get(2..))
                             .and_then(hex4)
                             .filter(|lo| (0xDC00..=0xDFFF).contains(lo));
-                        match low {
+                        cp = match low {
                             Some(lo) => {
-                                let cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                                (encode(char::from_u32(cp).unwrap_or('\u{FFFD}')), 12)
+                                used = 12;
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                             }
-                            None => (encode('\u{FFFD}'), 6),
-                        }
+                            None => 0xFFFD,
+                        };
                     }
-                    Some(cp) => (encode(char::from_u32(cp).unwrap_or('\u{FFFD}')), 6),
+                    // A lone low surrogate is not a char either: U+FFFD.
+                    let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
+                    n = ch.encode_utf8(&mut decoded).len();
                 }
-            } else {
-                ([c, 0, 0, 0], 1)
             }
-        };
-        let n = if c != b'\\' || used <= 2 {
-            1
-        } else {
-            char_len(decoded[0])
-        };
+        }
         // `n <= used`: the decoded bytes never overtake the read position.
         for i in 0..n.min(used) {
             if let (Some(&b), Some(slot)) = (decoded.get(i), buf.get_mut(w)) {
@@ -643,21 +643,6 @@ fn unescape_in_place(buf: &mut [u8], (start, end): (usize, usize)) -> (usize, us
         r += used;
     }
     (start, w)
-}
-
-fn encode(c: char) -> [u8; 4] {
-    let mut out = [0u8; 4];
-    c.encode_utf8(&mut out);
-    out
-}
-
-fn char_len(first: u8) -> usize {
-    match first {
-        0x00..=0x7f => 1,
-        0xc0..=0xdf => 2,
-        0xe0..=0xef => 3,
-        _ => 4,
-    }
 }
 
 /// The scanner against `serde-json-core` (the parser it replaced), on
@@ -754,7 +739,7 @@ mod oracle {
                 code: at(b, f.code),
                 message: at(b, f.message),
                 error: at(b, f.error),
-                line: f.line,
+                line: f.line.and_then(|l| u32::try_from(l).ok()),
                 max_length: at(b, f.max_length),
                 data: f.data.map(|d| DataList {
                     lines: d.lines,

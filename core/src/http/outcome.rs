@@ -19,6 +19,7 @@
 
 use super::error_body::{ErrorBody, RejectedLines};
 use super::response::{Response, RetryAfter};
+use crate::escape::strip;
 
 /// What the caller does with the batch.
 ///
@@ -97,8 +98,9 @@ pub enum Outcome {
     /// 413: the body is too large; `max_length` is the limit when the
     /// server says (Telegraf).
     TooLarge {
-        /// The largest body the server accepts, in bytes, if known.
-        max_length: Option<u64>,
+        /// The largest body the server accepts, in bytes, if known
+        /// (saturating at `u32::MAX`).
+        max_length: Option<u32>,
     },
     /// 429: rate limited.
     Throttled {
@@ -131,7 +133,7 @@ impl Outcome {
     /// assert_eq!(o, Outcome::Rejected);
     /// ```
     pub fn classify(status: u16, retry_after: Option<RetryAfter>, body: &ErrorBody<'_>) -> Self {
-        let msg_starts = |p: &str| body.message.is_some_and(|m| m.starts_with(p));
+        let msg_starts = |p: &str| body.message.is_some_and(|m| starts(m, p));
         // Only the server's own word makes a 400 partial: Cloud Serverless
         // reports `line`, InfluxDB 3 write_lp lists `data`, 1.x prefixes
         // "partial write". A line number found in the message text alone is
@@ -206,14 +208,19 @@ impl Outcome {
     }
 }
 
+/// `m.starts_with(p)` without `memcmp` ([`strip`]).
+fn starts(m: &str, p: &str) -> bool {
+    strip(m.as_bytes(), p.as_bytes()).is_some()
+}
+
 /// A 400 whose message is about the query parameters, not line protocol
 /// (Cloud Serverless and 2.x wording).
 fn about_request(message: Option<&str>) -> bool {
     let Some(m) = message else { return false };
-    m.starts_with("missing bucket")
-        || m.starts_with("missing org")
-        || m.starts_with("failed to deserialize org/bucket/precision")
-        || m.starts_with("invalid precision")
+    starts(m, "missing bucket")
+        || starts(m, "missing org")
+        || starts(m, "failed to deserialize org/bucket/precision")
+        || starts(m, "invalid precision")
 }
 
 /// A complete answer: the outcome and everything the server said.

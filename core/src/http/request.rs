@@ -235,6 +235,14 @@ pub(crate) fn write_all<W: embedded_io::Write>(
     Ok(())
 }
 
+/// The decimal digits of `n` (the digits code the point formatting links
+/// anyway, no second integer printer).
+fn put_number<S: Sink>(s: &mut S, n: u64) -> Result<(), S::Error> {
+    let mut text = [0u8; crate::digits::U64_DIGITS];
+    let start = crate::digits::u64_digits(n, &mut text, crate::digits::U64_DIGITS);
+    s.put(text.get(start..).unwrap_or_default())
+}
+
 fn put_encoded<S: Sink>(s: &mut S, value: &str) -> Result<(), S::Error> {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let bytes = value.as_bytes();
@@ -299,9 +307,8 @@ fn put_head<S: Sink>(s: &mut S, t: &Target<'_>, p: &Payload<'_>) -> Result<(), S
     s.put(b" HTTP/1.1\r\nHost: ")?;
     s.put(t.host.as_bytes())?;
     if let Some(port) = t.port {
-        let mut b = itoa::Buffer::new();
         s.put(b":")?;
-        s.put(b.format(port).as_bytes())?;
+        put_number(s, port.into())?;
     }
     s.put(b"\r\nUser-Agent: ")?;
     s.put(USER_AGENT.as_bytes())?;
@@ -314,8 +321,7 @@ fn put_head<S: Sink>(s: &mut S, t: &Target<'_>, p: &Payload<'_>) -> Result<(), S
         s.put(b"\r\nContent-Encoding: gzip")?;
     }
     s.put(b"\r\nContent-Length: ")?;
-    let mut b = itoa::Buffer::new();
-    s.put(b.format(p.bytes.len()).as_bytes())?;
+    put_number(s, p.bytes.len() as u64)?;
     s.put(b"\r\nAccept: application/json")?;
     if !t.keep_alive {
         s.put(b"\r\nConnection: close")?;

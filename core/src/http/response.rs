@@ -44,7 +44,8 @@ const DISCARD_CHUNK: usize = 64;
 pub struct ReadLimits {
     /// The most body bytes (counting chunk framing and trailers) read before
     /// the reader gives up with [`PeerError::BodyTooLong`]. Default: 1 MiB.
-    pub max_body: u64,
+    /// (`u32`: a write endpoint's answer is never near 4 GiB.)
+    pub max_body: u32,
 }
 
 impl ReadLimits {
@@ -55,7 +56,7 @@ impl ReadLimits {
     ///
     /// assert_eq!(ReadLimits::new(10).max_body, 10);
     /// ```
-    pub const fn new(max_body: u64) -> Self {
+    pub const fn new(max_body: u32) -> Self {
         Self { max_body }
     }
 }
@@ -82,14 +83,18 @@ impl Default for ReadLimits {
 pub enum RetryAfter {
     /// Delta seconds (fractions rounded up, saturating at `u32::MAX`).
     Seconds(u32),
-    /// An HTTP-date, as Unix seconds.
-    At(u64),
+    /// An HTTP-date, as Unix seconds (`u32`: saturating at `u32::MAX`,
+    /// 2106-02-07).
+    At(u32),
 }
 
 impl RetryAfter {
     /// Parses a `Retry-After` value: delta seconds (`120`, also `1.5` as
-    /// Telegraf accepts) or an HTTP-date (IMF-fixdate, RFC 850 or asctime).
-    /// Returns `None` for anything else.
+    /// Telegraf accepts) or an HTTP-date in the IMF-fixdate form
+    /// (`Sun, 06 Nov 1994 08:49:37 GMT`, the only form RFC 9110 lets
+    /// senders generate). Returns `None` for anything else, including the
+    /// obsolete RFC 850 and asctime date forms (a writer then uses its own
+    /// backoff).
     ///
     /// ```
     /// use linewire::http::RetryAfter;
@@ -107,7 +112,7 @@ impl RetryAfter {
                 if d == b'.' {
                     dots += 1;
                 } else if !d.is_ascii_digit() {
-                    return http_date(v).map(Self::At);
+                    return None;
                 } else if dots == 0 {
                     secs = secs.saturating_mul(10).saturating_add(u32::from(d - b'0'));
                 } else if d != b'0' {
@@ -123,8 +128,9 @@ impl RetryAfter {
     }
 
     /// The delay in seconds from `now_unix` (the caller's clock, Unix
-    /// seconds). Delta seconds need no clock; a date needs `now_unix` and
-    /// gives `Some(0)` when it has passed.
+    /// seconds, `u32` like [`RetryAfter::At`]). Delta seconds need no
+    /// clock; a date needs `now_unix` and gives `Some(0)` when it has
+    /// passed.
     ///
     /// ```
     /// use linewire::http::RetryAfter;
@@ -132,9 +138,9 @@ impl RetryAfter {
     /// assert_eq!(RetryAfter::Seconds(5).delay_secs(None), Some(5));
     /// assert_eq!(RetryAfter::At(100).delay_secs(Some(200)), Some(0));
     /// ```
-    pub fn delay_secs(self, now_unix: Option<u64>) -> Option<u64> {
+    pub fn delay_secs(self, now_unix: Option<u32>) -> Option<u32> {
         match self {
-            Self::Seconds(s) => Some(u64::from(s)),
+            Self::Seconds(s) => Some(s),
             Self::At(t) => now_unix.map(|now| t.saturating_sub(now)),
         }
     }
@@ -184,11 +190,11 @@ pub enum Framing {
 pub struct Response<'b> {
     pub(crate) status: u16,
     pub(crate) retry_after: Option<RetryAfter>,
-    pub(crate) content_length: Option<u64>,
+    pub(crate) content_length: Option<u32>,
     pub(crate) framing: Framing,
     pub(crate) reusable: bool,
     pub(crate) complete: bool,
-    pub(crate) body_len: u64,
+    pub(crate) body_len: u32,
     pub(crate) platform_error_code: Option<&'b str>,
     pub(crate) influxdb_error: Option<&'b str>,
     pub(crate) body: &'b mut [u8],
@@ -234,7 +240,7 @@ impl<'b> Response<'b> {
     /// assert_eq!(r.content_length(), Some(2));
     /// # Ok::<(), linewire::http::ReadError>(())
     /// ```
-    pub fn content_length(&self) -> Option<u64> {
+    pub fn content_length(&self) -> Option<u32> {
         self.content_length
     }
 
@@ -297,7 +303,7 @@ impl<'b> Response<'b> {
     /// # Ok::<(), linewire::http::ReadError>(())
     /// ```
     pub fn is_truncated(&self) -> bool {
-        (self.body.len() as u64) < self.body_len
+        (self.body.len() as u64) < u64::from(self.body_len)
     }
 
     /// The decoded length of the whole body, kept or not.
@@ -310,7 +316,7 @@ impl<'b> Response<'b> {
     /// assert_eq!(r.body_len(), 4);
     /// # Ok::<(), linewire::http::ReadError>(())
     /// ```
-    pub fn body_len(&self) -> u64 {
+    pub fn body_len(&self) -> u32 {
         self.body_len
     }
 
@@ -364,7 +370,7 @@ struct Head {
     status: u16,
     http10: bool,
     retry_after: Option<RetryAfter>,
-    content_length: Option<u64>,
+    content_length: Option<u32>,
     transfer_encoding: bool,
     chunked: bool,
     close: bool,
@@ -422,11 +428,11 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, PeerError> {
         platform_error_code: None,
         influxdb_error: None,
     };
-    let mut bad_length = false;
+    let mut bad = None;
     let parsed = super::head::parse(buf, &mut |name, range| {
         let name = buf.get(name.0..name.1).unwrap_or_default();
         let value = buf.get(range.0..range.1).unwrap_or_default();
-        header_field(&mut head, &mut bad_length, name, value, range);
+        header_field(&mut head, &mut bad, name, value, range);
     });
     let (n, status, http10) = match parsed {
         Ok(line) => line,
@@ -434,8 +440,8 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, PeerError> {
         Err(Stop::TooManyHeaders) => return Err(PeerError::TooManyHeaders),
         Err(Stop::Invalid) => return Err(PeerError::InvalidHead),
     };
-    if bad_length {
-        return Err(PeerError::InvalidContentLength);
+    if let Some(e) = bad {
+        return Err(e);
     }
     head.status = status;
     head.http10 = http10;
@@ -446,7 +452,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, PeerError> {
 /// in the buffer (already without surrounding whitespace).
 fn header_field(
     head: &mut Head,
-    bad_length: &mut bool,
+    bad: &mut Option<PeerError>,
     name: &[u8],
     value: &[u8],
     range: (usize, usize),
@@ -454,10 +460,18 @@ fn header_field(
     let mut rest = Some(value);
     if name.eq_ignore_ascii_case(b"content-length") {
         while let Some(t) = next_item(&mut rest) {
-            match (parse_u64(t), head.content_length) {
-                (Some(len), Some(l)) if l == len => {}
-                (Some(len), None) => head.content_length = Some(len),
-                _ => *bad_length = true,
+            // Past `u32::MAX` (4 GiB): more than any `max_body`, refused
+            // as too long (saturated, it could not equal a repeat).
+            match (
+                parse_u64(t).map(|n| u32::try_from(n).map_err(|_| ())),
+                head.content_length,
+            ) {
+                (Some(Err(())), _) => {
+                    bad.get_or_insert(PeerError::BodyTooLong);
+                }
+                (Some(Ok(len)), Some(l)) if l == len => {}
+                (Some(Ok(len)), None) => head.content_length = Some(len),
+                _ => *bad = Some(PeerError::InvalidContentLength),
             }
         }
     } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -506,7 +520,7 @@ enum At {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Chunk {
     at: At,
-    n: u64,
+    n: u32,
     digits: u8,
 }
 
@@ -521,7 +535,7 @@ impl Chunk {
 /// The body decoder: a pure state machine fed one byte at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Decoder {
-    Length { left: u64 },
+    Length { left: u32 },
     Chunked(Chunk),
     UntilClose,
     Done,
@@ -535,7 +549,7 @@ enum Byte {
 }
 
 impl Decoder {
-    fn new(framing: Framing, len: u64) -> Self {
+    fn new(framing: Framing, len: u32) -> Self {
         match framing {
             Framing::NoBody => Self::Done,
             Framing::Length if len == 0 => Self::Done,
@@ -590,10 +604,11 @@ impl Decoder {
                     if c.digits >= 16 {
                         return bad;
                     }
+                    // Past `u32::MAX` (4 GiB): more than any `max_body`.
                     c.n =
                         c.n.checked_mul(16)
-                            .and_then(|s| s.checked_add(u64::from(d)))
-                            .ok_or(PeerError::InvalidChunk)?;
+                            .and_then(|s| s.checked_add(d))
+                            .ok_or(PeerError::BodyTooLong)?;
                     c.digits += 1;
                     Size
                 } else if c.digits == 0 {
@@ -641,10 +656,10 @@ struct BodyState {
     /// Next write position in the buffer.
     w: usize,
     /// Decoded body length, kept or not.
-    body_len: u64,
+    body_len: u32,
     /// Body bytes received, with framing.
-    wire_len: u64,
-    limit: u64,
+    wire_len: u32,
+    limit: u32,
 }
 
 impl BodyState {
@@ -1150,97 +1165,66 @@ fn days_from_civil(y: u32, m: u32, d: u32) -> u32 {
     (era * 146_097 + doe).saturating_sub(719_468)
 }
 
-/// A number of an HTTP-date: digits as [`parse_u64`] accepts them; `None`
-/// past `u32::MAX` (every field is range-checked far below it).
-fn date_num(t: &[u8]) -> Option<u32> {
-    u32::try_from(parse_u64(t)?).ok()
-}
-
-/// Parses an HTTP-date (IMF-fixdate, RFC 850, asctime) to Unix seconds.
-// `iter().any` rather than `contains`: on bytes, `contains` links core's
-// memchr (160 B of flash on a Cortex-M) for a token of a few bytes.
-#[allow(clippy::manual_contains)]
-fn http_date(v: &[u8]) -> Option<u64> {
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, the only
+/// HTTP-date form RFC 9110 lets senders generate) to Unix seconds,
+/// saturating at `u32::MAX` (dates after 2106-02-07). The obsolete RFC 850
+/// and asctime forms are not accepted. The weekday is not checked; the
+/// month name is case-insensitive.
+fn http_date(v: &[u8]) -> Option<u32> {
     const MONTHS: &[u8; 36] = b"janfebmaraprmayjunjulaugsepoctnovdec";
-    if v.len() > 64 {
+    // `0`: a digit; `a`: a letter; anything else: itself.
+    const FORM: &[u8; 29] = b"aaa, 00 aaa 0000 00:00:00 GMT";
+    if v.len() != FORM.len() {
         return None;
     }
-    let mut month = 0u32;
-    let mut nums = [0u32; 2];
-    let mut nnum = 0usize;
-    let mut hms = None;
-    let mut year_digits = 0usize;
-    let mut tokens = 0usize;
-    let mut rest = v;
-    while !rest.is_empty() {
-        // The next token: up to a space, comma or dash.
-        let end = rest
-            .iter()
-            .position(|b| matches!(b, b' ' | b',' | b'-'))
-            .unwrap_or(rest.len());
-        let (t, tail) = rest.split_at(end);
-        rest = tail.get(1..).unwrap_or_default();
-        if t.is_empty() {
-            continue;
-        }
-        tokens += 1;
-        if tokens > 7 {
-            return None;
-        }
-        if t.iter().any(|&b| b == b':') {
-            // h:m:s, each part digits.
-            let mut part = t;
-            let mut secs = 0u32;
-            for max in [23, 59, 60] {
-                let end = part.iter().position(|b| *b == b':').unwrap_or(part.len());
-                let (p, tail) = part.split_at(end);
-                let n = date_num(p).filter(|n| *n <= max)?;
-                secs = secs * 60 + n;
-                part = match tail.get(1..) {
-                    Some(next) if max != 60 => next,
-                    None if max == 60 => tail,
-                    _ => return None,
-                };
-            }
-            hms = Some(secs);
-        } else if t.iter().all(u8::is_ascii_digit) {
-            *nums.get_mut(nnum)? = date_num(t)?;
-            if nnum == 1 {
-                year_digits = t.len();
-            }
-            nnum += 1;
-        } else if t.eq_ignore_ascii_case(b"GMT") || t.eq_ignore_ascii_case(b"UTC") {
-        } else if t.len() == 3 && month == 0 {
-            let mut m = 0u32;
-            while let Some(name) = MONTHS.get(m as usize * 3..m as usize * 3 + 3) {
-                m += 1;
-                if name.eq_ignore_ascii_case(t) {
-                    month = m;
-                    break;
-                }
-            }
-            // A three-letter weekday (first token) is skipped.
-            if month == 0 && tokens != 1 {
+    // Day, year, hour, minute, second: each run of digits, as it passes.
+    let mut n = [0u32; 5];
+    let mut k = 0usize;
+    let mut in_digits = false;
+    for (&b, &f) in v.iter().zip(FORM) {
+        if f == b'0' {
+            if !b.is_ascii_digit() {
                 return None;
             }
-        } else if tokens != 1 {
-            // Only the weekday may be another word.
+            // At most four digits per field: no overflow.
+            if let Some(slot) = n.get_mut(k) {
+                *slot = *slot * 10 + u32::from(b - b'0');
+            }
+            in_digits = true;
+            continue;
+        }
+        if in_digits {
+            k += 1;
+            in_digits = false;
+        }
+        let ok = if f == b'a' {
+            b.is_ascii_alphabetic()
+        } else {
+            b == f
+        };
+        if !ok {
             return None;
         }
     }
-    let [day, year] = nums;
-    let year = match year_digits {
-        2 if year < 70 => year + 2000,
-        2 => year + 1900,
-        4 => year,
-        _ => return None,
-    };
-    if nnum != 2 || month == 0 || !(1..=31).contains(&day) || !(1970..=9999).contains(&year) {
+    let name = v.get(8..11).unwrap_or_default();
+    let mut month = 0u32;
+    let mut m = 0u32;
+    while let Some(abbr) = MONTHS.get(m as usize * 3..m as usize * 3 + 3) {
+        m += 1;
+        if abbr.eq_ignore_ascii_case(name) {
+            month = m;
+        }
+    }
+    let [day, year, h, min, sec] = n;
+    if month == 0 || !(1..=31).contains(&day) || year < 1970 || h > 23 || min > 59 || sec > 60 {
         return None;
     }
     // In range: 1970 <= year <= 9999, 1 <= day <= 31, 1 <= month <= 12.
     let days = days_from_civil(year, month, day);
-    Some(u64::from(days) * 86_400 + u64::from(hms?))
+    Some(
+        days.saturating_mul(86_400)
+            .saturating_add((h * 60 + min) * 60 + sec),
+    )
 }
 
 /// The chunked decoder against the one it replaced (an enum with a size in
@@ -1255,10 +1239,10 @@ mod chunk_oracle {
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     enum Chunk {
-        Size { size: u64, digits: u8 },
-        Ext { size: u64 },
-        SizeLf { size: u64 },
-        Data { left: u64 },
+        Size { size: u32, digits: u8 },
+        Ext { size: u32 },
+        SizeLf { size: u32 },
+        Data { left: u32 },
         DataCr,
         DataLf,
         TrailerStart,
@@ -1267,7 +1251,7 @@ mod chunk_oracle {
         EndLf,
     }
 
-    fn size_done(size: u64) -> Chunk {
+    fn size_done(size: u32) -> Chunk {
         if size == 0 {
             Chunk::TrailerStart
         } else {
@@ -1290,7 +1274,7 @@ mod chunk_oracle {
                 }
                 let size = size
                     .checked_mul(16)
-                    .and_then(|s| s.checked_add(u64::from(d)))
+                    .and_then(|s| s.checked_add(u32::from(d)))
                     .ok_or(())?;
                 Size {
                     size,

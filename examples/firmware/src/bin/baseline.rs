@@ -74,7 +74,7 @@ fn main() -> ! {
             status: black_box(204),
             outcome: black_box("Written"),
             action: black_box("Done"),
-            retry_after: black_box(Some(RetryAfter::At(got as u64))),
+            retry_after: black_box(Some(RetryAfter::At(got as u32))),
             rejected: black_box(&rejected[..]),
             dropped: black_box(Some(got as u32)),
             complete: black_box(got > 0),
