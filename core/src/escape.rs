@@ -274,9 +274,23 @@ pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> 
         out.len = end;
         return Ok(());
     }
-    dst.copy_from_slice(bytes);
+    copy(dst, bytes);
     out.len = end;
     Ok(())
+}
+
+/// `dst.copy_from_slice(src)` for slices of the same length. On
+/// microcontrollers a zipped copy: the same bytes (LLVM makes it a
+/// `memcpy`) without `copy_from_slice`'s length-mismatch panic path, its
+/// location and its file name in flash.
+#[inline(always)]
+pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
+    #[cfg(target_os = "none")]
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
+    }
+    #[cfg(not(target_os = "none"))]
+    dst.copy_from_slice(src);
 }
 
 #[cfg_attr(target_os = "none", allow(dead_code))]
