@@ -589,6 +589,28 @@ fn hex4(b: &[u8]) -> Option<u32> {
     })
 }
 
+/// UTF-8 of `cp` (a scalar value, at most U+10FFFF) into `out`; returns its
+/// length. What `char::encode_utf8` writes, without its panic path.
+fn utf8_encode(cp: u32, out: &mut [u8; 4]) -> usize {
+    let n = match cp {
+        0..=0x7F => 1,
+        0x80..=0x7FF => 2,
+        0x800..=0xFFFF => 3,
+        _ => 4,
+    };
+    // Lead byte: the length marker and the top bits; then 6 bits a byte.
+    const LEAD: [u8; 4] = [0, 0xC0, 0xE0, 0xF0];
+    let mut rest = cp;
+    for i in (1..n).rev() {
+        if let Some(b) = out.get_mut(i) {
+            *b = 0x80 | (rest & 0x3F) as u8;
+        }
+        rest >>= 6;
+    }
+    out[0] = LEAD.get(n - 1).copied().unwrap_or(0) | rest as u8;
+    n
+}
+
 /// Decodes the JSON escapes of `buf[start..end]` in place; returns the range
 /// of the decoded text (`start..start + n`, `n <= end - start`). Invalid
 /// escapes are kept as written; lone surrogates become U+FFFD.
@@ -628,8 +650,10 @@ fn unescape_in_place(buf: &mut [u8], (start, end): (usize, usize)) -> (usize, us
                         };
                     }
                     // A lone low surrogate is not a char either: U+FFFD.
-                    let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
-                    n = ch.encode_utf8(&mut decoded).len();
+                    if (0xD800..=0xDFFF).contains(&cp) {
+                        cp = 0xFFFD;
+                    }
+                    n = utf8_encode(cp, &mut decoded);
                 }
             }
         }
@@ -974,6 +998,19 @@ mod scan_message_oracle {
             e.message = Some(&msg);
             e.scan_message();
             prop_assert_eq!((e.dropped, e.rejected), old(&msg));
+        }
+    }
+}
+
+#[cfg(test)]
+mod utf8_encode_test {
+    #[test]
+    fn utf8_encode_equals_char_encode_utf8() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let mut ours = [0u8; 4];
+            let n = super::utf8_encode(u32::from(c), &mut ours);
+            let mut core = [0u8; 4];
+            assert_eq!(&ours[..n], c.encode_utf8(&mut core).as_bytes());
         }
     }
 }
