@@ -304,7 +304,7 @@ fn scan(body: &[u8], full: bool) -> Option<Fields> {
     let mut f = Fields::default();
     // Bit per known field, to refuse repeats.
     let mut seen = 0u8;
-    j.object(0, &mut |j, key| {
+    j.container(0, b'{', &mut |j, key| {
         // The known keys; past the first three, only in a `full` scan.
         const KEYS: [&[u8]; 6] = [
             b"code",
@@ -347,11 +347,9 @@ struct Json<'a> {
     i: usize,
 }
 
-/// What an object does with each key (a range of the body); the cursor is
-/// past the colon.
+/// What a container does with each member: given the key (a range of the
+/// body; `(0, 0)` in an array), with the cursor at the value.
 type OnKey<'f, 'a> = dyn FnMut(&mut Json<'a>, (usize, usize)) -> Option<()> + 'f;
-/// What an array does with each element.
-type OnItem<'f, 'a> = dyn FnMut(&mut Json<'a>) -> Option<()> + 'f;
 
 impl<'a> Json<'a> {
     /// Which of `keys` the key at `key` is: `Some(None)` for none of them,
@@ -457,10 +455,10 @@ impl<'a> Json<'a> {
             return Some(None);
         }
         let mut out = DataList::default();
-        self.array(1, &mut |j| {
+        self.container(1, b'[', &mut |j, _| {
             let (mut message, mut line) = (None, None);
             let mut seen = 0u8;
-            j.object(2, &mut |j, key| {
+            j.container(2, b'{', &mut |j, key| {
                 let keys: [&[u8]; 2] = [b"error_message", b"line_number"];
                 let Some(idx) = j.known(key, &keys, &mut seen)? else {
                     return j.skip(3);
@@ -486,20 +484,27 @@ impl<'a> Json<'a> {
         Some(Some(out))
     }
 
-    /// An object at nesting `depth`: `{`, then `"key": value` pairs
-    /// separated by commas (`on_key` reads each value), then `}`.
-    fn object(&mut self, depth: u8, on_key: &mut OnKey<'_, 'a>) -> Option<()> {
-        if depth > MAX_DEPTH || self.ws()? != b'{' {
+    /// An object or array (`open` is `{` or `[`) at nesting `depth`.
+    /// An object: `{`, then `"key": value` pairs separated by commas
+    /// (`on` reads each value, given its key), then `}`. An array: `[`,
+    /// values separated by commas (as `serde-json-core`, a comma may also
+    /// come first), `]` (`on` reads each value; the key is `(0, 0)`). One
+    /// loop for both: less flash than two.
+    fn container(&mut self, depth: u8, open: u8, on: &mut OnKey<'_, 'a>) -> Option<()> {
+        if depth > MAX_DEPTH || self.ws()? != open {
             return None;
         }
+        let object = open == b'{';
+        // `}` and `]` are two past `{` and `[`.
+        let close = open.wrapping_add(2);
         self.bump();
         let mut first = true;
         loop {
             let mut c = self.ws()?;
-            if c == b'}' {
+            if c == close {
                 break;
             }
-            if c == b',' && !first {
+            if c == b',' && (!first || !object) {
                 self.bump();
                 c = self.ws()?;
             } else if first {
@@ -507,45 +512,20 @@ impl<'a> Json<'a> {
             } else {
                 return None;
             }
-            if c != b'"' {
-                return None;
-            }
-            let key = self.string()?;
-            if self.ws()? != b':' {
-                return None;
-            }
-            self.bump();
-            on_key(self, key)?;
-        }
-        self.bump();
-        Some(())
-    }
-
-    /// An array at nesting `depth`: `[`, values separated by commas (as
-    /// `serde-json-core`, a comma may also come first), `]`.
-    fn array(&mut self, depth: u8, on_item: &mut OnItem<'_, 'a>) -> Option<()> {
-        if depth > MAX_DEPTH || self.ws()? != b'[' {
-            return None;
-        }
-        self.bump();
-        let mut first = true;
-        loop {
-            let mut c = self.ws()?;
-            if c == b']' {
-                break;
-            }
-            if c == b',' {
+            let mut key = (0, 0);
+            if object {
+                if c != b'"' {
+                    return None;
+                }
+                key = self.string()?;
+                if self.ws()? != b':' {
+                    return None;
+                }
                 self.bump();
-                c = self.ws()?;
-            } else if first {
-                first = false;
-            } else {
+            } else if c == b']' {
                 return None;
             }
-            if c == b']' {
-                return None;
-            }
-            on_item(self)?;
+            on(self, key)?;
         }
         self.bump();
         Some(())
@@ -555,8 +535,9 @@ impl<'a> Json<'a> {
     fn skip(&mut self, depth: u8) -> Option<()> {
         match self.ws()? {
             b'"' => self.string().map(drop),
-            b'[' => self.array(depth, &mut |j| j.skip(depth.saturating_add(1))),
-            b'{' => self.object(depth, &mut |j, _| j.skip(depth.saturating_add(1))),
+            open @ (b'[' | b'{') => {
+                self.container(depth, open, &mut |j, _| j.skip(depth.saturating_add(1)))
+            }
             b',' | b'}' | b']' => None,
             _ => loop {
                 match self.peek()? {
