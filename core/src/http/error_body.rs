@@ -565,8 +565,15 @@ pub(crate) fn utf8_prefix(b: &[u8]) -> &str {
 fn hex4(b: &[u8]) -> Option<u32> {
     let digits = b.get(..4)?;
     digits.iter().try_fold(0u32, |acc, &c| {
-        let d = char::from(c).to_digit(16)?;
-        Some(acc * 16 + d)
+        // The value of a hex digit, any case (`char::to_digit(16)`).
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            _ => match c | 0x20 {
+                l @ b'a'..=b'f' => l - b'a' + 10,
+                _ => return None,
+            },
+        };
+        Some(acc * 16 + u32::from(d))
     })
 }
 
