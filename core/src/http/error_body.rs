@@ -622,13 +622,13 @@ fn unescape_in_place(buf: &mut [u8], (start, end): (usize, usize)) -> (usize, us
                 if let Some(hi) = buf.get(r + 2..end).and_then(hex4) {
                     let mut cp = hi;
                     used = 6;
-                    if (0xD800..=0xDBFF).contains(&hi) {
+                    if matches!(hi, 0xD800..=0xDBFF) {
                         let low = buf
                             .get(r + 6..end)
                             .filter(|t| t.starts_with(b"\\u"))
                             .and_then(|t| t.get(2..))
                             .and_then(hex4)
-                            .filter(|lo| (0xDC00..=0xDFFF).contains(lo));
+                            .filter(|lo| matches!(lo, 0xDC00..=0xDFFF));
                         cp = match low {
                             Some(lo) => {
                                 used = 12;
@@ -638,7 +638,7 @@ fn unescape_in_place(buf: &mut [u8], (start, end): (usize, usize)) -> (usize, us
                         };
                     }
                     // A lone low surrogate is not a char either: U+FFFD.
-                    if (0xD800..=0xDFFF).contains(&cp) {
+                    if matches!(cp, 0xD800..=0xDFFF) {
                         cp = 0xFFFD;
                     }
                     n = utf8_encode(cp, &mut decoded);

@@ -1216,7 +1216,7 @@ fn http_date(v: &[u8]) -> Option<u32> {
         }
     }
     let [day, year, h, min, sec] = n;
-    if month == 0 || !(1..=31).contains(&day) || year < 1970 || h > 23 || min > 59 || sec > 60 {
+    if month == 0 || !matches!(day, 1..=31) || year < 1970 || h > 23 || min > 59 || sec > 60 {
         return None;
     }
     // In range: 1970 <= year <= 9999, 1 <= day <= 31, 1 <= month <= 12.
