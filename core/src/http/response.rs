@@ -1073,10 +1073,10 @@ impl<'b> ResponseReader<'b> {
         let kept_len = self.st.w.saturating_sub(self.body_start);
         let body_len = rest.len().min(kept_len);
         let (body, _) = rest.split_at_mut(body_len);
+        // Not `Option::map`: it stayed out of line here.
         let text = |range: Option<(usize, usize)>| {
-            range
-                .and_then(|(s, e)| meta.get(s..e))
-                .map(super::error_body::utf8_prefix)
+            let (s, e) = range?;
+            Some(super::error_body::utf8_prefix(meta.get(s..e)?))
         };
         Ok(Response {
             status: head.status,
