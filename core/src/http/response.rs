@@ -931,7 +931,7 @@ impl<'b> ResponseReader<'b> {
                 }
                 return Ok(Progress::NeedMore);
             };
-            if (100..200).contains(&head.status) {
+            if matches!(head.status, 100..=199) {
                 self.interim = self.interim.saturating_add(1);
                 if head.status == 101 || self.interim > MAX_INTERIM {
                     return Err(PeerError::UnexpectedInterim.into());
