@@ -44,6 +44,7 @@ const BACKSLASH: u8 = 8;
 /// Needs a backslash before it inside a string field value.
 const ESC_STRING: u8 = 16;
 
+#[cfg(any(not(target_os = "none"), test))]
 const CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
     table[b',' as usize] = ESC_MEASUREMENT | ESC_KEY;
@@ -58,10 +59,32 @@ const CLASS: [u8; 256] = {
     table
 };
 
+#[cfg(not(target_os = "none"))]
 #[inline]
 fn class(b: u8) -> u8 {
     // A u8 always indexes a 256-entry table.
     CLASS[b as usize]
+}
+
+/// On microcontrollers [`class`] is this match: the same classes without
+/// the 256-byte table in flash.
+#[cfg(any(target_os = "none", test))]
+#[cfg_attr(target_os = "none", inline(never))]
+fn class_by_match(b: u8) -> u8 {
+    match b {
+        b',' | b' ' => ESC_MEASUREMENT | ESC_KEY,
+        b'=' => ESC_KEY,
+        b'\n' | b'\r' | b'\t' | 0 => FORBIDDEN,
+        b'\\' => BACKSLASH | ESC_STRING,
+        b'"' => ESC_STRING,
+        _ => 0,
+    }
+}
+
+#[cfg(target_os = "none")]
+#[inline(always)]
+fn class(b: u8) -> u8 {
+    class_by_match(b)
 }
 
 fn escape_bit(part: Part) -> u8 {
@@ -274,9 +297,23 @@ pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> 
         out.len = end;
         return Ok(());
     }
-    dst.copy_from_slice(bytes);
+    copy(dst, bytes);
     out.len = end;
     Ok(())
+}
+
+/// `dst.copy_from_slice(src)` for slices of the same length. On
+/// microcontrollers a zipped copy: the same bytes (LLVM makes it a
+/// `memcpy`) without `copy_from_slice`'s length-mismatch panic path, its
+/// location and its file name in flash.
+#[inline(always)]
+pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
+    #[cfg(target_os = "none")]
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
+    }
+    #[cfg(not(target_os = "none"))]
+    dst.copy_from_slice(src);
 }
 
 #[cfg_attr(target_os = "none", allow(dead_code))]
@@ -541,6 +578,13 @@ pub(crate) fn line_end(bytes: &[u8], start: usize) -> Option<usize> {
 mod tests {
     extern crate std;
     use super::*;
+
+    #[test]
+    fn class_match_equals_the_table() {
+        for b in 0..=u8::MAX {
+            assert_eq!(class_by_match(b), CLASS[usize::from(b)], "{b:#04x}");
+        }
+    }
 
     fn escaped(name: &str, part: Part) -> Result<std::vec::Vec<u8>, PointError> {
         let mut bytes = [0u8; 64];

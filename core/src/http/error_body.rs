@@ -304,7 +304,7 @@ fn scan(body: &[u8], full: bool) -> Option<Fields> {
     let mut f = Fields::default();
     // Bit per known field, to refuse repeats.
     let mut seen = 0u8;
-    j.object(0, &mut |j, key| {
+    j.container(0, b'{', &mut |j, key| {
         // The known keys; past the first three, only in a `full` scan.
         const KEYS: [&[u8]; 6] = [
             b"code",
@@ -347,11 +347,9 @@ struct Json<'a> {
     i: usize,
 }
 
-/// What an object does with each key (a range of the body); the cursor is
-/// past the colon.
+/// What a container does with each member: given the key (a range of the
+/// body; `(0, 0)` in an array), with the cursor at the value.
 type OnKey<'f, 'a> = dyn FnMut(&mut Json<'a>, (usize, usize)) -> Option<()> + 'f;
-/// What an array does with each element.
-type OnItem<'f, 'a> = dyn FnMut(&mut Json<'a>) -> Option<()> + 'f;
 
 impl<'a> Json<'a> {
     /// Which of `keys` the key at `key` is: `Some(None)` for none of them,
@@ -457,10 +455,10 @@ impl<'a> Json<'a> {
             return Some(None);
         }
         let mut out = DataList::default();
-        self.array(1, &mut |j| {
+        self.container(1, b'[', &mut |j, _| {
             let (mut message, mut line) = (None, None);
             let mut seen = 0u8;
-            j.object(2, &mut |j, key| {
+            j.container(2, b'{', &mut |j, key| {
                 let keys: [&[u8]; 2] = [b"error_message", b"line_number"];
                 let Some(idx) = j.known(key, &keys, &mut seen)? else {
                     return j.skip(3);
@@ -486,20 +484,27 @@ impl<'a> Json<'a> {
         Some(Some(out))
     }
 
-    /// An object at nesting `depth`: `{`, then `"key": value` pairs
-    /// separated by commas (`on_key` reads each value), then `}`.
-    fn object(&mut self, depth: u8, on_key: &mut OnKey<'_, 'a>) -> Option<()> {
-        if depth > MAX_DEPTH || self.ws()? != b'{' {
+    /// An object or array (`open` is `{` or `[`) at nesting `depth`.
+    /// An object: `{`, then `"key": value` pairs separated by commas
+    /// (`on` reads each value, given its key), then `}`. An array: `[`,
+    /// values separated by commas (as `serde-json-core`, a comma may also
+    /// come first), `]` (`on` reads each value; the key is `(0, 0)`). One
+    /// loop for both: less flash than two.
+    fn container(&mut self, depth: u8, open: u8, on: &mut OnKey<'_, 'a>) -> Option<()> {
+        if depth > MAX_DEPTH || self.ws()? != open {
             return None;
         }
+        let object = open == b'{';
+        // `}` and `]` are two past `{` and `[`.
+        let close = open.wrapping_add(2);
         self.bump();
         let mut first = true;
         loop {
             let mut c = self.ws()?;
-            if c == b'}' {
+            if c == close {
                 break;
             }
-            if c == b',' && !first {
+            if c == b',' && (!first || !object) {
                 self.bump();
                 c = self.ws()?;
             } else if first {
@@ -507,45 +512,20 @@ impl<'a> Json<'a> {
             } else {
                 return None;
             }
-            if c != b'"' {
-                return None;
-            }
-            let key = self.string()?;
-            if self.ws()? != b':' {
-                return None;
-            }
-            self.bump();
-            on_key(self, key)?;
-        }
-        self.bump();
-        Some(())
-    }
-
-    /// An array at nesting `depth`: `[`, values separated by commas (as
-    /// `serde-json-core`, a comma may also come first), `]`.
-    fn array(&mut self, depth: u8, on_item: &mut OnItem<'_, 'a>) -> Option<()> {
-        if depth > MAX_DEPTH || self.ws()? != b'[' {
-            return None;
-        }
-        self.bump();
-        let mut first = true;
-        loop {
-            let mut c = self.ws()?;
-            if c == b']' {
-                break;
-            }
-            if c == b',' {
+            let mut key = (0, 0);
+            if object {
+                if c != b'"' {
+                    return None;
+                }
+                key = self.string()?;
+                if self.ws()? != b':' {
+                    return None;
+                }
                 self.bump();
-                c = self.ws()?;
-            } else if first {
-                first = false;
-            } else {
+            } else if c == b']' {
                 return None;
             }
-            if c == b']' {
-                return None;
-            }
-            on_item(self)?;
+            on(self, key)?;
         }
         self.bump();
         Some(())
@@ -555,8 +535,9 @@ impl<'a> Json<'a> {
     fn skip(&mut self, depth: u8) -> Option<()> {
         match self.ws()? {
             b'"' => self.string().map(drop),
-            b'[' => self.array(depth, &mut |j| j.skip(depth.saturating_add(1))),
-            b'{' => self.object(depth, &mut |j, _| j.skip(depth.saturating_add(1))),
+            open @ (b'[' | b'{') => {
+                self.container(depth, open, &mut |j, _| j.skip(depth.saturating_add(1)))
+            }
             b',' | b'}' | b']' => None,
             _ => loop {
                 match self.peek()? {
@@ -584,9 +565,38 @@ pub(crate) fn utf8_prefix(b: &[u8]) -> &str {
 fn hex4(b: &[u8]) -> Option<u32> {
     let digits = b.get(..4)?;
     digits.iter().try_fold(0u32, |acc, &c| {
-        let d = char::from(c).to_digit(16)?;
-        Some(acc * 16 + d)
+        // The value of a hex digit, any case (`char::to_digit(16)`).
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            _ => match c | 0x20 {
+                l @ b'a'..=b'f' => l - b'a' + 10,
+                _ => return None,
+            },
+        };
+        Some(acc * 16 + u32::from(d))
     })
+}
+
+/// UTF-8 of `cp` (a scalar value, at most U+10FFFF) into `out`; returns its
+/// length. What `char::encode_utf8` writes, without its panic path.
+fn utf8_encode(cp: u32, out: &mut [u8; 4]) -> usize {
+    let n = match cp {
+        0..=0x7F => 1,
+        0x80..=0x7FF => 2,
+        0x800..=0xFFFF => 3,
+        _ => 4,
+    };
+    // Lead byte: the length marker and the top bits; then 6 bits a byte.
+    const LEAD: [u8; 4] = [0, 0xC0, 0xE0, 0xF0];
+    let mut rest = cp;
+    for i in (1..n).rev() {
+        if let Some(b) = out.get_mut(i) {
+            *b = 0x80 | (rest & 0x3F) as u8;
+        }
+        rest >>= 6;
+    }
+    out[0] = LEAD.get(n - 1).copied().unwrap_or(0) | rest as u8;
+    n
 }
 
 /// Decodes the JSON escapes of `buf[start..end]` in place; returns the range
@@ -612,13 +622,13 @@ fn unescape_in_place(buf: &mut [u8], (start, end): (usize, usize)) -> (usize, us
                 if let Some(hi) = buf.get(r + 2..end).and_then(hex4) {
                     let mut cp = hi;
                     used = 6;
-                    if (0xD800..=0xDBFF).contains(&hi) {
+                    if matches!(hi, 0xD800..=0xDBFF) {
                         let low = buf
                             .get(r + 6..end)
                             .filter(|t| t.starts_with(b"\\u"))
                             .and_then(|t| t.get(2..))
                             .and_then(hex4)
-                            .filter(|lo| (0xDC00..=0xDFFF).contains(lo));
+                            .filter(|lo| matches!(lo, 0xDC00..=0xDFFF));
                         cp = match low {
                             Some(lo) => {
                                 used = 12;
@@ -628,8 +638,10 @@ fn unescape_in_place(buf: &mut [u8], (start, end): (usize, usize)) -> (usize, us
                         };
                     }
                     // A lone low surrogate is not a char either: U+FFFD.
-                    let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
-                    n = ch.encode_utf8(&mut decoded).len();
+                    if matches!(cp, 0xD800..=0xDFFF) {
+                        cp = 0xFFFD;
+                    }
+                    n = utf8_encode(cp, &mut decoded);
                 }
             }
         }
@@ -974,6 +986,19 @@ mod scan_message_oracle {
             e.message = Some(&msg);
             e.scan_message();
             prop_assert_eq!((e.dropped, e.rejected), old(&msg));
+        }
+    }
+}
+
+#[cfg(test)]
+mod utf8_encode_test {
+    #[test]
+    fn utf8_encode_equals_char_encode_utf8() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let mut ours = [0u8; 4];
+            let n = super::utf8_encode(u32::from(c), &mut ours);
+            let mut core = [0u8; 4];
+            assert_eq!(&ours[..n], c.encode_utf8(&mut core).as_bytes());
         }
     }
 }

@@ -85,7 +85,8 @@ fn is_token(b: u8) -> bool {
 
 /// A header value byte: HTAB, SP, VCHAR, obs-text.
 fn is_value(b: u8) -> bool {
-    b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
+    // HTAB, SP, VCHAR, obs-text: all but the other controls and DEL.
+    b == b'\t' || (b >= b' ' && b != 0x7f)
 }
 
 /// Parses the head at the start of `buf`, calling `on_header(name, value)`

@@ -259,7 +259,7 @@ pub struct Reply<'b> {
 impl<'b> From<Response<'b>> for Reply<'b> {
     fn from(r: Response<'b>) -> Self {
         let body_truncated = r.is_truncated() || !r.complete;
-        let error = if (200..300).contains(&r.status) {
+        let error = if matches!(r.status, 200..=299) {
             ErrorBody::empty()
         } else {
             ErrorBody::parse(r.body)

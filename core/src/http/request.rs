@@ -173,7 +173,7 @@ impl Sink for SliceSink<'_> {
             .out
             .get_mut(self.len..end)
             .ok_or(ResourceError::RequestHeadTooLarge)?;
-        dst.copy_from_slice(bytes);
+        crate::escape::copy(dst, bytes);
         self.len = end;
         Ok(())
     }
@@ -209,7 +209,7 @@ impl<W: embedded_io::Write> Sink for Staged<'_, '_, W> {
         }
         let end = self.len.saturating_add(bytes.len());
         if let Some(dst) = self.buf.get_mut(self.len..end) {
-            dst.copy_from_slice(bytes);
+            crate::escape::copy(dst, bytes);
             self.len = end;
             Ok(())
         } else {

@@ -931,7 +931,7 @@ impl<'b> ResponseReader<'b> {
                 }
                 return Ok(Progress::NeedMore);
             };
-            if (100..200).contains(&head.status) {
+            if matches!(head.status, 100..=199) {
                 self.interim = self.interim.saturating_add(1);
                 if head.status == 101 || self.interim > MAX_INTERIM {
                     return Err(PeerError::UnexpectedInterim.into());
@@ -1073,10 +1073,10 @@ impl<'b> ResponseReader<'b> {
         let kept_len = self.st.w.saturating_sub(self.body_start);
         let body_len = rest.len().min(kept_len);
         let (body, _) = rest.split_at_mut(body_len);
+        // Not `Option::map`: it stayed out of line here.
         let text = |range: Option<(usize, usize)>| {
-            range
-                .and_then(|(s, e)| meta.get(s..e))
-                .map(super::error_body::utf8_prefix)
+            let (s, e) = range?;
+            Some(super::error_body::utf8_prefix(meta.get(s..e)?))
         };
         Ok(Response {
             status: head.status,
@@ -1216,7 +1216,7 @@ fn http_date(v: &[u8]) -> Option<u32> {
         }
     }
     let [day, year, h, min, sec] = n;
-    if month == 0 || !(1..=31).contains(&day) || year < 1970 || h > 23 || min > 59 || sec > 60 {
+    if month == 0 || !matches!(day, 1..=31) || year < 1970 || h > 23 || min > 59 || sec > 60 {
         return None;
     }
     // In range: 1970 <= year <= 9999, 1 <= day <= 31, 1 <= month <= 12.
