@@ -118,14 +118,7 @@ impl<const N: usize> Batch<N> {
     /// assert_eq!(batch.precision(), linewire::Precision::Milliseconds);
     /// ```
     pub const fn with_precision(precision: Precision) -> Self {
-        BatchInner {
-            bytes: [0; N],
-            written: 0,
-            committed: 0,
-            lines: 0,
-            precision,
-            sort_tags: false,
-        }
+        BatchInner::empty([0; N], precision)
     }
 }
 
@@ -150,14 +143,7 @@ impl<'a> BorrowedBatch<'a> {
     /// assert_eq!(batch.precision(), linewire::Precision::Seconds);
     /// ```
     pub fn with_precision(buf: &'a mut [u8], precision: Precision) -> Self {
-        BatchInner {
-            bytes: buf,
-            written: 0,
-            committed: 0,
-            lines: 0,
-            precision,
-            sort_tags: false,
-        }
+        BatchInner::empty(buf, precision)
     }
 
     /// Gives the buffer back.
@@ -177,6 +163,17 @@ impl<'a> BorrowedBatch<'a> {
 }
 
 impl<S: Storage> BatchInner<S> {
+    const fn empty(bytes: S, precision: Precision) -> Self {
+        BatchInner {
+            bytes,
+            written: 0,
+            committed: 0,
+            lines: 0,
+            precision,
+            sort_tags: false,
+        }
+    }
+
     /// Turns sorting of tags by key on or off for the points added after.
     ///
     /// InfluxDB recommends sorted tags (it sorts them itself otherwise).

@@ -53,6 +53,8 @@
 mod error;
 mod error_body;
 mod head;
+#[cfg(test)]
+mod head_oracle;
 mod outcome;
 mod request;
 mod response;
