@@ -642,21 +642,20 @@ impl Client {
         for (name, value) in &headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        // gzip streams (chunked): compressing overlaps with sending and with
-        // the server's reading, and no compressed copy of the body is kept.
-        let mut gzip_reader = self
-            .gzip_level
-            .filter(|_| compressed.is_none())
-            .map(|level| gzip::GzipReader::new(body, level));
-        let sent = match (gzip_reader.as_mut(), compressed) {
-            (_, Some(gz)) if self.gzip_level.is_some() => request.send(gz),
-            (Some(reader), _) => request.send(ureq::SendBody::from_reader(reader)),
-            _ => request.send(body),
-        };
-        let wire_len = match (&gzip_reader, compressed) {
-            (Some(r), _) => usize::try_from(r.wire_len()).unwrap_or(usize::MAX),
-            (None, Some(gz)) if self.gzip_level.is_some() => gz.len(),
-            _ => body.len(),
+        // Without a compressed copy, gzip streams (chunked): compressing
+        // overlaps with sending and with the server's reading, and no
+        // compressed copy of the body is kept.
+        let (sent, wire_len) = match (self.gzip_level, compressed) {
+            (Some(_), Some(gz)) => (request.send(gz), gz.len()),
+            (Some(level), None) => {
+                let mut reader = gzip::GzipReader::new(body, level);
+                let sent = request.send(ureq::SendBody::from_reader(&mut reader));
+                (
+                    sent,
+                    usize::try_from(reader.wire_len()).unwrap_or(usize::MAX),
+                )
+            }
+            (None, _) => (request.send(body), body.len()),
         };
         log::debug!(
             "POST {} ({} bytes, {} on the wire)",

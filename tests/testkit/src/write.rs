@@ -292,6 +292,25 @@ fn authorize(
 }
 
 /// Handles a write request whose body has been read and decoded.
+/// The checks every write passes before its body is parsed, in the order
+/// servers make them: the token, the bucket (or database), UTF-8. Each API
+/// words the last two its own way (`not_found`, `not_utf8`).
+fn admit<'b>(
+    (shared, api, mode): (&Shared, Api, Mode),
+    token: Option<&str>,
+    bucket: &str,
+    body: &'b [u8],
+    not_found: impl FnOnce() -> String,
+    not_utf8: &str,
+) -> Result<&'b str, Response> {
+    authorize(shared, api, mode, token, bucket)?;
+    if !shared.bucket_allowed(bucket) {
+        return Err(error(api, mode, 404, "not found", &not_found()));
+    }
+    std::str::from_utf8(body)
+        .map_err(|e| error(api, mode, 400, "invalid", &format!("{not_utf8}: {e}")))
+}
+
 pub(crate) fn handle(shared: &Shared, api: Api, head: &Head, body: &[u8]) -> Response {
     let mode = shared.mode();
     match api {
@@ -338,29 +357,17 @@ fn handle_v2(shared: &Shared, mode: Mode, head: &Head, body: &[u8]) -> Response 
             )
         }
     };
-    if let Err(r) = authorize(shared, api, mode, token.as_deref(), &bucket) {
-        return r;
-    }
-    if !shared.bucket_allowed(&bucket) {
-        return error(
-            api,
-            mode,
-            404,
-            "not found",
-            &format!("bucket \"{bucket}\" not found"),
-        );
-    }
-    let text = match std::str::from_utf8(body) {
+    let admitted = admit(
+        (shared, api, mode),
+        token.as_deref(),
+        &bucket,
+        body,
+        || format!("bucket \"{bucket}\" not found"),
+        "failed to parse line protocol: request body is not valid UTF-8",
+    );
+    let text = match admitted {
         Ok(t) => t,
-        Err(e) => {
-            return error(
-                api,
-                mode,
-                400,
-                "invalid",
-                &format!("failed to parse line protocol: request body is not valid UTF-8: {e}"),
-            )
-        }
+        Err(r) => return r,
     };
     let (points, errors) = parse_body(text, mult, now_ns(), mode != Mode::Oss2);
     if errors.is_empty() {
@@ -434,29 +441,17 @@ fn handle_v1(shared: &Shared, mode: Mode, head: &Head, body: &[u8]) -> Response 
         }
     };
     let token = query_param(q, "p").or_else(|| auth_token(head));
-    if let Err(r) = authorize(shared, api, mode, token.as_deref(), &bucket) {
-        return r;
-    }
-    if !shared.bucket_allowed(&bucket) {
-        return error(
-            api,
-            mode,
-            404,
-            "not found",
-            &format!("database not found: \"{bucket}\""),
-        );
-    }
-    let text = match std::str::from_utf8(body) {
+    let admitted = admit(
+        (shared, api, mode),
+        token.as_deref(),
+        &bucket,
+        body,
+        || format!("database not found: \"{bucket}\""),
+        "request body is not valid UTF-8",
+    );
+    let text = match admitted {
         Ok(t) => t,
-        Err(e) => {
-            return error(
-                api,
-                mode,
-                400,
-                "invalid",
-                &format!("request body is not valid UTF-8: {e}"),
-            )
-        }
+        Err(r) => return r,
     };
     let (points, errors) = parse_body(text, mult, now_ns(), false);
     shared.store(&bucket, points);
