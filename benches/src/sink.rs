@@ -17,6 +17,11 @@ pub struct Sink {
 }
 
 impl Sink {
+    /// The sink's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `current_exe --serve-sink` and reads the port it listens on.
     pub fn start() -> Sink {
         let exe = std::env::current_exe().expect("current exe");

@@ -3,6 +3,7 @@
 //! ```text
 //! cd benches && cargo run --release --bin throughput
 //! cargo run --release --bin throughput -- --points 200000 --python-points 50000
+//! cargo run --release --bin throughput -- --rounds 5 --no-python
 //! ```
 //!
 //! The same generated points (measurement `weather`, 3 tags, 5 fields:
@@ -29,8 +30,17 @@
 //! counts lines), which shows how fast each client goes when the server is
 //! not the limit.
 //!
+//! The five VictoriaMetrics contenders run in rounds (`--rounds K`,
+//! default 3), each round all of them in turn, so a slow spell of the
+//! machine falls on every contender alike. A row of the table is the
+//! contender's run of median time; the ratios to `curl` are taken within
+//! each round and their median decides the targets (the per-round ratios
+//! are printed too). The Python and sink runs go once.
+//!
 //! Each row also gives the client's CPU time (this process for linewire,
-//! the `curl` or `python` process otherwise), and the end shows what
+//! the `curl` or `python` process otherwise), the server's CPU time and
+//! the CPU time the whole machine was idle, so a row shows whether the
+//! machine or the request path was the limit; the end shows what
 //! formatting and gzip cost linewire without any I/O.
 //!
 //! After each run VictoriaMetrics must hold exactly points x 5 samples
@@ -245,7 +255,28 @@ fn parse_count(body: &str) -> u64 {
 /// CPU seconds (user + system) of this process and of its reaped
 /// children, from `/proc/self/stat` (clock ticks of 10 ms).
 fn cpu_seconds() -> (f64, f64) {
-    let stat = fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    proc_cpu_seconds("self")
+}
+
+/// Seconds all CPUs of the machine have been idle since boot, from the
+/// first line of `/proc/stat` (idle + iowait, in ticks of 10 ms).
+fn machine_idle_seconds() -> f64 {
+    let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(3).copied().unwrap_or(0.0) + f.get(4).copied().unwrap_or(0.0)) / 100.0
+}
+
+/// CPU seconds (own, reaped children) of process `pid` ("self" or a
+/// number), from `/proc/<pid>/stat`.
+fn proc_cpu_seconds(pid: &str) -> (f64, f64) {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which ends with the last ')').
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<f64> = rest
@@ -264,6 +295,11 @@ struct Run {
     /// CPU seconds (user + system) of the client: this process for
     /// linewire, the `curl` or `python` process otherwise.
     cpu: f64,
+    /// CPU seconds of the server process over the run (VictoriaMetrics or
+    /// the sink).
+    server_cpu: f64,
+    /// CPU-seconds the whole machine was idle over the run.
+    idle: f64,
     stored: u64,
     note: String,
 }
@@ -345,6 +381,8 @@ fn run_curl(files: &[PathBuf], points: u64, gzip: bool) -> Run {
     let cfg = vm.dir.path().join("curl.cfg");
     fs::write(&cfg, config).expect("write curl config");
     let (_, children_before) = cpu_seconds();
+    let server_before = proc_cpu_seconds(&vm.pid().to_string()).0;
+    let idle_before = machine_idle_seconds();
     let start = Instant::now();
     let out = Command::new("curl")
         .arg("-sS")
@@ -354,6 +392,8 @@ fn run_curl(files: &[PathBuf], points: u64, gzip: bool) -> Run {
         .expect("run curl");
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds().1 - children_before;
+    let server_cpu = proc_cpu_seconds(&vm.pid().to_string()).0 - server_before;
+    let idle = machine_idle_seconds() - idle_before;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut codes_ok = 0usize;
     let mut connects = 0u64;
@@ -386,6 +426,8 @@ fn run_curl(files: &[PathBuf], points: u64, gzip: bool) -> Run {
         points,
         seconds,
         cpu,
+        server_cpu,
+        idle,
         stored,
         note,
     }
@@ -421,6 +463,18 @@ impl Server<'_> {
         }
     }
 
+    /// CPU seconds the server process has used so far.
+    fn cpu(&self) -> f64 {
+        proc_cpu_seconds(
+            &match self {
+                Server::Vm(vm) => vm.pid(),
+                Server::Sink(sink) => sink.pid(),
+            }
+            .to_string(),
+        )
+        .0
+    }
+
     fn suffix(&self) -> &'static str {
         match self {
             Server::Vm(_) => "",
@@ -443,6 +497,8 @@ fn run_linewire(points: &[Pt], stations: &[String], gzip: Option<u8>, sink: Opti
     };
     let mut batch = Box::new(Batch::<{ 64 * 1024 }>::new());
     let (cpu_before, _) = cpu_seconds();
+    let server_before = vm.cpu();
+    let idle_before = machine_idle_seconds();
     let start = Instant::now();
     let writer = BackgroundWriter::builder(client)
         .batch_lines(LINES_PER_FILE)
@@ -460,6 +516,8 @@ fn run_linewire(points: &[Pt], stations: &[String], gzip: Option<u8>, sink: Opti
     let stats = writer.close();
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds().0 - cpu_before;
+    let server_cpu = vm.cpu() - server_before;
+    let idle = machine_idle_seconds() - idle_before;
     let n = points.len() as u64;
     let stored = vm.stored(n * FIELDS);
     let mut note = format!("{} requests", stats.requests);
@@ -474,6 +532,8 @@ fn run_linewire(points: &[Pt], stations: &[String], gzip: Option<u8>, sink: Opti
         points: n,
         seconds,
         cpu,
+        server_cpu,
+        idle,
         stored,
         note,
     }
@@ -524,6 +584,8 @@ fn run_python(
     if mode == "points" {
         cmd.arg(values);
     }
+    let server_before = vm.cpu();
+    let idle_before = machine_idle_seconds();
     let mut child = cmd
         .args(files)
         .stdout(Stdio::piped())
@@ -539,6 +601,8 @@ fn run_python(
         std::thread::sleep(Duration::from_millis(100));
     }
     let out = child.wait_with_output().expect("python output");
+    let server_cpu = vm.cpu() - server_before;
+    let idle = machine_idle_seconds() - idle_before;
     let text = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = text
         .lines()
@@ -578,6 +642,8 @@ fn run_python(
         points: written,
         seconds: v["seconds"].as_f64().expect("seconds"),
         cpu: v["cpu_seconds"].as_f64().expect("cpu_seconds"),
+        server_cpu,
+        idle,
         stored,
         note,
     }
@@ -618,12 +684,48 @@ fn cpu_costs(points: &[Pt], stations: &[String], files: &[PathBuf]) -> (f64, Vec
     (format, levels)
 }
 
+/// Per contender (the inner index), the run of median time over the
+/// rounds.
+fn median_runs(rounds: Vec<Vec<Run>>) -> Vec<Run> {
+    let mut per: Vec<Vec<Run>> = Vec::new();
+    for round in rounds {
+        for (i, run) in round.into_iter().enumerate() {
+            if per.len() <= i {
+                per.push(Vec::new());
+            }
+            per[i].push(run);
+        }
+    }
+    per.into_iter()
+        .map(|mut runs| {
+            runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+            runs.swap_remove(runs.len() / 2)
+        })
+        .collect()
+}
+
+/// The median of `xs` (the upper one of an even count).
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// `xs` as "0.91x 0.88x ...".
+fn list(xs: &[f64]) -> String {
+    xs.iter()
+        .map(|x| format!("{x:.2}x"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 // ----------------------------------------------------------------- main
 
 struct Args {
     points: usize,
     python_points: usize,
     python: bool,
+    rounds: usize,
 }
 
 fn args() -> Args {
@@ -631,6 +733,7 @@ fn args() -> Args {
         points: 1_000_000,
         python_points: 200_000,
         python: true,
+        rounds: 3,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -643,9 +746,10 @@ fn args() -> Args {
             "--points" => a.points = num(),
             "--python-points" => a.python_points = num(),
             "--no-python" => a.python = false,
+            "--rounds" => a.rounds = num().max(1),
             "--bench" => {} // passed by `cargo bench`
             other => panic!(
-                "unknown argument {other}; usage: throughput [--points N] [--python-points N] [--no-python]"
+                "unknown argument {other}; usage: throughput [--points N] [--python-points N] [--no-python] [--rounds K]"
             ),
         }
     }
@@ -702,20 +806,38 @@ fn main() {
     let n = args.points as u64;
     let gz_files = gzip_files(&files);
     // Indices: 0 curl, 1 curl gzip, 2 linewire, 3 linewire gzip at the
-    // default level, 4 linewire gzip 6 (for comparison, not a target),
-    // 5.. Python.
-    let mut runs = vec![
-        run_curl(&files, n, false),
-        run_curl(&gz_files, n, true),
-        run_linewire(&points, &stations, None, None),
-        run_linewire(
-            &points,
-            &stations,
-            Some(linewire_std::gzip::DEFAULT_LEVEL),
-            None,
-        ),
-        run_linewire(&points, &stations, Some(6), None),
-    ];
+    // default level, 4 linewire gzip 6 (for comparison, not a target).
+    // Every round runs them all in turn, so a slow spell of the machine
+    // falls on every contender alike; each row of the table is the round
+    // of median time, and ratios are taken within a round.
+    let mut rounds: Vec<Vec<Run>> = Vec::new();
+    for round in 1..=args.rounds {
+        if args.rounds > 1 {
+            eprintln!("round {round} of {} ...", args.rounds);
+        }
+        rounds.push(vec![
+            run_curl(&files, n, false),
+            run_curl(&gz_files, n, true),
+            run_linewire(&points, &stations, None, None),
+            run_linewire(
+                &points,
+                &stations,
+                Some(linewire_std::gzip::DEFAULT_LEVEL),
+                None,
+            ),
+            run_linewire(&points, &stations, Some(6), None),
+        ]);
+    }
+    // Per round, each contender's points/s over curl's (plain, gzipped).
+    let ratios: Vec<Vec<(f64, f64)>> = (0..5)
+        .map(|i| {
+            rounds
+                .iter()
+                .map(|r| (r[i].rate() / r[0].rate(), r[i].rate() / r[1].rate()))
+                .collect()
+        })
+        .collect();
+    let mut runs = median_runs(rounds);
     // The same writers against a server that does no work: how fast each
     // client can go when the server is not the limit.
     let sink = Sink::start();
@@ -738,12 +860,12 @@ fn main() {
     let curl = runs[0].rate();
     println!();
     println!(
-        "| contender | points | seconds | points/s | vs curl | client CPU s | CPU µs/point | samples stored / expected | notes |"
+        "| contender | points | seconds | points/s | vs curl | client CPU s | CPU µs/point | server CPU s | idle CPU s | samples stored / expected | notes |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
     for r in runs.iter().chain(&sink_runs) {
         println!(
-            "| {} | {} | {:.2} | {:.0} | {:.2}x | {:.2} | {:.2} | {} / {}{} | {} |",
+            "| {} | {} | {:.2} | {:.0} | {:.2}x | {:.2} | {:.2} | {:.2} | {:.2} | {} / {}{} | {} |",
             r.name,
             r.points,
             r.seconds,
@@ -751,6 +873,8 @@ fn main() {
             r.rate() / curl,
             r.cpu,
             r.cpu_us_per_point(),
+            r.server_cpu,
+            r.idle,
             r.stored,
             r.points * FIELDS,
             if r.complete() { "" } else { " LOSSY" },
@@ -763,14 +887,20 @@ fn main() {
         .chain(&sink_runs)
         .all(|r| r.complete() && !r.note.contains("FAILED"));
     for (i, r) in runs.iter().enumerate().skip(2).take(3) {
-        let ratio = r.rate() / curl;
+        let plain: Vec<f64> = ratios[i].iter().map(|x| x.0).collect();
+        let ratio = median(&plain);
         // The targets are gzip off and gzip at the default level.
         let target = i < 4;
         let pass = ratio >= 0.9;
         all_ok &= pass || !target;
         print!(
-            "{}: {ratio:.2}x curl{}",
+            "{}: {ratio:.2}x curl{}{}",
             r.name,
+            if args.rounds > 1 {
+                format!(" (median of {} rounds: {})", args.rounds, list(&plain))
+            } else {
+                String::new()
+            },
             match (target, pass) {
                 (false, _) => " (for comparison)",
                 (true, true) => " (target >= 0.90x): met",
@@ -778,9 +908,15 @@ fn main() {
             }
         );
         if i > 2 {
+            let zipped: Vec<f64> = ratios[i].iter().map(|x| x.1).collect();
             print!(
-                "; {:.2}x curl with gzipped files",
-                r.rate() / runs[1].rate()
+                "; {:.2}x curl with gzipped files{}",
+                median(&zipped),
+                if args.rounds > 1 {
+                    format!(" ({})", list(&zipped))
+                } else {
+                    String::new()
+                }
             );
         }
         println!();

@@ -318,6 +318,11 @@ impl ServerProcess {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The server's process id (for reading its CPU time from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for ServerProcess {
