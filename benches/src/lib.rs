@@ -2,6 +2,7 @@
 //! `benches/format.rs` and `examples/profile_format.rs`.
 
 pub mod sink;
+pub mod weather;
 
 use std::hint::black_box;
 

@@ -57,6 +57,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use linewire::{Batch, Precision};
 use linewire_benches::sink::{self, Sink};
+use linewire_benches::weather::{
+    format_point, generate, station_names, Pt, LOCATIONS, NOTES, SENSORS,
+};
 use linewire_integration::{
     encode_query, http_get, http_post, start_victoria_metrics, ServerProcess, TempDir,
     VICTORIA_METRICS,
@@ -67,83 +70,6 @@ const VM_BIN: &str = VICTORIA_METRICS;
 const LINES_PER_FILE: usize = 5000;
 const FIELDS: u64 = 5;
 const BUCKET: &str = "bench";
-const LOCATIONS: [&str; 8] = [
-    "us-midwest",
-    "us-east",
-    "us-west",
-    "eu-central",
-    "eu-north",
-    "ap-south",
-    "ap-east",
-    "sa-east",
-];
-const SENSORS: [&str; 4] = ["bme280", "sht31", "ds18b20", "dht22"];
-const NOTES: [&str; 5] = ["clear sky", "light rain", "fog", "overcast", "snow"];
-const STATIONS: usize = 200;
-
-/// One generated point: everything but the names, which are shared.
-#[derive(Debug, Clone, Copy)]
-struct Pt {
-    station: u16,
-    sensor: u8,
-    temperature: f64,
-    humidity: i64,
-    pressure: f64,
-    ok: bool,
-    note: u8,
-    ts_ns: i64,
-}
-
-/// `n` points, deterministic but for the base time: one millisecond apart
-/// (with a sub-millisecond part), the newest about 13 minutes old, so
-/// every (series, millisecond) is distinct in VictoriaMetrics.
-fn generate(n: usize, base_ns: i64) -> Vec<Pt> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    (0..n)
-        .map(|i| {
-            let r = next();
-            let i64i = i64::try_from(i).expect("point index");
-            Pt {
-                station: u16::try_from(i % STATIONS).expect("station"),
-                sensor: u8::try_from((i / STATIONS) % SENSORS.len()).expect("sensor"),
-                temperature: -20.0 + (r % 6000) as f64 / 100.0,
-                humidity: i64::try_from((r >> 16) % 101).expect("humidity"),
-                pressure: 950.0 + ((r >> 24) % 10_000) as f64 / 100.0,
-                ok: (r >> 40) % 10 != 0,
-                note: u8::try_from((r >> 44) % NOTES.len() as u64).expect("note"),
-                ts_ns: base_ns + i64i * 1_000_000 + (i64i * 7919) % 1_000_000,
-            }
-        })
-        .collect()
-}
-
-fn station_names() -> Vec<String> {
-    (0..STATIONS).map(|s| format!("st{s:04}")).collect()
-}
-
-/// Formats `p` into `batch`: the one formatting every contender's bytes
-/// come from.
-fn format_point<const N: usize>(batch: &mut Batch<N>, p: &Pt, stations: &[String]) {
-    let station = usize::from(p.station);
-    batch
-        .point("weather")
-        .and_then(|b| b.tag("location", LOCATIONS[station % LOCATIONS.len()]))
-        .and_then(|b| b.tag("station", &stations[station]))
-        .and_then(|b| b.tag("sensor", SENSORS[usize::from(p.sensor)]))
-        .and_then(|b| b.field("temperature", p.temperature))
-        .and_then(|b| b.field("humidity", p.humidity))
-        .and_then(|b| b.field("pressure", p.pressure))
-        .and_then(|b| b.field("ok", p.ok))
-        .and_then(|b| b.field("note", NOTES[usize::from(p.note)]))
-        .and_then(|b| b.timestamp(p.ts_ns))
-        .expect("a generated point fits");
-}
 
 // ---------------------------------------------------------------- tools
 
