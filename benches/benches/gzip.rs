@@ -34,9 +34,12 @@ fn zlib_rs(body: &[u8], level: u32) -> Vec<u8> {
     e.finish().expect("finish into a Vec")
 }
 
+/// A named way to gzip a body.
+type Encoder<'a> = (&'a str, &'a dyn Fn(&[u8]) -> Vec<u8>);
+
 fn gzip(c: &mut Criterion) {
     let body = body();
-    let encoders: [(&str, &dyn Fn(&[u8]) -> Vec<u8>); 4] = [
+    let encoders: [Encoder; 4] = [
         ("linewire::gzip level 1 (miniz_oxide)", &|b| {
             linewire::gzip::gzip(b, 1)
         }),
