@@ -15,7 +15,9 @@
 //! (on the worker thread) and counted in [`Stats`]; everything is logged
 //! through the `log` crate, without the token.
 //!
-//! Accounting: `accepted = sent + failed + dropped + pending` at any time.
+//! Accounting: `accepted = sent + failed + dropped + pending` at any time,
+//! and `failed` is split by why as in the core's counters: `rejected`,
+//! `too_large`, `gave_up`, plus `misconfigured` and `unsent_at_close`.
 //!
 //! This is the std counterpart of the core's sans-IO [`linewire::Writer`]:
 //! the same [`RetryPolicy`]/[`Backoff`] decide every wait and when to give
@@ -57,6 +59,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use linewire::http::Outcome;
 use linewire::{Backoff, BatchInner, RetryPolicy, Storage, XorShift32};
 
 use crate::client::Client;
@@ -145,8 +148,24 @@ pub struct Stats {
     /// Lines the server stored.
     pub sent: u64,
     /// Lines the server refused, or given up on, or not sent before the
-    /// close timeout.
+    /// close timeout: the sum of the five counters that follow.
     pub failed: u64,
+    /// Of `failed`: lines the server refused as bad data (a rejected batch,
+    /// the bad lines of a partial write), as the core's `rejected`.
+    pub rejected: u64,
+    /// Of `failed`: single lines larger than the server accepts (413), as
+    /// the core's `too_large`.
+    pub too_large: u64,
+    /// Of `failed`: lines the retry policy gave up on, as the core's
+    /// `gave_up`.
+    pub gave_up: u64,
+    /// Of `failed`: lines of requests refused for their configuration
+    /// (401, 403, 404, a 400 about the query, a missing bucket). The core
+    /// writer keeps these and halts; this one reports them and goes on.
+    pub misconfigured: u64,
+    /// Of `failed`: lines still queued or retrying when the close timeout
+    /// ran out.
+    pub unsent_at_close: u64,
     /// Lines evicted from the full queue ([`Backpressure::DropOldest`]).
     pub dropped: u64,
     /// Lines [`BackgroundWriter::push`] refused ([`PushError`]); not in `accepted`.
@@ -160,6 +179,24 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Counts `n` lines failed for `reason` in `failed` and its category.
+    fn count_failed(&mut self, reason: &FailureReason, n: u64) {
+        let category = match reason {
+            FailureReason::Server(e) => match e.outcome {
+                Outcome::Rejected | Outcome::PartiallyWritten(_) => &mut self.rejected,
+                Outcome::TooLarge { .. } => &mut self.too_large,
+                _ => &mut self.misconfigured,
+            },
+            FailureReason::GaveUp(_) => &mut self.gave_up,
+            FailureReason::Config(_) => &mut self.misconfigured,
+            // Evicted lines are counted in `dropped`, not `failed`.
+            FailureReason::Overflow => return,
+            FailureReason::Closed => &mut self.unsent_at_close,
+        };
+        *category = category.saturating_add(n);
+        self.failed = self.failed.saturating_add(n);
+    }
+
     /// Lines lost: failed, dropped or refused.
     ///
     /// ```
@@ -1041,6 +1078,7 @@ impl Worker {
                         Settled::Failed(f) => {
                             let n = f.lines.len();
                             let w = f.written;
+                            st.stats.count_failed(&f.reason, n as u64);
                             failures.push(Failure {
                                 lines: f.lines.into_iter().map(|l| l.text).collect(),
                                 written: w,
@@ -1050,7 +1088,6 @@ impl Worker {
                         }
                     };
                     st.stats.sent = st.stats.sent.saturating_add(sent as u64);
-                    st.stats.failed = st.stats.failed.saturating_add(failed as u64);
                     st.stats.pending = st.stats.pending.saturating_sub((sent + failed) as u64);
                 }
                 // Batches are settled in the order they were taken.
@@ -1130,7 +1167,7 @@ impl Worker {
                 let all = st.queue.len();
                 let left = st.queue.take(all, first);
                 let n = all as u64;
-                st.stats.failed = st.stats.failed.saturating_add(n);
+                st.stats.count_failed(&FailureReason::Closed, n);
                 st.stats.pending = st.stats.pending.saturating_sub(n);
                 st.oldest_at = None;
                 drop(st);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use linewire::http::Outcome;
 use linewire::{Batch, Precision, RetryPolicy};
 use linewire_std::{
-    BackgroundWriter, Backpressure, Client, Failure, FailureReason, PushError, WriterBuilder,
+    BackgroundWriter, Backpressure, Client, Failure, FailureReason, PushError, Stats, WriterBuilder,
 };
 use linewire_testkit::{DownMode, Fault, FaultPlan, TestServer};
 
@@ -75,6 +75,30 @@ fn failures(b: WriterBuilder) -> (WriterBuilder, Arc<Mutex<Vec<Failure>>>) {
         b.on_failure(move |f| sink.lock().unwrap().push(f.clone())),
         seen,
     )
+}
+
+/// `Stats::failed` by category.
+#[derive(Debug, Default, PartialEq)]
+struct Why {
+    rejected: u64,
+    too_large: u64,
+    gave_up: u64,
+    misconfigured: u64,
+    unsent_at_close: u64,
+}
+
+/// The categories of `s.failed`, which must add up to it.
+fn why_failed(s: &Stats) -> Why {
+    let why = Why {
+        rejected: s.rejected,
+        too_large: s.too_large,
+        gave_up: s.gave_up,
+        misconfigured: s.misconfigured,
+        unsent_at_close: s.unsent_at_close,
+    };
+    let sum = why.rejected + why.too_large + why.gave_up + why.misconfigured + why.unsent_at_close;
+    assert_eq!(sum, s.failed, "{s:?}");
+    why
 }
 
 fn line_counts(server: &TestServer) -> Vec<usize> {
@@ -184,6 +208,13 @@ fn the_policy_gives_up_and_reports() {
     w.flush();
     let s = w.close();
     assert_eq!((s.sent, s.failed, s.requests, s.retries), (0, 3, 3, 2));
+    assert_eq!(
+        why_failed(&s),
+        Why {
+            gave_up: 3,
+            ..Why::default()
+        }
+    );
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].lines.len(), 3);
@@ -214,6 +245,13 @@ fn too_large_batches_are_split_and_a_too_large_line_is_dropped() {
     w.flush();
     let s = w.close();
     assert_eq!((s.sent, s.failed), (20, 1));
+    assert_eq!(
+        why_failed(&s),
+        Why {
+            too_large: 1,
+            ..Why::default()
+        }
+    );
     assert_eq!(server.points("farm").len(), 20);
     assert!(line_counts(&server).iter().any(|n| *n < 21), "split");
     let seen = seen.lock().unwrap();
@@ -234,6 +272,13 @@ fn partial_writes_report_the_rejected_lines() {
     w.flush();
     let s = w.close();
     assert_eq!((s.sent, s.failed), (2, 2));
+    assert_eq!(
+        why_failed(&s),
+        Why {
+            rejected: 2,
+            ..Why::default()
+        }
+    );
     let seen = seen.lock().unwrap();
     assert_eq!(seen[0].lines, vec!["m v=oops 2", "bad"]);
     assert_eq!(seen[0].written, 2);
@@ -252,6 +297,13 @@ fn unauthorized_fails_the_batch_without_retrying() {
     w.flush();
     let s = w.close();
     assert_eq!((s.failed, s.requests, s.retries), (2, 1, 0));
+    assert_eq!(
+        why_failed(&s),
+        Why {
+            misconfigured: 2,
+            ..Why::default()
+        }
+    );
     let seen = seen.lock().unwrap();
     let FailureReason::Server(e) = &seen[0].reason else {
         panic!()
@@ -366,6 +418,13 @@ fn close_gives_up_after_its_timeout_and_reports_what_is_left() {
     );
     assert!(start.elapsed() >= Duration::from_millis(250));
     assert_eq!((s.sent, s.failed, s.pending), (0, 7, 0));
+    assert_eq!(
+        why_failed(&s),
+        Why {
+            unsent_at_close: 7,
+            ..Why::default()
+        }
+    );
     let seen = seen.lock().unwrap();
     let lost: usize = seen.iter().map(|f| f.lines.len()).sum();
     assert_eq!(lost, 7);
