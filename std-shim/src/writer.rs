@@ -21,7 +21,7 @@
 //!
 //! This is the std counterpart of the core's sans-IO [`linewire::Writer`]:
 //! the same [`RetryPolicy`]/[`Backoff`] decide every wait and when to give
-//! up, and the same [`Outcome`](linewire::http::Outcome) classification
+//! up, and the same [`Outcome`] classification
 //! decides what an answer means, but the queue packs the lines into one
 //! growable ring of bytes (bounded in lines, not a fixed byte array; no
 //! allocation per line), requests go through `ureq` (TLS, pooled
