@@ -23,8 +23,8 @@
 //! 32 KiB dictionary, two 64 KiB hash chains, a 64 KiB LZ code buffer and
 //! the Huffman tables), held by a [`GzipEncoder`] or for the duration of a
 //! [`gzip`] call. [`gzip`] also allocates the output: half the input's size
-//! reserved up front, grown as needed, then the framed copy (line protocol
-//! usually compresses to 5–20 %). A [`GzipEncoder`] writes into the
+//! reserved up front and grown only if needed (line protocol usually
+//! compresses to 5–20 %). A [`GzipEncoder`] writes into the
 //! caller's buffer instead, so its heap cost is the state alone. This is a
 //! feature for Linux-class devices: on a microcontroller the state alone is
 //! more RAM than most have, which is why the core never needs it.
@@ -34,7 +34,8 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use miniz_oxide::deflate::core::{
-    compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus,
+    compress, compress_to_output, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush,
+    TDEFLStatus,
 };
 
 /// The default compression level: 1, the fastest. On a 5000-line body of
@@ -88,12 +89,51 @@ impl embedded_io::Error for GzipError {
 /// ```
 pub fn gzip(data: &[u8], level: u8) -> Vec<u8> {
     let level = level.min(MAX_LEVEL);
-    let deflated = miniz_oxide::deflate::compress_to_vec(data, level);
-    let mut out = Vec::with_capacity(deflated.len().saturating_add(18));
+    // Deflated straight after the header, into one buffer: no second copy,
+    // and none of `compress_to_vec`'s panic on a compressor failure.
+    let mut out = Vec::with_capacity((data.len() / 2).saturating_add(FRAME_LEN));
     out.extend_from_slice(&header(level));
-    out.extend_from_slice(&deflated);
+    let (status, _) = compress_to_output(&mut compressor(level), data, TDEFLFlush::Finish, |c| {
+        out.extend_from_slice(c);
+        true
+    });
+    if status != TDEFLStatus::Done {
+        // Not something the input can cause; the data still goes out whole.
+        out.clear();
+        out.extend_from_slice(&header(0));
+        stored(data, &mut out);
+    }
     out.extend_from_slice(&trailer(crc32fast::hash(data), data.len()));
     out
+}
+
+/// Bytes a gzip member adds around the deflate stream: header and trailer.
+const FRAME_LEN: usize = 18;
+
+/// A raw-deflate compressor at `level` (negative window bits: the gzip
+/// frame is ours). The value itself is 64 KiB: [`gzip`] keeps it on its
+/// stack for the call, as `miniz_oxide`'s own `compress_to_vec` does, and
+/// a [`GzipEncoder`] boxes it.
+fn compressor(level: u8) -> CompressorOxide {
+    let flags = create_comp_flags_from_zip_params(i32::from(level), -15, 0);
+    CompressorOxide::new(flags)
+}
+
+/// `data` as deflate stored blocks (RFC 1951 3.2.4), appended to `out`.
+fn stored(data: &[u8], out: &mut Vec<u8>) {
+    let mut blocks = data.chunks(usize::from(u16::MAX)).peekable();
+    if blocks.peek().is_none() {
+        // One final empty block.
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(block) = blocks.next() {
+        let len = u16::try_from(block.len()).unwrap_or(u16::MAX);
+        // BFINAL on the last block, BTYPE 00; the rest of the byte pads.
+        out.push(u8::from(blocks.peek().is_none()));
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
 }
 
 /// A gzip member of `input`, compressed as it is read into the caller's
@@ -156,12 +196,10 @@ impl<'a> GzipEncoder<'a> {
     /// ```
     pub fn new(input: &'a [u8], level: u8) -> Self {
         let level = level.min(MAX_LEVEL);
-        // Raw deflate (negative window bits): the gzip frame is ours.
-        let flags = create_comp_flags_from_zip_params(i32::from(level), -15, 0);
         GzipEncoder {
             input,
             consumed: 0,
-            compressor: Box::new(CompressorOxide::new(flags)),
+            compressor: Box::new(compressor(level)),
             crc: crc32fast::Hasher::new(),
             frame: header(level),
             frame_len: 10,
@@ -343,6 +381,17 @@ mod tests {
             }
         }
         assert_eq!(empty, gzip(b"", 1));
+    }
+
+    #[test]
+    fn stored_blocks_inflate_back() {
+        for len in [0, 1, 65_535, 65_536, 200_000] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            let mut out = Vec::new();
+            stored(&data, &mut out);
+            let inflated = miniz_oxide::inflate::decompress_to_vec(&out).expect("valid deflate");
+            assert_eq!(inflated, data, "{len} bytes");
+        }
     }
 
     #[test]

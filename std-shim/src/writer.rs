@@ -15,7 +15,7 @@
 //! (on the worker thread) and counted in [`Stats`]; everything is logged
 //! through the `log` crate, without the token.
 //!
-//! Accounting: `accepted = sent + failed + dropped + pending` at any time,
+//! Accounting: `accepted = sent + failed() + dropped + pending` at any time,
 //! and `failed` is split by why as in the core's counters: `rejected`,
 //! `too_large`, `gave_up`, plus `misconfigured` and `unsent_at_close`.
 //!
@@ -134,7 +134,7 @@ pub struct Failure {
     pub reason: FailureReason,
 }
 
-/// Counters, in lines. `accepted = sent + failed + dropped + pending`.
+/// Counters, in lines. `accepted = sent + failed() + dropped + pending`.
 ///
 /// ```
 /// let s = linewire_std::Stats::default();
@@ -147,23 +147,20 @@ pub struct Stats {
     pub accepted: u64,
     /// Lines the server stored.
     pub sent: u64,
-    /// Lines the server refused, or given up on, or not sent before the
-    /// close timeout: the sum of the five counters that follow.
-    pub failed: u64,
-    /// Of `failed`: lines the server refused as bad data (a rejected batch,
+    /// Of [`failed`](Stats::failed): lines the server refused as bad data (a rejected batch,
     /// the bad lines of a partial write), as the core's `rejected`.
     pub rejected: u64,
-    /// Of `failed`: single lines larger than the server accepts (413), as
+    /// Of [`failed`](Stats::failed): single lines larger than the server accepts (413), as
     /// the core's `too_large`.
     pub too_large: u64,
-    /// Of `failed`: lines the retry policy gave up on, as the core's
+    /// Of [`failed`](Stats::failed): lines the retry policy gave up on, as the core's
     /// `gave_up`.
     pub gave_up: u64,
-    /// Of `failed`: lines of requests refused for their configuration
+    /// Of [`failed`](Stats::failed): lines of requests refused for their configuration
     /// (401, 403, 404, a 400 about the query, a missing bucket). The core
     /// writer keeps these and halts; this one reports them and goes on.
     pub misconfigured: u64,
-    /// Of `failed`: lines still queued or retrying when the close timeout
+    /// Of [`failed`](Stats::failed): lines still queued or retrying when the close timeout
     /// ran out.
     pub unsent_at_close: u64,
     /// Lines evicted from the full queue ([`Backpressure::DropOldest`]).
@@ -179,7 +176,21 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Counts `n` lines failed for `reason` in `failed` and its category.
+    /// Lines the server refused, or given up on, or not sent before the
+    /// close timeout: the sum of the five counters by why.
+    ///
+    /// ```
+    /// assert_eq!(linewire_std::Stats::default().failed(), 0);
+    /// ```
+    pub fn failed(&self) -> u64 {
+        self.rejected
+            .saturating_add(self.too_large)
+            .saturating_add(self.gave_up)
+            .saturating_add(self.misconfigured)
+            .saturating_add(self.unsent_at_close)
+    }
+
+    /// Counts `n` lines failed for `reason` in its category.
     fn count_failed(&mut self, reason: &FailureReason, n: u64) {
         let category = match reason {
             FailureReason::Server(e) => match e.outcome {
@@ -194,7 +205,6 @@ impl Stats {
             FailureReason::Closed => &mut self.unsent_at_close,
         };
         *category = category.saturating_add(n);
-        self.failed = self.failed.saturating_add(n);
     }
 
     /// Lines lost: failed, dropped or refused.
@@ -203,7 +213,7 @@ impl Stats {
     /// assert_eq!(linewire_std::Stats::default().lost(), 0);
     /// ```
     pub fn lost(&self) -> u64 {
-        self.failed
+        self.failed()
             .saturating_add(self.dropped)
             .saturating_add(self.refused)
     }

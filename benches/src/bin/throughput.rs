@@ -199,9 +199,35 @@ fn machine_idle_seconds() -> f64 {
     (f.get(3).copied().unwrap_or(0.0) + f.get(4).copied().unwrap_or(0.0)) / 100.0
 }
 
+/// The server's CPU time and the machine's idle time over a run.
+struct Meter {
+    server_pid: u32,
+    server_cpu: f64,
+    idle: f64,
+}
+
+impl Meter {
+    fn start(server_pid: u32) -> Meter {
+        Meter {
+            server_pid,
+            server_cpu: proc_cpu_seconds(server_pid).0,
+            idle: machine_idle_seconds(),
+        }
+    }
+
+    /// CPU seconds of the server and idle CPU seconds of the machine since
+    /// `start`.
+    fn stop(&self) -> (f64, f64) {
+        (
+            proc_cpu_seconds(self.server_pid).0 - self.server_cpu,
+            machine_idle_seconds() - self.idle,
+        )
+    }
+}
+
 /// CPU seconds (own, reaped children) of process `pid` ("self" or a
 /// number), from `/proc/<pid>/stat`.
-fn proc_cpu_seconds(pid: &str) -> (f64, f64) {
+fn proc_cpu_seconds(pid: impl std::fmt::Display) -> (f64, f64) {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which ends with the last ')').
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
@@ -222,9 +248,11 @@ struct Run {
     /// linewire, the `curl` or `python` process otherwise.
     cpu: f64,
     /// CPU seconds of the server process over the run (VictoriaMetrics or
-    /// the sink).
+    /// the sink). For Python, from its start to its exit, interpreter
+    /// start-up included, where `seconds` is what the script timed.
     server_cpu: f64,
-    /// CPU-seconds the whole machine was idle over the run.
+    /// CPU-seconds the whole machine was idle over the run (the same span
+    /// as `server_cpu`).
     idle: f64,
     stored: u64,
     note: String,
@@ -307,8 +335,7 @@ fn run_curl(files: &[PathBuf], points: u64, gzip: bool) -> Run {
     let cfg = vm.dir.path().join("curl.cfg");
     fs::write(&cfg, config).expect("write curl config");
     let (_, children_before) = cpu_seconds();
-    let server_before = proc_cpu_seconds(&vm.pid().to_string()).0;
-    let idle_before = machine_idle_seconds();
+    let meter = Meter::start(vm.pid());
     let start = Instant::now();
     let out = Command::new("curl")
         .arg("-sS")
@@ -318,8 +345,7 @@ fn run_curl(files: &[PathBuf], points: u64, gzip: bool) -> Run {
         .expect("run curl");
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds().1 - children_before;
-    let server_cpu = proc_cpu_seconds(&vm.pid().to_string()).0 - server_before;
-    let idle = machine_idle_seconds() - idle_before;
+    let (server_cpu, idle) = meter.stop();
     let text = String::from_utf8_lossy(&out.stdout);
     let mut codes_ok = 0usize;
     let mut connects = 0u64;
@@ -359,7 +385,6 @@ fn run_curl(files: &[PathBuf], points: u64, gzip: bool) -> Run {
     }
 }
 
-/// The background writer; `gzip`: `None` off, or the level.
 /// A run's server: a fresh VictoriaMetrics, or the shared sink.
 enum Server<'s> {
     Vm(ServerProcess),
@@ -389,16 +414,11 @@ impl Server<'_> {
         }
     }
 
-    /// CPU seconds the server process has used so far.
-    fn cpu(&self) -> f64 {
-        proc_cpu_seconds(
-            &match self {
-                Server::Vm(vm) => vm.pid(),
-                Server::Sink(sink) => sink.pid(),
-            }
-            .to_string(),
-        )
-        .0
+    fn pid(&self) -> u32 {
+        match self {
+            Server::Vm(vm) => vm.pid(),
+            Server::Sink(sink) => sink.pid(),
+        }
     }
 
     fn suffix(&self) -> &'static str {
@@ -409,6 +429,7 @@ impl Server<'_> {
     }
 }
 
+/// The background writer; `gzip`: `None` off, or the level.
 fn run_linewire(points: &[Pt], stations: &[String], gzip: Option<u8>, sink: Option<&Sink>) -> Run {
     let vm = Server::start(sink, &format!("linewire-gzip-{gzip:?}"));
     let client = Client::new(&format!("http://{}", vm.addr()), Some("bench"))
@@ -423,8 +444,7 @@ fn run_linewire(points: &[Pt], stations: &[String], gzip: Option<u8>, sink: Opti
     };
     let mut batch = Box::new(Batch::<{ 64 * 1024 }>::new());
     let (cpu_before, _) = cpu_seconds();
-    let server_before = vm.cpu();
-    let idle_before = machine_idle_seconds();
+    let meter = Meter::start(vm.pid());
     let start = Instant::now();
     let writer = BackgroundWriter::builder(client)
         .batch_lines(LINES_PER_FILE)
@@ -442,8 +462,7 @@ fn run_linewire(points: &[Pt], stations: &[String], gzip: Option<u8>, sink: Opti
     let stats = writer.close();
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds().0 - cpu_before;
-    let server_cpu = vm.cpu() - server_before;
-    let idle = machine_idle_seconds() - idle_before;
+    let (server_cpu, idle) = meter.stop();
     let n = points.len() as u64;
     let stored = vm.stored(n * FIELDS);
     let mut note = format!("{} requests", stats.requests);
@@ -510,8 +529,7 @@ fn run_python(
     if mode == "points" {
         cmd.arg(values);
     }
-    let server_before = vm.cpu();
-    let idle_before = machine_idle_seconds();
+    let meter = Meter::start(vm.pid());
     let mut child = cmd
         .args(files)
         .stdout(Stdio::piped())
@@ -527,8 +545,7 @@ fn run_python(
         std::thread::sleep(Duration::from_millis(100));
     }
     let out = child.wait_with_output().expect("python output");
-    let server_cpu = vm.cpu() - server_before;
-    let idle = machine_idle_seconds() - idle_before;
+    let (server_cpu, idle) = meter.stop();
     let text = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = text
         .lines()
@@ -755,7 +772,8 @@ fn main() {
         ]);
     }
     // Per round, each contender's points/s over curl's (plain, gzipped).
-    let ratios: Vec<Vec<(f64, f64)>> = (0..5)
+    let contenders = rounds.first().map_or(0, Vec::len);
+    let ratios: Vec<Vec<(f64, f64)>> = (0..contenders)
         .map(|i| {
             rounds
                 .iter()
