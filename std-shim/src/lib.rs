@@ -44,6 +44,7 @@
 pub mod client;
 mod deliver;
 pub mod gzip;
+pub mod server_text;
 pub mod writer;
 
 /// Internals of the `linewire` command-line tool (synchronous delivery of
