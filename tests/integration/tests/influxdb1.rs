@@ -18,6 +18,11 @@ use linewire_integration::{
 };
 
 fn start() -> Option<ServerProcess> {
+    start_with("")
+}
+
+/// `influxd` with extra lines in its `[http]` section.
+fn start_with(http_extra: &str) -> Option<ServerProcess> {
     let bin = require_binary("/usr/bin/influxd", "influxdb")?;
     let dir = TempDir::new("influxdb1");
     let http = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_port());
@@ -44,6 +49,7 @@ bind-address = "{rpc}"
   bind-address = "{http}"
   log-enabled = false
   pprof-enabled = false
+{http_extra}
 
 [ifql]
   enabled = false
@@ -246,4 +252,93 @@ fn influxdb1_returns_escaped_strings_and_tags_identical() {
         },
     ];
     assert_eq!(got, want, "{answer:#}");
+}
+
+fn create_database(db: &ServerProcess) {
+    let (status, body) = http_post(
+        db.addr,
+        &format!("/query?q={}", encode_query("CREATE DATABASE x")),
+    )
+    .expect("create database");
+    assert_eq!(status, 200, "CREATE DATABASE: {body}");
+}
+
+fn count_rows(db: &ServerProcess, measurement: &str) -> usize {
+    rows(&query(db, &format!("SELECT * FROM \"{measurement}\""))).len()
+}
+
+/// InfluxDB 1.x quotes the whole bad line in `X-Influxdb-Error` (and in
+/// the body) on a partial write: with a 3 KiB line the head is far larger
+/// than a 512-byte buffer. The status still decides: the good line is
+/// stored, the batch is dropped, nothing is retried.
+#[test]
+fn influxdb1_partial_write_with_a_long_line_is_decided_by_its_status() {
+    let Some(db) = start() else { return };
+    create_database(&db);
+    let target = Target::v1("127.0.0.1", "x")
+        .unwrap()
+        .port(db.addr.port())
+        .precision(Precision::Seconds);
+    let mut conn = NalStream::new(
+        std_embedded_nal::Stack,
+        db.addr,
+        patient(Duration::from_secs(20)),
+    );
+    let long_bad = format!("bad{} x\n", "y".repeat(3000));
+    let body = format!("good v=1 1700000000\n{long_bad}");
+    let mut buf = [0u8; 512];
+    let reply = conn
+        .write_batch(&target, body.as_bytes(), &mut buf)
+        .unwrap_or_else(|e| panic!("the status line arrived, so no error: {e}"));
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.outcome.action(), Action::Drop, "{reply:?}");
+    assert!(
+        !reply.reusable,
+        "a head that did not fit closes the connection"
+    );
+    assert_eq!(count_rows(&db, "good"), 1, "the good line is stored");
+
+    // The next request goes out on a fresh connection and is written.
+    let reply = conn
+        .write_batch(&target, b"good v=2 1700000001\n".as_slice(), &mut buf)
+        .unwrap();
+    assert_eq!(reply.outcome, Outcome::Written);
+    assert_eq!(count_rows(&db, "good"), 2);
+}
+
+/// With `max-body-size` set, InfluxDB 1.x answers 413 as soon as it has
+/// read a request head whose `Content-Length` is over the limit, and
+/// closes the connection without reading the body. The writer must hear
+/// that 413 (and so split), not report a transport error from the reset.
+#[test]
+fn influxdb1_early_413_on_a_large_body_is_heard() {
+    let Some(db) = start_with("  max-body-size = 65536") else {
+        return;
+    };
+    create_database(&db);
+    let target = Target::v1("127.0.0.1", "x")
+        .unwrap()
+        .port(db.addr.port())
+        .precision(Precision::Seconds);
+    let mut conn = NalStream::new(
+        std_embedded_nal::Stack,
+        db.addr,
+        patient(Duration::from_secs(20)),
+    );
+    let mut body = String::new();
+    for i in 0..200_000 {
+        body.push_str(&format!(
+            "big,host=h{} value={i} {}\n",
+            i % 7,
+            1_700_000_000 + i
+        ));
+    }
+    assert!(body.len() > 6_000_000);
+    let mut buf = [0u8; 512];
+    let reply = conn
+        .write_batch(&target, body.as_bytes(), &mut buf)
+        .unwrap_or_else(|e| panic!("the 413 must be heard, not {e}"));
+    assert_eq!(reply.status, 413, "{reply:?}");
+    assert_eq!(reply.outcome.action(), Action::Split);
+    assert_eq!(count_rows(&db, "big"), 0);
 }
