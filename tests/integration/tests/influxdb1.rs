@@ -342,3 +342,104 @@ fn influxdb1_early_413_on_a_large_body_is_heard() {
     assert_eq!(reply.outcome.action(), Action::Split);
     assert_eq!(count_rows(&db, "big"), 0);
 }
+
+/// Every name made of `a`, `\`, `"`, `=`, `,` and space (up to four
+/// characters) in each role: the builder either refuses it, or InfluxDB
+/// 1.x (Go's reading of line protocol) stores exactly that name. A
+/// backslash that 1.x and InfluxDB 3 read differently must be refused.
+#[test]
+fn influxdb1_stores_every_name_the_builder_accepts_as_given() {
+    use std::collections::BTreeSet;
+
+    let Some(db) = start() else { return };
+    create_database(&db);
+    let alphabet = ['a', '\\', '"', '=', ',', ' '];
+    let mut names = Vec::new();
+    for len in 1..=4u32 {
+        for mut n in 0..alphabet.len().pow(len) {
+            let mut s = String::new();
+            for _ in 0..len {
+                s.push(alphabet[n % alphabet.len()]);
+                n /= alphabet.len();
+            }
+            names.push(s);
+        }
+    }
+    // Accepted names by role: measurement, tag key, tag value, field key.
+    let mut accepted: [BTreeSet<String>; 4] = Default::default();
+    let mut body = Vec::new();
+    let mut refused = 0;
+    let mut ts = 1_700_000_000i64;
+    for name in &names {
+        let n = name.as_str();
+        let roles = [
+            (n, "k", "v", "f"),
+            ("tk", n, "v", "f"),
+            ("tv", "k", n, "f"),
+            ("fk", "k", "v", n),
+        ];
+        for (role, (m, k, v, f)) in roles.into_iter().enumerate() {
+            ts += 1;
+            let mut b = Batch::<256>::with_precision(Precision::Seconds);
+            let built = b
+                .point(m)
+                .and_then(|p| p.tag(k, v))
+                .and_then(|p| p.field(f, ts))
+                .and_then(|p| p.timestamp(ts));
+            if built.is_err() {
+                assert!(b.is_empty(), "a refused point leaves the batch empty");
+                refused += 1;
+                continue;
+            }
+            body.extend_from_slice(b.as_bytes());
+            accepted[role].insert(name.clone());
+        }
+    }
+    assert!(refused > 0 && accepted.iter().all(|a| !a.is_empty()));
+    let target = Target::v1("127.0.0.1", "x")
+        .unwrap()
+        .port(db.addr.port())
+        .precision(Precision::Seconds);
+    let mut conn = NalStream::new(
+        std_embedded_nal::Stack,
+        db.addr,
+        patient(Duration::from_secs(20)),
+    );
+    let mut buf = [0u8; 1024];
+    let reply = conn
+        .write_batch(&target, body.as_slice(), &mut buf)
+        .unwrap();
+    assert_eq!(reply.outcome, Outcome::Written, "{reply:?}");
+
+    // The first string of each row of a SHOW answer (or the one at `col`).
+    let shown = |q: &str, col: usize| -> BTreeSet<String> {
+        let answer = query(&db, q);
+        answer["results"][0]["series"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["values"].as_array().cloned().unwrap_or_default())
+            .map(|row| row[col].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let mut measurements = shown("SHOW MEASUREMENTS", 0);
+    for fixed in ["tk", "tv", "fk"] {
+        assert!(measurements.remove(fixed));
+    }
+    let tag_keys = shown("SHOW TAG KEYS FROM \"tk\"", 0);
+    let tag_values = shown("SHOW TAG VALUES FROM \"tv\" WITH KEY = \"k\"", 1);
+    let field_keys = shown("SHOW FIELD KEYS FROM \"fk\"", 0);
+    let got = [measurements, tag_keys, tag_values, field_keys];
+    for (role, (got, want)) in ["measurement", "tag key", "tag value", "field key"]
+        .iter()
+        .zip(got.iter().zip(&accepted))
+    {
+        let extra: Vec<_> = got.difference(want).collect();
+        let missing: Vec<_> = want.difference(got).collect();
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "{role}: 1.x stored names the builder was not given: {extra:?}; \
+             names the builder accepted that 1.x read differently: {missing:?}"
+        );
+    }
+}
