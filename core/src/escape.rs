@@ -4,8 +4,17 @@
 //! The rules are the intersection of what the Go parser (InfluxDB 1.x/2.x)
 //! and the Rust `influxdb-line-protocol` parser (InfluxDB 3) read back the
 //! same way. Where they disagree (a backslash before a character that needs
-//! escaping, or at the end of a name) the input is refused instead of
-//! written in a form one of them would misread.
+//! escaping or that either parser unescapes, or at the end of a name) the
+//! input is refused instead of written in a form one of them would misread.
+//!
+//! What each parser removes a backslash before (so what a literal
+//! backslash may not precede, besides the characters escaped here):
+//!
+//! | element | Go (`pkg/escape`, `unescapeTag`) | `influxdb-line-protocol` |
+//! |---|---|---|
+//! | measurement | `,` `"` space `=` | `,` space `\` |
+//! | tag key, tag value | `,` space `=` | `,` space `=` `\` |
+//! | field key | `,` `"` space `=` | `,` space `=` `\` |
 
 use crate::point::{Part, PointError};
 
@@ -212,10 +221,16 @@ fn write_name_slow(
         } else if c & FORBIDDEN != 0 {
             return Err(PointError::ForbiddenCharacter(part));
         } else {
-            // A backslash: literal only before an ordinary character.
+            // A backslash: literal only before a character neither parser
+            // unescapes (see the module docs): never before `,` space `=`
+            // or `\`, nor before `"` outside tags.
+            let quote = match part {
+                Part::TagKey | Part::TagValue => 0,
+                _ => ESC_STRING,
+            };
             match name.get(i + 1) {
                 None => return Err(PointError::TrailingBackslash(part)),
-                Some(&next) if class(next) & (esc | BACKSLASH) != 0 => {
+                Some(&next) if class(next) & (ESC_KEY | BACKSLASH | quote) != 0 => {
                     return Err(PointError::AmbiguousBackslash(part))
                 }
                 Some(_) => {}

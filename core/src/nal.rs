@@ -660,6 +660,18 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// [`last_error`](Self::last_error). Resend the batch after a transport,
     /// peer or resource error: the next call reconnects.
     ///
+    /// # A kept-alive connection the server closed
+    ///
+    /// A server may close the kept connection while it is idle; the next
+    /// request on it then fails before any response byte (typically
+    /// [`TransportError::ClosedBeforeResponse`](http::TransportError::ClosedBeforeResponse)).
+    /// This call does not resend by itself: it closes the socket, and the
+    /// next call opens a new connection. [`Writer`](crate::Writer), over
+    /// this stream, resends such a request once and at once (see
+    /// [`Writer::poll`](crate::Writer::poll)), so the two together make
+    /// exactly one immediate retry; a caller of this method alone resends
+    /// at once itself when it wants the same.
+    ///
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// use linewire::http::{Outcome, Target};

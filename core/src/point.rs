@@ -74,8 +74,10 @@ pub enum PointError {
     /// A name or tag value ending in a backslash, which the parsers of
     /// InfluxDB 2 and 3 reject.
     TrailingBackslash(Part),
-    /// A backslash right before a character that needs escaping (or another
-    /// backslash): InfluxDB 1/2 and 3 would read it back differently.
+    /// A backslash right before a character that needs escaping, another
+    /// backslash, `=` in a measurement, or `"` in a measurement or field
+    /// key: InfluxDB 1/2 and 3 would read the name back differently (`a\"b`
+    /// as `a"b` and `a\"b`).
     AmbiguousBackslash(Part),
     /// A name starting with `_` (reserved by InfluxDB 2), or a key named
     /// `time` (the time column of InfluxDB 3).
@@ -107,7 +109,7 @@ impl fmt::Display for PointError {
             Self::TrailingBackslash(part) => write!(f, "{part} ends with a backslash"),
             Self::AmbiguousBackslash(part) => write!(
                 f,
-                "{part} has a backslash before a comma, equals sign, space or backslash"
+                "{part} has a backslash before a comma, equals sign, space, quote or backslash"
             ),
             Self::Reserved(part) => write!(f, "{part} is reserved (starts with '_' or is 'time')"),
             Self::CommentMarker => f.write_str("measurement starts with '#'"),

@@ -84,6 +84,11 @@ pub struct Stats {
     pub requests: u64,
     /// Failed tries that were scheduled for a retry.
     pub retries: u64,
+    /// Requests on a kept-alive connection that failed before any byte of
+    /// a response (the server had closed the idle connection), due again at
+    /// once on a new connection: neither a failure nor a retry (see
+    /// [`Writer::poll`]).
+    pub stale_retries: u64,
     /// The status of the last answer.
     pub last_status: Option<u16>,
     /// The last error.
@@ -249,12 +254,12 @@ impl Poll {
 /// | | 32-bit | 64-bit |
 /// |---|---|---|
 /// | `Queue<N>` | N + 48 B | N + 64 B |
-/// | `Writer<N>` (including its queue, target, retry state and [`Stats`]) | N + 384 B | N + 520 B |
+/// | `Writer<N>` (including its queue, target, retry state and [`Stats`]) | N + 392 B | N + 528 B |
 /// | response buffer (caller's, passed to [`Writer::poll`]) | 1 024 B | 1 024 B |
 ///
-/// So a device keeping 16 KiB of points needs 17 792 bytes for delivery
-/// on a 32-bit MCU: the queue's bytes, 384 B of state (of which
-/// [`Stats`] is 160 B, 64 of them the last error message), and the 1 KiB
+/// So a device keeping 16 KiB of points needs 17 800 bytes for delivery
+/// on a 32-bit MCU: the queue's bytes, 392 B of state (of which
+/// [`Stats`] is 168 B, 64 of them the last error message), and the 1 KiB
 /// response buffer
 /// (head and error body; the request body is written straight from the
 /// queue, see [`Queue`]). Stack use during [`Writer::poll`] is that of
@@ -329,6 +334,9 @@ pub struct Writer<'t, const N: usize, R: Random = crate::retry::XorShift32> {
     /// Lines still to go under `split_lines`.
     split_left: usize,
     halted: bool,
+    /// The last exchange left the connection open for another request, so
+    /// the next [`poll`](Self::poll) presumably reuses it.
+    kept_alive: bool,
     stats: Stats,
 }
 
@@ -362,6 +370,7 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
             split_lines: 0,
             split_left: 0,
             halted: false,
+            kept_alive: false,
             stats: Stats {
                 queued: 0,
                 accepted: 0,
@@ -373,6 +382,7 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
                 too_large: 0,
                 requests: 0,
                 retries: 0,
+                stale_retries: 0,
                 last_status: None,
                 last_error: None,
                 last_message: heapless::String::new(),
@@ -448,6 +458,8 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
     /// ```
     pub fn set_target(&mut self, target: Target<'t>) {
         self.target = target;
+        // A new target (host, port) needs a new connection.
+        self.kept_alive = false;
         self.resume();
     }
 
@@ -551,6 +563,7 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
             return p;
         }
         let lines = self.current_front().1;
+        self.kept_alive = false;
         self.stats.requests = self.stats.requests.saturating_add(1);
         self.stats.last_error = Some(LastError::Connect);
         self.stats.last_message.clear();
@@ -568,6 +581,24 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
     /// kept and the backoff runs ([`next_wakeup`](Self::next_wakeup)); when
     /// the policy gave up on the batch instead, it was dropped and counted
     /// in [`Stats::gave_up`].
+    ///
+    /// # A kept-alive connection the server closed
+    ///
+    /// Servers close idle keep-alive connections, and a request on such a
+    /// connection fails before any byte of a response arrives. So, as
+    /// browsers and `ureq` do, one such failure is retried at once: when the
+    /// previous exchange left the connection open for reuse (it returned
+    /// [`Poll::reconnect`] `false`), and this request fails on the stream
+    /// ([`WriteError::Transport`]: the write failed, the peer closed first
+    /// ([`TransportError::ClosedBeforeResponse`](crate::http::TransportError::ClosedBeforeResponse)),
+    /// or a read failed) before any response byte was read, the error is
+    /// returned as usual (connect again) but nothing counts as a failure:
+    /// no backoff, no retry counted, no last error; the batch is due again
+    /// at once ([`next_wakeup`](Self::next_wakeup) is `now_ms`) and
+    /// [`Stats::stale_retries`] counts it. The next request goes on a new
+    /// connection, so a second such failure in a row backs off as usual,
+    /// as does any failure on a connection that no earlier exchange left
+    /// open (there is no free retry on a fresh connection).
     ///
     /// ```
     /// use linewire::{Batch, Event};
@@ -611,11 +642,26 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
             return Ok(Poll::new(Event::TooLarge { lines }));
         }
         self.stats.requests = self.stats.requests.saturating_add(1);
+        let reused = core::mem::replace(&mut self.kept_alive, false);
         let front = self.queue.front(self.batch_bytes(), self.batch_lines());
         let payload = Payload::new(front.bytes()).precision(self.queue.precision());
-        let reply = match write_payload(stream, &self.target, &payload, buf, ReadLimits::default())
-        {
+        let mut watched = Watched {
+            stream,
+            received: false,
+        };
+        let reply = match write_payload(
+            &mut watched,
+            &self.target,
+            &payload,
+            buf,
+            ReadLimits::default(),
+        ) {
             Ok(reply) => reply,
+            Err(e @ WriteError::Transport(_)) if reused && !watched.received => {
+                // The server closed the idle connection: once, at once.
+                self.stats.stale_retries = self.stats.stale_retries.saturating_add(1);
+                return Err(e);
+            }
             Err(e) => {
                 self.stats.last_error = Some(LastError::Write(e));
                 self.stats.last_message.clear();
@@ -625,6 +671,7 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
         };
         self.stats.last_status = Some(reply.status);
         let reconnect = !reply.reusable;
+        self.kept_alive = reply.reusable;
         let action = reply.outcome.action();
         if action != Action::Done {
             self.stats.last_error = Some(LastError::Status(reply.status));
@@ -757,6 +804,34 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
                 Event::GaveUp { lines }
             }
         }
+    }
+}
+
+/// The caller's stream, noting whether any byte of a response arrived.
+struct Watched<'s, S> {
+    stream: &'s mut S,
+    received: bool,
+}
+
+impl<S: embedded_io::ErrorType> embedded_io::ErrorType for Watched<'_, S> {
+    type Error = S::Error;
+}
+
+impl<S: embedded_io::Read> embedded_io::Read for Watched<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = self.stream.read(buf)?;
+        self.received |= n > 0;
+        Ok(n)
+    }
+}
+
+impl<S: embedded_io::Write> embedded_io::Write for Watched<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.stream.flush()
     }
 }
 

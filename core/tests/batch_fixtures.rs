@@ -72,10 +72,73 @@ fn literal_backslash_before_ordinary_character_is_written_as_is() {
             .finish()),
         "a\\b,c\\d=e\\f g\\h=1i\n"
     );
-    // In a measurement `=` needs no escape, so a backslash before it is literal.
+    // `"` is literal after a backslash in tags: neither parser unescapes it there.
     assert_eq!(
-        one(|b| b.point("a\\=b")?.field("v", 1i64)?.finish()),
-        "a\\=b v=1i\n"
+        one(|b| b
+            .point("m")?
+            .tag("k\\\"", "v\\\"")?
+            .field("f", 1i64)?
+            .finish()),
+        "m,k\\\"=v\\\" f=1i\n"
+    );
+}
+
+/// Every (element, backslash + character) pair that InfluxDB 1.x/2.x (Go:
+/// `escape.Unescape` for measurements, `unescapeTag` for tags,
+/// `escape.AppendUnescaped` for field keys) and InfluxDB 3
+/// (`influxdb-line-protocol`) read back differently, or that needs escaping.
+#[test]
+fn backslash_before_what_either_parser_unescapes_is_refused() {
+    use Part::*;
+    let refused_after_backslash: [(Part, &str); 4] = [
+        (Measurement, ",= \"\\"),
+        (TagKey, ",= \\"),
+        (TagValue, ",= \\"),
+        (FieldKey, ",= \"\\"),
+    ];
+    for (part, chars) in refused_after_backslash {
+        for c in chars.chars().chain(['"', 'x', '\'']) {
+            let name = format!("a\\{c}b");
+            let build = |b: &mut Batch<512>| -> Result {
+                match part {
+                    Measurement => b.point(name.as_str())?.field("v", 1i64)?.finish(),
+                    TagKey => b
+                        .point("m")?
+                        .tag(name.as_str(), "v")?
+                        .field("v", 1i64)?
+                        .finish(),
+                    TagValue => b
+                        .point("m")?
+                        .tag("k", name.as_str())?
+                        .field("v", 1i64)?
+                        .finish(),
+                    _ => b.point("m")?.field(name.as_str(), 1i64)?.finish(),
+                }
+            };
+            if chars.contains(c) {
+                assert_eq!(
+                    refused(build),
+                    PointError::AmbiguousBackslash(part),
+                    "{part} {name:?}"
+                );
+            } else {
+                let text = one(build);
+                assert!(text.contains(&name), "{part} {name:?}: {text:?}");
+            }
+        }
+    }
+    // The pairs the issue was confirmed with on InfluxDB 1.6.
+    assert_eq!(
+        refused(|b| b.point("a\\\"b")?.field("v", 1i64)?.finish()),
+        PointError::AmbiguousBackslash(Measurement)
+    );
+    assert_eq!(
+        refused(|b| b.point("a\\=b")?.field("v", 1i64)?.finish()),
+        PointError::AmbiguousBackslash(Measurement)
+    );
+    assert_eq!(
+        refused(|b| b.point("m")?.field("a\\\"b", 1i64)?.finish()),
+        PointError::AmbiguousBackslash(FieldKey)
     );
 }
 

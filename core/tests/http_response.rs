@@ -7,7 +7,7 @@ use embedded_io::ErrorKind;
 use http_support::Fake;
 use linewire::http::{
     read_response, Framing, PeerError, ReadError, ReadLimits, ResourceError, RetryAfter,
-    TransportError, MAX_INTERIM,
+    TransportError, Truncation, MAX_INTERIM,
 };
 use proptest::prelude::*;
 
@@ -19,6 +19,7 @@ struct Summary {
     reusable: bool,
     complete: bool,
     truncated: bool,
+    truncation: Option<Truncation>,
     body_len: u32,
     body: Vec<u8>,
     retry_after: Option<RetryAfter>,
@@ -35,6 +36,7 @@ fn read_with(fake: &mut Fake<'_>, buf_len: usize) -> Result<Summary, ReadError> 
         reusable: r.is_reusable(),
         complete: r.is_complete(),
         truncated: r.is_truncated(),
+        truncation: r.truncation(),
         body_len: r.body_len(),
         body: r.body().to_vec(),
         retry_after: r.retry_after(),
@@ -354,78 +356,93 @@ fn retry_after_forms() {
 }
 
 #[test]
-fn head_too_large_and_too_many_headers() {
-    let wire =
-        b"HTTP/1.1 204 No Content\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+fn status_line_too_large_is_a_resource_error_and_headers_are_skipped() {
+    // The status line alone does not fit: nothing is known, an error.
+    let wire = b"HTTP/1.1 204 No Content and a very long reason phrase\r\n\r\n";
     assert_eq!(
         read(wire, 40).unwrap_err(),
         ReadError::Resource(ResourceError::HeadTooLarge)
     );
+    // A field longer than the buffer is skipped: the 204 stands.
+    let wire =
+        b"HTTP/1.1 204 No Content\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let s = read(wire, 40).unwrap();
+    assert_eq!(s.status, 204);
+    assert_eq!(s.truncation, Some(Truncation::Headers));
+    assert!(!s.reusable);
+    // 30 fields in a buffer that holds them all: nothing lost.
     let mut wire = b"HTTP/1.1 204 No Content\r\n".to_vec();
     for i in 0..30 {
         wire.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
     }
     wire.extend_from_slice(b"\r\n");
-    assert_eq!(
-        read(&wire, 1024).unwrap_err(),
-        ReadError::Peer(PeerError::TooManyHeaders)
-    );
+    let s = read(&wire, 1024).unwrap();
+    assert_eq!((s.status, s.truncation), (204, None));
+    assert!(s.reusable);
 }
 
 #[test]
-fn malformed_responses_are_peer_errors() {
-    let cases: [(&[u8], PeerError); 11] = [
-        (b"HTTX/1.1 200 OK\r\n\r\n", PeerError::InvalidHead),
-        (b"HTTP/1.1 2000 OK\r\n\r\n", PeerError::InvalidHead),
-        (
-            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
-            PeerError::InvalidContentLength,
-        ),
-        (
-            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-            PeerError::InvalidContentLength,
-        ),
-        (
-            b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
-            PeerError::InvalidContentLength,
-        ),
-        (
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-            PeerError::InvalidChunk,
-        ),
-        (
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX",
-            PeerError::InvalidChunk,
-        ),
-        (
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000001\r\n",
-            PeerError::InvalidChunk,
-        ),
-        // Sizes past `u32::MAX` (4 GiB) exceed any `max_body`.
-        (
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100000000\r\n",
-            PeerError::BodyTooLong,
-        ),
-        (
-            b"HTTP/1.1 200 OK\r\nContent-Length: 4294967296\r\n\r\n",
-            PeerError::BodyTooLong,
-        ),
-        (
-            b"HTTP/1.1 200 OK\r\nContent-Length: 4294967296\r\nContent-Length: x\r\n\r\n",
-            PeerError::InvalidContentLength,
-        ),
-    ];
-    for (wire, want) in cases {
+fn malformed_status_lines_are_peer_errors() {
+    for wire in [
+        &b"HTTX/1.1 200 OK\r\n\r\n"[..],
+        b"HTTP/1.1 2000 OK\r\n\r\n",
+        b"HTTP/1.1 200 O\x01K\r\n\r\n",
+        b"\r\r\n",
+    ] {
         assert_eq!(
             read(wire, 256).unwrap_err(),
-            ReadError::Peer(want),
+            ReadError::Peer(PeerError::InvalidHead),
             "{}",
             String::from_utf8_lossy(wire)
         );
     }
+}
+
+#[test]
+fn after_the_status_line_the_status_stands() {
+    let body_not_read: [&[u8]; 6] = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 4294967296\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 4294967296\r\nContent-Length: x\r\n\r\n",
+        // A malformed field: where the head ends is not known.
+        b"HTTP/1.1 200 OK\r\nBad Name: v\r\nContent-Length: 2\r\n\r\nab",
+    ];
+    for wire in body_not_read {
+        let s = read(wire, 256).unwrap();
+        assert_eq!(s.status, 200, "{}", String::from_utf8_lossy(wire));
+        assert_eq!(s.truncation, Some(Truncation::Framing));
+        assert_eq!(s.framing, Framing::Unknown);
+        assert!(!s.reusable && !s.complete && s.body.is_empty());
+    }
+    let body_cut: [&[u8]; 4] = [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000001\r\n",
+        // Sizes past `u32::MAX` (4 GiB) exceed any `max_body`.
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100000000\r\n",
+    ];
+    for wire in body_cut {
+        let s = read(wire, 256).unwrap();
+        assert_eq!(s.status, 200, "{}", String::from_utf8_lossy(wire));
+        assert_eq!(s.truncation, Some(Truncation::Body));
+        assert!(!s.reusable && !s.complete);
+    }
+    // The body kept up to the broken framing.
+    let s = read(
+        b"HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX",
+        256,
+    )
+    .unwrap();
+    assert_eq!((s.status, &s.body[..]), (400, &b"ab"[..]));
+    // Closed in the fields, after the status line.
+    let s = read(b"HTTP/1.1 204 No Content\r\nDate: x", 256).unwrap();
+    assert_eq!((s.status, s.truncation), (204, Some(Truncation::Framing)));
     // Same length twice is fine.
     let s = read(b"HTTP/1.1 400 Bad\r\nContent-Length: 2, 2\r\n\r\nab", 128).unwrap();
     assert_eq!(s.body, b"ab");
+    assert_eq!(s.truncation, None);
 }
 
 #[test]
@@ -434,10 +451,13 @@ fn endless_bodies_stop_at_the_limit() {
     let mut wire = b"HTTP/1.1 502 Bad Gateway\r\n\r\n".to_vec();
     wire.extend_from_slice(&body);
     let mut buf = [0u8; 128];
-    let err = read_response(&mut Fake::new(&wire), &mut buf, ReadLimits::new(4096)).unwrap_err();
-    assert_eq!(err, ReadError::Peer(PeerError::BodyTooLong));
+    let cut = read_response(&mut Fake::new(&wire), &mut buf, ReadLimits::new(4096)).unwrap();
+    assert_eq!(cut.status(), 502);
+    assert_eq!(cut.truncation(), Some(Truncation::Body));
+    assert!(!cut.is_complete() && !cut.is_reusable());
     let ok = read_response(&mut Fake::new(&wire), &mut buf, ReadLimits::new(5000)).unwrap();
     assert_eq!(ok.body_len(), 5000);
+    assert_eq!(ok.truncation(), None);
 }
 
 #[test]

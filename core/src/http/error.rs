@@ -76,7 +76,12 @@ impl fmt::Display for ConfigError {
 
 impl core::error::Error for ConfigError {}
 
-/// The peer answered with something that is not valid HTTP/1.x.
+/// The peer answered with something that is not an HTTP/1.x status line
+/// (or an interim response it may not send).
+///
+/// Only what comes before a complete status line is an error: once a status
+/// is read, it decides the outcome, and what is wrong after it is reported
+/// by [`Response::truncation`](super::Response::truncation).
 ///
 /// The connection is in an unknown state and must be closed. The write may or
 /// may not have happened; resending on a new connection is safe.
@@ -90,31 +95,18 @@ impl core::error::Error for ConfigError {}
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum PeerError {
-    /// The status line or a header is malformed.
+    /// The status line is malformed (not `HTTP/1.x NNN`).
     InvalidHead,
-    /// The response has more headers than [`MAX_HEADERS`](super::MAX_HEADERS).
-    TooManyHeaders,
-    /// `Content-Length` is not a number, or two values disagree.
-    InvalidContentLength,
-    /// The chunked framing is malformed (bad size line, missing CRLF).
-    InvalidChunk,
     /// More than [`MAX_INTERIM`](super::MAX_INTERIM) interim (1xx) responses,
     /// or a `101 Switching Protocols` that was never asked for.
     UnexpectedInterim,
-    /// The body (with framing) exceeds the reader's limit
-    /// ([`ReadLimits::max_body`](super::ReadLimits::max_body)).
-    BodyTooLong,
 }
 
 impl fmt::Display for PeerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::InvalidHead => "malformed response head",
-            Self::TooManyHeaders => "too many response headers",
-            Self::InvalidContentLength => "invalid Content-Length",
-            Self::InvalidChunk => "malformed chunked body",
             Self::UnexpectedInterim => "unexpected interim (1xx) response",
-            Self::BodyTooLong => "response body exceeds the read limit",
         })
     }
 }
@@ -128,15 +120,17 @@ impl core::error::Error for PeerError {}
 ///
 /// assert_eq!(
 ///     ResourceError::HeadTooLarge.to_string(),
-///     "the response head does not fit the buffer"
+///     "the response status line does not fit the buffer"
 /// );
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ResourceError {
-    /// The response status line and headers do not fit the response buffer.
-    /// The connection must be closed.
+    /// The response status line does not fit the response buffer (header
+    /// fields that do not fit are skipped, see
+    /// [`Truncation::Headers`](super::Truncation::Headers)). The connection
+    /// must be closed.
     HeadTooLarge,
     /// The request head does not fit the caller's slice
     /// ([`encode_head`](super::encode_head)).
@@ -146,7 +140,7 @@ pub enum ResourceError {
 impl fmt::Display for ResourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::HeadTooLarge => f.write_str("the response head does not fit the buffer"),
+            Self::HeadTooLarge => f.write_str("the response status line does not fit the buffer"),
             Self::RequestHeadTooLarge => f.write_str("the request head does not fit the buffer"),
         }
     }
@@ -154,16 +148,32 @@ impl fmt::Display for ResourceError {
 
 impl core::error::Error for ResourceError {}
 
-/// The stream failed or closed before a complete response head arrived.
+/// The stream failed or closed before a complete status line arrived.
 ///
 /// The write may or may not have happened. Resend on a new connection:
 /// writes are idempotent.
 ///
+/// `Display` says what the [`embedded_io::ErrorKind`] means, in words.
+/// Timeouts: `embedded-io` 0.7 has no `WouldBlock` kind, and its mapping
+/// of a `std::io::Error` (which `embedded-io-adapters`' `FromStd` uses as
+/// its error) keeps `TimedOut` but turns every kind it does not know into
+/// `Other`. On Linux a socket's `set_read_timeout` / `set_write_timeout`
+/// expiry is `EAGAIN`, `io::ErrorKind::WouldBlock`, so it arrives here as
+/// `Other` (on Windows it is `TimedOut`); the message for `Other` says a
+/// passed socket timeout is the usual cause. The crate's own
+/// `embedded-nal` adapter (`linewire::nal`, feature `embedded-nal`)
+/// reports a stall as `TimedOut`.
+///
 /// ```
+/// use embedded_io::ErrorKind;
 /// use linewire::http::TransportError;
 ///
 /// let e = TransportError::ClosedMidHead;
-/// assert_eq!(e.to_string(), "the peer closed the connection in the response head");
+/// assert_eq!(e.to_string(), "the peer closed the connection in the status line");
+/// assert_eq!(
+///     TransportError::Read(ErrorKind::TimedOut).to_string(),
+///     "reading the response failed: timed out"
+/// );
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -178,23 +188,45 @@ pub enum TransportError {
     /// The peer closed the connection before sending any byte of a response
     /// (typical of a keep-alive connection the server already dropped).
     ClosedBeforeResponse,
-    /// The peer closed the connection in the middle of the response head.
+    /// The peer closed the connection in the middle of the status line (or
+    /// of an interim response).
     ClosedMidHead,
 }
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Write(k) => write!(f, "writing the request failed: {k:?}"),
+            Self::Write(k) => write!(f, "writing the request failed: {}", kind_text(*k)),
             Self::WriteZero => f.write_str("the stream accepted no bytes"),
-            Self::Read(k) => write!(f, "reading the response failed: {k:?}"),
+            Self::Read(k) => write!(f, "reading the response failed: {}", kind_text(*k)),
             Self::ClosedBeforeResponse => {
                 f.write_str("the peer closed the connection before responding")
             }
-            Self::ClosedMidHead => {
-                f.write_str("the peer closed the connection in the response head")
-            }
+            Self::ClosedMidHead => f.write_str("the peer closed the connection in the status line"),
         }
+    }
+}
+
+/// An I/O error kind in words.
+fn kind_text(k: embedded_io::ErrorKind) -> &'static str {
+    use embedded_io::ErrorKind as K;
+    match k {
+        K::TimedOut => "timed out",
+        K::ConnectionReset => "the connection was reset",
+        K::ConnectionAborted => "the connection was aborted",
+        K::ConnectionRefused => "the connection was refused",
+        K::NotConnected => "the socket is not connected",
+        K::BrokenPipe => "the connection is closed (broken pipe)",
+        K::Interrupted => "interrupted",
+        K::WriteZero => "the stream accepted no bytes",
+        K::OutOfMemory => "out of memory",
+        K::AddrNotAvailable | K::AddrInUse => "the address is not available",
+        K::PermissionDenied => "permission denied",
+        K::InvalidInput | K::InvalidData => "the stream refused the data",
+        K::Other => {
+            "unspecified error (with a std socket through embedded-io, usually its timeout passed)"
+        }
+        _ => "an I/O error",
     }
 }
 

@@ -16,13 +16,46 @@
 //! or bytes from the peer: there is no `unwrap`, `expect` or unchecked
 //! indexing on caller or network data, arithmetic on lengths and counters is
 //! checked, saturating, or bounded by a check just before it, and every loop
-//! ends (each iteration consumes input, and
-//! [`ReadLimits`] and [`MAX_INTERIM`] bound what a peer can make the reader
-//! consume). The response reader and the error-body parser are fuzzed
-//! (`core/fuzz`, `scripts/fuzz.sh`).
+//! ends (each iteration consumes input or frees room in the buffer that the
+//! next read fills, and [`ReadLimits`] (which also bounds a head larger than
+//! the buffer) and [`MAX_INTERIM`] bound what a peer can make the reader
+//! consume). The response reader (with the invariant that a status line,
+//! once read, is the response's status) and the error-body parser are
+//! fuzzed (`core/fuzz`, `scripts/fuzz.sh`).
 //!
 //! The I/O is blocking: a peer that stops sending blocks the reader until
 //! the stream's own timeout, which the caller configures on its socket.
+//!
+//! # The status decides
+//!
+//! Once a status line is read, the status decides the [`Outcome`]: a `204`
+//! is written even if a header field did not fit the buffer, a `400` is a
+//! `400` even if its body is cut or its chunked framing is broken. Header
+//! fields too long for the buffer are skipped, their number is not limited,
+//! and what was lost is reported by [`Response::truncation`] /
+//! [`Reply::truncation`] (the connection is then not reused). Errors
+//! ([`ReadError`], [`WriteError`]) are left for what happens before a
+//! complete status line. See [`ResponseReader`] for the details.
+//!
+//! # Early answers
+//!
+//! Servers written in Go (InfluxDB 1.x and 2.x, VictoriaMetrics, Go's
+//! `net/http` in general) may answer `413` before reading a large body and
+//! close the connection; the client then sees its write fail (a reset or a
+//! broken pipe) with the answer waiting in its receive buffer.
+//! [`write_payload`] (and [`write_batch`]) read that answer when a write
+//! fails: a status line that arrives decides the outcome (`413` is
+//! [`Outcome::TooLarge`]: split the batch), and only without one is the
+//! write error returned. That read is bounded by the stream's own read
+//! timeout, like every read here. (Whether the answer survives the reset
+//! depends on the TCP stack: Go's server waits a moment after its answer,
+//! before closing, so that it usually does.)
+//!
+//! The core does not send `Expect: 100-continue`: waiting for `100
+//! Continue` needs a clock. Go servers answer `100 Continue` only when the
+//! handler starts reading the body, so a client that sends the header and
+//! waits sees an early `413` before sending any of the body; a client with
+//! a clock (such as `linewire-std`) could do that.
 //!
 //! # Memory
 //!
@@ -65,8 +98,8 @@ pub use error_body::{BodyKind, ErrorBody, RejectedLines, MAX_REJECTED_LINES};
 pub use outcome::{Action, Outcome, Partial, Reply};
 pub use request::{encode_head, write_request, Payload, USER_AGENT};
 pub use response::{
-    read_response, Framing, Progress, ReadLimits, Response, ResponseReader, RetryAfter,
-    MAX_HEADERS, MAX_INTERIM,
+    read_response, Framing, Progress, ReadLimits, Response, ResponseReader, RetryAfter, Truncation,
+    MAX_INTERIM,
 };
 pub use target::{Api, Target, DEFAULT_MAX_BODY};
 
@@ -74,7 +107,7 @@ pub use target::{Api, Target, DEFAULT_MAX_BODY};
 /// it equal to `httparse` (`core/fuzz`, `head_parser`). Calls `on_header`
 /// with the byte ranges of each header's name and value; returns the head
 /// length, status and whether it is HTTP/1.0, or `Err(0)` for "read more",
-/// `Err(1)` for too many headers, `Err(2)` for an invalid head.
+/// `Err(2)` for an invalid head (no limit on the number of headers).
 #[doc(hidden)]
 pub fn __parse_head(
     buf: &[u8],
@@ -82,7 +115,6 @@ pub fn __parse_head(
 ) -> Result<(usize, u16, bool), u8> {
     head::parse(buf, on_header).map_err(|e| match e {
         head::Stop::Partial => 0,
-        head::Stop::TooManyHeaders => 1,
         head::Stop::Invalid => 2,
     })
 }
@@ -102,7 +134,14 @@ pub fn __parse_head(
 /// [`WriteError::Config`] when the body exceeds the target's maximum
 /// (nothing is sent); otherwise transport, peer or resource errors, after
 /// which the connection must be closed and the batch resent (writes are
-/// idempotent, so a resend is safe).
+/// idempotent, so a resend is safe). Errors come only from before a
+/// complete status line: once a status is read, it decides
+/// ([`Reply::truncation`] says what was lost after it).
+///
+/// When writing the request fails, a response the server already sent (an
+/// early `413`, see [the module docs](self#early-answers)) is read before
+/// the transport error is reported; if a status line arrives, it decides
+/// the outcome and the connection is not reused.
 ///
 /// ```
 /// # use linewire::http::{write_batch, Outcome, Target};
@@ -171,7 +210,18 @@ pub fn write_payload<'b, S>(
 where
     S: embedded_io::Read + embedded_io::Write,
 {
-    write_request(stream, target, payload, buf)?;
+    if let Err(e) = write_request(stream, target, payload, buf) {
+        if let WriteError::Transport(TransportError::Write(_) | TransportError::WriteZero) = e {
+            // The server may have answered before reading the whole body
+            // (an early 413) and closed: its answer decides.
+            if let Ok(response) = read_response(stream, buf, limits) {
+                let mut reply = Reply::from(response);
+                reply.reusable = false;
+                return Ok(reply);
+            }
+        }
+        return Err(e);
+    }
     let response = read_response(stream, buf, limits)?;
     Ok(Reply::from(response))
 }

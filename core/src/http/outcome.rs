@@ -18,7 +18,7 @@
 //! [`write_batch`](super::write_batch): resend, as writes are idempotent.
 
 use super::error_body::{ErrorBody, RejectedLines};
-use super::response::{Response, RetryAfter};
+use super::response::{Response, RetryAfter, Truncation};
 use crate::escape::strip;
 
 /// What the caller does with the batch.
@@ -251,14 +251,19 @@ pub struct Reply<'b> {
     pub influxdb_error: Option<&'b str>,
     /// The connection can carry the next request.
     pub reusable: bool,
-    /// The body was longer than the buffer (or cut by the peer); the error
-    /// details are from its first bytes.
+    /// The body was longer than the buffer, cut short, or not read; the
+    /// error details are from its first bytes (or missing).
     pub body_truncated: bool,
+    /// What was lost after the status line (skipped header fields, a cut
+    /// body, an unreadable framing), for the log: the outcome still
+    /// follows the status ([`Response::truncation`]).
+    pub truncation: Option<Truncation>,
 }
 
 impl<'b> From<Response<'b>> for Reply<'b> {
     fn from(r: Response<'b>) -> Self {
         let body_truncated = r.is_truncated() || !r.complete;
+        let truncation = r.truncation;
         let error = if matches!(r.status, 200..=299) {
             ErrorBody::empty()
         } else {
@@ -280,6 +285,7 @@ impl<'b> From<Response<'b>> for Reply<'b> {
             influxdb_error: r.influxdb_error,
             reusable: r.reusable,
             body_truncated,
+            truncation,
         }
     }
 }

@@ -11,17 +11,38 @@
 //! read to its end, so the connection stays usable; only its first bytes are
 //! kept ([`Response::is_truncated`]).
 //!
+//! # The status decides
+//!
+//! Once a status line is read, the response is returned, whatever follows:
+//! nothing after the status line turns into an error. What could not be read
+//! is reported by [`Response::truncation`]:
+//!
+//! - a header field longer than the free space of the buffer is skipped (its
+//!   name is looked at: a skipped `Content-Length` or `Transfer-Encoding`
+//!   means the body is not read); header fields that fit are interpreted as
+//!   they arrive and their bytes reused, so the number of fields is not
+//!   limited ([`Truncation::Headers`]). A kept value (`X-Influxdb-Error`,
+//!   `X-Platform-Error-Code`) is dropped with its field when the field is
+//!   skipped, and cut to a quarter of the buffer when the head does not fit;
+//! - a malformed header field, a head cut short by the peer, or a framing
+//!   header that is invalid or skipped: the body is not read, its length is
+//!   not guessed ([`Truncation::Framing`], [`Framing::Unknown`]);
+//! - a body past [`ReadLimits::max_body`], a malformed chunked framing, or a
+//!   peer that closes (or a stream that fails) before the end of the body
+//!   ([`Truncation::Body`]).
+//!
+//! Each of them makes the connection not reusable. Errors are left for what
+//! happens before a complete status line: a stream that fails or closes, a
+//! status line that is not HTTP/1.x or does not fit the buffer, a `101`, or
+//! more than [`MAX_INTERIM`] interim responses.
+//!
 //! Every loop ends: each iteration either consumes a byte, or reads from the
 //! stream, and a stream that returns `Ok(0)` is at its end. A peer that sends
 //! without end is stopped by [`ReadLimits::max_body`] and [`MAX_INTERIM`].
 
 use super::error::{PeerError, ReadError, ResourceError, TransportError};
 use super::head::Stop;
-
-/// The most response header fields accepted (each is interpreted as it is
-/// parsed: no header array is kept). A response with more is a
-/// [`PeerError::TooManyHeaders`].
-pub const MAX_HEADERS: usize = 24;
+use core::fmt;
 
 /// The most interim (`1xx`) responses skipped before the final one.
 pub const MAX_INTERIM: usize = 8;
@@ -42,9 +63,12 @@ const DISCARD_CHUNK: usize = 64;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub struct ReadLimits {
-    /// The most body bytes (counting chunk framing and trailers) read before
-    /// the reader gives up with [`PeerError::BodyTooLong`]. Default: 1 MiB.
-    /// (`u32`: a write endpoint's answer is never near 4 GiB.)
+    /// The most body bytes (counting chunk framing and trailers, and the
+    /// head bytes read after the head first filled the buffer) the reader
+    /// reads. Past it the response is returned as far as it was read
+    /// ([`Truncation::Body`], or [`Truncation::Framing`] in the head).
+    /// Default: 1 MiB. (`u32`: a write endpoint's answer is never near
+    /// 4 GiB.)
     pub max_body: u32,
 }
 
@@ -159,6 +183,7 @@ impl RetryAfter {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Framing {
     /// No body (`204`, `304`, or `Content-Length: 0`).
     NoBody,
@@ -168,6 +193,64 @@ pub enum Framing {
     Chunked,
     /// Neither: the body ends when the peer closes the connection.
     UntilClose,
+    /// Not known: the head was not read to its end, or a framing header
+    /// was invalid or skipped ([`Truncation::Framing`]). The body was not
+    /// read.
+    Unknown,
+}
+
+/// What was lost of a response whose status line was read: the status is
+/// valid, the rest may be incomplete. The connection is not reusable.
+///
+/// Ordered by severity; a response reports the most severe that happened.
+///
+/// ```
+/// use linewire::http::{read_response, ReadLimits, Truncation};
+///
+/// // A CDN's 4 KiB of headers on a 204, read into 256 bytes.
+/// let wire = [
+///     &b"HTTP/1.1 204 No Content\r\nX-Cdn: "[..],
+///     &[b'a'; 4096][..],
+///     b"\r\nServer: edge\r\n\r\n",
+/// ]
+/// .concat();
+/// let mut buf = [0u8; 256];
+/// let r = read_response(&mut &wire[..], &mut buf, ReadLimits::default())?;
+/// assert_eq!(r.status(), 204);
+/// assert_eq!(r.truncation(), Some(Truncation::Headers));
+/// assert_eq!(
+///     Truncation::Headers.to_string(),
+///     "response header fields that did not fit the buffer were skipped"
+/// );
+/// # Ok::<(), linewire::http::ReadError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Truncation {
+    /// Header fields longer than the buffer's free space were skipped, or
+    /// a kept header value was cut. The body was read by its framing.
+    Headers,
+    /// The body is cut short: past [`ReadLimits::max_body`], a malformed
+    /// chunked framing, or the peer closed (or the stream failed) before
+    /// its end.
+    Body,
+    /// The body was not read: a header field is malformed, the head ended
+    /// early (closed, failed, past [`ReadLimits::max_body`]), or a
+    /// `Content-Length` / `Transfer-Encoding` was invalid or skipped.
+    Framing,
+}
+
+impl fmt::Display for Truncation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Headers => "response header fields that did not fit the buffer were skipped",
+            Self::Body => "the response body was cut short",
+            Self::Framing => {
+                "the response head was cut or its framing is unreadable; the body was not read"
+            }
+        })
+    }
 }
 
 /// A parsed response. The header values and the body borrow the caller's
@@ -194,6 +277,7 @@ pub struct Response<'b> {
     pub(crate) framing: Framing,
     pub(crate) reusable: bool,
     pub(crate) complete: bool,
+    pub(crate) truncation: Option<Truncation>,
     pub(crate) body_len: u32,
     pub(crate) platform_error_code: Option<&'b str>,
     pub(crate) influxdb_error: Option<&'b str>,
@@ -261,7 +345,8 @@ impl<'b> Response<'b> {
 
     /// `true` when the connection can carry the next request: HTTP/1.1
     /// (or 1.0 with keep-alive), no `Connection: close`, not both
-    /// `Content-Length` and `Transfer-Encoding`, and the body was read
+    /// `Content-Length` and `Transfer-Encoding`, nothing lost
+    /// ([`truncation`](Self::truncation) is `None`), and the body was read
     /// completely to a known end.
     ///
     /// ```
@@ -276,8 +361,10 @@ impl<'b> Response<'b> {
         self.reusable
     }
 
-    /// `false` when the peer closed (or the stream failed) before the end
-    /// of the body: the status is valid, the body is cut short.
+    /// `false` when the body was not read to its end (the peer closed, the
+    /// stream failed, [`ReadLimits::max_body`] or a malformed framing
+    /// stopped it, or it was not read at all): the status is valid, the
+    /// body is cut short. [`truncation`](Self::truncation) says why.
     ///
     /// ```
     /// # use linewire::http::{read_response, ReadLimits};
@@ -289,6 +376,23 @@ impl<'b> Response<'b> {
     /// ```
     pub fn is_complete(&self) -> bool {
         self.complete
+    }
+
+    /// What was lost after the status line, if anything: skipped header
+    /// fields, a cut body, or an unreadable framing (body not read).
+    ///
+    /// ```
+    /// # use linewire::http::{read_response, ReadLimits, Truncation};
+    /// let mut wire: &[u8] = b"HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+    /// # let mut buf = [0u8; 128];
+    /// let r = read_response(&mut wire, &mut buf, ReadLimits::default())?;
+    /// assert_eq!(r.status(), 400);
+    /// assert_eq!(r.truncation(), Some(Truncation::Body));
+    /// assert!(!r.is_reusable());
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn truncation(&self) -> Option<Truncation> {
+        self.truncation
     }
 
     /// `true` when the body was longer than the buffer and only its first
@@ -375,8 +479,28 @@ struct Head {
     chunked: bool,
     close: bool,
     keep_alive: bool,
+    /// A `Content-Length` that is not a number, disagrees with another, or
+    /// is past `u32::MAX`, or a framing header that was skipped.
+    bad_framing: bool,
     platform_error_code: Option<(usize, usize)>,
     influxdb_error: Option<(usize, usize)>,
+}
+
+impl Head {
+    /// No status line yet (`status` 0), no fields.
+    const EMPTY: Self = Self {
+        status: 0,
+        http10: false,
+        retry_after: None,
+        content_length: None,
+        transfer_encoding: false,
+        chunked: false,
+        close: false,
+        keep_alive: false,
+        bad_framing: false,
+        platform_error_code: None,
+        influxdb_error: None,
+    };
 }
 
 /// The next item of a comma-separated header value, trimmed (possibly
@@ -414,64 +538,50 @@ pub(super) fn digits_value(v: &[u8]) -> Option<u64> {
     Some(n)
 }
 
-/// Parses the head in `buf`: `Ok(None)` when more bytes are needed.
-fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, PeerError> {
-    let mut head = Head {
-        status: 0,
-        http10: false,
-        retry_after: None,
-        content_length: None,
-        transfer_encoding: false,
-        chunked: false,
-        close: false,
-        keep_alive: false,
-        platform_error_code: None,
-        influxdb_error: None,
-    };
-    let mut bad = None;
-    let parsed = super::head::parse(buf, &mut |name, range| {
+/// Parses the head in `buf`, the fields interpreted on top of `acc`:
+/// from the start (status line, then fields) while `acc` has no status,
+/// else the fields from `from`. `Ok(None)` when more bytes are needed,
+/// `Err(())` for a malformed head.
+fn parse_head(buf: &[u8], from: usize, acc: Head) -> Result<Option<(Head, usize)>, ()> {
+    let mut head = acc;
+    let mut on_header = |name: (usize, usize), range: (usize, usize)| {
         let name = buf.get(name.0..name.1).unwrap_or_default();
         let value = buf.get(range.0..range.1).unwrap_or_default();
-        header_field(&mut head, &mut bad, name, value, range);
-    });
-    let (n, status, http10) = match parsed {
-        Ok(line) => line,
-        Err(Stop::Partial) => return Ok(None),
-        Err(Stop::TooManyHeaders) => return Err(PeerError::TooManyHeaders),
-        Err(Stop::Invalid) => return Err(PeerError::InvalidHead),
+        header_field(&mut head, name, value, range);
     };
-    if let Some(e) = bad {
-        return Err(e);
+    let parsed = if acc.status == 0 {
+        super::head::parse(buf, &mut on_header)
+    } else {
+        match super::head::fields(buf, from, &mut on_header) {
+            Ok(n) => Ok((n, acc.status, acc.http10)),
+            Err(e) => Err(e),
+        }
+    };
+    match parsed {
+        Ok((n, status, http10)) => {
+            head.status = status;
+            head.http10 = http10;
+            Ok(Some((head, n)))
+        }
+        Err(Stop::Partial) => Ok(None),
+        Err(Stop::Invalid) => Err(()),
     }
-    head.status = status;
-    head.http10 = http10;
-    Ok(Some((head, n)))
 }
 
 /// What one header field means for the reader. `range` is `value`'s place
 /// in the buffer (already without surrounding whitespace).
-fn header_field(
-    head: &mut Head,
-    bad: &mut Option<PeerError>,
-    name: &[u8],
-    value: &[u8],
-    range: (usize, usize),
-) {
+fn header_field(head: &mut Head, name: &[u8], value: &[u8], range: (usize, usize)) {
     let mut rest = Some(value);
     if name.eq_ignore_ascii_case(b"content-length") {
         while let Some(t) = next_item(&mut rest) {
-            // Past `u32::MAX` (4 GiB): more than any `max_body`, refused
-            // as too long (saturated, it could not equal a repeat).
+            // Past `u32::MAX` (4 GiB): more than any `max_body`, not read.
             match (
-                parse_u64(t).map(|n| u32::try_from(n).map_err(|_| ())),
+                parse_u64(t).and_then(|n| u32::try_from(n).ok()),
                 head.content_length,
             ) {
-                (Some(Err(())), _) => {
-                    bad.get_or_insert(PeerError::BodyTooLong);
-                }
-                (Some(Ok(len)), Some(l)) if l == len => {}
-                (Some(Ok(len)), None) => head.content_length = Some(len),
-                _ => *bad = Some(PeerError::InvalidContentLength),
+                (Some(len), Some(l)) if l == len => {}
+                (Some(len), None) => head.content_length = Some(len),
+                _ => head.bad_framing = true,
             }
         }
     } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -556,6 +666,7 @@ impl Decoder {
             Framing::Length => Self::Length { left: len },
             Framing::Chunked => Self::Chunked(Chunk::START),
             Framing::UntilClose => Self::UntilClose,
+            Framing::Unknown => Self::Done,
         }
     }
 
@@ -568,7 +679,7 @@ impl Decoder {
         }
     }
 
-    fn push(&mut self, b: u8) -> Result<Byte, PeerError> {
+    fn push(&mut self, b: u8) -> Result<Byte, ()> {
         let (next, kind) = match *self {
             Self::Done => return Ok(Byte::Framing),
             Self::UntilClose => (Self::UntilClose, Byte::Data),
@@ -592,9 +703,9 @@ impl Decoder {
 
     /// One byte of chunked framing; `None` is the end of the body. `c` is
     /// not to be used again after an error.
-    fn chunk(c: &mut Chunk, b: u8) -> Result<Option<Byte>, PeerError> {
+    fn chunk(c: &mut Chunk, b: u8) -> Result<Option<Byte>, ()> {
         use At::*;
-        let bad = Err(PeerError::InvalidChunk);
+        let bad = Err(());
         let (cr, lf) = (b == b'\r', b == b'\n');
         // After the size line: the data, or the trailer after a last chunk.
         let size_done = if c.n == 0 { TrailerStart } else { Data };
@@ -608,7 +719,7 @@ impl Decoder {
                     c.n =
                         c.n.checked_mul(16)
                             .and_then(|s| s.checked_add(d))
-                            .ok_or(PeerError::BodyTooLong)?;
+                            .ok_or(())?;
                     c.digits += 1;
                     Size
                 } else if c.digits == 0 {
@@ -666,10 +777,10 @@ impl BodyState {
     /// Feeds one received byte; a data byte is stored at `buf[self.w]` if
     /// there is room. The caller guarantees the byte was read from an index
     /// at or after `self.w`, so nothing unread is overwritten.
-    fn feed(&mut self, b: u8, buf: &mut [u8]) -> Result<(), PeerError> {
+    fn feed(&mut self, b: u8, buf: &mut [u8]) -> Result<(), ()> {
         self.wire_len = self.wire_len.saturating_add(1);
         if self.wire_len > self.limit {
-            return Err(PeerError::BodyTooLong);
+            return Err(());
         }
         if self.dec.push(b)? == Byte::Data {
             self.body_len = self.body_len.saturating_add(1);
@@ -682,8 +793,9 @@ impl BodyState {
     }
 
     /// Feeds `buf[from..to]` in place. Returns `true` if bytes were left
-    /// over after the end of the body.
-    fn feed_range(&mut self, buf: &mut [u8], from: usize, to: usize) -> Result<bool, PeerError> {
+    /// over after the end of the body; `Err` past the limit or for a
+    /// malformed chunked framing.
+    fn feed_range(&mut self, buf: &mut [u8], from: usize, to: usize) -> Result<bool, ()> {
         for i in from..to {
             let Some(&b) = buf.get(i) else { break };
             if matches!(self.dec, Decoder::Done) {
@@ -759,15 +871,34 @@ pub struct ResponseReader<'b> {
     filled: usize,
     interim: usize,
     head: Option<Head>,
+    /// Head phase: what the fields moved out of the buffer said (status 0
+    /// while the status line is still at the start of the buffer).
+    acc: Head,
+    /// Head phase: where the unparsed fields start (the kept values are
+    /// before it).
+    hstart: usize,
+    /// Head phase: a field that did not fit is being skipped.
+    skip: Skip,
     kept: [Option<(usize, usize)>; 2],
     body_start: usize,
     framing: Framing,
     st: BodyState,
     complete: bool,
     extra: bool,
+    truncation: Option<Truncation>,
     to_scratch: bool,
     last_len: usize,
     scratch: [u8; DISCARD_CHUNK],
+}
+
+/// Skipping a header field too long for the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Skip {
+    No,
+    /// In the field.
+    Line,
+    /// After an LF: the field goes on if the next byte is SP or HTAB.
+    AfterLf,
 }
 
 impl<'b> ResponseReader<'b> {
@@ -787,6 +918,9 @@ impl<'b> ResponseReader<'b> {
             filled: 0,
             interim: 0,
             head: None,
+            acc: Head::EMPTY,
+            hstart: 0,
+            skip: Skip::No,
             kept: [None, None],
             body_start: 0,
             framing: Framing::NoBody,
@@ -799,6 +933,7 @@ impl<'b> ResponseReader<'b> {
             },
             complete: true,
             extra: false,
+            truncation: None,
             to_scratch: false,
             last_len: 0,
             scratch: [0; DISCARD_CHUNK],
@@ -863,7 +998,7 @@ impl<'b> ResponseReader<'b> {
         self.last_len = 0;
         let r = match self.phase {
             Phase::Head => self.advance_head(n),
-            Phase::Body => self.advance_body(n).map_err(ReadError::from),
+            Phase::Body => Ok(self.advance_body(n)),
             Phase::Done => Ok(Progress::Done),
             Phase::Failed(e) => Err(e),
         };
@@ -873,13 +1008,14 @@ impl<'b> ResponseReader<'b> {
         r
     }
 
-    /// Reports a stream error. Before the head is complete it is a
-    /// [`TransportError::Read`]; during the body the response is kept,
-    /// marked incomplete.
+    /// Reports a stream error. Before the status line is complete it is a
+    /// [`TransportError::Read`]; after it the response is kept, marked
+    /// incomplete ([`Truncation::Framing`] in the head,
+    /// [`Truncation::Body`] in the body).
     ///
     /// # Errors
     ///
-    /// [`ReadError::Transport`] when the head is not complete.
+    /// [`ReadError::Transport`] when the status line is not complete.
     ///
     /// ```
     /// use embedded_io::ErrorKind;
@@ -893,25 +1029,24 @@ impl<'b> ResponseReader<'b> {
     /// );
     /// ```
     pub fn stream_error(&mut self, kind: embedded_io::ErrorKind) -> Result<Progress, ReadError> {
-        match self.phase {
-            Phase::Head => {
-                let e = ReadError::Transport(TransportError::Read(kind));
-                self.phase = Phase::Failed(e);
-                Err(e)
-            }
+        let r = match self.phase {
+            Phase::Head => self.status_decides(TransportError::Read(kind).into()),
             Phase::Body => {
-                self.complete = false;
-                self.phase = Phase::Done;
+                self.cut_body();
                 Ok(Progress::Done)
             }
             Phase::Done => Ok(Progress::Done),
             Phase::Failed(e) => Err(e),
+        };
+        if let Err(e) = r {
+            self.phase = Phase::Failed(e);
         }
+        r
     }
 
     fn advance_head(&mut self, n: usize) -> Result<Progress, ReadError> {
         if n == 0 {
-            return Err(if self.filled >= self.buf.len() {
+            return self.status_decides(if self.filled >= self.buf.len() {
                 ResourceError::HeadTooLarge.into()
             } else if self.filled == 0 {
                 TransportError::ClosedBeforeResponse.into()
@@ -919,17 +1054,58 @@ impl<'b> ResponseReader<'b> {
                 TransportError::ClosedMidHead.into()
             });
         }
-        self.filled = self.filled.saturating_add(n).min(self.buf.len());
-        loop {
-            if self.filled == 0 {
+        let mut end = self.filled.saturating_add(n).min(self.buf.len());
+        if self.acc.status != 0 {
+            // Past the first buffer-full of head: bounded by `max_body`.
+            self.st.wire_len = self
+                .st
+                .wire_len
+                .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+            if self.st.wire_len > self.st.limit {
+                return self.status_decides(PeerError::InvalidHead.into());
+            }
+        }
+        if self.skip != Skip::No {
+            // Drop the bytes of the skipped field, to its last line end.
+            let mut i = self.filled;
+            while let Some(&b) = self.buf.get(i).filter(|_| i < end) {
+                if self.skip == Skip::AfterLf && b != b' ' && b != b'\t' {
+                    self.skip = Skip::No;
+                    break;
+                }
+                self.skip = if b == b'\n' {
+                    Skip::AfterLf
+                } else {
+                    Skip::Line
+                };
+                i += 1;
+            }
+            move_down(self.buf, i, end, self.filled);
+            end = self.filled.saturating_add(end.saturating_sub(i));
+            if self.skip != Skip::No {
                 return Ok(Progress::NeedMore);
             }
-            let Some((head, len)) = parse_head(self.buf.get(..self.filled).unwrap_or_default())?
-            else {
-                if self.filled >= self.buf.len() {
-                    return Err(ResourceError::HeadTooLarge.into());
+        }
+        self.filled = end;
+        loop {
+            let parsed = parse_head(
+                self.buf.get(..self.filled).unwrap_or_default(),
+                self.hstart,
+                self.acc,
+            );
+            let (head, len) = match parsed {
+                Ok(Some(h)) => h,
+                Ok(None) if self.filled < self.buf.len() => return Ok(Progress::NeedMore),
+                Ok(None) => {
+                    // The buffer is full: make room (this frees bytes, so
+                    // the loop goes on with fewer bytes in the buffer).
+                    self.spill()?;
+                    if self.phase != Phase::Head {
+                        return Ok(Progress::Done);
+                    }
+                    continue;
                 }
-                return Ok(Progress::NeedMore);
+                Err(()) => return self.status_decides(PeerError::InvalidHead.into()),
             };
             if matches!(head.status, 100..=199) {
                 self.interim = self.interim.saturating_add(1);
@@ -938,18 +1114,126 @@ impl<'b> ResponseReader<'b> {
                 }
                 move_down(self.buf, len, self.filled, 0);
                 self.filled = self.filled.saturating_sub(len);
+                self.acc = Head::EMPTY;
+                self.hstart = 0;
                 continue;
             }
-            self.start_body(head, len)?;
+            if head.bad_framing {
+                self.acc = head;
+                return self.status_decides(PeerError::InvalidHead.into());
+            }
+            self.start_body(head, len);
             return Ok(self.check_done());
         }
     }
 
-    fn start_body(&mut self, head: Head, head_len: usize) -> Result<(), PeerError> {
-        // Move the kept header values to the front of the buffer.
-        self.kept = [head.platform_error_code, head.influxdb_error];
+    /// The buffer is full of an incomplete head: interprets the complete
+    /// fields, moves the kept values to the front (each cut to a quarter
+    /// of the buffer) and the incomplete field after them, or skips that
+    /// field when it alone fills the room left.
+    fn spill(&mut self) -> Result<(), ReadError> {
+        let len = self.buf.len();
+        let from = if self.acc.status == 0 {
+            let Ok((end, status, http10)) = super::head::status_line(self.buf) else {
+                // The status line alone does not fit.
+                return Err(ResourceError::HeadTooLarge.into());
+            };
+            self.acc.status = status;
+            self.acc.http10 = http10;
+            end
+        } else {
+            self.hstart
+        };
+        // The start of the last field: after an LF, not a folded line.
+        let mut cut = from;
+        let mut i = from;
+        while let (Some(&a), Some(&b)) = (self.buf.get(i), self.buf.get(i.saturating_add(1))) {
+            i += 1;
+            if a == b'\n' && b != b' ' && b != b'\t' {
+                cut = i;
+            }
+        }
+        if cut > from {
+            // End the head at `cut` for a moment to parse the fields
+            // before it.
+            let saved = self.buf.get(cut).copied().unwrap_or(b'\n');
+            if let Some(b) = self.buf.get_mut(cut) {
+                *b = b'\n';
+            }
+            let parsed = parse_head(self.buf.get(..=cut).unwrap_or_default(), from, self.acc);
+            if let Some(b) = self.buf.get_mut(cut) {
+                *b = saved;
+            }
+            match parsed {
+                Ok(Some((head, _))) => self.acc = head,
+                _ => {
+                    self.status_decides(PeerError::InvalidHead.into())?;
+                    return Ok(());
+                }
+            }
+        }
+        // Whether the incomplete field may be a framing header (read before
+        // the kept values move over it).
+        let line = self.buf.get(cut..).unwrap_or_default();
+        let framing = match line.iter().position(|&b| b == b':') {
+            Some(i) => {
+                let name = line.get(..i).unwrap_or_default().trim_ascii_end();
+                name.eq_ignore_ascii_case(b"content-length")
+                    || name.eq_ignore_ascii_case(b"transfer-encoding")
+            }
+            None => true,
+        };
+        let front = self.pack(
+            [self.acc.platform_error_code, self.acc.influxdb_error],
+            len / 4,
+        );
+        [self.acc.platform_error_code, self.acc.influxdb_error] = self.kept;
+        if front >= cut {
+            // The incomplete field fills the room left: skip it.
+            self.acc.bad_framing |= framing;
+            self.truncation = self.truncation.max(Some(Truncation::Headers));
+            self.skip = Skip::Line;
+            cut = len;
+        }
+        move_down(self.buf, cut, len, front);
+        self.hstart = front;
+        self.filled = front.saturating_add(len.saturating_sub(cut));
+        Ok(())
+    }
+
+    /// The head cannot be read further (`e` says why): with a complete
+    /// status line, the response is that status, its body not read;
+    /// without one, `Err(e)`.
+    fn status_decides(&mut self, e: ReadError) -> Result<Progress, ReadError> {
+        if self.acc.status == 0 {
+            match super::head::status_line(self.buf.get(..self.filled).unwrap_or_default()) {
+                Ok((_, status, http10)) => {
+                    self.acc.status = status;
+                    self.acc.http10 = http10;
+                }
+                Err(_) => return Err(e),
+            }
+        }
+        if matches!(self.acc.status, 100..=199) {
+            return Err(e);
+        }
+        let head = self.acc;
+        self.body_start = self.pack([head.platform_error_code, head.influxdb_error], usize::MAX);
+        self.st.w = self.body_start;
+        self.framing = Framing::Unknown;
+        self.head = Some(head);
+        self.complete = false;
+        self.truncation = Some(Truncation::Framing);
+        self.phase = Phase::Done;
+        Ok(Progress::Done)
+    }
+
+    /// Moves the kept header values to the front of the buffer, in order,
+    /// each cut to `cap` bytes; returns where they end.
+    fn pack(&mut self, kept: [Option<(usize, usize)>; 2], cap: usize) -> usize {
+        self.kept = kept;
         let mut order = [0usize, 1];
-        if let (Some(a), Some(b)) = (self.kept[0], self.kept[1]) {
+        if let (Some(a), Some(b)) = (kept[0], kept[1]) {
             if b.0 < a.0 {
                 order = [1, 0];
             }
@@ -958,9 +1242,13 @@ impl<'b> ResponseReader<'b> {
         for idx in order {
             if let Some(slot) = self.kept.get_mut(idx) {
                 if let Some((start, end)) = *slot {
-                    if start >= cursor && start <= end && end <= head_len && end <= self.buf.len() {
-                        move_down(self.buf, start, end, cursor);
+                    if start >= cursor && start <= end && end <= self.buf.len() {
                         let len = end - start;
+                        if len > cap {
+                            self.truncation = self.truncation.max(Some(Truncation::Headers));
+                        }
+                        let len = len.min(cap);
+                        move_down(self.buf, start, start + len, cursor);
                         *slot = Some((cursor, cursor + len));
                         cursor += len;
                     } else {
@@ -969,6 +1257,11 @@ impl<'b> ResponseReader<'b> {
                 }
             }
         }
+        cursor
+    }
+
+    fn start_body(&mut self, head: Head, head_len: usize) {
+        let cursor = self.pack([head.platform_error_code, head.influxdb_error], usize::MAX);
         self.body_start = cursor;
         self.framing = if head.status == 204 || head.status == 304 {
             Framing::NoBody
@@ -988,33 +1281,56 @@ impl<'b> ResponseReader<'b> {
         self.head = Some(head);
         self.phase = Phase::Body;
         // Bytes received after the head, already in the buffer.
-        self.extra = self.st.feed_range(self.buf, head_len, self.filled)?;
-        Ok(())
+        match self.st.feed_range(self.buf, head_len, self.filled) {
+            Ok(extra) => self.extra = extra,
+            Err(()) => self.cut_body(),
+        }
     }
 
-    fn advance_body(&mut self, n: usize) -> Result<Progress, PeerError> {
+    /// The body stops here, cut short.
+    fn cut_body(&mut self) {
+        self.complete = false;
+        self.truncation = self.truncation.max(Some(Truncation::Body));
+        self.phase = Phase::Done;
+    }
+
+    fn advance_body(&mut self, n: usize) -> Progress {
         if n == 0 {
             if matches!(self.st.dec, Decoder::UntilClose) {
                 self.st.dec = Decoder::Done;
+                self.phase = Phase::Done;
             } else {
-                self.complete = false;
+                self.cut_body();
             }
-            self.phase = Phase::Done;
-            return Ok(Progress::Done);
+            return Progress::Done;
         }
-        if self.to_scratch {
+        let fed = if self.to_scratch {
+            let mut fed = Ok(());
             for &b in self.scratch.get(..n).unwrap_or_default() {
-                self.st.feed(b, self.buf)?;
+                fed = self.st.feed(b, self.buf);
+                if fed.is_err() {
+                    break;
+                }
             }
+            fed
         } else {
             let from = self.st.w;
-            self.extra = self.st.feed_range(self.buf, from, from.saturating_add(n))?;
+            match self.st.feed_range(self.buf, from, from.saturating_add(n)) {
+                Ok(extra) => {
+                    self.extra = extra;
+                    Ok(())
+                }
+                Err(()) => Err(()),
+            }
+        };
+        if fed.is_err() {
+            self.cut_body();
         }
-        Ok(self.check_done())
+        self.check_done()
     }
 
     fn check_done(&mut self) -> Progress {
-        if matches!(self.st.dec, Decoder::Done) || self.extra {
+        if self.phase == Phase::Done || matches!(self.st.dec, Decoder::Done) || self.extra {
             self.phase = Phase::Done;
             Progress::Done
         } else {
@@ -1028,7 +1344,7 @@ impl<'b> ResponseReader<'b> {
     /// # Errors
     ///
     /// The error [`advance`](Self::advance) returned, or the error of a
-    /// stream that ended before the head was complete.
+    /// stream that ended before the status line was complete.
     ///
     /// ```
     /// use linewire::http::{ReadError, ReadLimits, ResponseReader, TransportError};
@@ -1041,18 +1357,14 @@ impl<'b> ResponseReader<'b> {
     /// );
     /// ```
     pub fn finish(mut self) -> Result<Response<'b>, ReadError> {
+        self.last_len = 0;
         match self.phase {
             Phase::Failed(e) => return Err(e),
             Phase::Head => {
-                self.last_len = 0;
-                return Err(self
-                    .advance_head(0)
-                    .err()
-                    .unwrap_or(ReadError::Transport(TransportError::ClosedMidHead)));
+                self.advance_head(0)?;
             }
             Phase::Body => {
-                self.last_len = 0;
-                self.advance_body(0)?;
+                self.advance_body(0);
             }
             Phase::Done => {}
         }
@@ -1060,6 +1372,7 @@ impl<'b> ResponseReader<'b> {
             return Err(TransportError::ClosedMidHead.into());
         };
         let reusable = self.complete
+            && self.truncation.is_none()
             && !self.extra
             && self.framing != Framing::UntilClose
             && !head.close
@@ -1085,6 +1398,7 @@ impl<'b> ResponseReader<'b> {
             framing: self.framing,
             reusable,
             complete: self.complete,
+            truncation: self.truncation,
             body_len: self.st.body_len,
             platform_error_code: text(self.kept[0]),
             influxdb_error: text(self.kept[1]),
