@@ -1,7 +1,10 @@
 //! Every line the batch writes is read back by `influxdb-line-protocol`, the
-//! parser InfluxDB 3 uses, and must yield exactly what was given. Every
-//! refused point must leave the batch unchanged, and be refused for a
-//! reason an independent model of the rules agrees with.
+//! parser InfluxDB 3 uses, and by a model of the Go parser of InfluxDB
+//! 1.x/2.x (how `models/points.go` cuts a line and which backslashes each
+//! element's unescaper drops), and must yield exactly what was given under
+//! both. Every refused point must leave the batch unchanged, and be refused
+//! for a reason an independent model of the rules agrees with; the
+//! backslash pairs refused are derived from what the two readers do.
 
 use influxdb_line_protocol::{parse_lines, FieldValue as Parsed};
 use linewire::{
