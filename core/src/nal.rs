@@ -8,7 +8,9 @@
 //! `write_all` panics on), reports a closed peer as
 //! [`Error::PeerClosed`] on a write and as end of stream (`Ok(0)`) on a
 //! read, and closes the socket after any error so that the next request
-//! starts on a new connection.
+//! starts on a new connection (after a failed send, only once the
+//! transaction has read any answer the server sent before closing: an
+//! early 413 is heard).
 //!
 //! [`NalStream::write_batch`] is [`http::write_batch`]
 //! plus connection management: it keeps the connection for the next batch
@@ -516,9 +518,9 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
         self.connects
     }
 
-    /// The last error, with the stack's error reduced to its
-    /// [`TcpErrorKind`]; cleared at the start of each
-    /// [`write_batch`](Self::write_batch). Useful after a
+    /// The first error of the last request, with the stack's error reduced
+    /// to its [`TcpErrorKind`]; cleared at the start of each
+    /// [`write_batch`](Self::write_batch) and of each new connection. Useful after a
     /// [`WriteError::Transport`], which carries only an
     /// [`embedded_io::ErrorKind`].
     ///
@@ -595,6 +597,7 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
             return Ok(());
         }
         self.eof = false;
+        self.last_error = None;
         let mut socket = match self.stack.socket() {
             Ok(s) => s,
             Err(e) => return Err(self.record(Error::Socket(e))),
@@ -757,7 +760,13 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
         self.record(err)
     }
 
+    /// Keeps the first error of a request: after a failed send the
+    /// transaction still tries to read an early answer, and that read's
+    /// own failure (often `NotConnected`) must not hide the cause.
     fn record(&mut self, err: Error<S::Error>) -> Error<S::Error> {
+        if self.last_error.is_some() {
+            return err;
+        }
         self.last_error = Some(match &err {
             Error::Socket(e) => Error::Socket(e.kind()),
             Error::Connect(e) => Error::Connect(e.kind()),
@@ -815,7 +824,11 @@ impl<S: TcpClientStack, W: Wait<S>> embedded_io::Write for NalStream<S, W> {
                     } else {
                         Error::Send(e)
                     };
-                    return Err(self.fail(err));
+                    // Kept open: a server that refused the body (413, then
+                    // close) has often answered already, and the write
+                    // transaction reads that answer next. The transaction's
+                    // caller, `write_payload`, closes the socket after it.
+                    return Err(self.record(err));
                 }
             }
         }
