@@ -968,12 +968,12 @@ impl Client {
                 wire_len,
             });
         }
+        // Lossy: a header with 8-bit bytes is still what the server said.
         let header = |name: &str| {
             response
                 .headers()
                 .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         };
         let retry_after = response
             .headers()
