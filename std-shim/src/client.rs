@@ -886,11 +886,37 @@ impl Client {
         self.send_with(body, None, precision)
     }
 
+    /// Sends once; when the connection is closed before any answer (a
+    /// kept-alive connection the server had already dropped, or a server
+    /// refusing the body early and resetting), sends once more at once,
+    /// on a new connection (`ureq` drops a failed one) and with
+    /// `Expect: 100-continue`, so that an early 413 is heard this time.
+    /// Writes are idempotent: a resend of data that was stored stores
+    /// nothing twice.
     fn send_with(
         &self,
         body: &[u8],
         compressed: Option<&[u8]>,
         precision: Precision,
+    ) -> Result<Written, Error> {
+        match self.send_once(body, compressed, precision, false) {
+            Err(Error::Transport(e)) if closed_before_answer(&e) => {
+                log::warn!(
+                    "the connection closed before the server answered ({}): sending again at once on a new connection",
+                    for_display(&e.to_string(), None, DEFAULT_MAX_CHARS)
+                );
+                self.send_once(body, compressed, precision, true)
+            }
+            other => other,
+        }
+    }
+
+    fn send_once(
+        &self,
+        body: &[u8],
+        compressed: Option<&[u8]>,
+        precision: Precision,
+        expect: bool,
     ) -> Result<Written, Error> {
         let payload = Payload::new(body)
             .precision(precision)
@@ -901,7 +927,11 @@ impl Client {
         for (name, value) in &headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        let expect_above = self.expect_continue_above.unwrap_or(usize::MAX);
+        let expect_above = if expect {
+            0
+        } else {
+            self.expect_continue_above.unwrap_or(usize::MAX)
+        };
         // A large body is compressed before sending, so that its length is
         // known up front: a server refusing it by `Content-Length` answers
         // before it is sent (see the module docs, "Early 413").
@@ -1002,6 +1032,22 @@ impl Client {
         );
         log::debug!("write answered: {}", error.describe());
         Err(Error::Server(Box::new(error)))
+    }
+}
+
+/// The connection ended (closed or reset) before an answer: what a stale
+/// kept-alive connection or an early refusal with a reset looks like. Not
+/// a refused connection, a name that does not resolve, or a timeout.
+fn closed_before_answer(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+        ),
+        _ => false,
     }
 }
 

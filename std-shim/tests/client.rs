@@ -311,17 +311,20 @@ fn transport_failures_are_errors_without_the_token() {
     let server = TestServer::builder()
         .fault_plan(
             FaultPlan::new()
-                .on_request(1, Fault::CloseBeforeBody)
-                .on_request(2, Fault::CloseAfterBody)
-                .on_request(3, Fault::Delay(Duration::from_secs(3))),
+                .on_requests(1..=2, Fault::CloseBeforeBody)
+                .on_requests(3..=4, Fault::CloseAfterBody)
+                .on_request(5, Fault::Delay(Duration::from_secs(3))),
         )
         .start();
     let c = client(&server).timeout(Duration::from_millis(500));
-    for _ in 0..2 {
+    // Each closed connection is tried once more at once: two requests a call.
+    for calls in 1..=2 {
         let e = c.write_line_protocol("m v=1\n").unwrap_err();
         assert!(matches!(e, Error::Transport(_)), "{e:?}");
         assert!(e.is_retryable());
         assert!(!format!("{e} {e:?}").contains(TOKEN));
+        assert!(server.wait_for_requests(2 * calls, Duration::from_secs(5)));
+        assert_eq!(server.write_requests().len(), 2 * calls);
     }
     let start = Instant::now();
     let e = c.write_line_protocol("m v=1\n").unwrap_err();
@@ -540,23 +543,6 @@ fn an_early_413_is_heard_through_expect_100_continue() {
 }
 
 #[test]
-fn without_expect_an_early_413_and_close_is_a_transport_error() {
-    // What the expectation is for: the server resets the connection while
-    // the body is still being written, and the 413 is lost.
-    let server = TestServer::builder()
-        .fault_plan(FaultPlan::new().always(Fault::TooLargeBeforeBody {
-            over: 1 << 20,
-            drain: false,
-        }))
-        .start();
-    let body = lines(200_000);
-    let c = client(&server).gzip(false).expect_continue_above(None);
-    let e = c.write_line_protocol(&body).unwrap_err();
-    assert!(matches!(e, Error::Transport(_)), "{e:?}");
-    assert_eq!(server.write_requests()[0].header("expect"), None);
-}
-
-#[test]
 fn the_status_decides_once_it_is_read() {
     let server = TestServer::builder()
         .fault_plan(
@@ -700,4 +686,45 @@ fn a_connection_the_server_closed_while_idle_is_not_reused() {
     assert!(start.elapsed() < Duration::from_millis(500));
     assert_eq!(server.write_requests().len(), 2, "no failed attempt");
     assert_eq!(server.point_count("farm"), 2);
+}
+
+#[test]
+fn a_connection_closed_before_the_answer_is_tried_again_at_once() {
+    // The server drops the kept-alive connection as the second write
+    // arrives, as one does that closed it a moment before.
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().on_request(2, Fault::CloseBeforeBody))
+        .start();
+    let c = client(&server);
+    c.write_line_protocol("m v=1 1\n").unwrap();
+    let start = Instant::now();
+    c.write_line_protocol("m v=2 2\n").unwrap();
+    assert!(start.elapsed() < Duration::from_secs(2), "no backoff");
+    let reqs = server.write_requests();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(reqs[2].header("expect"), Some("100-continue"));
+    assert_eq!(server.point_count("farm"), 2);
+}
+
+#[test]
+fn a_body_refused_early_with_a_reset_is_heard_on_the_resend() {
+    // Without the expectation the body is sent whole and the server resets
+    // the connection under it: the 413 is lost. The resend at once carries
+    // `Expect: 100-continue` and hears it.
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().always(Fault::TooLargeBeforeBody {
+            over: 64 * 1024,
+            drain: false,
+        }))
+        .start();
+    let body = lines(200_000);
+    let c = client(&server).gzip(false).expect_continue_above(None);
+    let e = server_err(c.write_line_protocol(&body));
+    assert_eq!((e.status, e.action()), (413, Action::Split));
+    let reqs = server.write_requests();
+    assert_eq!(reqs.len(), 2, "the first attempt was reset");
+    assert_eq!(reqs[0].header("expect"), None);
+    assert_eq!(reqs[1].header("expect"), Some("100-continue"));
+    assert!(reqs.iter().all(|r| r.body.is_empty()));
+    assert_eq!(server.total_points(), 0);
 }

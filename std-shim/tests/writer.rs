@@ -176,9 +176,11 @@ fn transient_failures_are_retried_with_the_core_policy() {
                         retry_after_secs: Some(1),
                     },
                 )
-                .on_request(3, Fault::CloseBeforeBody)
+                // A closed connection is tried again at once (request 4):
+                // both failing is one failed try.
+                .on_requests(3..=4, Fault::CloseBeforeBody)
                 .on_request(
-                    4,
+                    5,
                     Fault::TooManyRequests {
                         retry_after_secs: 1,
                     },
@@ -191,6 +193,7 @@ fn transient_failures_are_retried_with_the_core_policy() {
     w.flush();
     let s = w.stats();
     assert_eq!((s.sent, s.failed(), s.retries, s.requests), (4, 0, 4, 5));
+    assert_eq!(server.write_requests().len(), 6);
     assert_eq!(server.points("farm").len(), 4);
     assert!(seen.lock().unwrap().is_empty());
 }
