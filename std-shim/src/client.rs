@@ -381,9 +381,12 @@ impl fmt::Display for ServerError {
     /// ```
     /// # let server = linewire_testkit::TestServer::start();
     /// let client = linewire_std::Client::new(&server.url(), None)?.bucket("b");
-    /// let err = client.write_line_protocol("bad\n").unwrap_err();
+    /// let err = client.write_line_protocol("m v=1 1\nbad\n").unwrap_err();
     /// let shown = err.to_string();
-    /// assert!(shown.starts_with("the server rejected the data (HTTP 400): "), "{shown}");
+    /// assert!(shown.starts_with(
+    ///     "the server stored part of the data and rejected the rest (HTTP 400): \
+    ///      failed to parse line protocol: errors encountered on line(s): error parsing line 2"
+    /// ), "{shown}");
     /// # Ok::<(), linewire_std::Error>(())
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
