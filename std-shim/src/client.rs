@@ -322,7 +322,7 @@ impl ServerError {
             ),
             Outcome::Rejected => format!("the server rejected the data (HTTP {status})"),
             Outcome::InvalidRequest => format!(
-                "the server rejected the request (HTTP {status}): check the bucket, org and precision"
+                "the server rejected the request, check the bucket, org and precision (HTTP {status})"
             ),
             Outcome::Unauthorized => {
                 format!("the server did not accept the token (HTTP {status})")
@@ -447,7 +447,7 @@ impl fmt::Display for Error {
     /// A sentence; server text only through [`for_display`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Config(m) => write!(f, "not sent, the configuration is unusable: {m}"),
+            Self::Config(m) => write!(f, "the configuration is unusable: {m}"),
             Self::Server(e) => write!(f, "{e}"),
             // ureq's text may quote what the peer sent (a header it could not parse).
             Self::Transport(e) => write!(
@@ -960,7 +960,7 @@ impl Client {
                     (Some(_), Some(gz)) => gz,
                     _ => body,
                 };
-                if bytes.len() >= expect_above {
+                if bytes.len() >= expect_above && !bytes.is_empty() {
                     request = request.header("Expect", "100-continue");
                 }
                 let mut reader = Counted::new(bytes);

@@ -728,3 +728,48 @@ fn a_body_refused_early_with_a_reset_is_heard_on_the_resend() {
     assert!(reqs.iter().all(|r| r.body.is_empty()));
     assert_eq!(server.total_points(), 0);
 }
+
+#[test]
+fn a_2xx_before_the_body_was_sent_is_not_a_write() {
+    // A server (or proxy) answering 200 to an `Expect: 100-continue`
+    // request at once: ureq then never sends the body.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let heads = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&heads);
+    let serve = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+            if line
+                .to_ascii_lowercase()
+                .starts_with("expect: 100-continue")
+            {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+            line.clear();
+        }
+        let mut stream = stream;
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            .unwrap();
+    });
+    let c = Client::new(&url, Some(TOKEN))
+        .unwrap()
+        .bucket("farm")
+        .gzip(false)
+        .expect_continue_above(Some(1));
+    let e = server_err(c.write_line_protocol("m v=1 1\n"));
+    serve.join().unwrap();
+    assert_eq!(heads.load(Ordering::SeqCst), 1);
+    assert_eq!((e.status, e.outcome), (200, Outcome::Unexpected));
+    assert_eq!(e.action(), Action::Stop);
+    let shown = e.to_string();
+    assert!(
+        shown.contains(
+            "answered before the request body was sent (HTTP 200), so nothing was stored"
+        ),
+        "{shown}"
+    );
+}

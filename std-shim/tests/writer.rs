@@ -556,6 +556,7 @@ fn a_redirect_is_never_counted_written() {
     w.flush();
     let s = w.close();
     assert_eq!((s.sent, s.failed(), s.requests, s.retries), (0, 5, 1, 0));
+    assert_eq!(s.misconfigured, 5);
     assert_eq!(server.total_points(), 0);
     let seen = seen.lock().unwrap();
     let FailureReason::Server(e) = &seen[0].reason else {
