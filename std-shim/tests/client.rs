@@ -773,3 +773,29 @@ fn a_2xx_before_the_body_was_sent_is_not_a_write() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_head_ureq_cannot_parse_is_a_transport_error() {
+    // ureq parses at most 128 response headers: beyond, there is no status
+    // to decide by, and the (stored) write is resent later, harmlessly.
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().on_request(
+            1,
+            Fault::ManyHeaders {
+                count: 200,
+                len: 10,
+            },
+        ))
+        .start();
+    let c = client(&server);
+    let e = c.write_line_protocol("m v=1 1\n").unwrap_err();
+    assert!(matches!(e, Error::Transport(_)), "{e:?}");
+    assert!(e.is_retryable());
+    assert_eq!(server.point_count("farm"), 1, "the server had stored it");
+    c.write_line_protocol("m v=1 1\n").unwrap();
+    assert_eq!(
+        server.point_count("farm"),
+        1,
+        "the resend stores nothing twice"
+    );
+}

@@ -749,3 +749,30 @@ fn the_sender_gives_up_with_what_kept_failing() {
         .contains("the server stayed unavailable (HTTP 503)"));
     assert_eq!(server.write_requests().len(), 3);
 }
+
+#[test]
+fn per_line_reasons_are_shown_without_the_token() {
+    // The server's message names the bad line and, echoing the request,
+    // ends with the token: the line's reason is taken from that message.
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().always(Fault::EchoAuthorization))
+        .start();
+    let client = Client::new(&server.url(), Some(TOKEN))
+        .unwrap()
+        .bucket("farm");
+    let mut sender = linewire_std::cli::Sender::new(&client, fast_policy());
+    let settled = sender.send(vec![
+        linewire_std::cli::Line::new(1, "m v=1 1".into()),
+        linewire_std::cli::Line::new(2, "bad".into()),
+    ]);
+    let [linewire_std::cli::Settled::Failed(f)] = settled.as_slice() else {
+        panic!("{settled:?}")
+    };
+    assert_eq!((f.written, f.lines.len()), (1, 1));
+    assert_eq!(f.lines[0].tag(), 2);
+    let why = f.reasons[0].as_deref().unwrap();
+    assert!(why.contains("[redacted]"), "{why}");
+    assert_shown_safe(why);
+    assert_shown_safe(&f.reason.to_string());
+    assert_eq!(server.point_count("farm"), 1);
+}
