@@ -42,6 +42,19 @@
 //! `Expect`, and a compressed copy of the body (5–20 % of its size) instead
 //! of streaming. Change the threshold with [`Client::expect_continue_above`].
 //!
+//! # A connection closed before the answer
+//!
+//! A request on a kept-alive connection that the server had closed a moment
+//! before fails before any answer. `ureq` checks a pooled connection before
+//! reusing it (a connection whose close has arrived is not reused), but not
+//! one closed as the request goes out. So when the connection is closed or
+//! reset before any answer, the write is sent once more at once, on a new
+//! connection and with `Expect: 100-continue` (which also makes an early
+//! 413 heard when the first try's body was reset), before it counts as a
+//! failure. Writes are idempotent: a resend of stored data stores nothing
+//! twice. A refused connection, a timeout or an unparsable answer is not
+//! resent at once.
+//!
 //! # Server text
 //!
 //! Everything a server says (message, code, detail, `X-Influxdb-Error`,
