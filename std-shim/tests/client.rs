@@ -575,10 +575,10 @@ fn the_status_decides_once_it_is_read() {
     assert_eq!(server.point_count("farm"), 2);
     // A 400 with an error body over the limit is a 400, cut.
     let e = server_err(c.write_line_protocol("m v=3 3\nbad\n"));
-    assert_eq!((e.status, e.action()), (400, Action::Drop));
-    // The JSON is cut, so the core cannot tell a partial write from a
-    // rejection; the rejected line is still found in the text.
+    // The JSON is cut, and closed again for parsing: still a partial write.
+    assert!(matches!(e.outcome, Outcome::PartiallyWritten(_)), "{e:?}");
     assert_eq!(e.rejected_lines, [2]);
+    assert_eq!(e.code.as_deref(), Some("invalid"));
     assert!(e.body_truncated);
     assert_eq!(
         e.raw_body().len() as u64,

@@ -776,3 +776,44 @@ fn per_line_reasons_are_shown_without_the_token() {
     assert_shown_safe(&f.reason.to_string());
     assert_eq!(server.point_count("farm"), 1);
 }
+
+#[test]
+fn the_status_decides_for_the_writer_too() {
+    let server = TestServer::builder()
+        .fault_plan(
+            FaultPlan::new()
+                .on_request(1, Fault::BrokenChunkedResponse)
+                .on_request(
+                    2,
+                    Fault::ManyHeaders {
+                        count: 60,
+                        len: 900,
+                    },
+                )
+                .on_request(3, Fault::PadErrorBody { bytes: 200_000 }),
+        )
+        .start();
+    let (b, seen) = failures(builder(&server).batch_lines(2));
+    let w = b.start();
+    w.push_lines(&lines(0..4)).unwrap();
+    w.push_lines("m v=9 9\nbad\n").unwrap();
+    w.flush();
+    let s = w.close();
+    // 200 with broken chunking, 204 with 54 KB of headers: written, not retried.
+    // 400 with a body cut at MAX_ERROR_BODY: a partial write, the bad line
+    // rejected, the good one counted sent, no retry.
+    assert_eq!(
+        (s.sent, s.rejected, s.retries, s.requests),
+        (5, 1, 0, 3),
+        "{s:?}"
+    );
+    assert_eq!(server.point_count("farm"), 5);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    let FailureReason::Server(e) = &seen[0].reason else {
+        panic!("{:?}", seen[0].reason)
+    };
+    assert_eq!(e.status, 400);
+    assert!(e.body_truncated);
+    assert_eq!(seen[0].lines, ["bad"]);
+}
