@@ -165,6 +165,22 @@ impl Conn {
         Ok(self.buf.drain(..len).collect())
     }
 
+    /// Reads and discards bytes up to and including `end` (kept from one
+    /// read to the next, so a marker split between reads is found too).
+    pub(crate) fn discard_through(&mut self, end: &[u8]) -> Result<(), ReadError> {
+        loop {
+            if let Some(i) = self.buf.windows(end.len()).position(|w| w == end) {
+                self.buf.drain(..i + end.len());
+                return Ok(());
+            }
+            let keep = self.buf.len().saturating_sub(end.len());
+            self.buf.drain(..keep);
+            if self.fill()? == 0 {
+                return Err(ReadError::Closed);
+            }
+        }
+    }
+
     /// Reads one CRLF-terminated line (without the CRLF) of at most `max` bytes.
     fn read_line(&mut self, max: usize) -> Result<Vec<u8>, ReadError> {
         loop {
@@ -292,6 +308,8 @@ pub(crate) struct SendOpts {
     pub(crate) close: bool,
     pub(crate) split: bool,
     pub(crate) head_only: bool,
+    /// Send only the first chunk of a chunked body, then an invalid chunk size.
+    pub(crate) break_chunks: bool,
 }
 
 pub(crate) fn reason(status: u16) -> &'static str {
@@ -299,6 +317,11 @@ pub(crate) fn reason(status: u16) -> &'static str {
         100 => "Continue",
         200 => "OK",
         204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -348,6 +371,10 @@ pub(crate) fn serialize(resp: &Response, opts: SendOpts) -> Vec<u8> {
             out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
             out.extend_from_slice(piece);
             out.extend_from_slice(b"\r\n");
+            if opts.break_chunks {
+                out.extend_from_slice(b"zz not a chunk size\r\n");
+                return out;
+            }
         }
         out.extend_from_slice(b"0\r\n\r\n");
     } else {
