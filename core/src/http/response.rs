@@ -1055,16 +1055,6 @@ impl<'b> ResponseReader<'b> {
             });
         }
         let mut end = self.filled.saturating_add(n).min(self.buf.len());
-        if self.acc.status != 0 {
-            // Past the first buffer-full of head: bounded by `max_body`.
-            self.st.wire_len = self
-                .st
-                .wire_len
-                .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
-            if self.st.wire_len > self.st.limit {
-                return self.status_decides(PeerError::InvalidHead.into());
-            }
-        }
         if self.skip != Skip::No {
             // Drop the bytes of the skipped field, to its last line end.
             let mut i = self.filled;
@@ -1082,6 +1072,9 @@ impl<'b> ResponseReader<'b> {
             }
             move_down(self.buf, i, end, self.filled);
             end = self.filled.saturating_add(end.saturating_sub(i));
+            if self.head_bytes_dropped(i.saturating_sub(self.filled)) {
+                return self.status_decides(PeerError::InvalidHead.into());
+            }
             if self.skip != Skip::No {
                 return Ok(Progress::NeedMore);
             }
@@ -1102,6 +1095,9 @@ impl<'b> ResponseReader<'b> {
                     self.spill()?;
                     if self.phase != Phase::Head {
                         return Ok(Progress::Done);
+                    }
+                    if self.head_bytes_dropped(self.buf.len().saturating_sub(self.filled)) {
+                        return self.status_decides(PeerError::InvalidHead.into());
                     }
                     continue;
                 }
@@ -1199,6 +1195,16 @@ impl<'b> ResponseReader<'b> {
         self.hstart = front;
         self.filled = front.saturating_add(len.saturating_sub(cut));
         Ok(())
+    }
+
+    /// Counts head bytes moved out of the buffer (read, interpreted or
+    /// skipped) against `max_body`; `true` past it.
+    fn head_bytes_dropped(&mut self, n: usize) -> bool {
+        self.st.wire_len = self
+            .st
+            .wire_len
+            .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        self.st.wire_len > self.st.limit
     }
 
     /// The head cannot be read further (`e` says why): with a complete
