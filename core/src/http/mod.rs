@@ -210,18 +210,28 @@ pub fn write_payload<'b, S>(
 where
     S: embedded_io::Read + embedded_io::Write,
 {
-    if let Err(e) = write_request(stream, target, payload, buf) {
-        if let WriteError::Transport(TransportError::Write(_) | TransportError::WriteZero) = e {
-            // The server may have answered before reading the whole body
-            // (an early 413) and closed: its answer decides.
-            if let Ok(response) = read_response(stream, buf, limits) {
-                let mut reply = Reply::from(response);
-                reply.reusable = false;
-                return Ok(reply);
-            }
+    let written = write_request(stream, target, payload, buf);
+    if let Err(e) = written {
+        if !matches!(
+            e,
+            WriteError::Transport(TransportError::Write(_) | TransportError::WriteZero)
+        ) {
+            return Err(e);
         }
-        return Err(e);
+        // The write failed: the server may have answered before reading
+        // the whole body (an early 413) and closed. Its answer decides;
+        // without one, the write error is the error.
     }
-    let response = read_response(stream, buf, limits)?;
-    Ok(Reply::from(response))
+    // One call site: the reader is generic over the stream and inlined.
+    match read_response(stream, buf, limits) {
+        Ok(response) => {
+            let mut reply = Reply::from(response);
+            reply.reusable &= written.is_ok();
+            Ok(reply)
+        }
+        Err(e) => Err(match written {
+            Err(w) => w,
+            Ok(()) => e.into(),
+        }),
+    }
 }

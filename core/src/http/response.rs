@@ -538,30 +538,35 @@ pub(super) fn digits_value(v: &[u8]) -> Option<u64> {
     Some(n)
 }
 
-/// Parses the head in `buf`, the fields interpreted on top of `acc`:
-/// from the start (status line, then fields) while `acc` has no status,
-/// else the fields from `from`. `Ok(None)` when more bytes are needed,
-/// `Err(())` for a malformed head.
-fn parse_head(buf: &[u8], from: usize, acc: Head) -> Result<Option<(Head, usize)>, ()> {
-    let mut head = acc;
-    let mut on_header = |name: (usize, usize), range: (usize, usize)| {
-        let name = buf.get(name.0..name.1).unwrap_or_default();
-        let value = buf.get(range.0..range.1).unwrap_or_default();
-        header_field(&mut head, name, value, range);
-    };
-    let parsed = if acc.status == 0 {
-        super::head::parse(buf, &mut on_header)
+/// Parses the head in `buf` into `head`: from the start (status line,
+/// then fields) while `head` has no status, else the fields from `from`.
+/// The fields are interpreted into `head` as they are parsed, also when
+/// the head is not complete (interpreting the same fields again changes
+/// nothing). Returns the head length, `Ok(None)` when more bytes are
+/// needed, `Err(())` for a malformed head. The status is set only when the
+/// head is complete.
+fn parse_head(buf: &[u8], from: usize, head: &mut Head) -> Result<Option<usize>, ()> {
+    let line = if head.status == 0 {
+        super::head::status_line(buf)
     } else {
-        match super::head::fields(buf, from, &mut on_header) {
-            Ok(n) => Ok((n, acc.status, acc.http10)),
-            Err(e) => Err(e),
+        Ok((from, head.status, head.http10))
+    };
+    let parsed = match line {
+        Ok((i, status, http10)) => {
+            let mut on_header = |name: (usize, usize), range: (usize, usize)| {
+                let name = buf.get(name.0..name.1).unwrap_or_default();
+                let value = buf.get(range.0..range.1).unwrap_or_default();
+                header_field(head, name, value, range);
+            };
+            super::head::fields(buf, i, &mut on_header).map(|n| (n, status, http10))
         }
+        Err(e) => Err(e),
     };
     match parsed {
         Ok((n, status, http10)) => {
             head.status = status;
             head.http10 = http10;
-            Ok(Some((head, n)))
+            Ok(Some(n))
         }
         Err(Stop::Partial) => Ok(None),
         Err(Stop::Invalid) => Err(()),
@@ -1084,10 +1089,10 @@ impl<'b> ResponseReader<'b> {
             let parsed = parse_head(
                 self.buf.get(..self.filled).unwrap_or_default(),
                 self.hstart,
-                self.acc,
+                &mut self.acc,
             );
-            let (head, len) = match parsed {
-                Ok(Some(h)) => h,
+            let len = match parsed {
+                Ok(Some(len)) => len,
                 Ok(None) if self.filled < self.buf.len() => return Ok(Progress::NeedMore),
                 Ok(None) => {
                     // The buffer is full: make room (this frees bytes, so
@@ -1103,9 +1108,9 @@ impl<'b> ResponseReader<'b> {
                 }
                 Err(()) => return self.status_decides(PeerError::InvalidHead.into()),
             };
-            if matches!(head.status, 100..=199) {
+            if matches!(self.acc.status, 100..=199) {
                 self.interim = self.interim.saturating_add(1);
-                if head.status == 101 || self.interim > MAX_INTERIM {
+                if self.acc.status == 101 || self.interim > MAX_INTERIM {
                     return Err(PeerError::UnexpectedInterim.into());
                 }
                 move_down(self.buf, len, self.filled, 0);
@@ -1114,11 +1119,10 @@ impl<'b> ResponseReader<'b> {
                 self.hstart = 0;
                 continue;
             }
-            if head.bad_framing {
-                self.acc = head;
+            if self.acc.bad_framing {
                 return self.status_decides(PeerError::InvalidHead.into());
             }
-            self.start_body(head, len);
+            self.start_body(len);
             return Ok(self.check_done());
         }
     }
@@ -1156,12 +1160,16 @@ impl<'b> ResponseReader<'b> {
             if let Some(b) = self.buf.get_mut(cut) {
                 *b = b'\n';
             }
-            let parsed = parse_head(self.buf.get(..=cut).unwrap_or_default(), from, self.acc);
+            let parsed = parse_head(
+                self.buf.get(..=cut).unwrap_or_default(),
+                from,
+                &mut self.acc,
+            );
             if let Some(b) = self.buf.get_mut(cut) {
                 *b = saved;
             }
             match parsed {
-                Ok(Some((head, _))) => self.acc = head,
+                Ok(Some(_)) => {}
                 _ => {
                     self.status_decides(PeerError::InvalidHead.into())?;
                     return Ok(());
@@ -1266,7 +1274,8 @@ impl<'b> ResponseReader<'b> {
         cursor
     }
 
-    fn start_body(&mut self, head: Head, head_len: usize) {
+    fn start_body(&mut self, head_len: usize) {
+        let head = self.acc;
         let cursor = self.pack([head.platform_error_code, head.influxdb_error], usize::MAX);
         self.body_start = cursor;
         self.framing = if head.status == 204 || head.status == 304 {
