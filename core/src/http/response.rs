@@ -538,36 +538,32 @@ pub(super) fn digits_value(v: &[u8]) -> Option<u64> {
     Some(n)
 }
 
-/// Parses the head in `buf` into `head`: from the start (status line,
-/// then fields) while `head` has no status, else the fields from `from`.
-/// The fields are interpreted into `head` as they are parsed, also when
-/// the head is not complete (interpreting the same fields again changes
-/// nothing). Returns the head length, `Ok(None)` when more bytes are
-/// needed, `Err(())` for a malformed head. The status is set only when the
-/// head is complete.
-fn parse_head(buf: &[u8], from: usize, head: &mut Head) -> Result<Option<usize>, ()> {
-    let line = if head.status == 0 {
-        super::head::status_line(buf)
-    } else {
-        Ok((from, head.status, head.http10))
-    };
-    let parsed = match line {
-        Ok((i, status, http10)) => {
-            let mut on_header = |name: (usize, usize), range: (usize, usize)| {
-                let name = buf.get(name.0..name.1).unwrap_or_default();
-                let value = buf.get(range.0..range.1).unwrap_or_default();
-                header_field(head, name, value, range);
-            };
-            super::head::fields(buf, i, &mut on_header).map(|n| (n, status, http10))
-        }
-        Err(e) => Err(e),
-    };
-    match parsed {
-        Ok((n, status, http10)) => {
+/// Parses the head in `buf` into `head`: the status line first while
+/// `head` has no status (then `from` is set to its end), then the fields
+/// from `from`. The fields are interpreted into `head` as they are parsed,
+/// also when the head is not complete (interpreting the same fields again
+/// changes nothing). Returns the head length, `Ok(None)` when more bytes
+/// are needed, `Err(())` for a malformed head.
+fn parse_head(buf: &[u8], from: &mut usize, head: &mut Head) -> Result<Option<usize>, ()> {
+    let parsed = if head.status == 0 {
+        super::head::status_line(buf).map(|(i, status, http10)| {
             head.status = status;
             head.http10 = http10;
-            Ok(Some(n))
-        }
+            *from = i;
+        })
+    } else {
+        Ok(())
+    };
+    let parsed = parsed.and_then(|()| {
+        let mut on_header = |name: (usize, usize), range: (usize, usize)| {
+            let name = buf.get(name.0..name.1).unwrap_or_default();
+            let value = buf.get(range.0..range.1).unwrap_or_default();
+            header_field(head, name, value, range);
+        };
+        super::head::fields(buf, *from, &mut on_header)
+    });
+    match parsed {
+        Ok(n) => Ok(Some(n)),
         Err(Stop::Partial) => Ok(None),
         Err(Stop::Invalid) => Err(()),
     }
@@ -1088,7 +1084,7 @@ impl<'b> ResponseReader<'b> {
         loop {
             let parsed = parse_head(
                 self.buf.get(..self.filled).unwrap_or_default(),
-                self.hstart,
+                &mut self.hstart,
                 &mut self.acc,
             );
             let len = match parsed {
@@ -1119,9 +1115,6 @@ impl<'b> ResponseReader<'b> {
                 self.hstart = 0;
                 continue;
             }
-            if self.acc.bad_framing {
-                return self.status_decides(PeerError::InvalidHead.into());
-            }
             self.start_body(len);
             return Ok(self.check_done());
         }
@@ -1133,17 +1126,11 @@ impl<'b> ResponseReader<'b> {
     /// field when it alone fills the room left.
     fn spill(&mut self) -> Result<(), ReadError> {
         let len = self.buf.len();
-        let from = if self.acc.status == 0 {
-            let Ok((end, status, http10)) = super::head::status_line(self.buf) else {
-                // The status line alone does not fit.
-                return Err(ResourceError::HeadTooLarge.into());
-            };
-            self.acc.status = status;
-            self.acc.http10 = http10;
-            end
-        } else {
-            self.hstart
-        };
+        if self.acc.status == 0 {
+            // The status line alone does not fit.
+            return Err(ResourceError::HeadTooLarge.into());
+        }
+        let mut from = self.hstart;
         // The start of the last field: after an LF, not a folded line.
         let mut cut = from;
         let mut i = from;
@@ -1162,7 +1149,7 @@ impl<'b> ResponseReader<'b> {
             }
             let parsed = parse_head(
                 self.buf.get(..=cut).unwrap_or_default(),
-                from,
+                &mut from,
                 &mut self.acc,
             );
             if let Some(b) = self.buf.get_mut(cut) {
@@ -1219,27 +1206,12 @@ impl<'b> ResponseReader<'b> {
     /// status line, the response is that status, its body not read;
     /// without one, `Err(e)`.
     fn status_decides(&mut self, e: ReadError) -> Result<Progress, ReadError> {
-        if self.acc.status == 0 {
-            match super::head::status_line(self.buf.get(..self.filled).unwrap_or_default()) {
-                Ok((_, status, http10)) => {
-                    self.acc.status = status;
-                    self.acc.http10 = http10;
-                }
-                Err(_) => return Err(e),
-            }
-        }
-        if matches!(self.acc.status, 100..=199) {
+        if matches!(self.acc.status, 0 | 100..=199) {
             return Err(e);
         }
-        let head = self.acc;
-        self.body_start = self.pack([head.platform_error_code, head.influxdb_error], usize::MAX);
-        self.st.w = self.body_start;
-        self.framing = Framing::Unknown;
-        self.head = Some(head);
-        self.complete = false;
-        self.truncation = Some(Truncation::Framing);
-        self.phase = Phase::Done;
-        Ok(Progress::Done)
+        self.acc.bad_framing = true;
+        self.start_body(self.filled);
+        Ok(self.check_done())
     }
 
     /// Moves the kept header values to the front of the buffer, in order,
@@ -1278,7 +1250,12 @@ impl<'b> ResponseReader<'b> {
         let head = self.acc;
         let cursor = self.pack([head.platform_error_code, head.influxdb_error], usize::MAX);
         self.body_start = cursor;
-        self.framing = if head.status == 204 || head.status == 304 {
+        self.framing = if head.bad_framing {
+            // Where the body ends is not known: it is not read.
+            self.complete = false;
+            self.truncation = Some(Truncation::Framing);
+            Framing::Unknown
+        } else if head.status == 204 || head.status == 304 {
             Framing::NoBody
         } else if head.chunked {
             Framing::Chunked
