@@ -1120,17 +1120,19 @@ impl<'b> ResponseReader<'b> {
         }
     }
 
-    /// The buffer is full of an incomplete head: interprets the complete
-    /// fields, moves the kept values to the front (each cut to a quarter
-    /// of the buffer) and the incomplete field after them, or skips that
-    /// field when it alone fills the room left.
+    /// The buffer is full of an incomplete head whose complete fields were
+    /// interpreted by the parse that found it incomplete (the parser hands
+    /// over a field once it has seen the first byte of the next line): moves
+    /// the kept values to the front (each cut to a quarter of the buffer)
+    /// and the incomplete field after them, or skips that field when it
+    /// alone fills the room left.
     fn spill(&mut self) -> Result<(), ReadError> {
         let len = self.buf.len();
         if self.acc.status == 0 {
             // The status line alone does not fit.
             return Err(ResourceError::HeadTooLarge.into());
         }
-        let mut from = self.hstart;
+        let from = self.hstart;
         // The start of the last field: after an LF, not a folded line.
         let mut cut = from;
         let mut i = from;
@@ -1138,29 +1140,6 @@ impl<'b> ResponseReader<'b> {
             i += 1;
             if a == b'\n' && b != b' ' && b != b'\t' {
                 cut = i;
-            }
-        }
-        if cut > from {
-            // End the head at `cut` for a moment to parse the fields
-            // before it.
-            let saved = self.buf.get(cut).copied().unwrap_or(b'\n');
-            if let Some(b) = self.buf.get_mut(cut) {
-                *b = b'\n';
-            }
-            let parsed = parse_head(
-                self.buf.get(..=cut).unwrap_or_default(),
-                &mut from,
-                &mut self.acc,
-            );
-            if let Some(b) = self.buf.get_mut(cut) {
-                *b = saved;
-            }
-            match parsed {
-                Ok(Some(_)) => {}
-                _ => {
-                    self.status_decides(PeerError::InvalidHead.into())?;
-                    return Ok(());
-                }
             }
         }
         // Whether the incomplete field may be a framing header (read before
