@@ -1055,6 +1055,11 @@ impl<'b> ResponseReader<'b> {
                 TransportError::ClosedMidHead.into()
             });
         }
+        if self.st.wire_len > self.st.limit {
+            // Head bytes moved out of the buffer (interpreted or skipped)
+            // count against `max_body`: a head without end stops here.
+            return self.status_decides(PeerError::InvalidHead.into());
+        }
         let mut end = self.filled.saturating_add(n).min(self.buf.len());
         if self.skip != Skip::No {
             // Drop the bytes of the skipped field, to its last line end.
@@ -1073,9 +1078,7 @@ impl<'b> ResponseReader<'b> {
             }
             move_down(self.buf, i, end, self.filled);
             end = self.filled.saturating_add(end.saturating_sub(i));
-            if self.head_bytes_dropped(i.saturating_sub(self.filled)) {
-                return self.status_decides(PeerError::InvalidHead.into());
-            }
+            self.head_bytes_dropped(i.saturating_sub(self.filled));
             if self.skip != Skip::No {
                 return Ok(Progress::NeedMore);
             }
@@ -1092,14 +1095,9 @@ impl<'b> ResponseReader<'b> {
                 Ok(None) if self.filled < self.buf.len() => return Ok(Progress::NeedMore),
                 Ok(None) => {
                     // The buffer is full: make room (this frees bytes, so
-                    // the loop goes on with fewer bytes in the buffer).
+                    // the parse next finds the head complete or partial in a
+                    // buffer that is not full).
                     self.spill()?;
-                    if self.phase != Phase::Head {
-                        return Ok(Progress::Done);
-                    }
-                    if self.head_bytes_dropped(self.buf.len().saturating_sub(self.filled)) {
-                        return self.status_decides(PeerError::InvalidHead.into());
-                    }
                     continue;
                 }
                 Err(()) => return self.status_decides(PeerError::InvalidHead.into()),
@@ -1168,17 +1166,17 @@ impl<'b> ResponseReader<'b> {
         move_down(self.buf, cut, len, front);
         self.hstart = front;
         self.filled = front.saturating_add(len.saturating_sub(cut));
+        self.head_bytes_dropped(cut.saturating_sub(front));
         Ok(())
     }
 
-    /// Counts head bytes moved out of the buffer (read, interpreted or
-    /// skipped) against `max_body`; `true` past it.
-    fn head_bytes_dropped(&mut self, n: usize) -> bool {
+    /// Counts head bytes moved out of the buffer (interpreted or skipped)
+    /// against `max_body` (checked at the next [`advance`](Self::advance)).
+    fn head_bytes_dropped(&mut self, n: usize) {
         self.st.wire_len = self
             .st
             .wire_len
             .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
-        self.st.wire_len > self.st.limit
     }
 
     /// The head cannot be read further (`e` says why): with a complete
