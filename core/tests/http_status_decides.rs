@@ -287,6 +287,18 @@ fn failed_write_without_an_answer_is_the_write_error() {
 }
 
 #[test]
+fn other_write_failures_do_not_wait_for_an_answer() {
+    // Only a peer that closed (reset, broken pipe, aborted) may have
+    // answered; a stream that accepts nothing is reported at once.
+    let target = Target::v2("h", "b", "t").unwrap();
+    let mut fake = Fake::new(b"HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n");
+    fake.write_zero = true;
+    let err = write_batch(&mut fake, &target, &b"m v=1\n"[..], &mut [0u8; 256]).unwrap_err();
+    assert_eq!(err, WriteError::Transport(TransportError::WriteZero));
+    assert_eq!(fake.reads, 0);
+}
+
+#[test]
 fn transport_errors_read_as_sentences() {
     assert_eq!(
         TransportError::Read(ErrorKind::TimedOut).to_string(),
