@@ -871,7 +871,6 @@ pub struct ResponseReader<'b> {
     /// Head phase: bytes received into `buf`.
     filled: usize,
     interim: usize,
-    head: Option<Head>,
     /// Head phase: what the fields moved out of the buffer said (status 0
     /// while the status line is still at the start of the buffer).
     acc: Head,
@@ -918,7 +917,6 @@ impl<'b> ResponseReader<'b> {
             phase: Phase::Head,
             filled: 0,
             interim: 0,
-            head: None,
             acc: Head::EMPTY,
             hstart: 0,
             skip: Skip::No,
@@ -1224,30 +1222,38 @@ impl<'b> ResponseReader<'b> {
     }
 
     fn start_body(&mut self, head_len: usize) {
-        let head = self.acc;
-        let cursor = self.pack([head.platform_error_code, head.influxdb_error], usize::MAX);
+        let Head {
+            status,
+            content_length,
+            transfer_encoding,
+            chunked,
+            bad_framing,
+            platform_error_code,
+            influxdb_error,
+            ..
+        } = self.acc;
+        let cursor = self.pack([platform_error_code, influxdb_error], usize::MAX);
         self.body_start = cursor;
-        self.framing = if head.bad_framing {
+        self.framing = if bad_framing {
             // Where the body ends is not known: it is not read.
             self.complete = false;
             self.truncation = Some(Truncation::Framing);
             Framing::Unknown
-        } else if head.status == 204 || head.status == 304 {
+        } else if status == 204 || status == 304 {
             Framing::NoBody
-        } else if head.chunked {
+        } else if chunked {
             Framing::Chunked
-        } else if head.transfer_encoding {
+        } else if transfer_encoding {
             Framing::UntilClose
         } else {
-            match head.content_length {
+            match content_length {
                 Some(0) => Framing::NoBody,
                 Some(_) => Framing::Length,
                 None => Framing::UntilClose,
             }
         };
-        self.st.dec = Decoder::new(self.framing, head.content_length.unwrap_or(0));
+        self.st.dec = Decoder::new(self.framing, content_length.unwrap_or(0));
         self.st.w = cursor;
-        self.head = Some(head);
         self.phase = Phase::Body;
         // Bytes received after the head, already in the buffer.
         match self.st.feed_range(self.buf, head_len, self.filled) {
@@ -1337,9 +1343,8 @@ impl<'b> ResponseReader<'b> {
             }
             Phase::Done => {}
         }
-        let Some(head) = self.head else {
-            return Err(TransportError::ClosedMidHead.into());
-        };
+        // Past the match the head is complete (or its status decided).
+        let head = self.acc;
         let reusable = self.complete
             && self.truncation.is_none()
             && !self.extra
