@@ -482,8 +482,9 @@ struct Head {
     /// A `Content-Length` that is not a number, disagrees with another, or
     /// is past `u32::MAX`, or a framing header that was skipped.
     bad_framing: bool,
-    platform_error_code: Option<(usize, usize)>,
-    influxdb_error: Option<(usize, usize)>,
+    /// Where the kept values are in the buffer: `X-Platform-Error-Code`,
+    /// `X-Influxdb-Error`.
+    kept: [Option<(usize, usize)>; 2],
 }
 
 impl Head {
@@ -498,8 +499,7 @@ impl Head {
         close: false,
         keep_alive: false,
         bad_framing: false,
-        platform_error_code: None,
-        influxdb_error: None,
+        kept: [None, None],
     };
 }
 
@@ -605,9 +605,9 @@ fn header_field(head: &mut Head, name: &[u8], value: &[u8], range: (usize, usize
             head.retry_after = RetryAfter::parse(value);
         }
     } else if name.eq_ignore_ascii_case(b"x-platform-error-code") {
-        head.platform_error_code = Some(range);
+        head.kept[0] = Some(range);
     } else if name.eq_ignore_ascii_case(b"x-influxdb-error") {
-        head.influxdb_error = Some(range);
+        head.kept[1] = Some(range);
     }
 }
 
@@ -879,7 +879,6 @@ pub struct ResponseReader<'b> {
     hstart: usize,
     /// Head phase: a field that did not fit is being skipped.
     skip: Skip,
-    kept: [Option<(usize, usize)>; 2],
     body_start: usize,
     framing: Framing,
     st: BodyState,
@@ -920,7 +919,6 @@ impl<'b> ResponseReader<'b> {
             acc: Head::EMPTY,
             hstart: 0,
             skip: Skip::No,
-            kept: [None, None],
             body_start: 0,
             framing: Framing::NoBody,
             st: BodyState {
@@ -1149,11 +1147,7 @@ impl<'b> ResponseReader<'b> {
             }
             None => true,
         };
-        let front = self.pack(
-            [self.acc.platform_error_code, self.acc.influxdb_error],
-            len / 4,
-        );
-        [self.acc.platform_error_code, self.acc.influxdb_error] = self.kept;
+        let front = self.pack(len / 4);
         if front >= cut {
             // The incomplete field fills the room left: skip it.
             self.acc.bad_framing |= framing;
@@ -1191,17 +1185,16 @@ impl<'b> ResponseReader<'b> {
 
     /// Moves the kept header values to the front of the buffer, in order,
     /// each cut to `cap` bytes; returns where they end.
-    fn pack(&mut self, kept: [Option<(usize, usize)>; 2], cap: usize) -> usize {
-        self.kept = kept;
+    fn pack(&mut self, cap: usize) -> usize {
         let mut order = [0usize, 1];
-        if let (Some(a), Some(b)) = (kept[0], kept[1]) {
+        if let [Some(a), Some(b)] = self.acc.kept {
             if b.0 < a.0 {
                 order = [1, 0];
             }
         }
         let mut cursor = 0usize;
         for idx in order {
-            if let Some(slot) = self.kept.get_mut(idx) {
+            if let Some(slot) = self.acc.kept.get_mut(idx) {
                 if let Some((start, end)) = *slot {
                     if start >= cursor && start <= end && end <= self.buf.len() {
                         let len = end - start;
@@ -1228,11 +1221,9 @@ impl<'b> ResponseReader<'b> {
             transfer_encoding,
             chunked,
             bad_framing,
-            platform_error_code,
-            influxdb_error,
             ..
         } = self.acc;
-        let cursor = self.pack([platform_error_code, influxdb_error], usize::MAX);
+        let cursor = self.pack(usize::MAX);
         self.body_start = cursor;
         self.framing = if bad_framing {
             // Where the body ends is not known: it is not read.
@@ -1344,16 +1335,25 @@ impl<'b> ResponseReader<'b> {
             Phase::Done => {}
         }
         // Past the match the head is complete (or its status decided).
-        let head = self.acc;
+        let Head {
+            status,
+            http10,
+            retry_after,
+            content_length,
+            transfer_encoding,
+            close,
+            keep_alive,
+            ..
+        } = self.acc;
         let reusable = self.complete
             && self.truncation.is_none()
             && !self.extra
             && self.framing != Framing::UntilClose
-            && !head.close
-            && (!head.http10 || head.keep_alive)
+            && !close
+            && (!http10 || keep_alive)
             // Both framings at once may be a smuggling attempt (RFC 9112
             // 6.3): use the chunked one, then close the connection.
-            && !(head.transfer_encoding && head.content_length.is_some());
+            && !(transfer_encoding && content_length.is_some());
         let buf = self.buf;
         let (meta, rest) = buf.split_at_mut(self.body_start.min(buf.len()));
         let meta: &'b [u8] = meta;
@@ -1366,16 +1366,16 @@ impl<'b> ResponseReader<'b> {
             Some(super::error_body::utf8_prefix(meta.get(s..e)?))
         };
         Ok(Response {
-            status: head.status,
-            retry_after: head.retry_after,
-            content_length: head.content_length,
+            status,
+            retry_after,
+            content_length,
             framing: self.framing,
             reusable,
             complete: self.complete,
             truncation: self.truncation,
             body_len: self.st.body_len,
-            platform_error_code: text(self.kept[0]),
-            influxdb_error: text(self.kept[1]),
+            platform_error_code: text(self.acc.kept[0]),
+            influxdb_error: text(self.acc.kept[1]),
             body,
         })
     }
