@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the no_std HTTP parts of the core (response reader, error-body
-# parser) for a bounded time per target. Idempotent: installs the nightly
+# parser) for a bounded time per target. response_reader also checks that a
+# valid status line, once read, decides the outcome whatever follows it;
+# head_parser holds the head parser equal to httparse. Idempotent: installs the nightly
 # toolchain and cargo-fuzz when missing.
 #
 #   FUZZ_SECONDS   seconds per target (default 30)

@@ -27,14 +27,16 @@ fn response(status: &str, headers: &[&str], body: &str) -> Vec<u8> {
 /// out whole, then hands the reply to `check`.
 fn exchange(wire: &[u8], check: impl Fn(&Reply<'_>)) {
     let target = Target::v2("influx.local", "sensors", "tok").unwrap();
-    for trickle in [true, false] {
+    // 512 bytes hold every answer here whole (the README's claim).
+    for (trickle, buf_len) in [(true, 1024), (false, 1024), (true, 512), (false, 512)] {
         let mut fake = if trickle {
             Fake::trickle(wire)
         } else {
             Fake::new(wire)
         };
-        let mut buf = [0u8; 1024];
+        let mut buf = vec![0u8; buf_len];
         let reply = write_batch(&mut fake, &target, BATCH, &mut buf).expect("a reply");
+        assert_eq!(reply.truncation, None, "{buf_len}");
         assert!(fake
             .written
             .starts_with(b"POST /api/v2/write?bucket=sensors&precision=ns HTTP/1.1\r\n"));

@@ -3,11 +3,16 @@
 //!
 //! Input layout: byte 0 = read size (1..=256), byte 1 = buffer size
 //! (0..=1020, in steps of 4), rest = the bytes from the peer.
+//!
+//! Each input is read twice: as sent (no panic, no endless loop), and
+//! behind a valid status line (the status chosen by byte 0), where the
+//! status must decide: `read_response` returns `Ok` with that status
+//! whatever follows, and the outcome's action is the one of its class.
 #![no_main]
 
 use core::convert::Infallible;
 use libfuzzer_sys::fuzz_target;
-use linewire::http::{read_response, ReadLimits, Reply};
+use linewire::http::{read_response, Action, Outcome, ReadLimits, Reply};
 
 struct Chunked<'a> {
     input: &'a [u8],
@@ -29,17 +34,39 @@ impl embedded_io::Read for Chunked<'_> {
     }
 }
 
+const STATUSES: [u16; 16] = [
+    200, 204, 301, 400, 401, 403, 404, 405, 408, 413, 422, 429, 500, 502, 503, 599,
+];
+
+/// The action a status class leads to, whatever the body says (a 400
+/// about the request itself is `InvalidRequest`, Stop).
+fn action_ok(status: u16, outcome: &Outcome) -> bool {
+    let action = outcome.action();
+    match status {
+        200..=299 => action == Action::Done,
+        400 => action == Action::Drop || *outcome == Outcome::InvalidRequest,
+        422 => action == Action::Drop,
+        401 | 403 | 404 => action == Action::Stop,
+        413 => action == Action::Split,
+        429 | 503 => action == Action::RetryLater,
+        408 | 500..=599 => action == Action::Retry,
+        _ => action == Action::Stop,
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let [chunk, size, wire @ ..] = data else {
         return;
     };
+    let limits = ReadLimits::new(64 * 1024);
+
+    // As sent.
     let mut stream = Chunked {
         input: wire,
         chunk: usize::from(*chunk) + 1,
         reads: 0,
     };
     let mut buf = vec![0u8; usize::from(*size) * 4];
-    let limits = ReadLimits::new(64 * 1024);
     if let Ok(resp) = read_response(&mut stream, &mut buf, limits) {
         assert!(resp.body().len() as u64 <= u64::from(resp.body_len()));
         let reply = Reply::from(resp);
@@ -47,4 +74,29 @@ fuzz_target!(|data: &[u8]| {
     }
     // Every read but the last consumed at least one byte: no endless loop.
     assert!(stream.reads <= wire.len() + 1);
+
+    // Behind a valid status line: the status decides.
+    let status = STATUSES[usize::from(*chunk) % STATUSES.len()];
+    let mut framed = format!("HTTP/1.1 {status} X\r\n").into_bytes();
+    let line = framed.len();
+    framed.extend_from_slice(wire);
+    let mut stream = Chunked {
+        input: &framed,
+        chunk: usize::from(*chunk / 16) + 1,
+        reads: 0,
+    };
+    let mut buf = vec![0u8; (usize::from(*size) * 4).max(line)];
+    let resp = match read_response(&mut stream, &mut buf, limits) {
+        Ok(resp) => resp,
+        Err(e) => panic!("status {status}: {e}"),
+    };
+    assert_eq!(resp.status(), status);
+    assert!(resp.body().len() as u64 <= u64::from(resp.body_len()));
+    if resp.truncation().is_some() {
+        assert!(!resp.is_reusable());
+    }
+    let reply = Reply::from(resp);
+    assert_eq!(reply.status, status);
+    assert!(action_ok(status, &reply.outcome), "{status}: {:?}", reply.outcome);
+    assert!(stream.reads <= framed.len() + 1);
 });

@@ -16,7 +16,9 @@
 //! `allow_obsolete_multiline_headers_in_responses`,
 //! `allow_multiple_spaces_in_response_status_delimiters`), with the same
 //! head length, status, version, header names and values (as ranges of the
-//! same bytes), and the same partial/complete/error answer. `httparse`
+//! same bytes), and the same partial/complete/error answer, given an
+//! `httparse` header array with room for every field: this parser has no
+//! limit on the number of fields (the reader interprets each as it comes). `httparse`
 //! stays as a development dependency: a proptest on generated and mutated
 //! heads (`oracle` below) and a fuzz target (`core/fuzz`, `head_parser`)
 //! hold the two together.

@@ -44,9 +44,10 @@
 //! close the connection; the client then sees its write fail (a reset or a
 //! broken pipe) with the answer waiting in its receive buffer.
 //! [`write_payload`] (and [`write_batch`]) read that answer when a write
-//! fails: a status line that arrives decides the outcome (`413` is
-//! [`Outcome::TooLarge`]: split the batch), and only without one is the
-//! write error returned. That read is bounded by the stream's own read
+//! fails with `ConnectionReset`, `BrokenPipe` or `ConnectionAborted` (not
+//! when it is refused or times out): a status line that arrives decides
+//! the outcome (`413` is [`Outcome::TooLarge`]: split the batch), and only
+//! without one is the write error returned. That read is bounded by the stream's own read
 //! timeout, like every read here. (Whether the answer survives the reset
 //! depends on the TCP stack: Go's server waits a moment after its answer,
 //! before closing, so that it usually does.)
@@ -138,10 +139,13 @@ pub fn __parse_head(
 /// complete status line: once a status is read, it decides
 /// ([`Reply::truncation`] says what was lost after it).
 ///
-/// When writing the request fails, a response the server already sent (an
-/// early `413`, see [the module docs](self#early-answers)) is read before
-/// the transport error is reported; if a status line arrives, it decides
-/// the outcome and the connection is not reused.
+/// When writing the request fails because the peer closed the connection
+/// (`ConnectionReset`, `BrokenPipe`, `ConnectionAborted`), a response the
+/// server already sent (an early `413`, see [the module
+/// docs](self#early-answers)) is read before the transport error is
+/// reported; if a status line arrives, it decides the outcome and the
+/// connection is not reused. Other write failures (refused, timed out,
+/// not connected) are reported at once.
 ///
 /// ```
 /// # use linewire::http::{write_batch, Outcome, Target};
@@ -210,18 +214,31 @@ pub fn write_payload<'b, S>(
 where
     S: embedded_io::Read + embedded_io::Write,
 {
-    if let Err(e) = write_request(stream, target, payload, buf) {
-        if let WriteError::Transport(TransportError::Write(_) | TransportError::WriteZero) = e {
-            // The server may have answered before reading the whole body
-            // (an early 413) and closed: its answer decides.
-            if let Ok(response) = read_response(stream, buf, limits) {
-                let mut reply = Reply::from(response);
-                reply.reusable = false;
-                return Ok(reply);
-            }
+    let written = write_request(stream, target, payload, buf);
+    if let Err(e) = written {
+        use embedded_io::ErrorKind as K;
+        if !matches!(
+            e,
+            WriteError::Transport(TransportError::Write(
+                K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted
+            ))
+        ) {
+            return Err(e);
         }
-        return Err(e);
+        // The peer closed while the request was written: it may have
+        // answered before reading the whole body (an early 413). Its
+        // answer decides; without one, the write error is the error.
     }
-    let response = read_response(stream, buf, limits)?;
-    Ok(Reply::from(response))
+    // One call site: the reader is generic over the stream and inlined.
+    match read_response(stream, buf, limits) {
+        Ok(response) => {
+            let mut reply = Reply::from(response);
+            reply.reusable &= written.is_ok();
+            Ok(reply)
+        }
+        Err(e) => Err(match written {
+            Err(w) => w,
+            Ok(()) => e.into(),
+        }),
+    }
 }

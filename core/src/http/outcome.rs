@@ -271,8 +271,8 @@ impl<'b> From<Response<'b>> for Reply<'b> {
         };
         let mut error = error;
         // 1.x repeats its message in X-Influxdb-Error; use it when the body
-        // had none (e.g. truncated).
-        if error.message.is_none() && r.influxdb_error.is_some() {
+        // had none or was cut (a cut JSON body reads as plain text).
+        if (error.message.is_none() || body_truncated) && r.influxdb_error.is_some() {
             error.message = r.influxdb_error;
             error.scan_message();
         }
