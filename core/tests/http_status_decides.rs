@@ -287,6 +287,49 @@ fn failed_write_without_an_answer_is_the_write_error() {
 }
 
 #[test]
+fn early_answers_that_would_settle_unsent_lines_are_not_taken() {
+    // A 2xx or a 400 before the server had the whole body cannot speak for
+    // lines it never received: the batch is resent, not counted written or
+    // dropped. Answers that keep the data are taken.
+    let target = Target::v2("h", "b", "t").unwrap();
+    let cases: [(&[u8], Option<Action>); 5] = [
+        (b"HTTP/1.1 204 No Content\r\n\r\n", None),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", None),
+        (
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}",
+            None,
+        ),
+        (
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
+            Some(Action::Stop),
+        ),
+        (
+            b"HTTP/1.1 503 Unavailable\r\nContent-Length: 0\r\n\r\n",
+            Some(Action::RetryLater),
+        ),
+    ];
+    for (wire, taken) in cases {
+        let mut fake = Fake::new(wire);
+        fake.fail_write_after = Some(100);
+        let mut buf = [0u8; 256];
+        let got = write_batch(&mut fake, &target, &[b'x'; 500][..], &mut buf);
+        match taken {
+            Some(action) => {
+                let reply = got.unwrap();
+                assert_eq!(reply.outcome.action(), action);
+                assert!(!reply.reusable);
+            }
+            None => assert_eq!(
+                got.unwrap_err(),
+                WriteError::Transport(TransportError::Write(ErrorKind::BrokenPipe)),
+                "{}",
+                String::from_utf8_lossy(wire)
+            ),
+        }
+    }
+}
+
+#[test]
 fn other_write_failures_do_not_wait_for_an_answer() {
     // Only a peer that closed (reset, broken pipe, aborted) may have
     // answered; a stream that accepts nothing is reported at once.

@@ -226,14 +226,24 @@ where
             return Err(e);
         }
         // The peer closed while the request was written: it may have
-        // answered before reading the whole body (an early 413). Its
-        // answer decides; without one, the write error is the error.
+        // answered before reading the whole body (an early 413). Such an
+        // answer decides when it keeps the data (below); without one, the
+        // write error is the error.
     }
     // One call site: the reader is generic over the stream and inlined.
     match read_response(stream, buf, limits) {
         Ok(response) => {
             let mut reply = Reply::from(response);
-            reply.reusable &= written.is_ok();
+            if let Err(w) = written {
+                // The server answered a request it did not receive whole: a
+                // 2xx or a 400 cannot speak for the lines it never saw, so
+                // only answers that keep the data (413, 401, 429, 5xx, ...)
+                // are taken; otherwise the batch is resent.
+                if matches!(reply.outcome.action(), Action::Done | Action::Drop) {
+                    return Err(w);
+                }
+                reply.reusable = false;
+            }
             Ok(reply)
         }
         Err(e) => Err(match written {
