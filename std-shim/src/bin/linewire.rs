@@ -138,6 +138,10 @@ const MAX_MESSAGES: usize = 10;
 /// The most line ranges listed per message; further lines are counted.
 const MAX_RANGES: usize = 8;
 
+/// A partial write naming this many bad lines may have rejected more
+/// (InfluxDB Cloud Serverless lists the first 100).
+const SERVER_LIST_CAP: usize = 100;
+
 /// The progress bar, when standard error is a terminal: log lines and
 /// reports are printed above it.
 static BAR: OnceLock<ProgressBar> = OnceLock::new();
@@ -388,10 +392,17 @@ struct Summary {
     written: u64,
     rejected: u64,
     not_sent: u64,
+    /// Rejected lines the server counted but did not name (in `rejected`).
+    unnamed: u64,
+    /// Lines counted written from requests whose list of bad lines may
+    /// have been cut by the server.
+    unsure: u64,
     /// Why the run stopped before the end of the input, and what to do.
     stopped: Option<String>,
     /// The last line read.
     last_line: u64,
+    /// The run stopped with input left unread.
+    unread: bool,
     /// Reading the input failed.
     read_error: Option<String>,
     dry_run: bool,
@@ -552,6 +563,7 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             }
             batch_bytes = 0;
             if run.summary.stopped.is_some() {
+                run.summary.unread = reader.fill_buf().map_or(true, |b| !b.is_empty());
                 break;
             }
         }
@@ -568,7 +580,14 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
     run.report.print();
     let s = &run.summary;
     if let Some(why) = &s.stopped {
-        say(&format!("stopped after line {}: {why}", s.last_line));
+        if s.unread {
+            say(&format!(
+                "stopped after line {}, the rest was not read: {why}",
+                s.last_line
+            ));
+        } else {
+            say(&format!("stopped: {why}"));
+        }
     }
     if args.dry_run {
         say_out(&format!(
@@ -584,11 +603,24 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             s.written,
             s.rejected,
             s.not_sent,
-            if s.stopped.is_some() {
+            if s.unread {
                 "; stopped early, the rest of the input was not read"
             } else {
                 ""
             }
+        ));
+    }
+    if s.unnamed > 0 {
+        say(&format!(
+            "{} more {} rejected: the server counted them without saying which",
+            thousands(s.unnamed),
+            if s.unnamed == 1 { "line was" } else { "lines were" }
+        ));
+    }
+    if s.unsure > 0 {
+        say(&format!(
+            "the server listed only the first {SERVER_LIST_CAP} bad lines of some requests: up to {} of the lines counted written may have been rejected too",
+            thousands(s.unsure)
         ));
     }
     if let Some(e) = &s.read_error {
@@ -610,9 +642,27 @@ fn send(sender: &mut cli::Sender<'_>, batch: Vec<Line>, run: &mut Run) {
 /// Counts and reports lines that were not stored.
 fn settle(f: Failed, took: Duration, run: &mut Run) {
     let token = run.token.as_deref();
-    run.summary.written += f.written as u64;
     let n = f.lines.len() as u64;
     let tags = || f.lines.iter().map(Line::tag);
+    let mut written = f.written as u64;
+    if let FailureReason::Server(e) = &f.reason {
+        if matches!(e.outcome, Outcome::PartiallyWritten(_)) && written > 0 {
+            // The server counted more rejected lines than it named: they
+            // are among those counted written, which ones is unknown.
+            let unnamed = u64::from(e.rejected_count).saturating_sub(n).min(written);
+            if unnamed > 0 {
+                written -= unnamed;
+                run.summary.rejected += unnamed;
+                run.summary.unnamed += unnamed;
+            }
+            // A server that lists a fixed number of bad lines (Cloud
+            // Serverless: 100) may have rejected more than it listed.
+            if f.lines.len() >= SERVER_LIST_CAP {
+                run.summary.unsure += written;
+            }
+        }
+    }
+    run.summary.written += written;
     match &f.reason {
         FailureReason::Server(e) if matches!(e.action(), Action::Drop | Action::Split) => {
             run.summary.rejected += n;
