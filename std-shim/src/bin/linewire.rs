@@ -484,10 +484,20 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
         .first_interval_ms(args.retry_interval_ms)
         .max_retries(Some(args.max_retries));
     if let Some(secs) = args.max_retry_wait {
+        // No single wait longer than the cap: neither the server's
+        // Retry-After nor the backoff. A cap above the default also lets
+        // the retries run that long (the policy gives up on a batch once
+        // its next try would start more than `max_elapsed` after its first
+        // failure).
         let ms = secs.saturating_mul(1000);
+        let retries = args.max_retries.saturating_add(1);
+        let elapsed = policy
+            .max_elapsed()
+            .map(|e| e.max(ms.saturating_mul(retries)));
         policy = policy
             .max_retry_after_ms(ms)
-            .max_interval_ms(ms.min(policy.max_interval()));
+            .max_interval_ms(ms.min(policy.max_interval()))
+            .max_elapsed_ms(elapsed);
     }
     let mut sender = client.as_ref().map(|c| cli::Sender::new(c, policy));
 
@@ -591,15 +601,17 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
     }
     if args.dry_run {
         say_out(&format!(
-            "{} lines checked: {} valid, {} invalid ({secs:.2} s)",
+            "{} {} checked: {} valid, {} invalid ({secs:.2} s)",
             s.lines,
+            if s.lines == 1 { "line" } else { "lines" },
             s.lines.saturating_sub(s.rejected),
             s.rejected
         ));
     } else {
         say_out(&format!(
-            "{} lines: {} written, {} rejected, {} not sent{} ({secs:.2} s)",
+            "{} {}: {} written, {} rejected, {} not sent{} ({secs:.2} s)",
             s.lines,
+            if s.lines == 1 { "line" } else { "lines" },
             s.written,
             s.rejected,
             s.not_sent,
