@@ -279,14 +279,20 @@ fn an_unreachable_server_gives_up_with_exit_1() {
         .unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("line 1: not sent: the server is unreachable"), "{stderr}");
+    assert!(
+        stderr.contains("line 1: not sent: the server is unreachable"),
+        "{stderr}"
+    );
     assert!(stderr.contains("gave up retrying after"), "{stderr}");
     assert!(!stderr.contains("fix the configuration"), "{stderr}");
     assert!(
         stderr.matches("warning:").count() >= 2,
         "each retry logged: {stderr}"
     );
-    assert!(stdout.contains("1 line: 0 written, 0 rejected, 1 not sent"), "{stdout}");
+    assert!(
+        stdout.contains("1 line: 0 written, 0 rejected, 1 not sent"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -413,8 +419,11 @@ mod raw {
         let recorded = Arc::clone(&requests);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (early, answer, recorded) =
-                    (Arc::clone(&early), Arc::clone(&answer), Arc::clone(&recorded));
+                let (early, answer, recorded) = (
+                    Arc::clone(&early),
+                    Arc::clone(&answer),
+                    Arc::clone(&recorded),
+                );
                 std::thread::spawn(move || {
                     let _ = serve(stream, &*early, &*answer, &recorded);
                 });
@@ -684,8 +693,9 @@ fn control_characters_from_the_server_never_reach_the_terminal() {
     let server = raw::start(move |n, _| {
         if n == 1 {
             // (ureq refuses a header with C0 controls: only C1 bytes there.)
-            let mut r = b"HTTP/1.1 503 Service Unavailable\r\nX-Influxdb-Error: hdr \xc2\x9b \x9b\r\n"
-                .to_vec();
+            let mut r =
+                b"HTTP/1.1 503 Service Unavailable\r\nX-Influxdb-Error: hdr \xc2\x9b \x9b\r\n"
+                    .to_vec();
             r.extend_from_slice(format!("Content-Length: {}\r\n\r\n", raw_evil.len()).as_bytes());
             r.extend_from_slice(raw_evil);
             raw::Reply::Send(r)

@@ -195,11 +195,7 @@ impl log::Log for Logger {
         if !self.filter.matches(record) {
             return;
         }
-        let text = for_display(
-            &record.args().to_string(),
-            self.token.as_deref(),
-            LOG_CHARS,
-        );
+        let text = for_display(&record.args().to_string(), self.token.as_deref(), LOG_CHARS);
         match record.level() {
             log::Level::Error => say(&format!("error: {text}")),
             log::Level::Warn => say(&format!("warning: {text}")),
@@ -626,7 +622,11 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
         say(&format!(
             "{} more {} rejected: the server counted them without saying which",
             thousands(s.unnamed),
-            if s.unnamed == 1 { "line was" } else { "lines were" }
+            if s.unnamed == 1 {
+                "line was"
+            } else {
+                "lines were"
+            }
         ));
     }
     if s.unsure > 0 {
@@ -748,7 +748,10 @@ fn server_message(e: &ServerError, token: Option<&str>) -> String {
         }
     }
     if let Some(p) = e.platform_error_code.as_deref().filter(|p| !p.is_empty()) {
-        parts.push(format!("X-Platform-Error-Code: {}", for_display(p, token, 40)));
+        parts.push(format!(
+            "X-Platform-Error-Code: {}",
+            for_display(p, token, 40)
+        ));
     }
     if !parts.is_empty() {
         s.push_str(": ");
