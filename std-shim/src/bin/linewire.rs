@@ -681,21 +681,21 @@ fn settle(f: Failed, took: Duration, run: &mut Run) {
             let whole = server_message(e, token);
             // Each line under its own reason when the server gave one, the
             // others under the answer's message; line numbers in order.
-            let mut tagged: Vec<(u64, String)> = f
+            let mut tagged: Vec<(u64, Option<String>)> = f
                 .lines
                 .iter()
                 .zip(f.reasons.iter().chain(std::iter::repeat(&None)))
                 .map(|(line, reason)| {
-                    let msg = match reason {
-                        Some(r) => for_display(r, token, MESSAGE_CHARS),
-                        None => whole.clone(),
-                    };
+                    let msg = reason
+                        .as_deref()
+                        .map(|r| for_display(r, token, MESSAGE_CHARS));
                     (line.tag(), msg)
                 })
                 .collect();
             tagged.sort_by_key(|(tag, _)| *tag);
             for (tag, msg) in &tagged {
-                run.report.add(Fate::Rejected, msg, [*tag]);
+                run.report
+                    .add(Fate::Rejected, msg.as_deref().unwrap_or(&whole), [*tag]);
             }
         }
         FailureReason::Server(e) => {
