@@ -10,10 +10,14 @@ use std::time::Duration;
 /// the delays are slept first; [`Fault::CloseBeforeBody`] then ends the connection;
 /// otherwise the body is read, the first *status* fault ([`Fault::TooManyRequests`],
 /// [`Fault::ServiceUnavailable`], [`Fault::InternalError`], [`Fault::BadGateway`],
-/// [`Fault::PayloadTooLarge`]) replaces the normal answer (nothing is stored);
+/// [`Fault::PayloadTooLarge`], [`Fault::Redirect`], [`Fault::ControlCharacters`]) replaces
+/// the normal answer (nothing is stored);
 /// [`Fault::CloseAfterBody`] then ends the connection without an answer; the
 /// *response* faults ([`Fault::ChunkedResponse`], [`Fault::ConnectionClose`],
-/// [`Fault::SplitWrites`]) change how the answer is sent.
+/// [`Fault::SplitWrites`], [`Fault::ManyHeaders`], [`Fault::PadErrorBody`],
+/// [`Fault::EchoAuthorization`], [`Fault::BrokenChunkedResponse`]) change how the answer is
+/// sent. [`Fault::TooLargeBeforeBody`] acts right after the head (after the delays and
+/// [`Fault::CloseBeforeBody`]); [`Fault::AnswerAsV1`] changes how the write is handled.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// 429 Too Many Requests with `Retry-After: <secs>` and a Cloud-style JSON body.
@@ -44,6 +48,67 @@ pub enum Fault {
     ConnectionClose,
     /// Send the response one byte per TCP write.
     SplitWrites,
+    /// A 3xx redirect (`status`: 301, 302, 303, 307 or 308) with `Location` pointing at
+    /// `/portal/login` on this server, which answers `200 OK` with an HTML page to any method,
+    /// as a login proxy or captive portal does. The body is read; nothing is stored. A client
+    /// that follows the redirect gets a 200 for data that was never stored.
+    Redirect {
+        /// The redirect status.
+        status: u16,
+    },
+    /// When the request body is larger than `over` bytes, answer 413 (with `maxLength` =
+    /// `over`) straight after the request head, before reading the body, and close the
+    /// connection, as Go's `net/http` does for an InfluxDB whose limit is exceeded. With
+    /// `drain: false` the unread body is not drained: the client still writing it gets a
+    /// connection reset, and may lose the 413 (Go closes once more than 256 KiB are unread).
+    /// With `drain: true` the body is read and discarded for up to a second first, so that
+    /// the 413 reliably arrives. A chunked body (length unknown from the head) is read up to
+    /// `over` bytes before the 413. Nothing is stored. Smaller bodies are served normally.
+    /// An `Expect: 100-continue` request over the limit gets the 413 instead of `100 Continue`.
+    TooLargeBeforeBody {
+        /// The largest body accepted, in bytes on the wire.
+        over: usize,
+        /// Discard the unread body before closing (deterministic) or not (a reset).
+        drain: bool,
+    },
+    /// Answer the `/api/v2/write` request as InfluxDB 1.x answers `/write`: bucket as
+    /// database, `{"error": ...}` bodies with the same text in `X-Influxdb-Error`, bad lines a
+    /// 400 partial write (`partial write: unable to parse '<line>': <reason> dropped=0`,
+    /// quoting each bad line whole) with the good lines stored.
+    AnswerAsV1,
+    /// Add `count` headers `X-Testkit-Filler-<i>`, each with a value of `len` bytes, to the
+    /// answer, whatever it is (a 204 too). What is stored does not change.
+    ManyHeaders {
+        /// How many headers.
+        count: usize,
+        /// The length of each value.
+        len: usize,
+    },
+    /// Pad a non-2xx JSON answer to at least `bytes` bytes with a trailing `"padding"`
+    /// member (after `code`, `line`, `message`, so a client reading only the start still
+    /// sees them). What is stored does not change.
+    PadErrorBody {
+        /// The smallest size of the padded body.
+        bytes: usize,
+    },
+    /// Send the answer chunked and break the chunking after the first chunk (an invalid chunk
+    /// size), then close. A 204 becomes `200 OK` with the JSON body `{"status":"ok",...}`,
+    /// so that there is a body to break; the points are stored as without the fault. A
+    /// non-2xx answer keeps its status and what it stored.
+    BrokenChunkedResponse,
+    /// A non-2xx answer's message (`message` or `error`) ends with the request's
+    /// `Authorization` header, quoted, as some proxies and servers echo it in 400 and 401
+    /// bodies. What is stored does not change.
+    EchoAuthorization,
+    /// 400 whose message holds terminal control sequences: ESC `[2J` (clear screen), BEL, CR,
+    /// and the 8-bit CSI U+009B `31m`; `X-Platform-Error-Code` also carries a U+009B. With
+    /// `json_escaped` the body is valid JSON with `\u001b`-style escapes; without, the
+    /// control bytes are raw in the JSON string (invalid JSON, as a careless server sends
+    /// it). The body is read; nothing is stored.
+    ControlCharacters {
+        /// Escape the control characters as JSON `\uXXXX` (true) or send them raw (false).
+        json_escaped: bool,
+    },
     /// The server was switched down with [`DownMode::CloseImmediately`](crate::DownMode) and
     /// closed a connection without reading a request. Only ever recorded, never scripted.
     ClosedWhileDown,
@@ -58,6 +123,8 @@ impl Fault {
                 | Fault::InternalError
                 | Fault::BadGateway
                 | Fault::PayloadTooLarge
+                | Fault::Redirect { .. }
+                | Fault::ControlCharacters { .. }
         )
     }
 }

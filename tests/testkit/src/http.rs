@@ -292,6 +292,8 @@ pub(crate) struct SendOpts {
     pub(crate) close: bool,
     pub(crate) split: bool,
     pub(crate) head_only: bool,
+    /// Send only the first chunk of a chunked body, then an invalid chunk size.
+    pub(crate) break_chunks: bool,
 }
 
 pub(crate) fn reason(status: u16) -> &'static str {
@@ -299,6 +301,11 @@ pub(crate) fn reason(status: u16) -> &'static str {
         100 => "Continue",
         200 => "OK",
         204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -348,6 +355,10 @@ pub(crate) fn serialize(resp: &Response, opts: SendOpts) -> Vec<u8> {
             out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
             out.extend_from_slice(piece);
             out.extend_from_slice(b"\r\n");
+            if opts.break_chunks {
+                out.extend_from_slice(b"zz not a chunk size\r\n");
+                return out;
+            }
         }
         out.extend_from_slice(b"0\r\n\r\n");
     } else {

@@ -111,7 +111,12 @@
 //!
 //! Faults ([`FaultPlan`], changeable at run time with [`TestServer::set_faults`]) hit write
 //! requests by number or at random from a seed; each one that takes effect is recorded in
-//! [`TestServer::faults`], with the sequence number of the request it hit.
+//! [`TestServer::faults`], with the sequence number of the request it hit. Besides outages
+//! and throttling they cover what proxies and careless servers do to a client:
+//! [`Fault::Redirect`] to a login page that answers 200 to anything, [`Fault::TooLargeBeforeBody`]
+//! (Go's early 413 and close), [`Fault::ManyHeaders`], [`Fault::PadErrorBody`],
+//! [`Fault::BrokenChunkedResponse`], [`Fault::EchoAuthorization`] (the token in an error body),
+//! [`Fault::ControlCharacters`] and [`Fault::AnswerAsV1`]; each is honest about what it stores.
 //!
 //! `GET /ping` is 204, `GET /health` is 200 with a JSON body. Other paths are 404.
 //!

@@ -664,6 +664,8 @@ fn spawn_connection(shared: &Arc<Shared>, stream: TcpStream) {
 enum Next {
     KeepAlive,
     Close,
+    /// Close at once, leaving unread bytes unread (the peer sees a reset).
+    Reset,
 }
 
 fn plain_error(status: u16, message: &str) -> Response {
@@ -717,6 +719,11 @@ fn serve(shared: &Shared, stream: TcpStream) {
         match handle(shared, &mut conn, &head, seq) {
             Next::KeepAlive => {}
             Next::Close => break,
+            Next::Reset => {
+                // Closing with unread bytes in the receive buffer makes the kernel send RST.
+                let _ = conn.stream.shutdown(Shutdown::Both);
+                return;
+            }
         }
     }
     linger(&mut conn);
@@ -748,10 +755,19 @@ fn read_body(
     conn: &mut Conn,
     framing: Framing,
 ) -> Result<Vec<u8>, Option<Response>> {
+    read_body_limited(shared, conn, framing, shared.cfg.max_body)
+}
+
+fn read_body_limited(
+    shared: &Shared,
+    conn: &mut Conn,
+    framing: Framing,
+    limit: usize,
+) -> Result<Vec<u8>, Option<Response>> {
     let result = match framing {
         Framing::None => Ok(Vec::new()),
         Framing::Length(n) => conn.read_body_exact(n),
-        Framing::Chunked => conn.read_body_chunked(shared.cfg.max_body),
+        Framing::Chunked => conn.read_body_chunked(limit),
     };
     result.map_err(|e| match e {
         ReadError::Closed | ReadError::Io => None,
@@ -762,18 +778,63 @@ fn read_body(
 }
 
 fn too_large(shared: &Shared) -> Response {
+    too_large_at(shared.cfg.max_body)
+}
+
+fn too_large_at(limit: usize) -> Response {
     Response::json(
         413,
         json!({
             "code": "invalid",
             "message": "http: request body too large",
-            "maxLength": shared.cfg.max_body.to_string(),
+            "maxLength": limit.to_string(),
         }),
     )
 }
 
-fn fault_response(shared: &Shared, fault: &Fault) -> Response {
+/// The page a login proxy redirects to.
+const PORTAL_PATH: &str = "/portal/login";
+
+/// Terminal control sequences: clear screen, bell, carriage return, 8-bit CSI.
+const CONTROL_MESSAGE_RAW: &str =
+    "unable to parse line\u{1b}[2J\u{7} bell\r\nall points written\u{9b}31m red";
+const CONTROL_MESSAGE_ESCAPED: &str =
+    "unable to parse line\\u001b[2J\\u0007 bell\\r\\nall points written\\u009b31m red";
+
+fn fault_response(shared: &Shared, head: &Head, fault: &Fault) -> Response {
     match fault {
+        Fault::Redirect { status } => {
+            let location = match head.header("host") {
+                Some(host) => format!("http://{host}{PORTAL_PATH}?next=%2Fapi%2Fv2%2Fwrite"),
+                None => format!("{PORTAL_PATH}?next=%2Fapi%2Fv2%2Fwrite"),
+            };
+            Response {
+                status: *status,
+                headers: vec![
+                    ("Content-Type".into(), "text/html".into()),
+                    ("Location".into(), location),
+                ],
+                body: b"<html><body>Please log in.</body></html>\r\n".to_vec(),
+            }
+        }
+        Fault::ControlCharacters { json_escaped } => {
+            let message = if *json_escaped {
+                CONTROL_MESSAGE_ESCAPED
+            } else {
+                CONTROL_MESSAGE_RAW
+            };
+            Response {
+                status: 400,
+                headers: vec![
+                    (
+                        "Content-Type".into(),
+                        "application/json; charset=utf-8".into(),
+                    ),
+                    ("X-Platform-Error-Code".into(), "invalid\u{9b}2J".into()),
+                ],
+                body: format!(r#"{{"code":"invalid","message":"{message}"}}"#).into_bytes(),
+            }
+        }
         Fault::TooManyRequests { retry_after_secs } => Response::json(
             429,
             json!({"code": "too many requests", "message": "write rate limit exceeded, retry later"}),
@@ -857,6 +918,15 @@ fn handle(shared: &Shared, conn: &mut Conn, head: &Head, seq: u64) -> Next {
             return Next::Close;
         }
     }
+    let early = faults.iter().find_map(|f| match f {
+        Fault::TooLargeBeforeBody { over, drain } => Some((f, *over, *drain)),
+        _ => None,
+    });
+    if let (Some((fault, over, drain)), Framing::Length(n)) = (early, framing) {
+        if n > over {
+            return early_too_large(shared, conn, seq, fault, over, drain, framing, &rec);
+        }
+    }
     if head
         .header("expect")
         .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
@@ -864,9 +934,18 @@ fn handle(shared: &Shared, conn: &mut Conn, head: &Head, seq: u64) -> Next {
     {
         return Next::Close;
     }
-    let raw = match read_body(shared, conn, framing) {
+    let limit = match early {
+        Some((_, over, _)) if framing == Framing::Chunked => over.min(shared.cfg.max_body),
+        _ => shared.cfg.max_body,
+    };
+    let raw = match read_body_limited(shared, conn, framing, limit) {
         Ok(b) => b,
         Err(resp) => {
+            if let (Some((fault, over, drain)), Some(413)) =
+                (early, resp.as_ref().map(|r| r.status))
+            {
+                return early_too_large(shared, conn, seq, fault, over, drain, framing, &rec);
+            }
             if let Some(r) = resp {
                 if r.status == 413 {
                     rec(&Fault::PayloadTooLarge);
@@ -884,10 +963,19 @@ fn handle(shared: &Shared, conn: &mut Conn, head: &Head, seq: u64) -> Next {
     };
     shared.update_request(seq, |q| q.body = body);
 
+    // Answered as InfluxDB 1.x answers `/write`: the bucket is the database.
+    let as_v1;
+    let (api, head) = if api == Api::V2 && faults.contains(&Fault::AnswerAsV1) {
+        rec(&Fault::AnswerAsV1);
+        as_v1 = v1_head(head);
+        (Api::V1, &as_v1)
+    } else {
+        (api, head)
+    };
     let mut resp = match faults.iter().find(|f| f.is_status()) {
         Some(f) => {
             rec(f);
-            fault_response(shared, f)
+            fault_response(shared, head, f)
         }
         None => match decoded {
             Ok(body) => write::handle(shared, api, head, &body),
@@ -902,11 +990,47 @@ fn handle(shared: &Shared, conn: &mut Conn, head: &Head, seq: u64) -> Next {
         rec(&Fault::CloseAfterBody);
         return Next::Close;
     }
-    let has_body = !resp.body.is_empty() && resp.status != 204;
+    let failed = !(200..300).contains(&resp.status);
+    if failed && faults.contains(&Fault::EchoAuthorization) {
+        rec(&Fault::EchoAuthorization);
+        echo_authorization(&mut resp, head.header("authorization").unwrap_or(""));
+    }
+    for f in &faults {
+        match f {
+            Fault::PadErrorBody { bytes } if failed => {
+                rec(f);
+                pad_body(&mut resp, *bytes);
+            }
+            Fault::ManyHeaders { count, len } => {
+                rec(f);
+                let value = "h".repeat(*len);
+                for i in 0..*count {
+                    resp.headers
+                        .push((format!("X-Testkit-Filler-{i}"), value.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
     let mut opts = SendOpts {
         close: !keep_alive,
         ..SendOpts::default()
     };
+    if faults.contains(&Fault::BrokenChunkedResponse) {
+        rec(&Fault::BrokenChunkedResponse);
+        if resp.status == 204 {
+            let mut ok = Response::json(
+                200,
+                json!({"status": "ok", "message": "the points were written"}),
+            );
+            ok.headers.append(&mut resp.headers);
+            resp = ok;
+        }
+        opts.chunked = true;
+        opts.break_chunks = true;
+        opts.close = true;
+    }
+    let has_body = !resp.body.is_empty() && resp.status != 204;
     if has_body && faults.contains(&Fault::ChunkedResponse) {
         rec(&Fault::ChunkedResponse);
         opts.chunked = true;
@@ -930,6 +1054,104 @@ fn handle(shared: &Shared, conn: &mut Conn, head: &Head, seq: u64) -> Next {
         return Next::Close;
     }
     Next::KeepAlive
+}
+
+/// [`Fault::TooLargeBeforeBody`]: 413 and close, draining what is left of the body first or not.
+#[allow(clippy::too_many_arguments)]
+fn early_too_large(
+    shared: &Shared,
+    conn: &mut Conn,
+    seq: u64,
+    fault: &Fault,
+    over: usize,
+    drain: bool,
+    framing: Framing,
+    rec: &dyn Fn(&Fault),
+) -> Next {
+    rec(fault);
+    shared.update_request(seq, |q| q.status = Some(413));
+    send(conn, &too_large_at(over), close_opts());
+    if !drain {
+        return Next::Reset;
+    }
+    // Whatever is left of the body, discarded, so that closing does not reset the connection.
+    let _ = match framing {
+        Framing::Length(n) => conn.read_body_exact(n).map(drop),
+        Framing::Chunked => conn.read_body_chunked(usize::MAX).map(drop),
+        Framing::None => Ok(()),
+    };
+    Next::Close
+}
+
+/// A v2 write head rewritten as the v1 `/write` of the same bucket and precision.
+fn v1_head(head: &Head) -> Head {
+    let bucket = http::query_param(&head.query, "bucket").unwrap_or_default();
+    let precision = match http::query_param(&head.query, "precision").as_deref() {
+        Some("us") => "u",
+        Some("ms") => "ms",
+        Some("s") => "s",
+        _ => "n",
+    };
+    let mut v1 = head.clone();
+    v1.path = "/write".into();
+    v1.query = format!("db={}&precision={precision}", percent_encode(&bucket));
+    v1
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// [`Fault::EchoAuthorization`]: the message (and `X-Influxdb-Error`) end with the header.
+fn echo_authorization(resp: &mut Response, authorization: &str) {
+    let echo = format!(" (request had Authorization: \"{authorization}\")");
+    if let Ok(serde_json::Value::Object(mut map)) =
+        serde_json::from_slice::<serde_json::Value>(&resp.body)
+    {
+        let key = if map.contains_key("message") {
+            "message"
+        } else {
+            "error"
+        };
+        let old = map
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        map.insert(key.into(), serde_json::Value::String(old + &echo));
+        resp.body = serde_json::Value::Object(map).to_string().into_bytes();
+    } else {
+        resp.body.extend_from_slice(echo.as_bytes());
+    }
+    for (k, v) in &mut resp.headers {
+        if k.eq_ignore_ascii_case("x-influxdb-error") {
+            v.push_str(&echo);
+        }
+    }
+}
+
+/// [`Fault::PadErrorBody`]: a trailing `"padding"` member brings the body to `bytes`.
+fn pad_body(resp: &mut Response, bytes: usize) {
+    if let Ok(serde_json::Value::Object(mut map)) =
+        serde_json::from_slice::<serde_json::Value>(&resp.body)
+    {
+        let missing = bytes.saturating_sub(resp.body.len() + r#","padding":"""#.len());
+        map.insert(
+            "padding".into(),
+            serde_json::Value::String(".".repeat(missing)),
+        );
+        resp.body = serde_json::Value::Object(map).to_string().into_bytes();
+    } else if resp.body.len() < bytes {
+        resp.body.resize(bytes, b'.');
+    }
 }
 
 fn close_opts() -> SendOpts {
@@ -975,6 +1197,12 @@ fn handle_other(
     shared.update_request(seq, |q| q.body = body);
     let is_get = head.method == "GET" || head.method == "HEAD";
     let resp = match head.path.as_str() {
+        // What a login proxy's page answers, whatever the method: 200 and a page.
+        PORTAL_PATH => Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/html".into())],
+            body: b"<html><body>Welcome. Please log in to continue.</body></html>\r\n".to_vec(),
+        },
         "/ping" if is_get => Response::empty(204)
             .with_header("X-Influxdb-Version", "linewire-testkit")
             .with_header("X-Influxdb-Build", "testkit"),
