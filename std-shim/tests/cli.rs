@@ -361,8 +361,6 @@ mod raw {
     /// A request as read.
     #[derive(Debug, Clone)]
     pub struct Request {
-        pub method: String,
-        pub target: String,
         pub body: Vec<u8>,
     }
 
@@ -446,9 +444,6 @@ mod raw {
             if r.read_line(&mut line)? == 0 {
                 return Ok(());
             }
-            let mut parts = line.split_whitespace();
-            let method = parts.next().unwrap_or_default().to_owned();
-            let target = parts.next().unwrap_or_default().to_owned();
             let (mut length, mut chunked) = (0usize, false);
             loop {
                 let mut h = String::new();
@@ -490,11 +485,7 @@ mod raw {
                 body.resize(length, 0);
                 r.read_exact(&mut body)?;
             }
-            let req = Request {
-                method,
-                target,
-                body,
-            };
+            let req = Request { body };
             let n = {
                 let mut all = recorded.lock().unwrap();
                 all.push(req.clone());
@@ -798,45 +789,79 @@ fn the_retry_after_cap_is_honoured() {
 }
 
 #[test]
-fn a_redirect_is_not_followed_and_nothing_is_counted_written() {
-    let server = raw::start(|_, req| {
-        if req.method == "POST" {
-            raw::Reply::Send(raw::response(
-                "302 Found",
-                &[("Location", "/signin?next=%2Fwrite")],
-                b"",
-            ))
-        } else {
-            raw::Reply::Send(raw::response("200 OK", &[], b"<html>sign in</html>"))
-        }
-    });
-    let f = file(&lines(3));
-    let out = linewire()
-        .args(raw_args(&server.url, f.path()))
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
-    assert!(stderr.contains("/signin?next=%2Fwrite"), "{stderr}");
-    assert!(stderr.contains("redirect"), "{stderr}");
-    assert!(
-        stdout.contains("3 lines: 0 written, 0 rejected, 3 not sent"),
-        "{stdout}"
-    );
-    assert!(
-        server
-            .requests()
-            .iter()
-            .all(|r| r.method == "POST" && r.target.starts_with("/api/v2/write?")),
-        "the redirect was not followed: {:?}",
-        server.requests()
-    );
+fn a_redirect_to_a_200_page_is_not_followed_and_nothing_is_counted_written() {
+    for status in [301, 302, 303, 307, 308] {
+        let server = TestServer::builder()
+            .token(TOKEN)
+            .fault_plan(FaultPlan::new().always(Fault::Redirect { status }))
+            .start();
+        let f = file(&lines(30));
+        let mut args = write_args(&server, f.path());
+        args.extend(["--batch-lines", "10"].map(String::from));
+        let out = linewire().args(args).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{status}: {stdout}{stderr}");
+        assert!(
+            stdout.contains("10 lines: 0 written, 0 rejected, 10 not sent; stopped early"),
+            "{status}: {stdout}"
+        );
+        assert!(!stdout.contains("10 written"), "{stdout}");
+        assert!(
+            stderr.contains(&format!("(HTTP {status}) to http://")),
+            "{status}: {stderr}"
+        );
+        assert!(
+            stderr.contains("/portal/login?next=%2Fapi%2Fv2%2Fwrite"),
+            "{status}: {stderr}"
+        );
+        assert!(stderr.contains("never followed"), "{status}: {stderr}");
+        assert!(
+            stderr.contains("fix the configuration"),
+            "{status}: {stderr}"
+        );
+        assert!(server.points("farm").is_empty());
+        assert!(
+            server
+                .requests()
+                .iter()
+                .all(|r| r.method == "POST" && r.path.starts_with("/api/v2/write")),
+            "{status}: the redirect was followed"
+        );
+        assert_eq!(server.write_requests().len(), 1, "{status}: stopped");
+    }
 }
 
 #[test]
-fn a_large_file_is_split_after_413_then_close_and_stored() {
-    // A proxy with a 64 KiB body limit: it answers 413 as soon as it sees
-    // a larger Content-Length, and closes without reading the body.
+fn a_large_file_is_split_after_an_early_413_and_close_and_stored() {
+    // Go's early 413: the answer right after the head, then close, the
+    // body drained (the 413 arrives) or not (the client may see a reset).
+    for drain in [true, false] {
+        let server = TestServer::builder()
+            .fault_plan(FaultPlan::new().always(Fault::TooLargeBeforeBody {
+                over: 16 * 1024,
+                drain,
+            }))
+            .start();
+        let f = file(&lines(20_000));
+        let out = linewire()
+            .args(write_args(&server, f.path()))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "drain {drain}: {stdout}{stderr}");
+        assert!(
+            stdout.contains("20000 lines: 20000 written, 0 rejected, 0 not sent"),
+            "drain {drain}: {stdout}"
+        );
+        assert_eq!(server.points("farm").len(), 20_000, "drain {drain}");
+        assert!(stderr.contains("413"), "the split is logged: {stderr}");
+    }
+}
+
+#[test]
+fn a_large_file_is_split_after_a_proxys_413_and_close_and_stored() {
+    // A proxy answering 413 to a large Content-Length without reading the
+    // body (raw server: uncompressed bodies).
     let server = raw::start_with(
         |length| {
             (length > 64 * 1024).then(|| {
@@ -866,4 +891,47 @@ fn a_large_file_is_split_after_413_then_close_and_stored() {
         .map(|r| r.body.iter().filter(|&&b| b == b'\n').count())
         .sum();
     assert_eq!(stored, 20_000);
+}
+
+#[test]
+fn a_token_echoed_by_the_test_kit_is_never_printed() {
+    // In a 401 (wrong token) and in a partial write's 400.
+    for token in ["the-right-one", TOKEN] {
+        let server = TestServer::builder()
+            .token(token)
+            .fault_plan(FaultPlan::new().always(Fault::EchoAuthorization))
+            .start();
+        let f = file(FILE);
+        let out = linewire()
+            .args(write_args(&server, f.path()))
+            .output()
+            .unwrap();
+        // `text` asserts the token is in neither stream.
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(stderr.contains("[redacted]"), "{stderr}");
+    }
+}
+
+#[test]
+fn control_characters_from_the_test_kit_never_reach_the_terminal() {
+    for json_escaped in [true, false] {
+        let server = TestServer::builder()
+            .fault_plan(FaultPlan::new().always(Fault::ControlCharacters { json_escaped }))
+            .start();
+        let f = file(&lines(3));
+        let out = linewire()
+            .args(write_args(&server, f.path()))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(
+            stderr.contains("lines 1-3: rejected: HTTP 400"),
+            "{json_escaped}: {stderr}"
+        );
+        assert!(stderr.contains("\u{fffd}[2J"), "{json_escaped}: {stderr}");
+        assert_terminal_safe(&out.stdout);
+        assert_terminal_safe(&out.stderr);
+    }
 }
