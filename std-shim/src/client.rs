@@ -9,6 +9,47 @@
 //!
 //! One `ureq` agent per client (clones share it): connections are kept
 //! alive and reused. `https://` URLs use rustls with the webpki roots.
+//!
+//! # What counts as written
+//!
+//! Only a 2xx answer to the request that carried the whole body. Redirects
+//! are never followed: `ureq` would resend a `POST` answered 301/302/303 as
+//! a `GET` without the body, and a login proxy's page would answer that
+//! with 200. A 3xx is an [`Outcome::Unexpected`] ([`Action::Stop`]) with
+//! its `Location` in [`ServerError::location`]. A 2xx that arrives before
+//! the body was sent (a server answering an `Expect: 100-continue` request
+//! at once) is also [`Outcome::Unexpected`]: nothing was stored.
+//!
+//! Once the status line is read, the status decides: a 2xx is written even
+//! when its headers or body are broken; an error answer is a
+//! [`ServerError`] even when its body is cut ([`MAX_ERROR_BODY`]), badly
+//! chunked or unreadable ([`ServerError::body_truncated`]). Only a failure
+//! before the status (connecting, sending, a response head `ureq` cannot
+//! parse: over 64 KiB or over 128 headers) is an [`Error::Transport`].
+//!
+//! # Early 413
+//!
+//! A Go server (InfluxDB 2 and 3, most proxies in Go) whose body limit is
+//! exceeded answers 413 right after the request head and closes the
+//! connection once more than 256 KiB of body are unread: a client still
+//! writing the body gets a reset and never sees the 413. So a body of at
+//! least [`EXPECT_CONTINUE_ABOVE`] bytes on the wire is sent with
+//! `Expect: 100-continue` (and, with gzip, compressed before sending so
+//! that its `Content-Length` is known): Go sends `100 Continue` only when
+//! the handler reads the body, so an over-limit 413 arrives instead, the
+//! body is not sent, and the batch is split. The cost: one round trip per
+//! such write, or `ureq`'s one-second wait when a server or proxy ignores
+//! `Expect`, and a compressed copy of the body (5–20 % of its size) instead
+//! of streaming. Change the threshold with [`Client::expect_continue_above`].
+//!
+//! # Server text
+//!
+//! Everything a server says (message, code, detail, `X-Influxdb-Error`,
+//! `X-Platform-Error-Code`, `Location`) is shown by `Display` and in logs
+//! only through [`server_text::for_display`](crate::server_text::for_display)
+//! with the client's token: the token redacted, control characters replaced,
+//! the length bounded. The public fields of [`ServerError`] and
+//! [`ServerError::raw_body`] keep the raw text for code that asks.
 
 use std::fmt;
 use std::io::Read as _;
@@ -20,6 +61,7 @@ use linewire::http::{
 use linewire::{BatchInner, Precision, Storage};
 
 use crate::gzip;
+use crate::server_text::{for_display, DEFAULT_MAX_CHARS};
 
 /// The most of an error body read (longer bodies are cut, and the
 /// connection is not reused).
@@ -30,6 +72,25 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default time to connect.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default size on the wire from which a body is sent with
+/// `Expect: 100-continue` (see [the module docs](self#early-413)): Go's
+/// `net/http` drains up to 256 KiB of a body its handler did not read, and
+/// resets the connection beyond.
+pub const EXPECT_CONTINUE_ABOVE: usize = 256 * 1024;
+
+/// A token kept for redacting server text; never shown.
+#[derive(Clone, PartialEq, Eq, Default)]
+struct Secret(Option<String>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Why a 2xx was not a write: the server answered before it had the body.
+const ANSWERED_BEFORE_BODY: &str = "answered before the request body was sent";
 
 /// A write that went through: the server answered 2xx.
 ///
@@ -54,6 +115,12 @@ pub struct Written {
 /// The server's answer to a write that did not fully go through: the
 /// core's [`Outcome`] and everything the server said, owned.
 ///
+/// The text fields are raw, as the server sent them: they may hold the
+/// token (servers and proxies echo the `Authorization` header) and
+/// terminal control characters. Show them with
+/// [`server_text::for_display`](crate::server_text::for_display), as
+/// `Display` does, never as they are.
+///
 /// ```
 /// use linewire::http::{Action, Outcome};
 ///
@@ -66,7 +133,7 @@ pub struct Written {
 /// assert_eq!(server_error.rejected_lines, vec![2]);
 /// # Ok::<(), linewire_std::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerError {
     /// What happened, as the core classifies it.
@@ -95,8 +162,40 @@ pub struct ServerError {
     pub platform_error_code: Option<String>,
     /// `X-Influxdb-Error` (1.x).
     pub influxdb_error: Option<String>,
-    /// The body was longer than [`MAX_ERROR_BODY`]: details are from its start.
+    /// `Location` of a redirect (3xx), raw.
+    pub location: Option<String>,
+    /// The body was longer than [`MAX_ERROR_BODY`], or could not be read
+    /// to its end (broken chunking, a reset): details are from its start.
     pub body_truncated: bool,
+    /// The body as received (at most [`MAX_ERROR_BODY`] bytes).
+    raw_body: Vec<u8>,
+    /// The client's token, to redact it from what is shown.
+    secret: Secret,
+}
+
+impl fmt::Debug for ServerError {
+    /// The fields as [`for_display`] shows them (token redacted, control
+    /// characters replaced): `Debug` output ends up in logs too.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |s: &Option<String>| s.as_deref().map(|t| self.shown(t));
+        f.debug_struct("ServerError")
+            .field("outcome", &self.outcome)
+            .field("status", &self.status)
+            .field("code", &show(&self.code))
+            .field("message", &show(&self.message))
+            .field("detail", &show(&self.detail))
+            .field("rejected_lines", &self.rejected_lines)
+            .field("rejected_count", &self.rejected_count)
+            .field("dropped", &self.dropped)
+            .field("max_length", &self.max_length)
+            .field("retry_after", &self.retry_after)
+            .field("platform_error_code", &show(&self.platform_error_code))
+            .field("influxdb_error", &show(&self.influxdb_error))
+            .field("location", &show(&self.location))
+            .field("body_truncated", &self.body_truncated)
+            .field("raw_body_len", &self.raw_body.len())
+            .finish()
+    }
 }
 
 impl ServerError {
@@ -113,14 +212,73 @@ impl ServerError {
         self.outcome.action()
     }
 
+    /// The body as the server sent it (at most [`MAX_ERROR_BODY`] bytes):
+    /// raw, possibly holding the token and control characters.
+    ///
+    /// ```
+    /// # let server = linewire_testkit::TestServer::start();
+    /// let client = linewire_std::Client::new(&server.url(), None)?.bucket("b");
+    /// let err = client.write_line_protocol("bad\n").unwrap_err();
+    /// assert!(err.server().unwrap().raw_body().starts_with(b"{"));
+    /// # Ok::<(), linewire_std::Error>(())
+    /// ```
+    pub fn raw_body(&self) -> &[u8] {
+        &self.raw_body
+    }
+
+    /// `text` as it may be shown: the token redacted, control characters
+    /// replaced, bounded.
+    fn shown(&self, text: &str) -> String {
+        for_display(text, self.secret.0.as_deref(), DEFAULT_MAX_CHARS)
+    }
+
+    /// What the server said, shown: the message (or `X-Influxdb-Error`),
+    /// then the detail.
+    fn said(&self) -> Option<String> {
+        let message = self.message.as_deref().or(self.influxdb_error.as_deref());
+        match (message, self.detail.as_deref()) {
+            (Some(m), Some(d)) if m != d => Some(format!("{}; {}", self.shown(m), self.shown(d))),
+            (Some(m), _) => Some(self.shown(m)),
+            (None, Some(d)) => Some(self.shown(d)),
+            (None, None) => None,
+        }
+    }
+
+    /// The 3xx or early-2xx answer: not stored, and why.
+    fn unexpected(status: u16, location: Option<String>, secret: Secret) -> Self {
+        Self {
+            outcome: Outcome::Unexpected,
+            status,
+            code: None,
+            message: None,
+            detail: None,
+            rejected_lines: Vec::new(),
+            rejected_count: 0,
+            dropped: None,
+            max_length: None,
+            retry_after: None,
+            platform_error_code: None,
+            influxdb_error: None,
+            location,
+            body_truncated: false,
+            raw_body: Vec::new(),
+            secret,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn from_parts(
         status: u16,
         retry_after: Option<RetryAfter>,
-        mut body: Vec<u8>,
+        body: Vec<u8>,
         body_truncated: bool,
         platform_error_code: Option<String>,
         influxdb_error: Option<String>,
+        location: Option<String>,
+        secret: Secret,
     ) -> Self {
+        let raw_body = body.clone();
+        let mut body = body;
         let mut header_copy = influxdb_error.clone().unwrap_or_default().into_bytes();
         let parsed = ErrorBody::parse(&mut body);
         // 1.x repeats its message in X-Influxdb-Error: use it when the body had none.
@@ -146,22 +304,91 @@ impl ServerError {
             retry_after,
             platform_error_code,
             influxdb_error,
+            location,
             body_truncated,
+            raw_body,
+            secret,
         }
     }
 
-    /// One line for logs and `Display`: status, outcome, message.
+    /// One sentence for logs and `Display`: what happened, the status, and
+    /// what the server said (shown through [`for_display`]).
     fn describe(&self) -> String {
-        let mut s = format!("HTTP {} ({:?})", self.status, self.outcome);
-        if let Some(m) = &self.message {
+        let status = self.status;
+        let mut s = match self.outcome {
+            Outcome::Written => format!("the server stored the data (HTTP {status})"),
+            Outcome::PartiallyWritten(_) => format!(
+                "the server stored part of the data and rejected the rest (HTTP {status})"
+            ),
+            Outcome::Rejected => format!("the server rejected the data (HTTP {status})"),
+            Outcome::InvalidRequest => format!(
+                "the server rejected the request (HTTP {status}): check the bucket, org and precision"
+            ),
+            Outcome::Unauthorized => {
+                format!("the server did not accept the token (HTTP {status})")
+            }
+            Outcome::Forbidden => {
+                format!("the token may not write to this bucket (HTTP {status})")
+            }
+            Outcome::NotFound => {
+                format!("the bucket, org or write endpoint was not found (HTTP {status})")
+            }
+            Outcome::TooLarge { .. } => match self.max_length {
+                Some(n) => format!(
+                    "the request body is too large for the server (HTTP {status}, at most {n} bytes)"
+                ),
+                None => format!("the request body is too large for the server (HTTP {status})"),
+            },
+            Outcome::Throttled { .. } => {
+                format!("the server is limiting writes (HTTP {status})")
+            }
+            Outcome::Unavailable { .. } => format!("the server is unavailable (HTTP {status})"),
+            Outcome::ServerError { .. } => format!("the server failed (HTTP {status})"),
+            _ if (300..400).contains(&status) => {
+                let to = self
+                    .location
+                    .as_deref()
+                    .map_or_else(|| "an unknown place".to_owned(), |l| self.shown(l));
+                format!(
+                    "the server redirected the write (HTTP {status}) to {to}, and nothing was stored: \
+                     point the URL at the InfluxDB server itself (a proxy or login page may be in the way)"
+                )
+            }
+            _ if (200..300).contains(&status) => format!(
+                "the server {ANSWERED_BEFORE_BODY} (HTTP {status}), so nothing was stored"
+            ),
+            _ => format!("the server gave an unexpected answer (HTTP {status})"),
+        };
+        if let Some(said) = self.said() {
             s.push_str(": ");
-            s.push_str(m);
+            s.push_str(&said);
+        }
+        let code = self.code.as_deref().or(self.platform_error_code.as_deref());
+        if let Some(code) = code {
+            s.push_str(&format!(" (code {})", self.shown(code)));
+        }
+        if self.body_truncated {
+            s.push_str(" (the error body was cut short)");
         }
         s
     }
 }
 
 impl fmt::Display for ServerError {
+    /// A sentence, server text shown through [`for_display`] with the
+    /// client's token.
+    ///
+    /// ```
+    /// # let server = linewire_testkit::TestServer::start();
+    /// let client = linewire_std::Client::new(&server.url(), None)?.bucket("b");
+    /// let err = client.write_line_protocol("m v=1 1\nbad\n").unwrap_err();
+    /// let shown = err.to_string();
+    /// assert!(shown.starts_with(
+    ///     "the server stored part of the data and rejected the rest (HTTP 400): \
+    ///      failed to parse line protocol: errors encountered on line(s): error parsing line 2"
+    /// ), "{shown}");
+    /// # Ok::<(), linewire_std::Error>(())
+    /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe())
     }
@@ -217,11 +444,17 @@ impl Error {
 }
 
 impl fmt::Display for Error {
+    /// A sentence; server text only through [`for_display`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Config(m) => write!(f, "configuration: {m}"),
-            Self::Server(e) => write!(f, "server: {e}"),
-            Self::Transport(e) => write!(f, "transport: {e}"),
+            Self::Config(m) => write!(f, "not sent, the configuration is unusable: {m}"),
+            Self::Server(e) => write!(f, "{e}"),
+            // ureq's text may quote what the peer sent (a header it could not parse).
+            Self::Transport(e) => write!(
+                f,
+                "the request failed before the server answered (transport): {}",
+                for_display(&e.to_string(), None, DEFAULT_MAX_CHARS)
+            ),
         }
     }
 }
@@ -283,6 +516,7 @@ pub struct Client {
     gzip_level: Option<u8>,
     timeout: Duration,
     connect_timeout: Duration,
+    expect_continue_above: Option<usize>,
 }
 
 impl fmt::Debug for Client {
@@ -295,6 +529,7 @@ impl fmt::Debug for Client {
             .field("precision", &self.precision)
             .field("gzip_level", &self.gzip_level)
             .field("timeout", &self.timeout)
+            .field("expect_continue_above", &self.expect_continue_above)
             .finish_non_exhaustive()
     }
 }
@@ -306,6 +541,11 @@ fn build_agent(timeout: Duration, connect_timeout: Duration) -> ureq::Agent {
         .timeout_connect(Some(connect_timeout))
         .user_agent(linewire::http::USER_AGENT)
         .max_idle_connections_per_host(4)
+        // Following a redirect turns a POST into a body-less GET whose 200
+        // would count as written: a 3xx comes back to the caller instead.
+        // With 0, ureq returns the 3xx response as it is, never an error.
+        .max_redirects(0)
+        .max_redirects_will_error(false)
         .build()
         .into()
 }
@@ -365,6 +605,7 @@ impl Client {
             gzip_level: Some(gzip::DEFAULT_LEVEL),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            expect_continue_above: Some(EXPECT_CONTINUE_ABOVE),
         };
         // Validate host, prefix and token once, with the core's rules.
         client.target(Precision::Nanoseconds, "b")?;
@@ -505,6 +746,27 @@ impl Client {
         self
     }
 
+    /// Send bodies of at least `bytes` on the wire with
+    /// `Expect: 100-continue`, so that a server refusing them early (413)
+    /// is heard before the body is sent; `None` never does (default
+    /// [`EXPECT_CONTINUE_ABOVE`]). See [the module docs](self#early-413)
+    /// for why and what it costs.
+    ///
+    /// ```
+    /// let c = linewire_std::Client::new("http://h:8086", None)?.expect_continue_above(Some(1 << 20));
+    /// # Ok::<(), linewire_std::Error>(())
+    /// ```
+    #[must_use]
+    pub fn expect_continue_above(mut self, bytes: Option<usize>) -> Self {
+        self.expect_continue_above = bytes;
+        self
+    }
+
+    /// The token, for redacting server text in reports.
+    pub(crate) fn secret(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// Writes a batch, at the batch's precision.
     ///
     /// # Errors
@@ -627,11 +889,37 @@ impl Client {
         self.send_with(body, None, precision)
     }
 
+    /// Sends once; when the connection is closed before any answer (a
+    /// kept-alive connection the server had already dropped, or a server
+    /// refusing the body early and resetting), sends once more at once,
+    /// on a new connection (`ureq` drops a failed one) and with
+    /// `Expect: 100-continue`, so that an early 413 is heard this time.
+    /// Writes are idempotent: a resend of data that was stored stores
+    /// nothing twice.
     fn send_with(
         &self,
         body: &[u8],
         compressed: Option<&[u8]>,
         precision: Precision,
+    ) -> Result<Written, Error> {
+        match self.send_once(body, compressed, precision, false) {
+            Err(Error::Transport(e)) if closed_before_answer(&e) => {
+                log::warn!(
+                    "the connection closed before the server answered ({}): sending again at once on a new connection",
+                    for_display(&e.to_string(), None, DEFAULT_MAX_CHARS)
+                );
+                self.send_once(body, compressed, precision, true)
+            }
+            other => other,
+        }
+    }
+
+    fn send_once(
+        &self,
+        body: &[u8],
+        compressed: Option<&[u8]>,
+        precision: Precision,
+        expect: bool,
     ) -> Result<Written, Error> {
         let payload = Payload::new(body)
             .precision(precision)
@@ -642,21 +930,48 @@ impl Client {
         for (name, value) in &headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        // Without a compressed copy, gzip streams (chunked): compressing
-        // overlaps with sending and with the server's reading, and no
-        // compressed copy of the body is kept.
-        let (sent, wire_len) = match (self.gzip_level, compressed) {
-            (Some(_), Some(gz)) => (request.send(gz), gz.len()),
-            (Some(level), None) => {
-                let mut reader = gzip::GzipReader::new(body, level);
-                let sent = request.send(ureq::SendBody::from_reader(&mut reader));
-                (
-                    sent,
-                    usize::try_from(reader.wire_len()).unwrap_or(usize::MAX),
-                )
-            }
-            (None, _) => (request.send(body), body.len()),
+        let expect_above = if expect {
+            0
+        } else {
+            self.expect_continue_above.unwrap_or(usize::MAX)
         };
+        // A large body is compressed before sending, so that its length is
+        // known up front: a server refusing it by `Content-Length` answers
+        // before it is sent (see the module docs, "Early 413").
+        let owned_gz;
+        let compressed = match (self.gzip_level, compressed) {
+            (Some(level), None) if body.len() >= expect_above => {
+                owned_gz = gzip::gzip(body, level);
+                Some(owned_gz.as_slice())
+            }
+            (_, gz) => gz,
+        };
+        // Without a compressed copy, a small gzip body streams (chunked):
+        // compressing overlaps with sending and with the server's reading,
+        // and no compressed copy of the body is kept.
+        let (sent, wire_len, body_sent) = match (self.gzip_level, compressed) {
+            (Some(level), None) => {
+                let mut reader = Counted::new(gzip::GzipReader::new(body, level));
+                let sent = request.send(ureq::SendBody::from_reader(&mut reader));
+                (sent, reader.count, reader.eof)
+            }
+            (gz_on, gz) => {
+                let bytes = match (gz_on, gz) {
+                    (Some(_), Some(gz)) => gz,
+                    _ => body,
+                };
+                if bytes.len() >= expect_above {
+                    request = request.header("Expect", "100-continue");
+                }
+                let mut reader = Counted::new(bytes);
+                let sent = request
+                    .header("Content-Length", bytes.len().to_string().as_str())
+                    .send(ureq::SendBody::from_reader(&mut reader));
+                let whole = reader.count >= bytes.len() as u64;
+                (sent, reader.count, whole)
+            }
+        };
+        let wire_len = usize::try_from(wire_len).unwrap_or(usize::MAX);
         log::debug!(
             "POST {} ({} bytes, {} on the wire)",
             path,
@@ -665,8 +980,16 @@ impl Client {
         );
         let mut response = sent.map_err(Error::Transport)?;
         let status = response.status().as_u16();
+        let secret = Secret(self.token.clone());
         if (200..300).contains(&status) {
-            // Drain any body so the connection can be reused.
+            if !body_sent {
+                // A 2xx to a request whose body was never sent stored nothing.
+                let error = ServerError::unexpected(status, None, secret);
+                log::warn!("write not stored: {error}");
+                return Err(Error::Server(Box::new(error)));
+            }
+            // Drain any body so the connection can be reused; a broken one
+            // does not undo the 2xx.
             let _ = response
                 .body_mut()
                 .as_reader()
@@ -678,12 +1001,12 @@ impl Client {
                 wire_len,
             });
         }
+        // Lossy: a header with 8-bit bytes is still what the server said.
         let header = |name: &str| {
             response
                 .headers()
                 .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         };
         let retry_after = response
             .headers()
@@ -691,6 +1014,7 @@ impl Client {
             .and_then(|v| RetryAfter::parse(v.as_bytes()));
         let platform = header("x-platform-error-code");
         let influx = header("x-influxdb-error");
+        let location = header("location");
         let mut text = Vec::new();
         let read = response
             .body_mut()
@@ -699,8 +1023,62 @@ impl Client {
             .read_to_end(&mut text);
         let truncated = read.is_err() || text.len() as u64 > MAX_ERROR_BODY;
         text.truncate(usize::try_from(MAX_ERROR_BODY).unwrap_or(usize::MAX));
-        let error = ServerError::from_parts(status, retry_after, text, truncated, platform, influx);
-        log::debug!("write answered {}", error.describe());
+        let error = ServerError::from_parts(
+            status,
+            retry_after,
+            text,
+            truncated,
+            platform,
+            influx,
+            location,
+            secret,
+        );
+        log::debug!("write answered: {}", error.describe());
         Err(Error::Server(Box::new(error)))
+    }
+}
+
+/// The connection ended (closed or reset) before an answer: what a stale
+/// kept-alive connection or an early refusal with a reset looks like. Not
+/// a refused connection, a name that does not resolve, or a timeout.
+fn closed_before_answer(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+        ),
+        _ => false,
+    }
+}
+
+/// A request body reader that counts what `ureq` took from it: a 2xx is a
+/// write only when the whole body was taken.
+struct Counted<R> {
+    inner: R,
+    count: u64,
+    eof: bool,
+}
+
+impl<R> Counted<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            count: 0,
+            eof: false,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.eof = true;
+        }
+        self.count = self.count.saturating_add(n as u64);
+        Ok(n)
     }
 }

@@ -5,11 +5,13 @@
 
 use std::cell::OnceCell;
 use std::ops::Range;
+use std::time::Duration;
 
 use linewire::http::{Action, Outcome};
-use linewire::{Backoff, Retry, XorShift32};
+use linewire::{Backoff, Retry, RetryPolicy, XorShift32};
 
 use crate::client::{Client, Error, ServerError};
+use crate::server_text::{for_display, DEFAULT_MAX_CHARS};
 
 /// A line and the caller's tag for it (a sequence or a line number).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,16 +37,93 @@ impl Line {
     }
 }
 
+/// What kept failing until the retry policy gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Retried {
+    /// Connecting, sending or reading failed before any answer: the server
+    /// could not be reached.
+    Unreachable,
+    /// The server limited writes (429).
+    Throttled,
+    /// The server, or a proxy, was unavailable (503).
+    Unavailable,
+    /// The server failed (408, 500, 502, 504 or another 5xx): the status.
+    ServerError(u16),
+}
+
+impl Retried {
+    fn of(err: &Error) -> Self {
+        match err.server() {
+            Some(s) => match s.outcome {
+                Outcome::Throttled { .. } => Self::Throttled,
+                Outcome::Unavailable { .. } => Self::Unavailable,
+                _ => Self::ServerError(s.status),
+            },
+            None => Self::Unreachable,
+        }
+    }
+}
+
+impl std::fmt::Display for Retried {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreachable => f.write_str("the server could not be reached"),
+            Self::Throttled => f.write_str("the server kept limiting writes (HTTP 429)"),
+            Self::Unavailable => f.write_str("the server stayed unavailable (HTTP 503)"),
+            Self::ServerError(status) => write!(f, "the server kept failing (HTTP {status})"),
+        }
+    }
+}
+
+/// The retry policy gave up on lines: what kept failing, how often it was
+/// tried and how long was spent waiting between the tries.
+///
+/// ```
+/// use linewire_std::writer::{GaveUp, Retried};
+///
+/// # fn show(g: &GaveUp) -> String {
+/// format!("{} ({} tries)", g.kind, g.tries)
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GaveUp {
+    /// What failed on the last try.
+    pub kind: Retried,
+    /// How many requests carried these lines.
+    pub tries: u32,
+    /// The time spent waiting between them.
+    pub waited: Duration,
+    /// The last error, as shown (server text through
+    /// [`for_display`](crate::server_text::for_display)).
+    pub last_error: String,
+}
+
+impl std::fmt::Display for GaveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "gave up after {} tries and {:.1} s of waiting: {} (last error: {})",
+            self.tries,
+            self.waited.as_secs_f64(),
+            self.kind,
+            self.last_error
+        )
+    }
+}
+
 /// Why lines were not stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FailureReason {
     /// The server refused the data or the request (bad lines, a partial
-    /// write, a line too large, 401/403/404): the [`ServerError`] says
-    /// which.
+    /// write, a line too large, 401/403/404, a redirect): the
+    /// [`ServerError`] says which.
     Server(Box<ServerError>),
-    /// The retry policy gave up; the last error, as text.
-    GaveUp(String),
+    /// The retry policy gave up: what kept failing, the tries and the time
+    /// spent waiting.
+    GaveUp(GaveUp),
     /// The request could not be made (no bucket, body over a limit).
     Config(String),
     /// Evicted from the full queue ([`Backpressure::DropOldest`](crate::Backpressure)).
@@ -57,8 +136,8 @@ impl std::fmt::Display for FailureReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Server(e) => write!(f, "{e}"),
-            Self::GaveUp(e) => write!(f, "gave up retrying: {e}"),
-            Self::Config(e) => write!(f, "configuration: {e}"),
+            Self::GaveUp(g) => write!(f, "{g}"),
+            Self::Config(e) => write!(f, "not sent, the configuration is unusable: {e}"),
             Self::Overflow => f.write_str("dropped: the queue was full"),
             Self::Closed => f.write_str("not delivered before the close timeout"),
         }
@@ -71,7 +150,9 @@ pub struct Failed {
     /// The lines not stored (for a partial write: the rejected ones when
     /// the server said which, else the whole request).
     pub lines: Vec<Line>,
-    /// Per failed line, the server's reason when it gave one.
+    /// Per failed line, the server's reason when it gave one, as shown
+    /// (through [`for_display`](crate::server_text::for_display), token
+    /// redacted; the raw text is in the [`ServerError`]).
     pub reasons: Vec<Option<String>>,
     /// Lines of the same request the server stored anyway.
     pub written: usize,
@@ -310,8 +391,12 @@ pub(crate) fn deliver(
         if piece.is_empty() {
             continue;
         }
+        // Of this piece: requests made and milliseconds waited between them.
+        let mut attempts = 0u32;
+        let mut waited_ms = 0u64;
         loop {
             ctx.tries.requests = ctx.tries.requests.saturating_add(1);
+            attempts = attempts.saturating_add(1);
             let result = match compressed.take() {
                 Some(gz) => ctx.client.write_body_compressed(lines.body(&piece), &gz),
                 None => ctx.client.write_body(lines.body(&piece)),
@@ -348,7 +433,13 @@ pub(crate) fn deliver(
                 Action::Drop | Action::Stop => {
                     ctx.backoff.succeeded();
                     if let Some(s) = server {
-                        on(Settled::Failed(refused(lines, piece, s.clone())));
+                        log::error!("{} lines not written: {err}", piece.len());
+                        on(Settled::Failed(refused(
+                            lines,
+                            piece,
+                            s.clone(),
+                            ctx.client.secret(),
+                        )));
                     }
                     break;
                 }
@@ -387,11 +478,18 @@ pub(crate) fn deliver(
                     match ctx.backoff.failed(now, secs, ctx.rng) {
                         Retry::At(at) => {
                             ctx.tries.retries = ctx.tries.retries.saturating_add(1);
+                            let wait = at.saturating_sub(now);
+                            waited_ms = waited_ms.saturating_add(wait);
+                            let told = match secs {
+                                Some(s) => format!(" (the server asked for {s} s)"),
+                                None => String::new(),
+                            };
                             log::warn!(
-                                "write of {} lines failed ({err}); retry {} in {} ms",
+                                "attempt {attempts} to write {} lines failed: {err}; \
+                                 waiting {wait} ms{told} before retry {} (attempt {})",
                                 piece.len(),
                                 ctx.backoff.retries(),
-                                at.saturating_sub(now)
+                                attempts.saturating_add(1)
                             );
                             if !(ctx.wait_until)(at) {
                                 ctx.backoff.succeeded();
@@ -405,11 +503,17 @@ pub(crate) fn deliver(
                         }
                         // `Retry` is non-exhaustive: anything else gives up.
                         _ => {
-                            log::error!("giving up on {} lines: {err}", piece.len());
+                            let gave_up = GaveUp {
+                                kind: Retried::of(&err),
+                                tries: attempts,
+                                waited: Duration::from_millis(waited_ms),
+                                last_error: err.to_string(),
+                            };
+                            log::error!("{} lines not written: {gave_up}", piece.len());
                             on(Settled::Failed(failed_all(
                                 lines,
                                 piece,
-                                FailureReason::GaveUp(err.to_string()),
+                                FailureReason::GaveUp(gave_up),
                             )));
                             break;
                         }
@@ -442,10 +546,18 @@ fn failed_all(lines: &Packed, piece: Range<usize>, reason: FailureReason) -> Fai
 /// rejected lines when the server named them (the message's
 /// `line N (1-based): reason` entries, `unable to parse '<line>': reason`
 /// entries, or the core's list), else the whole request.
-fn refused(lines: &Packed, piece: Range<usize>, err: Box<ServerError>) -> Failed {
+fn refused(
+    lines: &Packed,
+    piece: Range<usize>,
+    err: Box<ServerError>,
+    secret: Option<&str>,
+) -> Failed {
     let partial = matches!(err.outcome, Outcome::PartiallyWritten(_));
     if partial || matches!(err.outcome, Outcome::Rejected) {
-        let named = named_lines(lines, &piece, &err);
+        let named: Vec<(usize, Option<String>)> = named_lines(lines, &piece, &err)
+            .into_iter()
+            .map(|(i, why)| (i, why.map(|w| for_display(&w, secret, DEFAULT_MAX_CHARS))))
+            .collect();
         if !named.is_empty() {
             let mut failed_lines = Vec::with_capacity(named.len());
             let mut reasons = Vec::with_capacity(named.len());
@@ -545,6 +657,7 @@ fn named_lines(
 #[derive(Debug)]
 pub struct Sender<'c> {
     client: &'c Client,
+    policy: RetryPolicy,
     backoff: Backoff,
     rng: XorShift32,
     start: std::time::Instant,
@@ -552,16 +665,27 @@ pub struct Sender<'c> {
 
 impl<'c> Sender<'c> {
     /// A sender through `client` with `policy`.
-    pub fn new(client: &'c Client, policy: linewire::RetryPolicy) -> Self {
+    pub fn new(client: &'c Client, policy: RetryPolicy) -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(7, |d| d.subsec_nanos());
         Self {
             client,
+            policy,
             backoff: Backoff::new(policy),
             rng: XorShift32::new(seed),
             start: std::time::Instant::now(),
         }
+    }
+
+    /// The longest wait a server's `Retry-After` may ask for (the core's
+    /// [`RetryPolicy::max_retry_after_ms`], default 125 s); a longer one is
+    /// cut to it.
+    #[must_use]
+    pub fn max_retry_after(mut self, cap: Duration) -> Self {
+        self.policy = self.policy.max_retry_after_ms(duration_ms(cap));
+        self.backoff = Backoff::new(self.policy);
+        self
     }
 
     /// Sends `lines` until each is stored or failed.
@@ -590,4 +714,9 @@ impl<'c> Sender<'c> {
         });
         out
     }
+}
+
+/// Whole milliseconds, saturating at `u32::MAX` (49 days).
+pub(crate) fn duration_ms(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }

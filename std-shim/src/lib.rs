@@ -56,7 +56,8 @@ pub mod cli {
 
 pub use client::{Client, Error, ServerError, Written};
 pub use writer::{
-    BackgroundWriter, Backpressure, Failure, FailureReason, PushError, Stats, WriterBuilder,
+    BackgroundWriter, Backpressure, Failure, FailureReason, GaveUp, PushError, Retried, Stats,
+    WriterBuilder,
 };
 
 pub use linewire;

@@ -63,8 +63,8 @@ use linewire::http::Outcome;
 use linewire::{Backoff, BatchInner, RetryPolicy, Storage, XorShift32};
 
 use crate::client::Client;
-pub use crate::deliver::FailureReason;
 use crate::deliver::{self, Ctx, Packed, Settled, Tries};
+pub use crate::deliver::{FailureReason, GaveUp, Retried};
 
 /// What [`BackgroundWriter::push`] does when the queue is full.
 ///
@@ -325,6 +325,24 @@ impl WriterBuilder {
     /// ```
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// The longest wait a server's `Retry-After` may ask for (the core's
+    /// [`RetryPolicy::max_retry_after_ms`], default 125 s); a longer one is
+    /// cut to it. Set it after [`retry_policy`](Self::retry_policy), which
+    /// replaces the whole policy.
+    ///
+    /// ```
+    /// # let c = linewire_std::Client::new("http://h", None)?;
+    /// let b = linewire_std::BackgroundWriter::builder(c)
+    ///     .max_retry_after(std::time::Duration::from_secs(30));
+    /// # Ok::<(), linewire_std::Error>(())
+    /// ```
+    pub fn max_retry_after(mut self, cap: std::time::Duration) -> Self {
+        self.policy = self
+            .policy
+            .max_retry_after_ms(crate::deliver::duration_ms(cap));
         self
     }
 

@@ -311,17 +311,20 @@ fn transport_failures_are_errors_without_the_token() {
     let server = TestServer::builder()
         .fault_plan(
             FaultPlan::new()
-                .on_request(1, Fault::CloseBeforeBody)
-                .on_request(2, Fault::CloseAfterBody)
-                .on_request(3, Fault::Delay(Duration::from_secs(3))),
+                .on_requests(1..=2, Fault::CloseBeforeBody)
+                .on_requests(3..=4, Fault::CloseAfterBody)
+                .on_request(5, Fault::Delay(Duration::from_secs(3))),
         )
         .start();
     let c = client(&server).timeout(Duration::from_millis(500));
-    for _ in 0..2 {
+    // Each closed connection is tried once more at once: two requests a call.
+    for calls in 1..=2 {
         let e = c.write_line_protocol("m v=1\n").unwrap_err();
         assert!(matches!(e, Error::Transport(_)), "{e:?}");
         assert!(e.is_retryable());
         assert!(!format!("{e} {e:?}").contains(TOKEN));
+        assert!(server.wait_for_requests(2 * calls, Duration::from_secs(5)));
+        assert_eq!(server.write_requests().len(), 2 * calls);
     }
     let start = Instant::now();
     let e = c.write_line_protocol("m v=1\n").unwrap_err();
@@ -453,4 +456,275 @@ fn connections_are_reused() {
         1,
         "one connection for six writes"
     );
+}
+
+/// `count` lines of about 40 bytes, each a distinct point.
+fn lines(count: usize) -> String {
+    (0..count)
+        .map(|i| format!("big,host=h{} v={i}i {}\n", i % 7, 1_700_000_000 + i))
+        .collect()
+}
+
+/// No control character and no direction override in what a person sees.
+fn assert_shown_safe(shown: &str) {
+    assert!(
+        !shown
+            .chars()
+            .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+        "{shown:?}"
+    );
+    assert!(!shown.contains(TOKEN), "{shown}");
+}
+
+#[test]
+fn redirects_are_never_followed_nor_counted_written() {
+    for status in [301u16, 302, 303, 307, 308] {
+        for gzip in [false, true] {
+            let server = TestServer::builder()
+                .fault_plan(FaultPlan::new().always(Fault::Redirect { status }))
+                .start();
+            let c = client(&server).gzip(gzip);
+            let e = server_err(c.write_line_protocol("m v=1 1\n"));
+            assert_eq!(e.status, status);
+            assert_eq!(e.outcome, Outcome::Unexpected);
+            assert_eq!(e.action(), Action::Stop);
+            let location = e.location.clone().unwrap();
+            assert!(location.contains("/portal/login"), "{location}");
+            let shown = e.to_string();
+            assert!(
+                shown.starts_with(&format!(
+                    "the server redirected the write (HTTP {status}) to http://127.0.0.1:"
+                )),
+                "{shown}"
+            );
+            assert!(shown.contains("nothing was stored"), "{shown}");
+            assert_shown_safe(&shown);
+            assert_eq!(server.total_points(), 0);
+            // The portal was never asked: the redirect was not followed.
+            let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+            assert_eq!(paths, ["/api/v2/write"], "status {status}");
+        }
+    }
+}
+
+#[test]
+fn an_early_413_is_heard_through_expect_100_continue() {
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().always(Fault::TooLargeBeforeBody {
+            over: 1 << 20,
+            drain: false,
+        }))
+        .start();
+    let body = lines(100_000);
+    assert!(body.len() > 3 << 20);
+    let c = client(&server).gzip(false);
+    let e = server_err(c.write_line_protocol(&body));
+    assert_eq!((e.status, e.action()), (413, Action::Split));
+    assert_eq!(e.max_length, Some(1 << 20));
+    let req = &server.write_requests()[0];
+    assert_eq!(req.header("expect"), Some("100-continue"));
+    assert!(req.body.is_empty(), "the body was not sent");
+    assert_eq!(server.total_points(), 0);
+
+    // Small bodies go without it: no extra round trip.
+    c.write_line_protocol("m v=1 1\n").unwrap();
+    assert_eq!(server.write_requests()[1].header("expect"), None);
+
+    // With gzip, a large body is compressed up front: a length, and the expectation.
+    let server = TestServer::start();
+    let big = lines(200_000);
+    let c = client(&server).gzip(true).expect_continue_above(Some(1000));
+    c.write_line_protocol(&big).unwrap();
+    let req = server.write_requests().pop().unwrap();
+    assert_eq!(req.header("expect"), Some("100-continue"));
+    assert!(req.header("content-length").is_some());
+    assert_eq!(req.header("transfer-encoding"), None);
+    assert_eq!(server.point_count("farm"), 200_000);
+}
+
+#[test]
+fn the_status_decides_once_it_is_read() {
+    let server = TestServer::builder()
+        .fault_plan(
+            FaultPlan::new()
+                .on_request(
+                    1,
+                    Fault::ManyHeaders {
+                        count: 40,
+                        len: 1000,
+                    },
+                )
+                .on_request(2, Fault::BrokenChunkedResponse)
+                .on_request(3, Fault::PadErrorBody { bytes: 300_000 })
+                .on_request(
+                    4,
+                    Fault::ManyHeaders {
+                        count: 40,
+                        len: 1000,
+                    },
+                )
+                .on_request(4, Fault::AnswerAsV1),
+        )
+        .start();
+    let c = client(&server);
+    // A 204 with 40 KB of headers is written.
+    assert_eq!(c.write_line_protocol("m v=1 1\n").unwrap().status, 204);
+    assert_eq!(server.point_count("farm"), 1);
+    // A 200 whose chunked body breaks is written: the server stored it.
+    assert_eq!(c.write_line_protocol("m v=2 2\n").unwrap().status, 200);
+    assert_eq!(server.point_count("farm"), 2);
+    // A 400 with an error body over the limit is a 400, cut.
+    let e = server_err(c.write_line_protocol("m v=3 3\nbad\n"));
+    assert_eq!((e.status, e.action()), (400, Action::Drop));
+    // The JSON is cut, so the core cannot tell a partial write from a
+    // rejection; the rejected line is still found in the text.
+    assert_eq!(e.rejected_lines, [2]);
+    assert!(e.body_truncated);
+    assert_eq!(
+        e.raw_body().len() as u64,
+        linewire_std::client::MAX_ERROR_BODY
+    );
+    let shown = e.to_string();
+    assert!(shown.contains("cut short"), "{shown}");
+    assert!(shown.chars().count() < 1200, "bounded: {}", shown.len());
+    assert_eq!(server.point_count("farm"), 3);
+    // A 1.x-style partial write quoting a long line, under many long headers.
+    let long = format!("bad line {}", "x".repeat(5000));
+    let e = server_err(c.write_line_protocol(&format!("m v=4 4\n{long}\n")));
+    assert!(matches!(e.outcome, Outcome::PartiallyWritten(_)), "{e:?}");
+    assert!(e.influxdb_error.as_deref().unwrap().contains(&long), "raw");
+    assert_eq!(e.dropped, Some(0));
+    let shown = e.to_string();
+    assert!(shown.chars().count() < 1200, "bounded: {}", shown.len());
+    assert_eq!(server.point_count("farm"), 4);
+}
+
+#[test]
+fn a_broken_chunked_400_is_still_a_400() {
+    let server = TestServer::builder()
+        .mode(Mode::Core3)
+        .fault_plan(FaultPlan::new().always(Fault::BrokenChunkedResponse))
+        .start();
+    let c = client(&server);
+    let e = server_err(c.write_line_protocol("m v=1 1\nbad\n"));
+    assert_eq!((e.status, e.action()), (400, Action::Drop));
+    assert!(e.body_truncated);
+    assert_eq!(server.point_count("farm"), 0);
+}
+
+#[test]
+fn the_token_echoed_by_the_server_is_never_shown() {
+    let server = TestServer::builder()
+        .token("the-right-one")
+        .fault_plan(FaultPlan::new().always(Fault::EchoAuthorization))
+        .start();
+    let c = client(&server);
+    let e = c.write_line_protocol("m v=1 1\n").unwrap_err();
+    let s = e.server().unwrap();
+    assert_eq!(s.outcome, Outcome::Unauthorized);
+    assert!(
+        s.message.as_deref().unwrap().contains(TOKEN),
+        "the raw text keeps it"
+    );
+    assert!(String::from_utf8_lossy(s.raw_body()).contains(TOKEN));
+    for shown in [
+        e.to_string(),
+        format!("{e:?}"),
+        s.to_string(),
+        format!("{s:?}"),
+    ] {
+        assert!(!shown.contains(TOKEN), "{shown}");
+    }
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with("the server did not accept the token (HTTP 401): unauthorized access"),
+        "{shown}"
+    );
+    assert!(shown.contains("Token [redacted]"), "{shown}");
+
+    // A 400 echoing it, with the right token.
+    let c = Client::new(&server.url(), Some("the-right-one"))
+        .unwrap()
+        .bucket("farm");
+    let e = c.write_line_protocol("m v=1 1\nbad\n").unwrap_err();
+    let shown = format!("{e} {e:?}");
+    assert!(!shown.contains("the-right-one"), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+}
+
+#[test]
+fn control_characters_from_the_server_are_never_shown() {
+    for json_escaped in [false, true] {
+        let server = TestServer::builder()
+            .fault_plan(FaultPlan::new().always(Fault::ControlCharacters { json_escaped }))
+            .start();
+        let c = client(&server);
+        let e = c.write_line_protocol("m v=1 1\n").unwrap_err();
+        let s = e.server().unwrap();
+        assert_eq!((s.status, s.action()), (400, Action::Drop));
+        assert!(s.platform_error_code.as_deref().unwrap().contains('\u{9b}'));
+        let shown = e.to_string();
+        assert_shown_safe(&shown);
+        assert!(shown.contains("unable to parse line"), "{shown}");
+        assert_shown_safe(&format!("{s:?}").replace("\\u{", "u{"));
+        assert_eq!(server.total_points(), 0);
+    }
+}
+
+#[test]
+fn a_connection_the_server_closed_while_idle_is_not_reused() {
+    // ureq 3 probes a pooled connection before reusing it (a non-blocking
+    // read that sees the server's FIN), so a stale connection costs nothing.
+    let server = TestServer::builder()
+        .read_timeout(Duration::from_millis(200))
+        .start();
+    let c = client(&server);
+    c.write_line_protocol("m v=1 1\n").unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let start = Instant::now();
+    c.write_line_protocol("m v=2 2\n").unwrap();
+    assert!(start.elapsed() < Duration::from_millis(500));
+    assert_eq!(server.write_requests().len(), 2, "no failed attempt");
+    assert_eq!(server.point_count("farm"), 2);
+}
+
+#[test]
+fn a_connection_closed_before_the_answer_is_tried_again_at_once() {
+    // The server drops the kept-alive connection as the second write
+    // arrives, as one does that closed it a moment before.
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().on_request(2, Fault::CloseBeforeBody))
+        .start();
+    let c = client(&server);
+    c.write_line_protocol("m v=1 1\n").unwrap();
+    let start = Instant::now();
+    c.write_line_protocol("m v=2 2\n").unwrap();
+    assert!(start.elapsed() < Duration::from_secs(2), "no backoff");
+    let reqs = server.write_requests();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(reqs[2].header("expect"), Some("100-continue"));
+    assert_eq!(server.point_count("farm"), 2);
+}
+
+#[test]
+fn a_body_refused_early_with_a_reset_is_heard_on_the_resend() {
+    // Without the expectation the body is sent whole and the server resets
+    // the connection under it: the 413 is lost. The resend at once carries
+    // `Expect: 100-continue` and hears it.
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().always(Fault::TooLargeBeforeBody {
+            over: 64 * 1024,
+            drain: false,
+        }))
+        .start();
+    let body = lines(200_000);
+    let c = client(&server).gzip(false).expect_continue_above(None);
+    let e = server_err(c.write_line_protocol(&body));
+    assert_eq!((e.status, e.action()), (413, Action::Split));
+    let reqs = server.write_requests();
+    assert_eq!(reqs.len(), 2, "the first attempt was reset");
+    assert_eq!(reqs[0].header("expect"), None);
+    assert_eq!(reqs[1].header("expect"), Some("100-continue"));
+    assert!(reqs.iter().all(|r| r.body.is_empty()));
+    assert_eq!(server.total_points(), 0);
 }

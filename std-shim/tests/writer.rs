@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use linewire::http::Outcome;
 use linewire::{Batch, Precision, RetryPolicy};
 use linewire_std::{
-    BackgroundWriter, Backpressure, Client, Failure, FailureReason, PushError, Stats, WriterBuilder,
+    BackgroundWriter, Backpressure, Client, Failure, FailureReason, PushError, Retried, Stats,
+    WriterBuilder,
 };
 use linewire_testkit::{DownMode, Fault, FaultPlan, TestServer};
 
@@ -175,9 +176,11 @@ fn transient_failures_are_retried_with_the_core_policy() {
                         retry_after_secs: Some(1),
                     },
                 )
-                .on_request(3, Fault::CloseBeforeBody)
+                // A closed connection is tried again at once (request 4):
+                // both failing is one failed try.
+                .on_requests(3..=4, Fault::CloseBeforeBody)
                 .on_request(
-                    4,
+                    5,
                     Fault::TooManyRequests {
                         retry_after_secs: 1,
                     },
@@ -190,6 +193,7 @@ fn transient_failures_are_retried_with_the_core_policy() {
     w.flush();
     let s = w.stats();
     assert_eq!((s.sent, s.failed(), s.retries, s.requests), (4, 0, 4, 5));
+    assert_eq!(server.write_requests().len(), 6);
     assert_eq!(server.points("farm").len(), 4);
     assert!(seen.lock().unwrap().is_empty());
 }
@@ -218,7 +222,15 @@ fn the_policy_gives_up_and_reports() {
     let FailureReason::GaveUp(why) = &seen[0].reason else {
         panic!("{:?}", seen[0].reason)
     };
-    assert!(why.contains("502"), "{why}");
+    assert_eq!(why.kind, Retried::ServerError(502));
+    assert_eq!(why.tries, 3);
+    assert!(why.waited >= Duration::from_millis(40), "{why:?}");
+    let shown = seen[0].reason.to_string();
+    assert!(shown.starts_with("gave up after 3 tries and 0."), "{shown}");
+    assert!(
+        shown.contains("the server kept failing (HTTP 502)"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -525,4 +537,214 @@ fn flush_waits_for_the_batch_in_flight_and_the_one_compressed_behind_it() {
         .all(|r| r.header("content-encoding") == Some("gzip")));
     let s = w.close();
     assert_eq!((s.accepted, s.sent, s.failed(), s.pending), (30, 30, 0, 0));
+}
+
+/// What a person may see: no token, no control character.
+fn assert_shown_safe(shown: &str) {
+    assert!(!shown.contains(TOKEN), "{shown}");
+    assert!(!shown.chars().any(char::is_control), "{shown:?}");
+}
+
+#[test]
+fn a_redirect_is_never_counted_written() {
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().always(Fault::Redirect { status: 302 }))
+        .start();
+    let (b, seen) = failures(builder(&server));
+    let w = b.start();
+    w.push_lines(&lines(0..5)).unwrap();
+    w.flush();
+    let s = w.close();
+    assert_eq!((s.sent, s.failed(), s.requests, s.retries), (0, 5, 1, 0));
+    assert_eq!(server.total_points(), 0);
+    let seen = seen.lock().unwrap();
+    let FailureReason::Server(e) = &seen[0].reason else {
+        panic!("{:?}", seen[0].reason)
+    };
+    assert_eq!(e.outcome, Outcome::Unexpected);
+    let shown = seen[0].reason.to_string();
+    assert!(shown.contains("redirected the write (HTTP 302)"), "{shown}");
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path != "/api/v2/write")
+            .count(),
+        0,
+        "the portal was never asked"
+    );
+}
+
+#[test]
+fn an_early_413_and_close_is_split_until_stored() {
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().always(Fault::TooLargeBeforeBody {
+            over: 400 * 1024,
+            drain: false,
+        }))
+        .start();
+    init_logs();
+    let client = Client::new(&server.url(), Some(TOKEN))
+        .unwrap()
+        .bucket("farm")
+        .precision(Precision::Seconds)
+        .gzip(false);
+    let (b, seen) = failures(
+        BackgroundWriter::builder(client)
+            .retry_policy(fast_policy())
+            .batch_lines(60_000)
+            .capacity_lines(60_000)
+            .flush_interval(Duration::from_secs(60)),
+    );
+    let w = b.start();
+    let body = lines(0..60_000);
+    assert!(body.len() > 1 << 20, "{}", body.len());
+    let start = Instant::now();
+    w.push_lines(&body).unwrap();
+    w.flush();
+    let s = w.close();
+    let took = start.elapsed();
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap().first().map(|f| f.reason.to_string())
+    );
+    assert_eq!((s.sent, s.failed(), s.retries), (60_000, 0, 0), "{s:?}");
+    assert_eq!(server.point_count("farm"), 60_000);
+    let reqs = server.write_requests();
+    let refused = reqs.iter().filter(|r| r.status == Some(413)).count();
+    assert!(refused >= 3, "{refused} early 413s");
+    assert!(
+        reqs.iter()
+            .filter(|r| r.status == Some(413))
+            .all(|r| r.body.is_empty() && r.header("expect") == Some("100-continue")),
+        "refused bodies were never sent"
+    );
+    eprintln!(
+        "early 413: {} requests ({refused} refused) for {} bytes in {took:?}",
+        reqs.len(),
+        body.len()
+    );
+}
+
+#[test]
+fn hostile_server_text_stays_out_of_reports_and_logs() {
+    let server = TestServer::builder()
+        .token("the-right-one")
+        .fault_plan(
+            FaultPlan::new()
+                .on_request(
+                    1,
+                    Fault::ControlCharacters {
+                        json_escaped: false,
+                    },
+                )
+                .on_request(2, Fault::ControlCharacters { json_escaped: true })
+                .on_request(3, Fault::Redirect { status: 301 })
+                .always(Fault::EchoAuthorization),
+        )
+        .start();
+    let (b, seen) = failures(builder(&server).batch_lines(1));
+    let w = b.start();
+    w.push_lines(&lines(0..4)).unwrap();
+    w.flush();
+    drop(w);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 4);
+    let outcomes: Vec<u16> = seen
+        .iter()
+        .map(|f| match &f.reason {
+            FailureReason::Server(e) => e.status,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(outcomes, [400, 400, 301, 401]);
+    let FailureReason::Server(e) = &seen[3].reason else {
+        unreachable!()
+    };
+    assert!(
+        e.message.as_deref().unwrap().contains(TOKEN),
+        "raw keeps it"
+    );
+    for f in seen.iter() {
+        assert_shown_safe(&f.reason.to_string());
+    }
+    let logs = logs().lock().unwrap();
+    assert!(logs.iter().any(|l| l.contains("HTTP 401")));
+    for l in logs.iter() {
+        assert_shown_safe(l);
+    }
+}
+
+#[test]
+fn retries_are_logged_and_retry_after_is_capped() {
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().on_requests(
+            1..=2,
+            Fault::TooManyRequests {
+                retry_after_secs: 3600,
+            },
+        ))
+        .start();
+    let w = builder(&server)
+        .retry_policy(RetryPolicy::new().first_interval_ms(20))
+        .max_retry_after(Duration::from_millis(150))
+        .start();
+    let start = Instant::now();
+    w.push_lines("retried v=1 1\n").unwrap();
+    w.flush();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(server.point_count("farm"), 1);
+    let s = w.close();
+    assert_eq!((s.sent, s.retries, s.requests), (1, 2, 3));
+    let logs = logs().lock().unwrap();
+    let retries: Vec<&String> = logs
+        .iter()
+        .filter(|l| l.starts_with("WARN attempt ") && l.contains("(HTTP 429)"))
+        .collect();
+    assert!(retries.len() >= 2, "{logs:?}");
+    assert!(
+        retries
+            .iter()
+            .any(|l| l.contains("attempt 1 to write 1 lines failed")
+                && l.contains(
+                    "waiting 150 ms (the server asked for 3600 s) before retry 1 (attempt 2)"
+                )),
+        "{retries:?}"
+    );
+}
+
+#[test]
+fn the_sender_gives_up_with_what_kept_failing() {
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().always(Fault::ServiceUnavailable {
+            retry_after_secs: Some(3600),
+        }))
+        .start();
+    let client = Client::new(&server.url(), Some(TOKEN))
+        .unwrap()
+        .bucket("farm");
+    let mut sender =
+        linewire_std::cli::Sender::new(&client, RetryPolicy::new().max_retries(Some(2)))
+            .max_retry_after(Duration::from_millis(50));
+    let start = Instant::now();
+    let settled = sender.send(vec![linewire_std::cli::Line::new(7, "m v=1 1".into())]);
+    assert!(start.elapsed() < Duration::from_secs(3));
+    let [linewire_std::cli::Settled::Failed(f)] = settled.as_slice() else {
+        panic!("{settled:?}")
+    };
+    let FailureReason::GaveUp(g) = &f.reason else {
+        panic!("{:?}", f.reason)
+    };
+    assert_eq!((g.kind, g.tries), (Retried::Unavailable, 3));
+    assert_eq!(g.waited, Duration::from_millis(100));
+    assert!(f
+        .reason
+        .to_string()
+        .contains("the server stayed unavailable (HTTP 503)"));
+    assert_eq!(server.write_requests().len(), 3);
 }
