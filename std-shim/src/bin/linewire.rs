@@ -31,7 +31,7 @@ use linewire::http::{Action, Outcome};
 use linewire::{Precision, RetryPolicy};
 use linewire_std::cli::{self, Failed, Line, Settled};
 use linewire_std::server_text::for_display;
-use linewire_std::{Client, FailureReason, ServerError};
+use linewire_std::{Client, FailureReason, GaveUp, Retried, ServerError};
 
 #[derive(Parser, Debug)]
 #[command(name = "linewire", version, about = "Write InfluxDB line protocol")]
@@ -184,6 +184,9 @@ fn main() -> ExitCode {
 struct Logger {
     filter: env_logger::Logger,
     token: Option<String>,
+    /// Leave out the delivery's error lines (without `-v` or `RUST_LOG`):
+    /// the report at the end has each of them, once per distinct message.
+    hide_delivery_errors: bool,
 }
 
 impl log::Log for Logger {
@@ -193,6 +196,12 @@ impl log::Log for Logger {
 
     fn log(&self, record: &log::Record<'_>) {
         if !self.filter.matches(record) {
+            return;
+        }
+        if self.hide_delivery_errors
+            && record.level() == log::Level::Error
+            && record.target().starts_with("linewire_std")
+        {
             return;
         }
         let text = for_display(&record.args().to_string(), self.token.as_deref(), LOG_CHARS);
@@ -211,6 +220,7 @@ impl log::Log for Logger {
 }
 
 fn init_logging(verbose: u8, token: Option<&str>) {
+    let quiet = verbose == 0 && std::env::var_os("RUST_LOG").is_none();
     let filter = if verbose == 0 {
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).build()
     } else {
@@ -225,6 +235,7 @@ fn init_logging(verbose: u8, token: Option<&str>) {
     let logger = Logger {
         filter,
         token: token.map(str::to_owned),
+        hide_delivery_errors: quiet,
     };
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(max);
@@ -466,7 +477,17 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
         let url = args.url.as_deref().ok_or("--url is required")?;
         let bucket = args.bucket.as_deref().ok_or("--bucket is required")?;
         let mut c = Client::new(url, args.token.as_deref())
-            .map_err(|e| for_display(&e.to_string(), args.token.as_deref(), LOG_CHARS))?
+            .map_err(|e| {
+                let why = match e {
+                    linewire_std::Error::Config(m) => m,
+                    other => other.to_string(),
+                };
+                format!(
+                    "cannot write to {}: {}",
+                    for_display(url, None, MESSAGE_CHARS),
+                    for_display(&why, args.token.as_deref(), LOG_CHARS)
+                )
+            })?
             .bucket(bucket)
             .precision(args.precision.into())
             .gzip(!args.no_gzip)
@@ -481,7 +502,8 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
         .max_retries(Some(args.max_retries));
     if let Some(secs) = args.max_retry_wait {
         // No single wait longer than the cap: neither the server's
-        // Retry-After nor the backoff. A cap above the default also lets
+        // Retry-After (the sender's setting, below) nor the backoff. A cap
+        // above the default also lets
         // the retries run that long (the policy gives up on a batch once
         // its next try would start more than `max_elapsed` after its first
         // failure).
@@ -491,11 +513,16 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             .max_elapsed()
             .map(|e| e.max(ms.saturating_mul(retries)));
         policy = policy
-            .max_retry_after_ms(ms)
             .max_interval_ms(ms.min(policy.max_interval()))
             .max_elapsed_ms(elapsed);
     }
-    let mut sender = client.as_ref().map(|c| cli::Sender::new(c, policy));
+    let mut sender = client.as_ref().map(|c| {
+        let sender = cli::Sender::new(c, policy);
+        match args.max_retry_wait {
+            Some(secs) => sender.max_retry_after(Duration::from_secs(u64::from(secs))),
+            None => sender,
+        }
+    });
 
     if io::stderr().is_terminal() {
         let _ = BAR.set(progress_bar(len));
@@ -704,9 +731,9 @@ fn settle(f: Failed, took: Duration, run: &mut Run) {
             run.report.add(Fate::NotSent, &what, tags());
             run.summary.stopped = Some(advice);
         }
-        FailureReason::GaveUp(last) => {
+        FailureReason::GaveUp(g) => {
             run.summary.not_sent += n;
-            let what = gave_up(last, took, token);
+            let what = gave_up(g, took, token);
             run.report.add(Fate::NotSent, &what, tags());
             run.summary.stopped =
                 Some("the server did not take the data: run again later".to_owned());
@@ -763,11 +790,6 @@ fn server_message(e: &ServerError, token: Option<&str>) -> String {
     s
 }
 
-/// Where a redirect pointed, when the client kept its `Location`.
-fn location(_e: &ServerError) -> Option<&str> {
-    None
-}
-
 /// What a refusal that stops the run means, and the advice.
 fn refusal(e: &ServerError, token: Option<&str>) -> (String, String) {
     let fix = "fix the configuration and run again".to_owned();
@@ -784,7 +806,7 @@ fn refusal(e: &ServerError, token: Option<&str>) -> (String, String) {
         ),
         Outcome::InvalidRequest => (format!("the server refused the request: {msg}"), fix),
         _ if (300..400).contains(&e.status) => {
-            let to = location(e).map_or_else(
+            let to = e.location.as_deref().map_or_else(
                 || "an unknown location (no Location header)".to_owned(),
                 |l| for_display(l, token, MESSAGE_CHARS),
             );
@@ -801,21 +823,21 @@ fn refusal(e: &ServerError, token: Option<&str>) -> (String, String) {
     }
 }
 
-/// What giving up means: unreachable, throttled or a server error, and
-/// for how long it was tried.
-fn gave_up(last: &str, took: Duration, token: Option<&str>) -> String {
-    let kind = if last.starts_with("transport") {
-        "the server is unreachable"
-    } else if last.contains("HTTP 429") {
-        "the server is throttling writes"
-    } else if last.contains("HTTP 503") {
-        "the server is unavailable"
-    } else {
-        "the server keeps failing"
+/// What giving up means: unreachable, throttled or a server error, how
+/// often and for how long it was tried.
+fn gave_up(g: &GaveUp, took: Duration, token: Option<&str>) -> String {
+    let kind = match g.kind {
+        Retried::Unreachable => "the server is unreachable".to_owned(),
+        Retried::Throttled => "the server is throttling writes (HTTP 429)".to_owned(),
+        Retried::Unavailable => "the server is unavailable (HTTP 503)".to_owned(),
+        Retried::ServerError(status) => format!("the server keeps failing (HTTP {status})"),
+        _ => "the server did not take the data".to_owned(),
     };
     format!(
-        "{kind}: gave up retrying after {:.1} s; last error: {}",
-        took.as_secs_f64(),
-        for_display(last, token, MESSAGE_CHARS)
+        "{kind}: gave up after {} {} over {:.1} s; last error: {}",
+        g.tries,
+        if g.tries == 1 { "try" } else { "tries" },
+        took.as_secs_f64().max(g.waited.as_secs_f64()),
+        for_display(&g.last_error, token, MESSAGE_CHARS)
     )
 }
