@@ -935,3 +935,44 @@ fn control_characters_from_the_test_kit_never_reach_the_terminal() {
         assert_terminal_safe(&out.stderr);
     }
 }
+
+#[test]
+fn verbose_logs_show_more_and_stay_safe() {
+    // -vv: the client's debug lines and the delivery's error lines, as
+    // they happen; the echoed token and control characters still never
+    // printed.
+    let server = TestServer::builder()
+        .token(TOKEN)
+        .fault_plan(
+            FaultPlan::new()
+                .always(Fault::EchoAuthorization)
+                .on_request(
+                    1,
+                    Fault::ControlCharacters {
+                        json_escaped: false,
+                    },
+                ),
+        )
+        .start();
+    let f = file(FILE);
+    let quiet = linewire()
+        .args(write_args(&server, f.path()))
+        .output()
+        .unwrap();
+    let (_, quiet_err) = text(&quiet);
+    let f = file(FILE);
+    let mut args = write_args(&server, f.path());
+    args.push("-vv".into());
+    let out = linewire().args(args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("debug "), "{stderr}");
+    assert!(stderr.contains("error: "), "{stderr}");
+    assert!(
+        stderr.lines().count() > quiet_err.lines().count(),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[redacted]"), "{stderr}");
+    assert_terminal_safe(&out.stderr);
+    assert_terminal_safe(&quiet.stderr);
+}

@@ -114,9 +114,10 @@ struct WriteArgs {
     /// Seconds one request may take.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
-    /// More log lines on standard error (-v: info, -vv: debug, -vvv:
-    /// trace). Without it, RUST_LOG is used, else warnings (retries,
-    /// waits) and errors only.
+    /// More log lines on standard error (-v: info, -vv: linewire's debug
+    /// lines, -vvv: everything). Without it, RUST_LOG is used, else
+    /// warnings only (retries, waits, splits); failures are reported at
+    /// the end.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 }
@@ -224,12 +225,16 @@ fn init_logging(verbose: u8, token: Option<&str>) {
     let filter = if verbose == 0 {
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).build()
     } else {
-        let level = match verbose {
-            1 => log::LevelFilter::Info,
-            2 => log::LevelFilter::Debug,
-            _ => log::LevelFilter::Trace,
+        let (ours, others) = match verbose {
+            1 => (log::LevelFilter::Info, log::LevelFilter::Info),
+            2 => (log::LevelFilter::Debug, log::LevelFilter::Info),
+            _ => (log::LevelFilter::Trace, log::LevelFilter::Trace),
         };
-        env_logger::Builder::new().filter_level(level).build()
+        env_logger::Builder::new()
+            .filter_level(others)
+            .filter_module("linewire", ours)
+            .filter_module("linewire_std", ours)
+            .build()
     };
     let max = filter.filter();
     let logger = Logger {
