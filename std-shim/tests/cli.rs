@@ -638,6 +638,10 @@ fn a_server_listing_only_100_bad_lines_does_not_make_the_count_lie() {
         "{stderr}"
     );
     assert!(out.stderr.len() < 4096, "{stderr}");
+    assert!(
+        stdout.contains("600 lines: up to 500 written, 100 or more rejected, 0 not sent"),
+        "{stdout}"
+    );
     assert_eq!(server.points("farm").len(), 300);
 }
 

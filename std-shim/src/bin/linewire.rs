@@ -473,7 +473,8 @@ fn progress_bar(len: Option<u64>) -> ProgressBar {
 }
 
 fn write(args: &WriteArgs) -> Result<Summary, String> {
-    let (input, len) = open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file))?;
+    let shown_file = for_display(&args.file, None, MESSAGE_CHARS);
+    let (input, len) = open(&args.file).map_err(|e| format!("cannot open {shown_file}: {e}"))?;
     let mut reader = BufReader::with_capacity(256 * 1024, input);
 
     let client = if args.dry_run {
@@ -508,10 +509,9 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
     if let Some(secs) = args.max_retry_wait {
         // No single wait longer than the cap: neither the server's
         // Retry-After (the sender's setting, below) nor the backoff. A cap
-        // above the default also lets
-        // the retries run that long (the policy gives up on a batch once
-        // its next try would start more than `max_elapsed` after its first
-        // failure).
+        // above the default also lets the retries run that long (the
+        // policy gives up on a batch once its next try would start more
+        // than `max_elapsed` after its first failure).
         let ms = secs.saturating_mul(1000);
         let retries = args.max_retries.saturating_add(1);
         let elapsed = policy
@@ -552,8 +552,7 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             Ok(n) => n,
             Err(e) => {
                 run.summary.read_error = Some(format!(
-                    "cannot read {} after line {line_no}: {e}",
-                    args.file
+                    "cannot read {shown_file} after line {line_no}: {e}"
                 ));
                 break;
             }
@@ -636,8 +635,14 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             s.rejected
         ));
     } else {
+        // With a cut list of bad lines, `written` is an upper bound.
+        let (up_to, or_more) = if s.unsure > 0 {
+            ("up to ", " or more")
+        } else {
+            ("", "")
+        };
         say_out(&format!(
-            "{} {}: {} written, {} rejected, {} not sent{} ({secs:.2} s)",
+            "{} {}: {up_to}{} written, {}{or_more} rejected, {} not sent{} ({secs:.2} s)",
             s.lines,
             if s.lines == 1 { "line" } else { "lines" },
             s.written,
