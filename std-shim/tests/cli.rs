@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use linewire_testkit::{Fault, FaultPlan, FieldValue, TestServer};
+use linewire_testkit::{Fault, FaultPlan, FieldValue, Mode, TestServer};
 
 const TOKEN: &str = "cli-secret-42aa";
 
@@ -979,4 +979,52 @@ fn verbose_logs_show_more_and_stay_safe() {
     assert!(stderr.contains("[redacted]"), "{stderr}");
     assert_terminal_safe(&out.stderr);
     assert_terminal_safe(&quiet.stderr);
+}
+
+#[test]
+fn a_request_rejected_whole_for_some_lines_says_so_for_the_others() {
+    // InfluxDB 2 OSS stores nothing of a request with bad lines, and names
+    // each of them.
+    let server = TestServer::builder().token(TOKEN).mode(Mode::Oss2).start();
+    let f = file(FILE);
+    let out = linewire()
+        .args(write_args(&server, f.path()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("6 lines: 0 written, 6 rejected, 0 not sent"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("line 4: rejected: No fields were provided"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "lines 2, 5-6, 8: rejected: with the whole request, for the bad lines named: HTTP 400"
+        ),
+        "{stderr}"
+    );
+    assert!(server.points("farm").is_empty());
+
+    // InfluxDB 3 Core: the same, naming the first bad line in its message.
+    let server = TestServer::builder().token(TOKEN).mode(Mode::Core3).start();
+    let out = linewire()
+        .args(write_args(&server, f.path()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("6 lines: 0 written, 6 rejected, 0 not sent"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("error parsing line 2 (1-based)"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(server.points("farm").is_empty());
 }

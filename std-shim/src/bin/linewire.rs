@@ -715,7 +715,12 @@ fn settle(f: Failed, took: Duration, run: &mut Run) {
     match &f.reason {
         FailureReason::Server(e) if matches!(e.action(), Action::Drop | Action::Split) => {
             run.summary.rejected += n;
-            let whole = server_message(e, token);
+            let mut whole = server_message(e, token);
+            if matches!(e.outcome, Outcome::Rejected) && f.reasons.iter().any(Option::is_some) {
+                // InfluxDB 3 Core and 2.x refuse a whole request for its
+                // bad lines: the others may be fine.
+                whole = format!("with the whole request, for the bad lines named: {whole}");
+            }
             // Each line under its own reason when the server gave one, the
             // others under the answer's message; line numbers in order.
             let mut tagged: Vec<(u64, Option<String>)> = f
