@@ -12,8 +12,9 @@
 //! [`for_display`] (token redacted, control characters replaced, bounded),
 //! so the report stays short whatever the server answers.
 //!
-//! Retries and waits are logged on standard error (`-v` or `RUST_LOG` for
-//! more). The exit status is 0 when every line was written, 1 when any was
+//! Retries, waits and 413 splits are logged on standard error as they
+//! happen (`-v` or `RUST_LOG` for more); `--max-retry-wait` caps every
+//! wait, a server's `Retry-After` included. The exit status is 0 when every line was written, 1 when any was
 //! not (rejected, not sent, or the run stopped), 2 on a usage,
 //! configuration or read error.
 
@@ -626,6 +627,23 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             say(&format!("stopped: {why}"));
         }
     }
+    if s.unnamed > 0 {
+        say(&format!(
+            "{} more {} rejected: the server counted them without saying which",
+            thousands(s.unnamed),
+            if s.unnamed == 1 {
+                "line was"
+            } else {
+                "lines were"
+            }
+        ));
+    }
+    if s.unsure > 0 {
+        say(&format!(
+            "the server listed only the first {SERVER_LIST_CAP} bad lines of some requests: up to {} of the lines counted written may have been rejected too",
+            thousands(s.unsure)
+        ));
+    }
     if args.dry_run {
         say_out(&format!(
             "{} {} checked: {} valid, {} invalid ({secs:.2} s)",
@@ -653,23 +671,6 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             } else {
                 ""
             }
-        ));
-    }
-    if s.unnamed > 0 {
-        say(&format!(
-            "{} more {} rejected: the server counted them without saying which",
-            thousands(s.unnamed),
-            if s.unnamed == 1 {
-                "line was"
-            } else {
-                "lines were"
-            }
-        ));
-    }
-    if s.unsure > 0 {
-        say(&format!(
-            "the server listed only the first {SERVER_LIST_CAP} bad lines of some requests: up to {} of the lines counted written may have been rejected too",
-            thousands(s.unsure)
         ));
     }
     if let Some(e) = &s.read_error {
