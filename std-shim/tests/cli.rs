@@ -1028,3 +1028,53 @@ fn a_request_rejected_whole_for_some_lines_says_so_for_the_others() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(server.points("farm").is_empty());
 }
+
+#[test]
+fn a_v1_answer_echoing_the_token_in_x_influxdb_error_is_shown_safely() {
+    let server = TestServer::builder()
+        .token(TOKEN)
+        .fault_plan(
+            FaultPlan::new()
+                .always(Fault::AnswerAsV1)
+                .always(Fault::EchoAuthorization),
+        )
+        .start();
+    let f = file(FILE);
+    let out = linewire()
+        .args(write_args(&server, f.path()))
+        .output()
+        .unwrap();
+    // `text` asserts the token is in neither stream.
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("6 lines: 4 written, 2 rejected, 0 not sent"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("line 4: rejected: "), "{stderr}");
+    assert!(stderr.contains("line 7: rejected: "), "{stderr}");
+    assert_eq!(server.points("farm").len(), 4);
+
+    // A 401 in 1.x style: `{"error": ...}` and X-Influxdb-Error, both
+    // echoing the (wrong) token.
+    let server = TestServer::builder()
+        .token("the-right-one")
+        .fault_plan(
+            FaultPlan::new()
+                .always(Fault::AnswerAsV1)
+                .always(Fault::EchoAuthorization),
+        )
+        .start();
+    let out = linewire()
+        .args(write_args(&server, f.path()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("not sent: the server refused the token: HTTP 401"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[redacted]"), "{stderr}");
+    assert!(stderr.contains("fix the configuration"), "{stderr}");
+}
