@@ -42,6 +42,19 @@
 //! `Expect`, and a compressed copy of the body (5–20 % of its size) instead
 //! of streaming. Change the threshold with [`Client::expect_continue_above`].
 //!
+//! # A connection closed before the answer
+//!
+//! A request on a kept-alive connection that the server had closed a moment
+//! before fails before any answer. `ureq` checks a pooled connection before
+//! reusing it (a connection whose close has arrived is not reused), but not
+//! one closed as the request goes out. So when the connection is closed or
+//! reset before any answer, the write is sent once more at once, on a new
+//! connection and with `Expect: 100-continue` (which also makes an early
+//! 413 heard when the first try's body was reset), before it counts as a
+//! failure. Writes are idempotent: a resend of stored data stores nothing
+//! twice. A refused connection, a timeout or an unparsable answer is not
+//! resent at once.
+//!
 //! # Server text
 //!
 //! Everything a server says (message, code, detail, `X-Influxdb-Error`,
@@ -56,7 +69,8 @@ use std::io::Read as _;
 use std::time::Duration;
 
 use linewire::http::{
-    encode_head, Action, ConfigError, ErrorBody, Outcome, Payload, RetryAfter, Target, WriteError,
+    encode_head, Action, BodyKind, ConfigError, ErrorBody, Outcome, Payload, RetryAfter, Target,
+    WriteError,
 };
 use linewire::{BatchInner, Precision, Storage};
 
@@ -270,15 +284,21 @@ impl ServerError {
     fn from_parts(
         status: u16,
         retry_after: Option<RetryAfter>,
-        body: Vec<u8>,
+        body_raw: Vec<u8>,
         body_truncated: bool,
         platform_error_code: Option<String>,
         influxdb_error: Option<String>,
         location: Option<String>,
         secret: Secret,
     ) -> Self {
-        let raw_body = body.clone();
-        let mut body = body;
+        // A JSON body cut short (at MAX_ERROR_BODY, or by broken chunking)
+        // is closed again for parsing, so that what came before the cut
+        // (`code`, `line`: whether it was a partial write) is still read.
+        let mut body = match closed_json(body_truncated, &body_raw) {
+            Some(closed) => closed,
+            None => body_raw.clone(),
+        };
+        let raw_body = body_raw;
         let mut header_copy = influxdb_error.clone().unwrap_or_default().into_bytes();
         let parsed = ErrorBody::parse(&mut body);
         // 1.x repeats its message in X-Influxdb-Error: use it when the body had none.
@@ -322,7 +342,7 @@ impl ServerError {
             ),
             Outcome::Rejected => format!("the server rejected the data (HTTP {status})"),
             Outcome::InvalidRequest => format!(
-                "the server rejected the request (HTTP {status}): check the bucket, org and precision"
+                "the server rejected the request, check the bucket, org and precision (HTTP {status})"
             ),
             Outcome::Unauthorized => {
                 format!("the server did not accept the token (HTTP {status})")
@@ -447,7 +467,7 @@ impl fmt::Display for Error {
     /// A sentence; server text only through [`for_display`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Config(m) => write!(f, "not sent, the configuration is unusable: {m}"),
+            Self::Config(m) => write!(f, "the configuration is unusable: {m}"),
             Self::Server(e) => write!(f, "{e}"),
             // ureq's text may quote what the peer sent (a header it could not parse).
             Self::Transport(e) => write!(
@@ -960,7 +980,7 @@ impl Client {
                     (Some(_), Some(gz)) => gz,
                     _ => body,
                 };
-                if bytes.len() >= expect_above {
+                if bytes.len() >= expect_above && !bytes.is_empty() {
                     request = request.header("Expect", "100-continue");
                 }
                 let mut reader = Counted::new(bytes);
@@ -1038,6 +1058,53 @@ impl Client {
     }
 }
 
+/// `body`, cut short inside a JSON object, closed so that it parses as one:
+/// up to 8 trailing bytes (a split escape or character), or all from the
+/// last comma (a split member name), dropped, then
+/// `}` or `"}` added; of these, the one the core reads the most members
+/// from (its scanner is lenient: it may take a badly closed object as JSON
+/// and drop members). `None` when it was not cut, is not JSON, or cannot
+/// be closed so.
+fn closed_json(truncated: bool, body: &[u8]) -> Option<Vec<u8>> {
+    if !truncated || body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let mut best: Option<(usize, Vec<u8>)> = None;
+    // Also back to the last comma: a cut inside a member's name.
+    let last_comma = body
+        .iter()
+        .rposition(|&b| b == b',')
+        .map(|i| body.len() - i);
+    let drops = (0..=8usize.min(body.len())).chain(last_comma);
+    for drop in drops {
+        let kept = body.get(..body.len() - drop)?;
+        for suffix in [&b"}"[..], b"\"}"] {
+            let mut candidate = Vec::with_capacity(kept.len() + 2);
+            candidate.extend_from_slice(kept);
+            candidate.extend_from_slice(suffix);
+            let mut probe = candidate.clone();
+            let parsed = ErrorBody::parse(&mut probe);
+            if parsed.kind != BodyKind::Json {
+                continue;
+            }
+            let score = [
+                parsed.code.is_some(),
+                parsed.message.is_some(),
+                parsed.line.is_some(),
+                parsed.detail.is_some(),
+                parsed.max_length.is_some(),
+            ]
+            .into_iter()
+            .filter(|found| *found)
+            .count();
+            if !matches!(&best, Some((s, _)) if *s >= score) {
+                best = Some((score, candidate));
+            }
+        }
+    }
+    best.map(|(_, closed)| closed)
+}
+
 /// The connection ended (closed or reset) before an answer: what a stale
 /// kept-alive connection or an early refusal with a reset looks like. Not
 /// a refused connection, a name that does not resolve, or a timeout.
@@ -1080,5 +1147,45 @@ impl<R: std::io::Read> std::io::Read for Counted<R> {
         }
         self.count = self.count.saturating_add(n as u64);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed_line(body: &[u8]) -> Option<u32> {
+        let mut b = body.to_vec();
+        ErrorBody::parse(&mut b).line
+    }
+
+    #[test]
+    fn a_cut_json_body_is_closed_for_parsing() {
+        let full = br#"{"code":"invalid","line":2,"message":"error parsing line 2 \u00e9 \"x\" and more"}"#;
+        let mut closed_some = 0;
+        for cut in 1..full.len() {
+            let prefix = &full[..cut];
+            if let Some(closed) = closed_json(true, prefix) {
+                closed_some += 1;
+                let mut b = closed.clone();
+                assert_eq!(ErrorBody::parse(&mut b).kind, BodyKind::Json);
+                // Only ever a part of what came, plus the closing.
+                let body = closed.strip_suffix(b"}").unwrap_or(&closed);
+                assert!(prefix.starts_with(body.strip_suffix(b"\"").unwrap_or(body)));
+            }
+            // Once `line` is complete, every cut still shows it.
+            if cut > r#"{"code":"invalid","line":2,"#.len() {
+                let closed = closed_json(true, prefix).unwrap_or_default();
+                assert_eq!(
+                    parsed_line(&closed),
+                    Some(2),
+                    "{:?}",
+                    String::from_utf8_lossy(prefix)
+                );
+            }
+        }
+        assert!(closed_some > full.len() / 2);
+        assert_eq!(closed_json(false, &full[..30]), None, "not cut");
+        assert_eq!(closed_json(true, b"<html>cut"), None, "not JSON");
     }
 }

@@ -433,7 +433,6 @@ pub(crate) fn deliver(
                 Action::Drop | Action::Stop => {
                     ctx.backoff.succeeded();
                     if let Some(s) = server {
-                        log::error!("{} lines not written: {err}", piece.len());
                         on(Settled::Failed(refused(
                             lines,
                             piece,

@@ -5,8 +5,9 @@
 //! # Memory
 //!
 //! About 250 KiB of compressor state per request in flight, freed when the
-//! body has been sent; the compressed body itself is never held whole (see
-//! [`linewire::gzip`]).
+//! body has been sent; a streamed body's compressed form is never held
+//! whole (see [`linewire::gzip`]). The client compresses a large body
+//! beforehand instead (see [`crate::client`], "Early 413").
 
 pub use linewire::gzip::{gzip, GzipEncoder, GzipError, DEFAULT_LEVEL, MAX_LEVEL};
 

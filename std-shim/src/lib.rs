@@ -27,9 +27,12 @@
 //!   `https`). A write holds the body and up to [`client::MAX_ERROR_BODY`]
 //!   (64 KiB) of error body.
 //! - gzip: about 250 KiB of `miniz_oxide` compressor state per write, freed
-//!   after it; the body is compressed as it is sent (chunked), so no
-//!   compressed copy is kept (see [`gzip::GzipReader`]). Turn it off with
-//!   [`Client::gzip`]`(false)`.
+//!   after it; a body under [`client::EXPECT_CONTINUE_ABOVE`] (256 KiB) is
+//!   compressed as it is sent (chunked), so no compressed copy is kept (see
+//!   [`gzip::GzipReader`]); a larger one is compressed first (a copy of
+//!   5–20 % of its size) so that it can be sent with a length and
+//!   `Expect: 100-continue` (see [`client`], "Early 413"). Turn gzip off
+//!   with [`Client::gzip`]`(false)`.
 //! - [`BackgroundWriter`]: the queued lines, packed in one ring of bytes
 //!   (at most [`WriterBuilder::capacity_lines`] lines), and the batch being
 //!   sent ([`WriterBuilder::batch_lines`] lines, one contiguous body). With

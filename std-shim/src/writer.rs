@@ -157,7 +157,8 @@ pub struct Stats {
     /// `gave_up`.
     pub gave_up: u64,
     /// Of [`failed`](Stats::failed): lines of requests refused for their configuration
-    /// (401, 403, 404, a 400 about the query, a missing bucket). The core
+    /// (401, 403, 404, a 400 about the query, a missing bucket, a redirect or another
+    /// unexpected answer: the URL does not lead to the write endpoint). The core
     /// writer keeps these and halts; this one reports them and goes on.
     pub misconfigured: u64,
     /// Of [`failed`](Stats::failed): lines still queued or retrying when the close timeout

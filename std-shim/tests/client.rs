@@ -575,10 +575,10 @@ fn the_status_decides_once_it_is_read() {
     assert_eq!(server.point_count("farm"), 2);
     // A 400 with an error body over the limit is a 400, cut.
     let e = server_err(c.write_line_protocol("m v=3 3\nbad\n"));
-    assert_eq!((e.status, e.action()), (400, Action::Drop));
-    // The JSON is cut, so the core cannot tell a partial write from a
-    // rejection; the rejected line is still found in the text.
+    // The JSON is cut, and closed again for parsing: still a partial write.
+    assert!(matches!(e.outcome, Outcome::PartiallyWritten(_)), "{e:?}");
     assert_eq!(e.rejected_lines, [2]);
+    assert_eq!(e.code.as_deref(), Some("invalid"));
     assert!(e.body_truncated);
     assert_eq!(
         e.raw_body().len() as u64,
@@ -727,4 +727,75 @@ fn a_body_refused_early_with_a_reset_is_heard_on_the_resend() {
     assert_eq!(reqs[1].header("expect"), Some("100-continue"));
     assert!(reqs.iter().all(|r| r.body.is_empty()));
     assert_eq!(server.total_points(), 0);
+}
+
+#[test]
+fn a_2xx_before_the_body_was_sent_is_not_a_write() {
+    // A server (or proxy) answering 200 to an `Expect: 100-continue`
+    // request at once: ureq then never sends the body.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let heads = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&heads);
+    let serve = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+            if line
+                .to_ascii_lowercase()
+                .starts_with("expect: 100-continue")
+            {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+            line.clear();
+        }
+        let mut stream = stream;
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            .unwrap();
+    });
+    let c = Client::new(&url, Some(TOKEN))
+        .unwrap()
+        .bucket("farm")
+        .gzip(false)
+        .expect_continue_above(Some(1));
+    let e = server_err(c.write_line_protocol("m v=1 1\n"));
+    serve.join().unwrap();
+    assert_eq!(heads.load(Ordering::SeqCst), 1);
+    assert_eq!((e.status, e.outcome), (200, Outcome::Unexpected));
+    assert_eq!(e.action(), Action::Stop);
+    let shown = e.to_string();
+    assert!(
+        shown.contains(
+            "answered before the request body was sent (HTTP 200), so nothing was stored"
+        ),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_head_ureq_cannot_parse_is_a_transport_error() {
+    // ureq parses at most 128 response headers: beyond, there is no status
+    // to decide by, and the (stored) write is resent later, harmlessly.
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().on_request(
+            1,
+            Fault::ManyHeaders {
+                count: 200,
+                len: 10,
+            },
+        ))
+        .start();
+    let c = client(&server);
+    let e = c.write_line_protocol("m v=1 1\n").unwrap_err();
+    assert!(matches!(e, Error::Transport(_)), "{e:?}");
+    assert!(e.is_retryable());
+    assert_eq!(server.point_count("farm"), 1, "the server had stored it");
+    c.write_line_protocol("m v=1 1\n").unwrap();
+    assert_eq!(
+        server.point_count("farm"),
+        1,
+        "the resend stores nothing twice"
+    );
 }

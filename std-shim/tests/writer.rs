@@ -556,6 +556,7 @@ fn a_redirect_is_never_counted_written() {
     w.flush();
     let s = w.close();
     assert_eq!((s.sent, s.failed(), s.requests, s.retries), (0, 5, 1, 0));
+    assert_eq!(s.misconfigured, 5);
     assert_eq!(server.total_points(), 0);
     let seen = seen.lock().unwrap();
     let FailureReason::Server(e) = &seen[0].reason else {
@@ -747,4 +748,72 @@ fn the_sender_gives_up_with_what_kept_failing() {
         .to_string()
         .contains("the server stayed unavailable (HTTP 503)"));
     assert_eq!(server.write_requests().len(), 3);
+}
+
+#[test]
+fn per_line_reasons_are_shown_without_the_token() {
+    // The server's message names the bad line and, echoing the request,
+    // ends with the token: the line's reason is taken from that message.
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().always(Fault::EchoAuthorization))
+        .start();
+    let client = Client::new(&server.url(), Some(TOKEN))
+        .unwrap()
+        .bucket("farm");
+    let mut sender = linewire_std::cli::Sender::new(&client, fast_policy());
+    let settled = sender.send(vec![
+        linewire_std::cli::Line::new(1, "m v=1 1".into()),
+        linewire_std::cli::Line::new(2, "bad".into()),
+    ]);
+    let [linewire_std::cli::Settled::Failed(f)] = settled.as_slice() else {
+        panic!("{settled:?}")
+    };
+    assert_eq!((f.written, f.lines.len()), (1, 1));
+    assert_eq!(f.lines[0].tag(), 2);
+    let why = f.reasons[0].as_deref().unwrap();
+    assert!(why.contains("[redacted]"), "{why}");
+    assert_shown_safe(why);
+    assert_shown_safe(&f.reason.to_string());
+    assert_eq!(server.point_count("farm"), 1);
+}
+
+#[test]
+fn the_status_decides_for_the_writer_too() {
+    let server = TestServer::builder()
+        .fault_plan(
+            FaultPlan::new()
+                .on_request(1, Fault::BrokenChunkedResponse)
+                .on_request(
+                    2,
+                    Fault::ManyHeaders {
+                        count: 60,
+                        len: 900,
+                    },
+                )
+                .on_request(3, Fault::PadErrorBody { bytes: 200_000 }),
+        )
+        .start();
+    let (b, seen) = failures(builder(&server).batch_lines(2));
+    let w = b.start();
+    w.push_lines(&lines(0..4)).unwrap();
+    w.push_lines("m v=9 9\nbad\n").unwrap();
+    w.flush();
+    let s = w.close();
+    // 200 with broken chunking, 204 with 54 KB of headers: written, not retried.
+    // 400 with a body cut at MAX_ERROR_BODY: a partial write, the bad line
+    // rejected, the good one counted sent, no retry.
+    assert_eq!(
+        (s.sent, s.rejected, s.retries, s.requests),
+        (5, 1, 0, 3),
+        "{s:?}"
+    );
+    assert_eq!(server.point_count("farm"), 5);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    let FailureReason::Server(e) = &seen[0].reason else {
+        panic!("{:?}", seen[0].reason)
+    };
+    assert_eq!(e.status, 400);
+    assert!(e.body_truncated);
+    assert_eq!(seen[0].lines, ["bad"]);
 }

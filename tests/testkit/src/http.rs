@@ -165,6 +165,22 @@ impl Conn {
         Ok(self.buf.drain(..len).collect())
     }
 
+    /// Reads and discards bytes up to and including `end` (kept from one
+    /// read to the next, so a marker split between reads is found too).
+    pub(crate) fn discard_through(&mut self, end: &[u8]) -> Result<(), ReadError> {
+        loop {
+            if let Some(i) = self.buf.windows(end.len()).position(|w| w == end) {
+                self.buf.drain(..i + end.len());
+                return Ok(());
+            }
+            let keep = self.buf.len().saturating_sub(end.len());
+            self.buf.drain(..keep);
+            if self.fill()? == 0 {
+                return Err(ReadError::Closed);
+            }
+        }
+    }
+
     /// Reads one CRLF-terminated line (without the CRLF) of at most `max` bytes.
     fn read_line(&mut self, max: usize) -> Result<Vec<u8>, ReadError> {
         loop {

@@ -1077,7 +1077,9 @@ fn early_too_large(
     // Whatever is left of the body, discarded, so that closing does not reset the connection.
     let _ = match framing {
         Framing::Length(n) => conn.read_body_exact(n).map(drop),
-        Framing::Chunked => conn.read_body_chunked(usize::MAX).map(drop),
+        // Stopped inside a chunk: discard through the last chunk and the
+        // empty trailer rather than parse from the middle of one.
+        Framing::Chunked => conn.discard_through(b"\r\n0\r\n\r\n"),
         Framing::None => Ok(()),
     };
     Next::Close

@@ -157,9 +157,14 @@ fn early_413_on_a_chunked_body_comes_once_the_limit_is_read() {
     req.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
     req.extend_from_slice(&body);
     req.extend_from_slice(b"\r\n0\r\n\r\n");
-    let r = raw(s.addr(), &req);
+    let mut c = Client::connect(s.addr());
+    c.send(&req);
+    let r = c.read_response().unwrap();
     assert_eq!(r.status, 413);
     assert_eq!(r.json()["maxLength"], "100");
+    // Drained to the end of the chunked body, then closed: an orderly end.
+    let mut rest = Vec::new();
+    assert_eq!(c.stream.read_to_end(&mut rest).unwrap(), 0);
     assert_eq!(s.point_count("b"), 0);
 }
 
