@@ -1077,3 +1077,44 @@ fn a_v1_answer_echoing_the_token_in_x_influxdb_error_is_shown_safely() {
     assert!(stderr.contains("[redacted]"), "{stderr}");
     assert!(stderr.contains("fix the configuration"), "{stderr}");
 }
+
+#[test]
+fn giving_up_says_throttled_or_server_error_with_the_tries() {
+    let cases = [
+        (
+            Fault::TooManyRequests {
+                retry_after_secs: 1,
+            },
+            "the server is throttling writes (HTTP 429): gave up after 2 tries over",
+        ),
+        (
+            Fault::InternalError,
+            "the server keeps failing (HTTP 500): gave up after 2 tries over",
+        ),
+        (
+            Fault::BadGateway,
+            "the server keeps failing (HTTP 502): gave up after 2 tries over",
+        ),
+    ];
+    for (fault, says) in cases {
+        let server = TestServer::builder()
+            .fault_plan(FaultPlan::new().always(fault.clone()))
+            .start();
+        let f = file(&lines(4));
+        let mut args = write_args(&server, f.path());
+        args.extend(["--max-retries", "1", "--max-retry-wait", "1"].map(String::from));
+        let out = linewire().args(args).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{fault:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("lines 1-4: not sent: {says}")),
+            "{fault:?}: {stderr}"
+        );
+        assert!(stderr.contains("run again later"), "{fault:?}: {stderr}");
+        assert!(!stderr.contains("fix the configuration"), "{stderr}");
+        assert!(
+            stdout.contains("4 lines: 0 written, 0 rejected, 4 not sent"),
+            "{stdout}"
+        );
+    }
+}

@@ -850,10 +850,19 @@ fn gave_up(g: &GaveUp, took: Duration, token: Option<&str>) -> String {
         _ => "the server did not take the data".to_owned(),
     };
     format!(
-        "{kind}: gave up after {} {} over {:.1} s; last error: {}",
+        "{kind}: gave up after {} {} over {}; last error: {}",
         g.tries,
         if g.tries == 1 { "try" } else { "tries" },
-        took.as_secs_f64().max(g.waited.as_secs_f64()),
+        span(took.max(g.waited)),
         for_display(&g.last_error, token, MESSAGE_CHARS)
     )
+}
+
+/// `25 ms`, `3.2 s`.
+fn span(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
