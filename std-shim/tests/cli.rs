@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use linewire_testkit::{Fault, FaultPlan, FieldValue, TestServer};
+use linewire_testkit::{Fault, FaultPlan, FieldValue, Mode, TestServer};
 
 const TOKEN: &str = "cli-secret-42aa";
 
@@ -69,6 +69,9 @@ fn text(out: &Output) -> (String, String) {
         !o.0.contains(TOKEN) && !o.1.contains(TOKEN),
         "token leaked: {o:?}"
     );
+    if std::env::var_os("LINEWIRE_TEST_SHOW").is_some() {
+        eprintln!("--- stdout\n{}--- stderr\n{}---", o.0, o.1);
+    }
     o
 }
 
@@ -106,7 +109,7 @@ fn good_lines_are_written_and_bad_ones_reported_by_line_number() {
     assert!(stderr.contains("line 7: rejected:"), "{stderr}");
     assert_eq!(stderr.matches("rejected:").count(), 2, "{stderr}");
     assert!(
-        stdout.contains("6 lines: 4 written, 2 rejected, 0 failed"),
+        stdout.contains("6 lines: 4 written, 2 rejected, 0 not sent"),
         "{stdout}"
     );
     let mut hosts: Vec<String> = server
@@ -144,7 +147,7 @@ fn a_clean_file_exits_zero_in_batches_without_gzip() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(
-        stdout.contains("2500 lines: 2500 written, 0 rejected, 0 failed"),
+        stdout.contains("2500 lines: 2500 written, 0 rejected, 0 not sent"),
         "{stdout}"
     );
     assert_eq!(server.points("farm").len(), 2500);
@@ -236,13 +239,17 @@ fn a_wrong_token_stops_with_exit_1_and_says_why() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("HTTP 401"), "{stderr}");
-    assert!(stderr.contains("stopping"), "{stderr}");
+    assert!(stderr.contains("lines 1-10: not sent:"), "{stderr}");
+    assert!(stderr.contains("fix the configuration"), "{stderr}");
     assert_eq!(
         server.write_requests().len(),
         1,
         "no further batches after a 401"
     );
-    assert!(stdout.contains("stopped early"), "{stdout}");
+    assert!(
+        stdout.contains("10 lines: 0 written, 0 rejected, 10 not sent; stopped early"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -270,9 +277,22 @@ fn an_unreachable_server_gives_up_with_exit_1() {
         ])
         .output()
         .unwrap();
-    let (_, stderr) = text(&out);
+    let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("gave up"), "{stderr}");
+    assert!(
+        stderr.contains("line 1: not sent: the server is unreachable"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("gave up after 3 tries over"), "{stderr}");
+    assert!(!stderr.contains("fix the configuration"), "{stderr}");
+    assert!(
+        stderr.matches("warning:").count() >= 2,
+        "each retry logged: {stderr}"
+    );
+    assert!(
+        stdout.contains("1 line: 0 written, 0 rejected, 1 not sent"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -328,4 +348,773 @@ fn usage_errors_exit_2() {
         .unwrap();
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
+}
+
+/// A minimal HTTP/1.1 server for answers the test kit does not script: it
+/// reads each request (head, and a `Content-Length` or chunked body) and
+/// sends what `answer` returns for it. Serves until the test process ends.
+mod raw {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    /// A request as read.
+    #[derive(Debug, Clone)]
+    pub struct Request {
+        pub body: Vec<u8>,
+    }
+
+    /// What to do with a request.
+    pub enum Reply {
+        /// Send these bytes (a whole response), keep the connection.
+        Send(Vec<u8>),
+    }
+
+    /// A response with `Content-Length`.
+    pub fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+        let mut out = format!("HTTP/1.1 {status}\r\n").into_bytes();
+        for (name, value) in headers {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// Answers before the body is read, when the head announces more
+    /// than `limit` bytes (and then closes, as a proxy with a body limit
+    /// does).
+    type Early = dyn Fn(usize) -> Option<Vec<u8>> + Send + Sync;
+    type Answer = dyn Fn(usize, &Request) -> Reply + Send + Sync;
+
+    pub struct Server {
+        pub url: String,
+        pub requests: Arc<Mutex<Vec<Request>>>,
+    }
+
+    impl Server {
+        pub fn requests(&self) -> Vec<Request> {
+            self.requests.lock().unwrap().clone()
+        }
+    }
+
+    pub fn start(answer: impl Fn(usize, &Request) -> Reply + Send + Sync + 'static) -> Server {
+        start_with(|_| None, answer)
+    }
+
+    pub fn start_with(
+        early: impl Fn(usize) -> Option<Vec<u8>> + Send + Sync + 'static,
+        answer: impl Fn(usize, &Request) -> Reply + Send + Sync + 'static,
+    ) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let early: Arc<Early> = Arc::new(early);
+        let answer: Arc<Answer> = Arc::new(answer);
+        let recorded = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (early, answer, recorded) = (
+                    Arc::clone(&early),
+                    Arc::clone(&answer),
+                    Arc::clone(&recorded),
+                );
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &*early, &*answer, &recorded);
+                });
+            }
+        });
+        Server { url, requests }
+    }
+
+    fn serve(
+        stream: TcpStream,
+        early: &Early,
+        answer: &Answer,
+        recorded: &Mutex<Vec<Request>>,
+    ) -> std::io::Result<()> {
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+        let mut out = stream.try_clone()?;
+        let mut r = BufReader::new(stream);
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            let (mut length, mut chunked) = (0usize, false);
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h)?;
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                let (name, value) = h.split_once(':').unwrap_or((h, ""));
+                let (name, value) = (name.to_ascii_lowercase(), value.trim());
+                if name == "content-length" {
+                    length = value.parse().unwrap_or(0);
+                } else if name == "transfer-encoding" && value.contains("chunked") {
+                    chunked = true;
+                }
+            }
+            if let Some(bytes) = early(length) {
+                out.write_all(&bytes)?;
+                out.flush()?;
+                let _ = out.shutdown(std::net::Shutdown::Both);
+                return Ok(());
+            }
+            let mut body = Vec::new();
+            if chunked {
+                loop {
+                    let mut size = String::new();
+                    r.read_line(&mut size)?;
+                    let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                    if size == 0 {
+                        let mut end = String::new();
+                        r.read_line(&mut end)?;
+                        break;
+                    }
+                    let mut chunk = vec![0; size + 2];
+                    r.read_exact(&mut chunk)?;
+                    body.extend_from_slice(&chunk[..size]);
+                }
+            } else {
+                body.resize(length, 0);
+                r.read_exact(&mut body)?;
+            }
+            let req = Request { body };
+            let n = {
+                let mut all = recorded.lock().unwrap();
+                all.push(req.clone());
+                all.len()
+            };
+            match answer(n, &req) {
+                Reply::Send(bytes) => out.write_all(&bytes)?,
+            }
+        }
+    }
+}
+
+fn lines(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("m,n=n{i} v={i}i {}\n", 1_700_000_000 + i))
+        .collect()
+}
+
+fn raw_args(url: &str, path: &str) -> Vec<String> {
+    [
+        "write",
+        path,
+        "--url",
+        url,
+        "--bucket",
+        "farm",
+        "--precision",
+        "s",
+        "--token",
+        TOKEN,
+        "--retry-interval-ms",
+        "20",
+        "--no-gzip",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// No byte a terminal would act on: C0 controls other than `\n`, DEL, and
+/// C1 controls (raw or UTF-8 encoded).
+fn assert_terminal_safe(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for (i, &b) in bytes.iter().enumerate() {
+        assert!(
+            (b >= 0x20 || b == b'\n') && b != 0x7f,
+            "byte {b:#04x} at {i}: {text}"
+        );
+    }
+    assert!(
+        !text.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)),
+        "C1 control: {text}"
+    );
+    assert!(!text.contains('\u{202e}'), "direction override: {text}");
+}
+
+#[test]
+fn one_rejection_for_5000_lines_is_printed_once_with_its_line_range() {
+    // One 400 with a 60 KiB message for the whole batch.
+    let message = format!("HUGE-MESSAGE {}", "x".repeat(60 * 1024));
+    let body = format!(r#"{{"code":"invalid","message":"{message}"}}"#);
+    let server = raw::start(move |_, _| {
+        raw::Reply::Send(raw::response(
+            "400 Bad Request",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        ))
+    });
+    let f = file(&lines(5000));
+    let out = linewire()
+        .args(raw_args(&server.url, f.path()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        out.stderr.len() < 4096,
+        "{} bytes of stderr: {stderr}",
+        out.stderr.len()
+    );
+    assert_eq!(stderr.matches("HUGE-MESSAGE").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("lines 1-5000: rejected: HTTP 400 (invalid): HUGE-MESSAGE xxx"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("5000 lines: 0 written, 5000 rejected, 0 not sent"),
+        "{stdout}"
+    );
+    assert_eq!(server.requests().len(), 1, "a rejected batch is not resent");
+}
+
+#[test]
+fn thousands_of_bad_lines_over_batches_make_a_short_report() {
+    // The test kit lists every bad line (Cloud Serverless, up to 100 per
+    // answer): 1,000 bad lines in 13 batches, the good ones stored.
+    let server = TestServer::builder().token(TOKEN).start();
+    let body: String = (0..5000)
+        .map(|i| {
+            if i % 5 == 1 {
+                format!("m,n=n{i} v=bad\n")
+            } else {
+                format!("m,n=n{i} v={i}i {}\n", 1_700_000_000 + i)
+            }
+        })
+        .collect();
+    let f = file(&body);
+    let mut args = write_args(&server, f.path());
+    args.extend(["--batch-lines", "400"].map(String::from));
+    let out = linewire().args(args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        out.stderr.len() < 4096,
+        "{} bytes of stderr: {stderr}",
+        out.stderr.len()
+    );
+    assert!(stderr.contains("lines 2, 7, 12,"), "{stderr}");
+    assert!(stderr.contains("more"), "{stderr}");
+    assert!(
+        stdout.contains("5000 lines: 4000 written, 1000 rejected, 0 not sent"),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("may have been rejected"), "{stderr}");
+    assert_eq!(server.points("farm").len(), 4000);
+}
+
+#[test]
+fn a_server_listing_only_100_bad_lines_does_not_make_the_count_lie() {
+    // 300 bad lines in one request; the server names the first 100.
+    let server = TestServer::builder().token(TOKEN).start();
+    let body: String = (0..600)
+        .map(|i| {
+            if i % 2 == 1 {
+                format!("m,n=n{i} v=bad\n")
+            } else {
+                format!("m,n=n{i} v={i}i {}\n", 1_700_000_000 + i)
+            }
+        })
+        .collect();
+    let f = file(&body);
+    let out = linewire()
+        .args(write_args(&server, f.path()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("up to 500 of the lines counted written may have been rejected"),
+        "{stderr}"
+    );
+    assert!(out.stderr.len() < 4096, "{stderr}");
+    assert!(
+        stdout.contains("600 lines: up to 500 written, 100 or more rejected, 0 not sent"),
+        "{stdout}"
+    );
+    assert_eq!(server.points("farm").len(), 300);
+}
+
+#[test]
+fn a_server_echoing_the_token_never_gets_it_printed() {
+    let echo = format!("request had Authorization: Token {TOKEN}");
+    let body = format!(r#"{{"code":"invalid","message":"{echo}"}}"#);
+    let server = raw::start(move |n, _| {
+        if n == 1 {
+            // Retried: the log line quotes it.
+            raw::Reply::Send(raw::response(
+                "503 Service Unavailable",
+                &[("X-Influxdb-Error", &echo)],
+                echo.as_bytes(),
+            ))
+        } else {
+            raw::Reply::Send(raw::response(
+                "400 Bad Request",
+                &[("X-Influxdb-Error", &echo)],
+                body.as_bytes(),
+            ))
+        }
+    });
+    let f = file(&lines(3));
+    let out = linewire()
+        .args(raw_args(&server.url, f.path()))
+        .output()
+        .unwrap();
+    // `text` asserts the token is in neither stream.
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("Token [redacted]"), "{stderr}");
+    assert!(stderr.contains("warning:"), "the retry is logged: {stderr}");
+}
+
+#[test]
+fn control_characters_from_the_server_never_reach_the_terminal() {
+    // Raw ESC, BEL, DEL, CR, C1 CSI (UTF-8 and a lone byte) and a direction
+    // override in a 503 (logged) and an X-Influxdb-Error header; JSON
+    // `\u001b` escapes in the 400's message.
+    let raw_evil: &[u8] =
+        b"evil \x1b[2J\x1b]0;title\x07 \x7f \r\n\xc2\x9b31m \x9b31m \xe2\x80\xae end";
+    let json = br#"{"code":"invalid","message":"json \u001b[31mred\u001b[0m \u009b2J \u0007 \u202e x\r\ny"}"#;
+    let server = raw::start(move |n, _| {
+        if n == 1 {
+            // (ureq refuses a header with C0 controls: only C1 bytes there.)
+            let mut r =
+                b"HTTP/1.1 503 Service Unavailable\r\nX-Influxdb-Error: hdr \xc2\x9b \x9b\r\n"
+                    .to_vec();
+            r.extend_from_slice(format!("Content-Length: {}\r\n\r\n", raw_evil.len()).as_bytes());
+            r.extend_from_slice(raw_evil);
+            raw::Reply::Send(r)
+        } else {
+            raw::Reply::Send(raw::response("400 Bad Request", &[], json))
+        }
+    });
+    let f = file(&lines(3));
+    let out = linewire()
+        .args(raw_args(&server.url, f.path()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("json \u{fffd}[31mred"), "{stderr}");
+    assert!(stderr.contains("evil \u{fffd}[2J"), "{stderr}");
+    assert_terminal_safe(&out.stdout);
+    assert_terminal_safe(&out.stderr);
+}
+
+#[test]
+fn service_unavailable_a_few_times_then_ok_retries_visibly() {
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().on_requests(
+            1..=3,
+            Fault::ServiceUnavailable {
+                retry_after_secs: None,
+            },
+        ))
+        .start();
+    let f = file(&lines(10));
+    let out = linewire()
+        .args(write_args(&server, f.path()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.matches("warning:").count() >= 3,
+        "each retry logged: {stderr}"
+    );
+    assert!(stderr.contains("retry 3"), "{stderr}");
+    assert!(stderr.contains("503"), "{stderr}");
+    assert!(
+        stdout.contains("10 lines: 10 written, 0 rejected, 0 not sent"),
+        "{stdout}"
+    );
+    assert_eq!(server.points("farm").len(), 10);
+}
+
+#[test]
+fn service_unavailable_for_good_says_so_and_not_to_fix_the_configuration() {
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().always(Fault::ServiceUnavailable {
+            retry_after_secs: None,
+        }))
+        .start();
+    let f = file(&lines(4));
+    let mut args = write_args(&server, f.path());
+    args.extend(["--max-retries", "2"].map(String::from));
+    let out = linewire().args(args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("lines 1-4: not sent: the server is unavailable"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("fix the configuration"), "{stderr}");
+    assert!(
+        stdout.contains("4 lines: 0 written, 0 rejected, 4 not sent"),
+        "{stdout}"
+    );
+    assert_eq!(server.write_requests().len(), 3);
+}
+
+#[test]
+fn the_retry_after_cap_is_honoured() {
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().on_request(
+            1,
+            Fault::TooManyRequests {
+                retry_after_secs: 3600,
+            },
+        ))
+        .start();
+    let f = file(&lines(5));
+    let mut args = write_args(&server, f.path());
+    args.extend(["--max-retry-wait", "1"].map(String::from));
+    let started = std::time::Instant::now();
+    let out = linewire().args(args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(stderr.contains("waiting 1000 ms"), "{stderr}");
+    assert_eq!(server.points("farm").len(), 5);
+}
+
+#[test]
+fn a_redirect_to_a_200_page_is_not_followed_and_nothing_is_counted_written() {
+    for status in [301, 302, 303, 307, 308] {
+        let server = TestServer::builder()
+            .token(TOKEN)
+            .fault_plan(FaultPlan::new().always(Fault::Redirect { status }))
+            .start();
+        let f = file(&lines(30));
+        let mut args = write_args(&server, f.path());
+        args.extend(["--batch-lines", "10"].map(String::from));
+        let out = linewire().args(args).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{status}: {stdout}{stderr}");
+        assert!(
+            stdout.contains("10 lines: 0 written, 0 rejected, 10 not sent; stopped early"),
+            "{status}: {stdout}"
+        );
+        assert!(!stdout.contains("10 written"), "{stdout}");
+        assert!(
+            stderr.contains(&format!("(HTTP {status}) to http://")),
+            "{status}: {stderr}"
+        );
+        assert!(
+            stderr.contains("/portal/login?next=%2Fapi%2Fv2%2Fwrite"),
+            "{status}: {stderr}"
+        );
+        assert!(stderr.contains("never followed"), "{status}: {stderr}");
+        assert!(
+            stderr.contains("fix the configuration"),
+            "{status}: {stderr}"
+        );
+        assert!(server.points("farm").is_empty());
+        assert!(
+            server
+                .requests()
+                .iter()
+                .all(|r| r.method == "POST" && r.path.starts_with("/api/v2/write")),
+            "{status}: the redirect was followed"
+        );
+        assert_eq!(server.write_requests().len(), 1, "{status}: stopped");
+    }
+}
+
+#[test]
+fn a_large_file_is_split_after_an_early_413_and_close_and_stored() {
+    // Go's early 413: the answer right after the head, then close, the
+    // body drained (the 413 arrives) or not (the client may see a reset).
+    for drain in [true, false] {
+        let server = TestServer::builder()
+            .fault_plan(FaultPlan::new().always(Fault::TooLargeBeforeBody {
+                over: 16 * 1024,
+                drain,
+            }))
+            .start();
+        let f = file(&lines(20_000));
+        let out = linewire()
+            .args(write_args(&server, f.path()))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "drain {drain}: {stdout}{stderr}");
+        assert!(
+            stdout.contains("20000 lines: 20000 written, 0 rejected, 0 not sent"),
+            "drain {drain}: {stdout}"
+        );
+        assert_eq!(server.points("farm").len(), 20_000, "drain {drain}");
+        assert!(stderr.contains("413"), "the split is logged: {stderr}");
+    }
+}
+
+#[test]
+fn a_large_file_is_split_after_a_proxys_413_and_close_and_stored() {
+    // A proxy answering 413 to a large Content-Length without reading the
+    // body (raw server: uncompressed bodies).
+    let server = raw::start_with(
+        |length| {
+            (length > 64 * 1024).then(|| {
+                raw::response(
+                    "413 Payload Too Large",
+                    &[("Connection", "close")],
+                    b"<html>413 Request Entity Too Large</html>",
+                )
+            })
+        },
+        |_, _| raw::Reply::Send(raw::response("204 No Content", &[], b"")),
+    );
+    let f = file(&lines(20_000));
+    let out = linewire()
+        .args(raw_args(&server.url, f.path()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("20000 lines: 20000 written, 0 rejected, 0 not sent"),
+        "{stdout}"
+    );
+    let stored: usize = server
+        .requests()
+        .iter()
+        .map(|r| r.body.iter().filter(|&&b| b == b'\n').count())
+        .sum();
+    assert_eq!(stored, 20_000);
+}
+
+#[test]
+fn a_token_echoed_by_the_test_kit_is_never_printed() {
+    // In a 401 (wrong token) and in a partial write's 400.
+    for token in ["the-right-one", TOKEN] {
+        let server = TestServer::builder()
+            .token(token)
+            .fault_plan(FaultPlan::new().always(Fault::EchoAuthorization))
+            .start();
+        let f = file(FILE);
+        let out = linewire()
+            .args(write_args(&server, f.path()))
+            .output()
+            .unwrap();
+        // `text` asserts the token is in neither stream.
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(stderr.contains("[redacted]"), "{stderr}");
+    }
+}
+
+#[test]
+fn control_characters_from_the_test_kit_never_reach_the_terminal() {
+    for json_escaped in [true, false] {
+        let server = TestServer::builder()
+            .fault_plan(FaultPlan::new().always(Fault::ControlCharacters { json_escaped }))
+            .start();
+        let f = file(&lines(3));
+        let out = linewire()
+            .args(write_args(&server, f.path()))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(
+            stderr.contains("lines 1-3: rejected: HTTP 400"),
+            "{json_escaped}: {stderr}"
+        );
+        assert!(stderr.contains("\u{fffd}[2J"), "{json_escaped}: {stderr}");
+        assert_terminal_safe(&out.stdout);
+        assert_terminal_safe(&out.stderr);
+    }
+}
+
+#[test]
+fn verbose_logs_show_more_and_stay_safe() {
+    // -vv: the client's debug lines, as they happen; the echoed token and
+    // control characters still never printed.
+    let server = TestServer::builder()
+        .token(TOKEN)
+        .fault_plan(
+            FaultPlan::new()
+                .always(Fault::EchoAuthorization)
+                .on_request(
+                    1,
+                    Fault::ControlCharacters {
+                        json_escaped: false,
+                    },
+                ),
+        )
+        .start();
+    let f = file(FILE);
+    let quiet = linewire()
+        .args(write_args(&server, f.path()))
+        .output()
+        .unwrap();
+    let (_, quiet_err) = text(&quiet);
+    let f = file(FILE);
+    let mut args = write_args(&server, f.path());
+    args.push("-vv".into());
+    let out = linewire().args(args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("debug linewire_std::client: "), "{stderr}");
+    assert!(!quiet_err.contains("debug "), "{quiet_err}");
+    assert!(
+        stderr.lines().count() > quiet_err.lines().count(),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[redacted]"), "{stderr}");
+    assert_terminal_safe(&out.stderr);
+    assert_terminal_safe(&quiet.stderr);
+}
+
+#[test]
+fn a_request_rejected_whole_for_some_lines_says_so_for_the_others() {
+    // InfluxDB 2 OSS stores nothing of a request with bad lines, and names
+    // each of them.
+    let server = TestServer::builder().token(TOKEN).mode(Mode::Oss2).start();
+    let f = file(FILE);
+    let out = linewire()
+        .args(write_args(&server, f.path()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("6 lines: 0 written, 6 rejected, 0 not sent"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("line 4: rejected: No fields were provided"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "lines 2, 5-6, 8: rejected: with the whole request, for the bad lines named: HTTP 400"
+        ),
+        "{stderr}"
+    );
+    assert!(server.points("farm").is_empty());
+
+    // InfluxDB 3 Core: the same, naming the first bad line in its message.
+    let server = TestServer::builder().token(TOKEN).mode(Mode::Core3).start();
+    let out = linewire()
+        .args(write_args(&server, f.path()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("6 lines: 0 written, 6 rejected, 0 not sent"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("error parsing line 2 (1-based)"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(server.points("farm").is_empty());
+}
+
+#[test]
+fn a_v1_answer_echoing_the_token_in_x_influxdb_error_is_shown_safely() {
+    let server = TestServer::builder()
+        .token(TOKEN)
+        .fault_plan(
+            FaultPlan::new()
+                .always(Fault::AnswerAsV1)
+                .always(Fault::EchoAuthorization),
+        )
+        .start();
+    let f = file(FILE);
+    let out = linewire()
+        .args(write_args(&server, f.path()))
+        .output()
+        .unwrap();
+    // `text` asserts the token is in neither stream.
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("6 lines: 4 written, 2 rejected, 0 not sent"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("line 4: rejected: "), "{stderr}");
+    assert!(stderr.contains("line 7: rejected: "), "{stderr}");
+    assert_eq!(server.points("farm").len(), 4);
+
+    // A 401 in 1.x style: `{"error": ...}` and X-Influxdb-Error, both
+    // echoing the (wrong) token.
+    let server = TestServer::builder()
+        .token("the-right-one")
+        .fault_plan(
+            FaultPlan::new()
+                .always(Fault::AnswerAsV1)
+                .always(Fault::EchoAuthorization),
+        )
+        .start();
+    let out = linewire()
+        .args(write_args(&server, f.path()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("not sent: the server refused the token: HTTP 401"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[redacted]"), "{stderr}");
+    assert!(stderr.contains("fix the configuration"), "{stderr}");
+}
+
+#[test]
+fn giving_up_says_throttled_or_server_error_with_the_tries() {
+    let cases = [
+        (
+            Fault::TooManyRequests {
+                retry_after_secs: 1,
+            },
+            "the server is throttling writes (HTTP 429): gave up after 2 tries over",
+        ),
+        (
+            Fault::InternalError,
+            "the server keeps failing (HTTP 500): gave up after 2 tries over",
+        ),
+        (
+            Fault::BadGateway,
+            "the server keeps failing (HTTP 502): gave up after 2 tries over",
+        ),
+    ];
+    for (fault, says) in cases {
+        let server = TestServer::builder()
+            .fault_plan(FaultPlan::new().always(fault.clone()))
+            .start();
+        let f = file(&lines(4));
+        let mut args = write_args(&server, f.path());
+        args.extend(["--max-retries", "1", "--max-retry-wait", "1"].map(String::from));
+        let out = linewire().args(args).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{fault:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("lines 1-4: not sent: {says}")),
+            "{fault:?}: {stderr}"
+        );
+        assert!(stderr.contains("run again later"), "{fault:?}: {stderr}");
+        assert!(!stderr.contains("fix the configuration"), "{stderr}");
+        assert!(
+            stdout.contains("4 lines: 0 written, 0 rejected, 4 not sent"),
+            "{stdout}"
+        );
+    }
 }
