@@ -610,20 +610,18 @@ fn named_lines(
     let texts = [err.message.as_deref(), err.detail.as_deref()];
     for text in texts.into_iter().flatten() {
         for entry in text.split('\n') {
-            // Cloud Serverless: "error parsing line 3 (1-based): reason"
-            if let Some(pos) = entry.find("line ") {
-                let rest = entry.get(pos + 5..).unwrap_or_default();
+            // Cloud Serverless and 3 Core: "error parsing line 3 (1-based):
+            // reason", after words such as "line protocol parse failed:".
+            let numbered = entry.match_indices("line ").find_map(|(pos, _)| {
+                let rest = entry.get(pos + 5..)?;
                 let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                if let (Ok(n), Some(reason)) = (
-                    digits.parse::<usize>(),
-                    rest.get(digits.len()..)
-                        .and_then(|r| r.strip_prefix(" (1-based): ")),
-                ) {
-                    if n >= 1 {
-                        push(n - 1, Some(reason.to_owned()));
-                        continue;
-                    }
-                }
+                let n = digits.parse::<usize>().ok().filter(|n| *n >= 1)?;
+                let reason = rest.get(digits.len()..)?.strip_prefix(" (1-based): ")?;
+                Some((n - 1, reason.to_owned()))
+            });
+            if let Some((idx, reason)) = numbered {
+                push(idx, Some(reason));
+                continue;
             }
             // 2.x / 1.x: "unable to parse '<line>': reason"
             if let Some(pos) = entry.find("unable to parse '") {
