@@ -567,8 +567,15 @@ fn refused(
                 }
             }
             // 3 Core rejects the whole batch even when it names one line.
+            // A partial write may count more rejected lines than it names
+            // (`dropped=N`, a count beyond the lines listed): the larger
+            // figure wins, so no unstored line is counted written.
             let written = if partial {
-                piece.len().saturating_sub(failed_lines.len())
+                let counted = [err.rejected_count, err.dropped.unwrap_or(0)]
+                    .into_iter()
+                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+                    .fold(failed_lines.len(), usize::max);
+                piece.len().saturating_sub(counted)
             } else {
                 0
             };

@@ -817,3 +817,67 @@ fn the_status_decides_for_the_writer_too() {
     assert!(e.body_truncated);
     assert_eq!(seen[0].lines, ["bad"]);
 }
+
+/// A server that answers every write with `status` and `body`, once per
+/// connection, then closes.
+fn raw_server(status: &'static str, body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(20) {
+            let Ok(mut conn) = conn else { return };
+            // Read the head and the body (Content-Length) before answering.
+            let mut got = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let Ok(n) = conn.read(&mut chunk) else { break };
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if got.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(answer.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_partial_write_counting_more_than_it_names_is_not_counted_written() {
+    // 1.x names one bad line but says three points were dropped: at most one
+    // of the four lines was stored, and no more may be counted sent.
+    let url = raw_server(
+        "400 Bad Request",
+        r#"{"error":"partial write: unable to parse 'bad': missing fields dropped=3"}"#,
+    );
+    init_logs();
+    let client = Client::new(&url, Some(TOKEN))
+        .unwrap()
+        .bucket("farm")
+        .gzip(false)
+        .precision(Precision::Seconds);
+    let (b, seen) = failures(BackgroundWriter::builder(client).retry_policy(fast_policy()));
+    let w = b.start();
+    w.push_lines("m v=1 1\nbad\nm v=3 3\nm v=4 4\n").unwrap();
+    w.flush();
+    let s = w.close();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen[0].written, 1, "{:?}", seen[0]);
+    assert_eq!(s.sent, 1);
+}
