@@ -830,8 +830,7 @@ fn raw_server(status: &'static str, body: &'static str) -> String {
             // Read the head and the body (Content-Length) before answering.
             let mut got = Vec::new();
             let mut chunk = [0u8; 4096];
-            loop {
-                let Ok(n) = conn.read(&mut chunk) else { break };
+            while let Ok(n) = conn.read(&mut chunk) {
                 if n == 0 {
                     break;
                 }
