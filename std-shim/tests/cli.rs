@@ -578,20 +578,25 @@ fn one_rejection_for_5000_lines_is_printed_once_with_its_line_range() {
     assert_eq!(server.requests().len(), 1, "a rejected batch is not resent");
 }
 
-#[test]
-fn thousands_of_bad_lines_over_batches_make_a_short_report() {
-    // The test kit lists every bad line (Cloud Serverless, up to 100 per
-    // answer): 1,000 bad lines in 13 batches, the good ones stored.
-    let server = TestServer::builder().token(TOKEN).start();
-    let body: String = (0..5000)
+/// `n` lines, where line `i` (0-based) with `i % every == 1` is bad.
+fn bad_every(n: u32, every: u32) -> String {
+    (0..n)
         .map(|i| {
-            if i % 5 == 1 {
+            if i % every == 1 {
                 format!("m,n=n{i} v=bad\n")
             } else {
                 format!("m,n=n{i} v={i}i {}\n", 1_700_000_000 + i)
             }
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn thousands_of_bad_lines_over_batches_make_a_short_report() {
+    // The test kit lists every bad line (Cloud Serverless, up to 100 per
+    // answer): 1,000 bad lines in 13 batches, the good ones stored.
+    let server = TestServer::builder().token(TOKEN).start();
+    let body = bad_every(5000, 5);
     let f = file(&body);
     let mut args = write_args(&server, f.path());
     args.extend(["--batch-lines", "400"].map(String::from));
@@ -617,15 +622,7 @@ fn thousands_of_bad_lines_over_batches_make_a_short_report() {
 fn a_server_listing_only_100_bad_lines_does_not_make_the_count_lie() {
     // 300 bad lines in one request; the server names the first 100.
     let server = TestServer::builder().token(TOKEN).start();
-    let body: String = (0..600)
-        .map(|i| {
-            if i % 2 == 1 {
-                format!("m,n=n{i} v=bad\n")
-            } else {
-                format!("m,n=n{i} v={i}i {}\n", 1_700_000_000 + i)
-            }
-        })
-        .collect();
+    let body = bad_every(600, 2);
     let f = file(&body);
     let out = linewire()
         .args(write_args(&server, f.path()))

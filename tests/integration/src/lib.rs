@@ -30,6 +30,23 @@ pub fn patient<S>(limit: Duration) -> impl FnMut(&mut S, Op, u32) -> bool {
     }
 }
 
+/// A [`NalStream`](linewire::nal::NalStream) over `std-embedded-nal` with a
+/// [`patient`] wait, the connection most tests use.
+pub type NalConn = linewire::nal::NalStream<
+    std_embedded_nal::Stack,
+    Box<dyn FnMut(&mut std_embedded_nal::Stack, Op, u32) -> bool>,
+>;
+
+/// A [`NalConn`] to `addr` that gives up after 10 s of waiting on one
+/// operation.
+pub fn nal_conn(addr: SocketAddr) -> NalConn {
+    linewire::nal::NalStream::new(
+        std_embedded_nal::Stack,
+        addr,
+        Box::new(patient(Duration::from_secs(10))),
+    )
+}
+
 /// The error of [`StdStack`]: the `std::io` error kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StdError(pub io::ErrorKind);

@@ -3,24 +3,12 @@
 //! reported written, and once a status line is read the status decides,
 //! whatever the headers or the body do after it.
 
-use std::time::Duration;
-
 use linewire::http::{Action, Outcome, Target, Truncation};
-use linewire::nal::{NalStream, Op};
-use linewire_integration::patient;
+use linewire_integration::{nal_conn, NalConn};
 use linewire_testkit::{Fault, FaultPlan, TestServer};
 
-type Conn = NalStream<
-    std_embedded_nal::Stack,
-    Box<dyn FnMut(&mut std_embedded_nal::Stack, Op, u32) -> bool>,
->;
-
-fn conn(server: &TestServer) -> Conn {
-    NalStream::new(
-        std_embedded_nal::Stack,
-        server.addr(),
-        Box::new(patient(Duration::from_secs(10))),
-    )
+fn conn(server: &TestServer) -> NalConn {
+    nal_conn(server.addr())
 }
 
 fn target(server: &TestServer) -> Target<'static> {

@@ -14,7 +14,8 @@ use linewire::http::{Action, Outcome, Target};
 use linewire::nal::NalStream;
 use linewire::{Batch, Precision};
 use linewire_integration::{
-    encode_query, free_port, http_get, http_post, patient, require_binary, ServerProcess, TempDir,
+    encode_query, free_port, http_get, http_post, nal_conn, patient, require_binary, NalConn,
+    ServerProcess, TempDir,
 };
 
 fn start() -> Option<ServerProcess> {
@@ -263,6 +264,15 @@ fn create_database(db: &ServerProcess) {
     assert_eq!(status, 200, "CREATE DATABASE: {body}");
 }
 
+/// The v1 target of database `x` (seconds) and a connection to `db`.
+fn database_x(db: &ServerProcess) -> (Target<'static>, NalConn) {
+    let target = Target::v1("127.0.0.1", "x")
+        .unwrap()
+        .port(db.addr.port())
+        .precision(Precision::Seconds);
+    (target, nal_conn(db.addr))
+}
+
 fn count_rows(db: &ServerProcess, measurement: &str) -> usize {
     rows(&query(db, &format!("SELECT * FROM \"{measurement}\""))).len()
 }
@@ -275,15 +285,7 @@ fn count_rows(db: &ServerProcess, measurement: &str) -> usize {
 fn influxdb1_partial_write_with_a_long_line_is_decided_by_its_status() {
     let Some(db) = start() else { return };
     create_database(&db);
-    let target = Target::v1("127.0.0.1", "x")
-        .unwrap()
-        .port(db.addr.port())
-        .precision(Precision::Seconds);
-    let mut conn = NalStream::new(
-        std_embedded_nal::Stack,
-        db.addr,
-        patient(Duration::from_secs(20)),
-    );
+    let (target, mut conn) = database_x(&db);
     let long_bad = format!("bad{} x\n", "y".repeat(3000));
     let body = format!("good v=1 1700000000\n{long_bad}");
     let mut buf = [0u8; 512];
@@ -316,15 +318,7 @@ fn influxdb1_early_413_on_a_large_body_is_heard() {
         return;
     };
     create_database(&db);
-    let target = Target::v1("127.0.0.1", "x")
-        .unwrap()
-        .port(db.addr.port())
-        .precision(Precision::Seconds);
-    let mut conn = NalStream::new(
-        std_embedded_nal::Stack,
-        db.addr,
-        patient(Duration::from_secs(20)),
-    );
+    let (target, mut conn) = database_x(&db);
     let mut body = String::new();
     for i in 0..200_000 {
         body.push_str(&format!(
@@ -396,15 +390,7 @@ fn influxdb1_stores_every_name_the_builder_accepts_as_given() {
         }
     }
     assert!(refused > 0 && accepted.iter().all(|a| !a.is_empty()));
-    let target = Target::v1("127.0.0.1", "x")
-        .unwrap()
-        .port(db.addr.port())
-        .precision(Precision::Seconds);
-    let mut conn = NalStream::new(
-        std_embedded_nal::Stack,
-        db.addr,
-        patient(Duration::from_secs(20)),
-    );
+    let (target, mut conn) = database_x(&db);
     let mut buf = [0u8; 1024];
     let reply = conn
         .write_batch(&target, body.as_slice(), &mut buf)

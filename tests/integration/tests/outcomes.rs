@@ -2,24 +2,13 @@
 //! answer produced by the test kit's modes and faults and received through
 //! `linewire::nal::NalStream`.
 
-use std::time::Duration;
-
 use linewire::http::{Action, BodyKind, Outcome, RetryAfter, Target, TransportError, WriteError};
-use linewire::nal::{NalStream, Op, Spin};
-use linewire_integration::{patient, StdStack};
+use linewire::nal::{NalStream, Spin};
+use linewire_integration::{nal_conn, NalConn, StdStack};
 use linewire_testkit::{Fault, FaultPlan, Mode, TestServer};
 
-type Conn = NalStream<
-    std_embedded_nal::Stack,
-    Box<dyn FnMut(&mut std_embedded_nal::Stack, Op, u32) -> bool>,
->;
-
-fn conn(server: &TestServer) -> Conn {
-    NalStream::new(
-        std_embedded_nal::Stack,
-        server.addr(),
-        Box::new(patient(Duration::from_secs(10))),
-    )
+fn conn(server: &TestServer) -> NalConn {
+    nal_conn(server.addr())
 }
 
 fn target<'a>(server: &TestServer, bucket: &'a str, token: &'a str) -> Target<'a> {
