@@ -16,21 +16,8 @@ use linewire::http::{
 };
 use proptest::prelude::*;
 
-/// The action a status class must lead to, whatever the body says (a 400
-/// may also be about the request itself: `InvalidRequest`, Stop).
-fn action_ok(status: u16, outcome: &Outcome) -> bool {
-    let action = outcome.action();
-    match status {
-        200..=299 => action == Action::Done,
-        400 => action == Action::Drop || *outcome == Outcome::InvalidRequest,
-        422 => action == Action::Drop,
-        401 | 403 | 404 => action == Action::Stop,
-        413 => action == Action::Split,
-        429 | 503 => action == Action::RetryLater,
-        408 | 500..=599 => action == Action::Retry,
-        _ => action == Action::Stop,
-    }
-}
+mod status_class;
+use status_class::action_ok;
 
 /// Reads `wire` with `read_chunk` bytes per read into a buffer of
 /// `buf_len`, checks the status and the action, returns the reply's

@@ -38,21 +38,9 @@ const STATUSES: [u16; 16] = [
     200, 204, 301, 400, 401, 403, 404, 405, 408, 413, 422, 429, 500, 502, 503, 599,
 ];
 
-/// The action a status class leads to, whatever the body says (a 400
-/// about the request itself is `InvalidRequest`, Stop).
-fn action_ok(status: u16, outcome: &Outcome) -> bool {
-    let action = outcome.action();
-    match status {
-        200..=299 => action == Action::Done,
-        400 => action == Action::Drop || *outcome == Outcome::InvalidRequest,
-        422 => action == Action::Drop,
-        401 | 403 | 404 => action == Action::Stop,
-        413 => action == Action::Split,
-        429 | 503 => action == Action::RetryLater,
-        408 | 500..=599 => action == Action::Retry,
-        _ => action == Action::Stop,
-    }
-}
+#[path = "../../tests/status_class/mod.rs"]
+mod status_class;
+use status_class::action_ok;
 
 fuzz_target!(|data: &[u8]| {
     let [chunk, size, wire @ ..] = data else {
