@@ -12,7 +12,7 @@
 
 use core::convert::Infallible;
 use libfuzzer_sys::fuzz_target;
-use linewire::http::{read_response, Action, Outcome, ReadLimits, Reply};
+use linewire::http::{read_response, ReadLimits, Reply};
 
 struct Chunked<'a> {
     input: &'a [u8],
