@@ -1186,29 +1186,25 @@ impl<'b> ResponseReader<'b> {
     /// Moves the kept header values to the front of the buffer, in order,
     /// each cut to `cap` bytes; returns where they end.
     fn pack(&mut self, cap: usize) -> usize {
-        let mut order = [0usize, 1];
-        if let [Some(a), Some(b)] = self.acc.kept {
-            if b.0 < a.0 {
-                order = [1, 0];
-            }
-        }
+        // The parser's ranges (in the buffer, not overlapping): the earlier
+        // value moves first, so neither is overwritten before it moves.
+        let swap = match self.acc.kept {
+            [Some(a), Some(b)] => usize::from(b.0 < a.0),
+            _ => 0,
+        };
         let mut cursor = 0usize;
-        for idx in order {
-            if let Some(slot) = self.acc.kept.get_mut(idx) {
-                if let Some((start, end)) = *slot {
-                    if start >= cursor && start <= end && end <= self.buf.len() {
-                        let len = end - start;
-                        if len > cap {
-                            self.truncation = self.truncation.max(Some(Truncation::Headers));
-                        }
-                        let len = len.min(cap);
-                        move_down(self.buf, start, start + len, cursor);
-                        *slot = Some((cursor, cursor + len));
-                        cursor += len;
-                    } else {
-                        *slot = None;
-                    }
+        for i in 0..2 {
+            if let Some(Some((start, end))) = self.acc.kept.get_mut(i ^ swap) {
+                let len = end.saturating_sub(*start);
+                if len > cap {
+                    self.truncation = self.truncation.max(Some(Truncation::Headers));
                 }
+                let len = len.min(cap);
+                // At most `end`: no overflow.
+                move_down(self.buf, *start, *start + len, cursor);
+                *start = cursor;
+                cursor = cursor.saturating_add(len);
+                *end = cursor;
             }
         }
         cursor
