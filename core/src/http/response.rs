@@ -1211,6 +1211,8 @@ impl<'b> ResponseReader<'b> {
     }
 
     fn start_body(&mut self, head_len: usize) {
+        // Read after the call: fewer values kept across it.
+        let cursor = self.pack(usize::MAX);
         let Head {
             status,
             content_length,
@@ -1219,7 +1221,6 @@ impl<'b> ResponseReader<'b> {
             bad_framing,
             ..
         } = self.acc;
-        let cursor = self.pack(usize::MAX);
         self.body_start = cursor;
         self.framing = if bad_framing {
             // Where the body ends is not known: it is not read.
