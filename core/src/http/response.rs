@@ -126,6 +126,8 @@ impl RetryAfter {
     /// assert_eq!(RetryAfter::parse(b" 1.5 "), Some(RetryAfter::Seconds(2)));
     /// assert_eq!(RetryAfter::parse(b"soon"), None);
     /// ```
+    // Inlined into the reader on microcontrollers: less flash.
+    #[cfg_attr(target_os = "none", inline(always))]
     pub fn parse(value: &[u8]) -> Option<Self> {
         let v = value.trim_ascii();
         if v.first().is_some_and(u8::is_ascii_digit) {
