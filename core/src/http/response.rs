@@ -1077,9 +1077,8 @@ impl<'b> ResponseReader<'b> {
             move_down(self.buf, i, end, self.filled);
             end = self.filled.saturating_add(end.saturating_sub(i));
             self.head_bytes_dropped(i.saturating_sub(self.filled));
-            if self.skip != Skip::No {
-                return Ok(Progress::NeedMore);
-            }
+            // Still skipping: nothing was kept, and the parse below finds
+            // the head partial at once (no field after the kept values).
         }
         self.filled = end;
         loop {
