@@ -421,6 +421,8 @@ impl<'a> Json<'a> {
         Some(true)
     }
 
+    // Inlined on microcontrollers: less flash.
+    #[cfg_attr(target_os = "none", inline(always))]
     fn opt_str(&mut self) -> Option<Option<(usize, usize)>> {
         if self.null()? {
             return Some(None);
