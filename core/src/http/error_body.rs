@@ -551,7 +551,9 @@ impl<'a> Json<'a> {
     }
 }
 
-/// Digits, surrounded by ASCII whitespace or not.
+/// Digits, surrounded by ASCII whitespace or not. Inlined on
+/// microcontrollers: less flash.
+#[cfg_attr(target_os = "none", inline(always))]
 fn parse_u64(v: &[u8]) -> Option<u64> {
     super::response::parse_u64(v.trim_ascii())
 }
