@@ -1152,7 +1152,7 @@ impl<'b> ResponseReader<'b> {
         if front >= cut {
             // The incomplete field fills the room left: skip it.
             self.acc.bad_framing |= framing;
-            self.truncation = self.truncation.max(Some(Truncation::Headers));
+            self.truncation.get_or_insert(Truncation::Headers);
             self.skip = Skip::Line;
             cut = len;
         }
@@ -1198,7 +1198,8 @@ impl<'b> ResponseReader<'b> {
             if let Some(Some((start, end))) = self.acc.kept.get_mut(i ^ swap) {
                 let len = end.saturating_sub(*start);
                 if len > cap {
-                    self.truncation = self.truncation.max(Some(Truncation::Headers));
+                    // The least severe: kept if something worse happened.
+                    self.truncation.get_or_insert(Truncation::Headers);
                 }
                 let len = len.min(cap);
                 // At most `end`: no overflow.
