@@ -583,6 +583,8 @@ fn hex4(b: &[u8]) -> Option<u32> {
 
 /// UTF-8 of `cp` (a scalar value, at most U+10FFFF) into `out`; returns its
 /// length. What `char::encode_utf8` writes, without its panic path.
+// Out of line on microcontrollers: less flash.
+#[cfg_attr(target_os = "none", inline(never))]
 fn utf8_encode(cp: u32, out: &mut [u8; 4]) -> usize {
     let n = match cp {
         0..=0x7F => 1,
