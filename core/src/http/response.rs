@@ -573,6 +573,7 @@ fn parse_head(buf: &[u8], from: &mut usize, head: &mut Head) -> Result<Option<us
 
 /// What one header field means for the reader. `range` is `value`'s place
 /// in the buffer (already without surrounding whitespace).
+#[cfg_attr(target_os = "none", inline(always))]
 fn header_field(head: &mut Head, name: &[u8], value: &[u8], range: (usize, usize)) {
     let mut rest = Some(value);
     if name.eq_ignore_ascii_case(b"content-length") {
@@ -1261,6 +1262,7 @@ impl<'b> ResponseReader<'b> {
         self.phase = Phase::Done;
     }
 
+    #[cfg_attr(target_os = "none", inline(always))]
     fn advance_body(&mut self, n: usize) -> Progress {
         if n == 0 {
             if matches!(self.st.dec, Decoder::UntilClose) {
