@@ -1182,7 +1182,9 @@ impl<'b> ResponseReader<'b> {
         }
         self.acc.bad_framing = true;
         self.start_body(self.filled);
-        Ok(self.check_done())
+        // The framing is unknown: the body is not read, the response done.
+        self.phase = Phase::Done;
+        Ok(Progress::Done)
     }
 
     /// Moves the kept header values to the front of the buffer, in order,
