@@ -993,6 +993,7 @@ impl<'b> ResponseReader<'b> {
     ///     Err(ReadError::Transport(TransportError::ClosedBeforeResponse))
     /// );
     /// ```
+    #[cfg_attr(target_os = "none", inline(always))]
     pub fn advance(&mut self, n: usize) -> Result<Progress, ReadError> {
         let n = n.min(self.last_len);
         self.last_len = 0;
