@@ -1177,6 +1177,7 @@ impl<'b> ResponseReader<'b> {
     /// The head cannot be read further (`e` says why): with a complete
     /// status line, the response is that status, its body not read;
     /// without one, `Err(e)`.
+    #[cfg_attr(target_os = "none", inline(always))]
     fn status_decides(&mut self, e: ReadError) -> Result<Progress, ReadError> {
         if matches!(self.acc.status, 0 | 100..=199) {
             return Err(e);
