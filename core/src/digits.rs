@@ -29,7 +29,9 @@ pub(crate) fn eight_digits(x: u32) -> [u8; 8] {
 
 /// The high 64 bits of `a * b`.
 #[cfg(any(target_os = "none", feature = "small", test))]
-#[inline(always)]
+// Out of line on microcontrollers: less flash than a copy per caller.
+#[cfg_attr(target_os = "none", inline(never))]
+#[cfg_attr(not(target_os = "none"), inline(always))]
 pub(crate) fn mul_high(a: u64, b: u64) -> u64 {
     ((u128::from(a) * u128::from(b)) >> 64) as u64
 }

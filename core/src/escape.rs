@@ -105,7 +105,8 @@ fn escape_bit(part: Part) -> u8 {
 
 /// Appends a [`Name`](crate::Name): plain ones as they are, others
 /// through [`write_name`].
-#[inline]
+#[cfg_attr(target_os = "none", inline(always))]
+#[cfg_attr(not(target_os = "none"), inline)]
 pub(crate) fn write_name_arg(
     out: &mut Buf<'_>,
     name: crate::Name<'_>,
@@ -177,12 +178,14 @@ pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(
 }
 
 /// Something to escape or refuse (or a false alarm, or no room): byte by
-/// byte. Kept out of line so the common path stays small.
+/// byte. On hosts kept out of line so the common path stays small; on
+/// microcontrollers inlined into its one caller, which takes less flash.
 ///
 /// Takes the buffer's parts rather than the buffer, which would then have
 /// to live in memory on the fast path too; returns the new length.
 #[cold]
-#[inline(never)]
+#[cfg_attr(target_os = "none", inline(always))]
+#[cfg_attr(not(target_os = "none"), inline(never))]
 fn write_name_slow(
     bytes: &mut [u8],
     len: usize,
@@ -282,7 +285,8 @@ fn has_quote_or_backslash(value: &[u8]) -> bool {
 
 /// Like [`write_name_slow`], takes and returns the parts of the buffer.
 #[cold]
-#[inline(never)]
+#[cfg_attr(target_os = "none", inline(always))]
+#[cfg_attr(not(target_os = "none"), inline(never))]
 fn write_string_escaped(bytes: &mut [u8], len: usize, value: &[u8]) -> Result<usize, PointError> {
     let out = &mut Buf { bytes, len };
     push(out, b'"')?;
@@ -450,7 +454,9 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-#[inline]
+// One out-of-line copy on microcontrollers: less flash.
+#[cfg_attr(target_os = "none", inline(never))]
+#[cfg_attr(not(target_os = "none"), inline)]
 pub(crate) fn push(out: &mut Buf<'_>, byte: u8) -> Result<(), PointError> {
     let at = out.len;
     *out.bytes.get_mut(at).ok_or(PointError::BatchFull)? = byte;

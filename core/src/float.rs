@@ -63,7 +63,8 @@ fn power(base: u32, k: u32) -> NonZeroU32 {
 /// what Ryū's 128-bit multipliers approximate (close enough that its
 /// results are these floors), computed with a small bignum instead of
 /// Ryū's tables. The caller's exponents keep the result below 2^64.
-#[inline(never)]
+// Inlined on microcontrollers: less flash there.
+#[cfg_attr(not(target_os = "none"), inline(never))]
 fn scale(x: u64, up: (u32, u32), down: (u32, u32)) -> u64 {
     let mut n = [0u32; LIMBS];
     n[0] = x as u32;
@@ -124,7 +125,8 @@ fn multiple_of_power_of_5(mut value: u64, p: u32) -> bool {
 
 /// The shortest decimal `mantissa × 10^exponent` that reads back as the
 /// double (Ryū's `d2d`).
-#[inline(never)]
+// Inlined on microcontrollers: less flash there.
+#[cfg_attr(not(target_os = "none"), inline(never))]
 fn d2d(ieee_mantissa: u64, ieee_exponent: u32) -> (u64, i32) {
     let (e2, m2) = if ieee_exponent == 0 {
         (1 - BIAS - MANTISSA_BITS as i32 - 2, ieee_mantissa)
@@ -264,7 +266,8 @@ impl Text {
 
 /// `v` (finite) as `ryu::Buffer::format_finite` writes it: `-0.0`,
 /// `21.5`, `1e-7`, `1.2345e30`.
-#[inline(never)]
+// Inlined on microcontrollers: less flash there.
+#[cfg_attr(not(target_os = "none"), inline(never))]
 pub(crate) fn format_finite(v: f64) -> Text {
     let mut out = Text {
         bytes: [0; 24],

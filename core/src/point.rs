@@ -338,8 +338,9 @@ impl<'b, S: Storage> PointBuilder<'b, S, NoFields> {
 
     /// The part of [`place_tag`](Self::place_tag) that scans the earlier
     /// tags: only for a key that may repeat, or when sorting. Not a method,
-    /// so that the builder can stay in registers on the fast path.
-    #[inline(never)]
+    /// so that the builder can stay in registers on the fast path. Out of
+    /// line on hosts; on microcontrollers the compiler decides (less flash).
+    #[cfg_attr(not(target_os = "none"), inline(never))]
     fn compare_tag(
         batch: &mut BatchInner<S>,
         tags_start: usize,

@@ -421,6 +421,8 @@ impl<'a> Json<'a> {
         Some(true)
     }
 
+    // Inlined on microcontrollers: less flash.
+    #[cfg_attr(target_os = "none", inline(always))]
     fn opt_str(&mut self) -> Option<Option<(usize, usize)>> {
         if self.null()? {
             return Some(None);
@@ -549,7 +551,9 @@ impl<'a> Json<'a> {
     }
 }
 
-/// Digits, surrounded by ASCII whitespace or not.
+/// Digits, surrounded by ASCII whitespace or not. Inlined on
+/// microcontrollers: less flash.
+#[cfg_attr(target_os = "none", inline(always))]
 fn parse_u64(v: &[u8]) -> Option<u64> {
     super::response::parse_u64(v.trim_ascii())
 }
@@ -579,6 +583,8 @@ fn hex4(b: &[u8]) -> Option<u32> {
 
 /// UTF-8 of `cp` (a scalar value, at most U+10FFFF) into `out`; returns its
 /// length. What `char::encode_utf8` writes, without its panic path.
+// Out of line on microcontrollers: less flash.
+#[cfg_attr(target_os = "none", inline(never))]
 fn utf8_encode(cp: u32, out: &mut [u8; 4]) -> usize {
     let n = match cp {
         0..=0x7F => 1,

@@ -126,6 +126,8 @@ impl RetryAfter {
     /// assert_eq!(RetryAfter::parse(b" 1.5 "), Some(RetryAfter::Seconds(2)));
     /// assert_eq!(RetryAfter::parse(b"soon"), None);
     /// ```
+    // Inlined into the reader on microcontrollers: less flash.
+    #[cfg_attr(target_os = "none", inline(always))]
     pub fn parse(value: &[u8]) -> Option<Self> {
         let v = value.trim_ascii();
         if v.first().is_some_and(u8::is_ascii_digit) {
@@ -571,6 +573,7 @@ fn parse_head(buf: &[u8], from: &mut usize, head: &mut Head) -> Result<Option<us
 
 /// What one header field means for the reader. `range` is `value`'s place
 /// in the buffer (already without surrounding whitespace).
+#[cfg_attr(target_os = "none", inline(always))]
 fn header_field(head: &mut Head, name: &[u8], value: &[u8], range: (usize, usize)) {
     let mut rest = Some(value);
     if name.eq_ignore_ascii_case(b"content-length") {
@@ -990,6 +993,7 @@ impl<'b> ResponseReader<'b> {
     ///     Err(ReadError::Transport(TransportError::ClosedBeforeResponse))
     /// );
     /// ```
+    #[cfg_attr(target_os = "none", inline(always))]
     pub fn advance(&mut self, n: usize) -> Result<Progress, ReadError> {
         let n = n.min(self.last_len);
         self.last_len = 0;
@@ -1075,9 +1079,8 @@ impl<'b> ResponseReader<'b> {
             move_down(self.buf, i, end, self.filled);
             end = self.filled.saturating_add(end.saturating_sub(i));
             self.head_bytes_dropped(i.saturating_sub(self.filled));
-            if self.skip != Skip::No {
-                return Ok(Progress::NeedMore);
-            }
+            // Still skipping: nothing was kept, and the parse below finds
+            // the head partial at once (no field after the kept values).
         }
         self.filled = end;
         loop {
@@ -1151,7 +1154,7 @@ impl<'b> ResponseReader<'b> {
         if front >= cut {
             // The incomplete field fills the room left: skip it.
             self.acc.bad_framing |= framing;
-            self.truncation = self.truncation.max(Some(Truncation::Headers));
+            self.truncation.get_or_insert(Truncation::Headers);
             self.skip = Skip::Line;
             cut = len;
         }
@@ -1174,47 +1177,49 @@ impl<'b> ResponseReader<'b> {
     /// The head cannot be read further (`e` says why): with a complete
     /// status line, the response is that status, its body not read;
     /// without one, `Err(e)`.
+    #[cfg_attr(target_os = "none", inline(always))]
     fn status_decides(&mut self, e: ReadError) -> Result<Progress, ReadError> {
         if matches!(self.acc.status, 0 | 100..=199) {
             return Err(e);
         }
         self.acc.bad_framing = true;
         self.start_body(self.filled);
-        Ok(self.check_done())
+        // The framing is unknown: the body is not read, the response done.
+        self.phase = Phase::Done;
+        Ok(Progress::Done)
     }
 
     /// Moves the kept header values to the front of the buffer, in order,
     /// each cut to `cap` bytes; returns where they end.
     fn pack(&mut self, cap: usize) -> usize {
-        let mut order = [0usize, 1];
-        if let [Some(a), Some(b)] = self.acc.kept {
-            if b.0 < a.0 {
-                order = [1, 0];
-            }
-        }
+        // The parser's ranges (in the buffer, not overlapping): the earlier
+        // value moves first, so neither is overwritten before it moves.
+        let swap = match self.acc.kept {
+            [Some(a), Some(b)] => usize::from(b.0 < a.0),
+            _ => 0,
+        };
         let mut cursor = 0usize;
-        for idx in order {
-            if let Some(slot) = self.acc.kept.get_mut(idx) {
-                if let Some((start, end)) = *slot {
-                    if start >= cursor && start <= end && end <= self.buf.len() {
-                        let len = end - start;
-                        if len > cap {
-                            self.truncation = self.truncation.max(Some(Truncation::Headers));
-                        }
-                        let len = len.min(cap);
-                        move_down(self.buf, start, start + len, cursor);
-                        *slot = Some((cursor, cursor + len));
-                        cursor += len;
-                    } else {
-                        *slot = None;
-                    }
+        for i in 0..2 {
+            if let Some(Some((start, end))) = self.acc.kept.get_mut(i ^ swap) {
+                let len = end.saturating_sub(*start);
+                if len > cap {
+                    // The least severe: kept if something worse happened.
+                    self.truncation.get_or_insert(Truncation::Headers);
                 }
+                let len = len.min(cap);
+                // At most `end`: no overflow.
+                move_down(self.buf, *start, *start + len, cursor);
+                *start = cursor;
+                cursor = cursor.saturating_add(len);
+                *end = cursor;
             }
         }
         cursor
     }
 
     fn start_body(&mut self, head_len: usize) {
+        // Read after the call: fewer values kept across it.
+        let cursor = self.pack(usize::MAX);
         let Head {
             status,
             content_length,
@@ -1223,7 +1228,6 @@ impl<'b> ResponseReader<'b> {
             bad_framing,
             ..
         } = self.acc;
-        let cursor = self.pack(usize::MAX);
         self.body_start = cursor;
         self.framing = if bad_framing {
             // Where the body ends is not known: it is not read.
@@ -1262,6 +1266,7 @@ impl<'b> ResponseReader<'b> {
         self.phase = Phase::Done;
     }
 
+    #[cfg_attr(target_os = "none", inline(always))]
     fn advance_body(&mut self, n: usize) -> Progress {
         if n == 0 {
             if matches!(self.st.dec, Decoder::UntilClose) {
@@ -1297,8 +1302,10 @@ impl<'b> ResponseReader<'b> {
         self.check_done()
     }
 
-    // Inlined into its three callers: 128 B less flash on the Cortex-M3.
-    #[inline(always)]
+    // On the Cortex-M3 one copy for its two callers is less flash (it was
+    // inlined while it had three).
+    #[cfg_attr(target_os = "none", inline(never))]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn check_done(&mut self) -> Progress {
         if self.phase == Phase::Done || matches!(self.st.dec, Decoder::Done) || self.extra {
             self.phase = Phase::Done;
