@@ -284,12 +284,28 @@ impl ServerProcess {
     /// `startup`.
     pub fn start(
         name: &str,
-        mut cmd: Command,
+        cmd: Command,
         dir: TempDir,
         addr: SocketAddr,
         health_path: &str,
         startup: Duration,
     ) -> Self {
+        Self::try_start(name, cmd, dir, addr, health_path, startup)
+            .unwrap_or_else(|log| panic!("{name} exited during startup:\n{log}"))
+    }
+
+    /// [`start`](Self::start), but a server that exits during startup is
+    /// `Err` with its log: ports found free with [`free_port`] can be taken
+    /// by another test before the server binds them, and the caller may try
+    /// again on others.
+    pub fn try_start(
+        name: &str,
+        mut cmd: Command,
+        dir: TempDir,
+        addr: SocketAddr,
+        health_path: &str,
+        startup: Duration,
+    ) -> Result<Self, String> {
         let log = fs::File::create(dir.path().join("server.log")).expect("create log");
         let log2 = log.try_clone().expect("clone log");
         let child = cmd
@@ -307,11 +323,11 @@ impl ServerProcess {
         let deadline = Instant::now() + startup;
         loop {
             if let Ok(Some(status)) = p.child.try_wait() {
-                panic!("{name} exited during startup ({status}):\n{}", p.log());
+                return Err(format!("{status}\n{}", p.log()));
             }
             if let Ok((status, _)) = http_get(addr, health_path) {
                 if (200..300).contains(&status) {
-                    return p;
+                    return Ok(p);
                 }
             }
             if Instant::now() > deadline {

@@ -25,6 +25,20 @@ fn start() -> Option<ServerProcess> {
 /// `influxd` with extra lines in its `[http]` section.
 fn start_with(http_extra: &str) -> Option<ServerProcess> {
     let bin = require_binary("/usr/bin/influxd", "influxdb")?;
+    // The tests start servers in parallel: a port found free may be taken
+    // before influxd binds it. Try again on other ports.
+    let mut last = String::new();
+    for _ in 0..5 {
+        match try_start(&bin, http_extra) {
+            Ok(server) => return Some(server),
+            Err(log) if log.contains("address already in use") => last = log,
+            Err(log) => panic!("influxd exited during startup:\n{log}"),
+        }
+    }
+    panic!("influxd found no free ports in 5 tries:\n{last}");
+}
+
+fn try_start(bin: &std::path::Path, http_extra: &str) -> Result<ServerProcess, String> {
     let dir = TempDir::new("influxdb1");
     let http = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_port());
     let rpc = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_port());
@@ -75,14 +89,7 @@ bind-address = "{rpc}"
     fs::write(&conf_path, conf).expect("write influxdb.conf");
     let mut cmd = Command::new(bin);
     cmd.arg("-config").arg(&conf_path);
-    Some(ServerProcess::start(
-        "influxd",
-        cmd,
-        dir,
-        http,
-        "/ping",
-        Duration::from_secs(60),
-    ))
+    ServerProcess::try_start("influxd", cmd, dir, http, "/ping", Duration::from_secs(60))
 }
 
 fn query(db: &ServerProcess, q: &str) -> serde_json::Value {
