@@ -38,9 +38,11 @@
 //! that its `Content-Length` is known): Go sends `100 Continue` only when
 //! the handler reads the body, so an over-limit 413 arrives instead, the
 //! body is not sent, and the batch is split. The cost: one round trip per
-//! such write, or `ureq`'s one-second wait when a server or proxy ignores
-//! `Expect`, and a compressed copy of the body (5–20 % of its size) instead
-//! of streaming. Change the threshold with [`Client::expect_continue_above`].
+//! such write, and a compressed copy of the body (5–20 % of its size)
+//! instead of streaming. A server or proxy that ignores `Expect` makes
+//! `ureq` wait a second before sending the body; the client notices that
+//! wait once and sends large bodies without `Expect` from then on (a
+//! warning says so), relying on the resend below to hear an early 413. Change the threshold with [`Client::expect_continue_above`].
 //!
 //! # A connection closed before the answer
 //!
@@ -66,7 +68,9 @@
 
 use std::fmt;
 use std::io::Read as _;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use linewire::http::{
     encode_head, Action, BodyKind, ConfigError, ErrorBody, Outcome, Payload, RetryAfter, Target,
@@ -537,6 +541,9 @@ pub struct Client {
     timeout: Duration,
     connect_timeout: Duration,
     expect_continue_above: Option<usize>,
+    /// Set once a server let `ureq`'s wait for `100 Continue` run out:
+    /// from then on large bodies go without `Expect` (shared by clones).
+    expect_ignored: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for Client {
@@ -569,6 +576,11 @@ fn build_agent(timeout: Duration, connect_timeout: Duration) -> ureq::Agent {
         .build()
         .into()
 }
+
+/// How long before the body is sent means that the server ignored
+/// `Expect: 100-continue` and `ureq`'s one-second wait ran out (a server
+/// that honours it answers within a round trip).
+const EXPECT_IGNORED_AFTER: Duration = Duration::from_millis(800);
 
 impl Client {
     /// A client for the server at `url` (`http://host:8086`,
@@ -626,6 +638,7 @@ impl Client {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             expect_continue_above: Some(EXPECT_CONTINUE_ABOVE),
+            expect_ignored: Arc::new(AtomicBool::new(false)),
         };
         // Validate host, prefix and token once, with the core's rules.
         client.target(Precision::Nanoseconds, "b")?;
@@ -905,6 +918,18 @@ impl Client {
         Ok((path, headers))
     }
 
+    /// Large bodies go without `Expect` from now on: this server (or a proxy
+    /// before it) makes every such write wait a second for nothing.
+    fn note_expect_ignored(&self) {
+        if !self.expect_ignored.swap(true, Ordering::Relaxed) {
+            log::warn!(
+                "the server did not answer `Expect: 100-continue` within {} ms; \
+                 large writes are sent without it from now on",
+                EXPECT_IGNORED_AFTER.as_millis()
+            );
+        }
+    }
+
     fn send(&self, body: &[u8], precision: Precision) -> Result<Written, Error> {
         self.send_with(body, None, precision)
     }
@@ -980,13 +1005,23 @@ impl Client {
                     (Some(_), Some(gz)) => gz,
                     _ => body,
                 };
-                if bytes.len() >= expect_above && !bytes.is_empty() {
+                // The resend after a reset asks even of a server that
+                // ignored `Expect` before: it is how an early 413 is heard.
+                let asked = bytes.len() >= expect_above
+                    && !bytes.is_empty()
+                    && (expect || !self.expect_ignored.load(Ordering::Relaxed));
+                if asked {
                     request = request.header("Expect", "100-continue");
                 }
                 let mut reader = Counted::new(bytes);
+                let started = Instant::now();
                 let sent = request
                     .header("Content-Length", bytes.len().to_string().as_str())
                     .send(ureq::SendBody::from_reader(&mut reader));
+                let waited = reader.first_read.map(|t| t.duration_since(started));
+                if asked && waited.is_some_and(|w| w >= EXPECT_IGNORED_AFTER) {
+                    self.note_expect_ignored();
+                }
                 let whole = reader.count >= bytes.len() as u64;
                 (sent, reader.count, whole)
             }
@@ -1122,11 +1157,13 @@ fn closed_before_answer(e: &ureq::Error) -> bool {
 }
 
 /// A request body reader that counts what `ureq` took from it: a 2xx is a
-/// write only when the whole body was taken.
+/// write only when the whole body was taken. When it was first read tells
+/// how long `ureq` waited for `100 Continue`.
 struct Counted<R> {
     inner: R,
     count: u64,
     eof: bool,
+    first_read: Option<Instant>,
 }
 
 impl<R> Counted<R> {
@@ -1135,12 +1172,14 @@ impl<R> Counted<R> {
             inner,
             count: 0,
             eof: false,
+            first_read: None,
         }
     }
 }
 
 impl<R: std::io::Read> std::io::Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.first_read.get_or_insert_with(Instant::now);
         let n = self.inner.read(buf)?;
         if n == 0 && !buf.is_empty() {
             self.eof = true;
