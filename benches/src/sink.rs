@@ -93,6 +93,7 @@ fn connection(stream: TcpStream, lines: &AtomicU64) -> io::Result<()> {
         let request = String::from_utf8_lossy(&line).into_owned();
         let mut length = 0u64;
         let mut chunked = false;
+        let mut expect_continue = false;
         loop {
             line.clear();
             input.read_until(b'\n', &mut line)?;
@@ -105,7 +106,15 @@ fn connection(stream: TcpStream, lines: &AtomicU64) -> io::Result<()> {
                 length = v.trim().parse().unwrap_or(0);
             } else if header.starts_with("transfer-encoding:") && header.contains("chunked") {
                 chunked = true;
+            } else if header.starts_with("expect:") && header.contains("100-continue") {
+                expect_continue = true;
             }
+        }
+        // As every HTTP/1.1 server does: a client asking waits for this
+        // before it sends the body.
+        if expect_continue {
+            out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            out.flush()?;
         }
         let mut received = 0u64;
         let mut last = b'\n';
