@@ -254,7 +254,6 @@ fn init_logging(verbose: u8, token: Option<&str>) {
 struct LineSet {
     ranges: Vec<(u64, u64)>,
     count: u64,
-    listed: u64,
 }
 
 impl LineSet {
@@ -264,13 +263,11 @@ impl LineSet {
         if let Some(last) = self.ranges.last_mut() {
             if n == last.1.saturating_add(1) {
                 last.1 = n;
-                self.listed += 1;
                 return;
             }
         }
         if self.ranges.len() < MAX_RANGES {
             self.ranges.push((n, n));
-            self.listed += 1;
         }
     }
 
@@ -287,7 +284,8 @@ impl LineSet {
                 let _ = write!(s, "{a}-{b}");
             }
         }
-        let more = self.count.saturating_sub(self.listed);
+        let listed: u64 = self.ranges.iter().map(|(a, b)| b - a + 1).sum();
+        let more = self.count.saturating_sub(listed);
         if more > 0 {
             let _ = write!(s, " and {} more", thousands(more));
         }
@@ -344,8 +342,8 @@ struct Group {
 #[derive(Debug, Default)]
 struct Report {
     groups: Vec<Group>,
-    /// Lines whose message was not kept.
-    other: LineSet,
+    /// How many lines had a message that was not kept.
+    other: u64,
 }
 
 impl Report {
@@ -367,12 +365,9 @@ impl Report {
             }
             None => None,
         };
-        let set = match idx.and_then(|i| self.groups.get_mut(i)) {
-            Some(g) => &mut g.lines,
-            None => &mut self.other,
-        };
-        for n in lines {
-            set.add(n);
+        match idx.and_then(|i| self.groups.get_mut(i)) {
+            Some(g) => lines.into_iter().for_each(|n| g.lines.add(n)),
+            None => self.other += lines.into_iter().count() as u64,
         }
     }
 
@@ -385,15 +380,11 @@ impl Report {
                 g.message
             ));
         }
-        if self.other.count > 0 {
+        if self.other > 0 {
             say(&format!(
                 "{} more {} not stored for other reasons (not shown)",
-                thousands(self.other.count),
-                if self.other.count == 1 {
-                    "line"
-                } else {
-                    "lines"
-                }
+                thousands(self.other),
+                if self.other == 1 { "line" } else { "lines" }
             ));
         }
     }
