@@ -500,7 +500,7 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
         .max_retries(Some(args.max_retries));
     if let Some(secs) = args.max_retry_wait {
         // No single wait longer than the cap: neither the server's
-        // Retry-After (the sender's setting, below) nor the backoff. A cap
+        // Retry-After nor the backoff. A cap
         // above the default also lets the retries run that long (the
         // policy gives up on a batch once its next try would start more
         // than `max_elapsed` after its first failure).
@@ -511,15 +511,10 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             .map(|e| e.max(ms.saturating_mul(retries)));
         policy = policy
             .max_interval_ms(ms.min(policy.max_interval()))
-            .max_elapsed_ms(elapsed);
+            .max_elapsed_ms(elapsed)
+            .max_retry_after_ms(ms);
     }
-    let mut sender = client.as_ref().map(|c| {
-        let sender = cli::Sender::new(c, policy);
-        match args.max_retry_wait {
-            Some(secs) => sender.max_retry_after(Duration::from_secs(u64::from(secs))),
-            None => sender,
-        }
-    });
+    let mut sender = client.as_ref().map(|c| cli::Sender::new(c, policy));
 
     if io::stderr().is_terminal() {
         let _ = BAR.set(progress_bar(len));
@@ -684,7 +679,6 @@ fn send(sender: &mut cli::Sender<'_>, batch: Vec<Line>, run: &mut Run) {
 fn settle(f: Failed, took: Duration, run: &mut Run) {
     let token = run.token.as_deref();
     let n = f.lines.len() as u64;
-    let tags = || f.lines.iter().map(Line::tag);
     let mut written = f.written as u64;
     if let FailureReason::Server(e) = &f.reason {
         if matches!(e.outcome, Outcome::PartiallyWritten(_)) && written > 0 {
@@ -704,58 +698,60 @@ fn settle(f: Failed, took: Duration, run: &mut Run) {
         }
     }
     run.summary.written += written;
-    match &f.reason {
+    let (what, stopped) = match &f.reason {
         FailureReason::Server(e) if matches!(e.action(), Action::Drop | Action::Split) => {
-            run.summary.rejected += n;
-            let mut whole = server_message(e, token);
-            if matches!(e.outcome, Outcome::Rejected) && f.reasons.iter().any(Option::is_some) {
-                // InfluxDB 3 Core and 2.x refuse a whole request for its
-                // bad lines: the others may be fine.
-                whole = format!("with the whole request, for the bad lines named: {whole}");
-            }
-            // Each line under its own reason when the server gave one, the
-            // others under the answer's message; line numbers in order.
-            let mut tagged: Vec<(u64, Option<String>)> = f
-                .lines
-                .iter()
-                .zip(f.reasons.iter().chain(std::iter::repeat(&None)))
-                .map(|(line, reason)| {
-                    let msg = reason
-                        .as_deref()
-                        .map(|r| for_display(r, token, MESSAGE_CHARS));
-                    (line.tag(), msg)
-                })
-                .collect();
-            tagged.sort_by_key(|(tag, _)| *tag);
-            for (tag, msg) in &tagged {
-                run.report
-                    .add(Fate::Rejected, msg.as_deref().unwrap_or(&whole), [*tag]);
-            }
+            return rejected(&f, e, run);
         }
         FailureReason::Server(e) => {
-            run.summary.not_sent += n;
             let (what, advice) = refusal(e, token);
-            run.report.add(Fate::NotSent, &what, tags());
-            run.summary.stopped = Some(advice);
+            (what, Some(advice))
         }
-        FailureReason::GaveUp(g) => {
-            run.summary.not_sent += n;
-            let what = gave_up(g, took, token);
-            run.report.add(Fate::NotSent, &what, tags());
-            run.summary.stopped =
-                Some("the server did not take the data: run again later".to_owned());
-        }
-        FailureReason::Config(m) => {
-            run.summary.not_sent += n;
-            let what = for_display(m, token, MESSAGE_CHARS);
-            run.report.add(Fate::NotSent, &what, tags());
-            run.summary.stopped = Some("fix the configuration and run again".to_owned());
-        }
-        other => {
-            run.summary.not_sent += n;
-            let what = for_display(&other.to_string(), token, MESSAGE_CHARS);
-            run.report.add(Fate::NotSent, &what, tags());
-        }
+        FailureReason::GaveUp(g) => (
+            gave_up(g, took, token),
+            Some("the server did not take the data: run again later".to_owned()),
+        ),
+        FailureReason::Config(m) => (
+            for_display(m, token, MESSAGE_CHARS),
+            Some("fix the configuration and run again".to_owned()),
+        ),
+        other => (for_display(&other.to_string(), token, MESSAGE_CHARS), None),
+    };
+    run.summary.not_sent += n;
+    run.report
+        .add(Fate::NotSent, &what, f.lines.iter().map(Line::tag));
+    if stopped.is_some() {
+        run.summary.stopped = stopped;
+    }
+}
+
+/// Counts and reports lines the server refused (each under its own reason
+/// when the server gave one).
+fn rejected(f: &Failed, e: &ServerError, run: &mut Run) {
+    let token = run.token.as_deref();
+    run.summary.rejected += f.lines.len() as u64;
+    let mut whole = server_message(e, token);
+    if matches!(e.outcome, Outcome::Rejected) && f.reasons.iter().any(Option::is_some) {
+        // InfluxDB 3 Core and 2.x refuse a whole request for its
+        // bad lines: the others may be fine.
+        whole = format!("with the whole request, for the bad lines named: {whole}");
+    }
+    // Each line under its own reason when the server gave one, the
+    // others under the answer's message; line numbers in order.
+    let mut tagged: Vec<(u64, Option<String>)> = f
+        .lines
+        .iter()
+        .zip(f.reasons.iter().chain(std::iter::repeat(&None)))
+        .map(|(line, reason)| {
+            let msg = reason
+                .as_deref()
+                .map(|r| for_display(r, token, MESSAGE_CHARS));
+            (line.tag(), msg)
+        })
+        .collect();
+    tagged.sort_by_key(|(tag, _)| *tag);
+    for (tag, msg) in &tagged {
+        run.report
+            .add(Fate::Rejected, msg.as_deref().unwrap_or(&whole), [*tag]);
     }
 }
 
