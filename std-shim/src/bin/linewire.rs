@@ -14,9 +14,9 @@
 //!
 //! Retries, waits and 413 splits are logged on standard error as they
 //! happen (`-v` or `RUST_LOG` for more); `--max-retry-wait` caps every
-//! wait, a server's `Retry-After` included. The exit status is 0 when every line was written, 1 when any was
-//! not (rejected, not sent, or the run stopped), 2 on a usage,
-//! configuration or read error.
+//! wait, a server's `Retry-After` included. The exit status is 0 when
+//! every line was written, 1 when any was not (rejected, not sent, or the
+//! run stopped), 2 on a usage, configuration or read error.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -403,10 +403,8 @@ struct Summary {
     unsure: u64,
     /// Why the run stopped before the end of the input, and what to do.
     stopped: Option<String>,
-    /// The last line read.
-    last_line: u64,
-    /// The run stopped with input left unread.
-    unread: bool,
+    /// The run stopped with input left unread: the last line read.
+    unread_after: Option<u64>,
     /// Reading the input failed.
     read_error: Option<String>,
     dry_run: bool,
@@ -548,7 +546,6 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             break;
         }
         line_no += 1;
-        run.summary.last_line = line_no;
         if let Some(bar) = BAR.get() {
             bar.inc(n as u64);
         }
@@ -567,7 +564,8 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
                 continue;
             }
         };
-        if text.trim().is_empty() || text.trim_start().starts_with('#') {
+        let start = text.trim_start();
+        if start.is_empty() || start.starts_with('#') {
             continue;
         }
         run.summary.lines += 1;
@@ -587,7 +585,9 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             }
             batch_bytes = 0;
             if run.summary.stopped.is_some() {
-                run.summary.unread = reader.fill_buf().map_or(true, |b| !b.is_empty());
+                if reader.fill_buf().map_or(true, |b| !b.is_empty()) {
+                    run.summary.unread_after = Some(line_no);
+                }
                 break;
             }
         }
@@ -604,13 +604,11 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
     run.report.print();
     let s = &run.summary;
     if let Some(why) = &s.stopped {
-        if s.unread {
-            say(&format!(
-                "stopped after line {}, the rest was not read: {why}",
-                s.last_line
-            ));
-        } else {
-            say(&format!("stopped: {why}"));
+        match s.unread_after {
+            Some(line) => say(&format!(
+                "stopped after line {line}, the rest was not read: {why}"
+            )),
+            None => say(&format!("stopped: {why}")),
         }
     }
     if s.unnamed > 0 {
@@ -652,7 +650,7 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             s.written,
             s.rejected,
             s.not_sent,
-            if s.unread {
+            if s.unread_after.is_some() {
                 "; stopped early, the rest of the input was not read"
             } else {
                 ""
