@@ -21,7 +21,6 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -442,7 +441,7 @@ fn open(path: &str) -> io::Result<(Box<dyn Read>, Option<u64>)> {
     if path == "-" {
         Ok((Box::new(io::stdin().lock()), None))
     } else {
-        let file = File::open(PathBuf::from(path))?;
+        let file = File::open(path)?;
         let len = file.metadata().ok().map(|m| m.len());
         Ok((Box::new(file), len))
     }
@@ -690,7 +689,7 @@ fn settle(f: Failed, took: Duration, run: &mut Run) {
             }
             // A server that lists a fixed number of bad lines (Cloud
             // Serverless: 100) may have rejected more than it listed.
-            if f.lines.len() >= SERVER_LIST_CAP {
+            if n >= SERVER_LIST_CAP as u64 {
                 run.summary.unsure += written;
             }
         }
