@@ -14,14 +14,13 @@
 //!
 //! Retries, waits and 413 splits are logged on standard error as they
 //! happen (`-v` or `RUST_LOG` for more); `--max-retry-wait` caps every
-//! wait, a server's `Retry-After` included. The exit status is 0 when every line was written, 1 when any was
-//! not (rejected, not sent, or the run stopped), 2 on a usage,
-//! configuration or read error.
+//! wait, a server's `Retry-After` included. The exit status is 0 when
+//! every line was written, 1 when any was not (rejected, not sent, or the
+//! run stopped), 2 on a usage, configuration or read error.
 
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -254,7 +253,6 @@ fn init_logging(verbose: u8, token: Option<&str>) {
 struct LineSet {
     ranges: Vec<(u64, u64)>,
     count: u64,
-    listed: u64,
 }
 
 impl LineSet {
@@ -264,13 +262,11 @@ impl LineSet {
         if let Some(last) = self.ranges.last_mut() {
             if n == last.1.saturating_add(1) {
                 last.1 = n;
-                self.listed += 1;
                 return;
             }
         }
         if self.ranges.len() < MAX_RANGES {
             self.ranges.push((n, n));
-            self.listed += 1;
         }
     }
 
@@ -287,7 +283,8 @@ impl LineSet {
                 let _ = write!(s, "{a}-{b}");
             }
         }
-        let more = self.count.saturating_sub(self.listed);
+        let listed: u64 = self.ranges.iter().map(|(a, b)| b - a + 1).sum();
+        let more = self.count.saturating_sub(listed);
         if more > 0 {
             let _ = write!(s, " and {} more", thousands(more));
         }
@@ -344,8 +341,8 @@ struct Group {
 #[derive(Debug, Default)]
 struct Report {
     groups: Vec<Group>,
-    /// Lines whose message was not kept.
-    other: LineSet,
+    /// How many lines had a message that was not kept.
+    other: u64,
 }
 
 impl Report {
@@ -367,12 +364,9 @@ impl Report {
             }
             None => None,
         };
-        let set = match idx.and_then(|i| self.groups.get_mut(i)) {
-            Some(g) => &mut g.lines,
-            None => &mut self.other,
-        };
-        for n in lines {
-            set.add(n);
+        match idx.and_then(|i| self.groups.get_mut(i)) {
+            Some(g) => lines.into_iter().for_each(|n| g.lines.add(n)),
+            None => self.other += lines.into_iter().count() as u64,
         }
     }
 
@@ -385,15 +379,11 @@ impl Report {
                 g.message
             ));
         }
-        if self.other.count > 0 {
+        if self.other > 0 {
             say(&format!(
                 "{} more {} not stored for other reasons (not shown)",
-                thousands(self.other.count),
-                if self.other.count == 1 {
-                    "line"
-                } else {
-                    "lines"
-                }
+                thousands(self.other),
+                if self.other == 1 { "line" } else { "lines" }
             ));
         }
     }
@@ -412,10 +402,8 @@ struct Summary {
     unsure: u64,
     /// Why the run stopped before the end of the input, and what to do.
     stopped: Option<String>,
-    /// The last line read.
-    last_line: u64,
-    /// The run stopped with input left unread.
-    unread: bool,
+    /// The run stopped with input left unread: the last line read.
+    unread_after: Option<u64>,
     /// Reading the input failed.
     read_error: Option<String>,
     dry_run: bool,
@@ -453,7 +441,7 @@ fn open(path: &str) -> io::Result<(Box<dyn Read>, Option<u64>)> {
     if path == "-" {
         Ok((Box::new(io::stdin().lock()), None))
     } else {
-        let file = File::open(PathBuf::from(path))?;
+        let file = File::open(path)?;
         let len = file.metadata().ok().map(|m| m.len());
         Ok((Box::new(file), len))
     }
@@ -509,7 +497,7 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
         .max_retries(Some(args.max_retries));
     if let Some(secs) = args.max_retry_wait {
         // No single wait longer than the cap: neither the server's
-        // Retry-After (the sender's setting, below) nor the backoff. A cap
+        // Retry-After nor the backoff. A cap
         // above the default also lets the retries run that long (the
         // policy gives up on a batch once its next try would start more
         // than `max_elapsed` after its first failure).
@@ -520,15 +508,10 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             .map(|e| e.max(ms.saturating_mul(retries)));
         policy = policy
             .max_interval_ms(ms.min(policy.max_interval()))
-            .max_elapsed_ms(elapsed);
+            .max_elapsed_ms(elapsed)
+            .max_retry_after_ms(ms);
     }
-    let mut sender = client.as_ref().map(|c| {
-        let sender = cli::Sender::new(c, policy);
-        match args.max_retry_wait {
-            Some(secs) => sender.max_retry_after(Duration::from_secs(u64::from(secs))),
-            None => sender,
-        }
-    });
+    let mut sender = client.as_ref().map(|c| cli::Sender::new(c, policy));
 
     if io::stderr().is_terminal() {
         let _ = BAR.set(progress_bar(len));
@@ -562,7 +545,6 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             break;
         }
         line_no += 1;
-        run.summary.last_line = line_no;
         if let Some(bar) = BAR.get() {
             bar.inc(n as u64);
         }
@@ -581,7 +563,8 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
                 continue;
             }
         };
-        if text.trim().is_empty() || text.trim_start().starts_with('#') {
+        let start = text.trim_start();
+        if start.is_empty() || start.starts_with('#') {
             continue;
         }
         run.summary.lines += 1;
@@ -601,7 +584,9 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             }
             batch_bytes = 0;
             if run.summary.stopped.is_some() {
-                run.summary.unread = reader.fill_buf().map_or(true, |b| !b.is_empty());
+                if reader.fill_buf().map_or(true, |b| !b.is_empty()) {
+                    run.summary.unread_after = Some(line_no);
+                }
                 break;
             }
         }
@@ -618,13 +603,11 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
     run.report.print();
     let s = &run.summary;
     if let Some(why) = &s.stopped {
-        if s.unread {
-            say(&format!(
-                "stopped after line {}, the rest was not read: {why}",
-                s.last_line
-            ));
-        } else {
-            say(&format!("stopped: {why}"));
+        match s.unread_after {
+            Some(line) => say(&format!(
+                "stopped after line {line}, the rest was not read: {why}"
+            )),
+            None => say(&format!("stopped: {why}")),
         }
     }
     if s.unnamed > 0 {
@@ -666,7 +649,7 @@ fn write(args: &WriteArgs) -> Result<Summary, String> {
             s.written,
             s.rejected,
             s.not_sent,
-            if s.unread {
+            if s.unread_after.is_some() {
                 "; stopped early, the rest of the input was not read"
             } else {
                 ""
@@ -693,7 +676,6 @@ fn send(sender: &mut cli::Sender<'_>, batch: Vec<Line>, run: &mut Run) {
 fn settle(f: Failed, took: Duration, run: &mut Run) {
     let token = run.token.as_deref();
     let n = f.lines.len() as u64;
-    let tags = || f.lines.iter().map(Line::tag);
     let mut written = f.written as u64;
     if let FailureReason::Server(e) = &f.reason {
         if matches!(e.outcome, Outcome::PartiallyWritten(_)) && written > 0 {
@@ -707,64 +689,66 @@ fn settle(f: Failed, took: Duration, run: &mut Run) {
             }
             // A server that lists a fixed number of bad lines (Cloud
             // Serverless: 100) may have rejected more than it listed.
-            if f.lines.len() >= SERVER_LIST_CAP {
+            if n >= SERVER_LIST_CAP as u64 {
                 run.summary.unsure += written;
             }
         }
     }
     run.summary.written += written;
-    match &f.reason {
+    let (what, stopped) = match &f.reason {
         FailureReason::Server(e) if matches!(e.action(), Action::Drop | Action::Split) => {
-            run.summary.rejected += n;
-            let mut whole = server_message(e, token);
-            if matches!(e.outcome, Outcome::Rejected) && f.reasons.iter().any(Option::is_some) {
-                // InfluxDB 3 Core and 2.x refuse a whole request for its
-                // bad lines: the others may be fine.
-                whole = format!("with the whole request, for the bad lines named: {whole}");
-            }
-            // Each line under its own reason when the server gave one, the
-            // others under the answer's message; line numbers in order.
-            let mut tagged: Vec<(u64, Option<String>)> = f
-                .lines
-                .iter()
-                .zip(f.reasons.iter().chain(std::iter::repeat(&None)))
-                .map(|(line, reason)| {
-                    let msg = reason
-                        .as_deref()
-                        .map(|r| for_display(r, token, MESSAGE_CHARS));
-                    (line.tag(), msg)
-                })
-                .collect();
-            tagged.sort_by_key(|(tag, _)| *tag);
-            for (tag, msg) in &tagged {
-                run.report
-                    .add(Fate::Rejected, msg.as_deref().unwrap_or(&whole), [*tag]);
-            }
+            return rejected(&f, e, run);
         }
         FailureReason::Server(e) => {
-            run.summary.not_sent += n;
             let (what, advice) = refusal(e, token);
-            run.report.add(Fate::NotSent, &what, tags());
-            run.summary.stopped = Some(advice);
+            (what, Some(advice))
         }
-        FailureReason::GaveUp(g) => {
-            run.summary.not_sent += n;
-            let what = gave_up(g, took, token);
-            run.report.add(Fate::NotSent, &what, tags());
-            run.summary.stopped =
-                Some("the server did not take the data: run again later".to_owned());
-        }
-        FailureReason::Config(m) => {
-            run.summary.not_sent += n;
-            let what = for_display(m, token, MESSAGE_CHARS);
-            run.report.add(Fate::NotSent, &what, tags());
-            run.summary.stopped = Some("fix the configuration and run again".to_owned());
-        }
-        other => {
-            run.summary.not_sent += n;
-            let what = for_display(&other.to_string(), token, MESSAGE_CHARS);
-            run.report.add(Fate::NotSent, &what, tags());
-        }
+        FailureReason::GaveUp(g) => (
+            gave_up(g, took, token),
+            Some("the server did not take the data: run again later".to_owned()),
+        ),
+        FailureReason::Config(m) => (
+            for_display(m, token, MESSAGE_CHARS),
+            Some("fix the configuration and run again".to_owned()),
+        ),
+        other => (for_display(&other.to_string(), token, MESSAGE_CHARS), None),
+    };
+    run.summary.not_sent += n;
+    run.report
+        .add(Fate::NotSent, &what, f.lines.iter().map(Line::tag));
+    if stopped.is_some() {
+        run.summary.stopped = stopped;
+    }
+}
+
+/// Counts and reports lines the server refused (each under its own reason
+/// when the server gave one).
+fn rejected(f: &Failed, e: &ServerError, run: &mut Run) {
+    let token = run.token.as_deref();
+    run.summary.rejected += f.lines.len() as u64;
+    let mut whole = server_message(e, token);
+    if matches!(e.outcome, Outcome::Rejected) && f.reasons.iter().any(Option::is_some) {
+        // InfluxDB 3 Core and 2.x refuse a whole request for its
+        // bad lines: the others may be fine.
+        whole = format!("with the whole request, for the bad lines named: {whole}");
+    }
+    // Each line under its own reason when the server gave one, the
+    // others under the answer's message; line numbers in order.
+    let mut tagged: Vec<(u64, Option<String>)> = f
+        .lines
+        .iter()
+        .zip(f.reasons.iter().chain(std::iter::repeat(&None)))
+        .map(|(line, reason)| {
+            let msg = reason
+                .as_deref()
+                .map(|r| for_display(r, token, MESSAGE_CHARS));
+            (line.tag(), msg)
+        })
+        .collect();
+    tagged.sort_by_key(|(tag, _)| *tag);
+    for (tag, msg) in &tagged {
+        run.report
+            .add(Fate::Rejected, msg.as_deref().unwrap_or(&whole), [*tag]);
     }
 }
 
