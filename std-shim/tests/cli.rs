@@ -1121,3 +1121,28 @@ fn giving_up_says_throttled_or_server_error_with_the_tries() {
         );
     }
 }
+
+#[test]
+fn a_partial_write_counting_more_than_it_names_adds_up() {
+    // 1.x names one bad line but says three points were dropped: one line
+    // is stored, three are rejected, and the summary adds up to the four.
+    let server = raw::start(|_, _| {
+        raw::Reply::Send(raw::response(
+            "400 Bad Request",
+            &[("Content-Type", "application/json")],
+            br#"{"error":"partial write: unable to parse 'bad': missing fields dropped=3"}"#,
+        ))
+    });
+    let f = file("m v=1 1\nbad\nm v=3 3\nm v=4 4\n");
+    let out = linewire()
+        .args(raw_args(&server.url, f.path()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("4 lines: 1 written, 3 rejected, 0 not sent"),
+        "{stdout}{stderr}"
+    );
+    assert!(stderr.contains("2 more lines were rejected"), "{stderr}");
+}

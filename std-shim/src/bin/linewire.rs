@@ -676,17 +676,16 @@ fn send(sender: &mut cli::Sender<'_>, batch: Vec<Line>, run: &mut Run) {
 fn settle(f: Failed, took: Duration, run: &mut Run) {
     let token = run.token.as_deref();
     let n = f.lines.len() as u64;
-    let mut written = f.written as u64;
+    let written = f.written as u64;
     if let FailureReason::Server(e) = &f.reason {
-        if matches!(e.outcome, Outcome::PartiallyWritten(_)) && written > 0 {
-            // The server counted more rejected lines than it named: they
-            // are among those counted written, which ones is unknown.
-            let unnamed = u64::from(e.rejected_count).saturating_sub(n).min(written);
-            if unnamed > 0 {
-                written -= unnamed;
-                run.summary.rejected += unnamed;
-                run.summary.unnamed += unnamed;
-            }
+        if matches!(e.outcome, Outcome::PartiallyWritten(_)) {
+            // The server counted more rejected lines than it named
+            // (`dropped=N`, a larger count): `deliver` already left them out
+            // of `written`; which lines they are is unknown.
+            let counted = e.rejected_count.max(e.dropped.unwrap_or(0));
+            let unnamed = u64::from(counted).saturating_sub(n);
+            run.summary.rejected += unnamed;
+            run.summary.unnamed += unnamed;
             // A server that lists a fixed number of bad lines (Cloud
             // Serverless: 100) may have rejected more than it listed.
             if n >= SERVER_LIST_CAP as u64 {
