@@ -802,57 +802,19 @@ fn a_head_ureq_cannot_parse_is_a_transport_error() {
 
 /// A keep-alive server that never answers `Expect: 100-continue` (as some
 /// proxies and small servers do): it reads each request whole and answers
-/// 204. Returns its URL and the heads it received.
-fn ignoring_expect() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = Arc::clone(&heads);
-    std::thread::spawn(move || {
-        // One kept-alive connection carries every write.
-        {
-            let Some(Ok(conn)) = listener.incoming().next() else {
-                return;
-            };
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut conn = conn;
-            loop {
-                let mut head = String::new();
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push_str(&line);
-                    if line == "\r\n" {
-                        break;
-                    }
-                }
-                let len = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length: ")
-                            .map(str::to_owned)
-                    })
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                let mut body = vec![0u8; len];
-                if reader.read_exact(&mut body).is_err() {
-                    return;
-                }
-                seen.lock().unwrap().push(head);
-                let _ = conn.write_all(b"HTTP/1.1 204 No Content\r\n\r\n");
-            }
-        }
-    });
-    (url, heads)
+/// 204.
+fn ignoring_expect() -> raw::Server {
+    raw::start(|_, _| raw::Reply::Send(b"HTTP/1.1 204 No Content\r\n\r\n".to_vec()))
 }
+
+/// A minimal HTTP/1.1 server for answers the test kit does not script.
+#[path = "support/raw.rs"]
+mod raw;
 
 #[test]
 fn a_server_ignoring_expect_costs_the_wait_once() {
-    let (url, heads) = ignoring_expect();
-    let client = Client::new(&url, Some("t"))
+    let server = ignoring_expect();
+    let client = Client::new(&server.url, Some("t"))
         .unwrap()
         .bucket("b")
         .gzip(false);
@@ -862,10 +824,10 @@ fn a_server_ignoring_expect_costs_the_wait_once() {
     for _ in 0..4 {
         client.write_line_protocol(&body).unwrap();
     }
-    let heads = heads.lock().unwrap();
-    let asked: Vec<bool> = heads
+    let asked: Vec<bool> = server
+        .requests()
         .iter()
-        .map(|h| h.to_ascii_lowercase().contains("expect: 100-continue"))
+        .map(|r| r.head.to_ascii_lowercase().contains("expect: 100-continue"))
         .collect();
     assert_eq!(
         asked,
