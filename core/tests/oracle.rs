@@ -274,14 +274,7 @@ fn check_parsed(
     precision: Precision,
 ) {
     assert_eq!(parsed.series.measurement.as_str(), p.measurement);
-    let mut tags: Vec<(String, String)> = defaults
-        .iter()
-        .cloned()
-        .chain(p.tags.iter().cloned())
-        .collect();
-    if sort {
-        tags.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    }
+    let tags = expected_tags(p, defaults, sort);
     let got_tags: Vec<(String, String)> = parsed
         .series
         .tag_set
@@ -442,14 +435,9 @@ fn go_read(line: &[u8]) -> Option<GoLine> {
     })
 }
 
-/// What InfluxDB 1.x/2.x reads differently from `p` in `line`, if anything.
-fn go_mismatch(
-    line: &[u8],
-    p: &Point,
-    defaults: &[(String, String)],
-    sort: bool,
-) -> Option<String> {
-    let go = go_read(line)?;
+/// The tags a line written from `p` carries: the default tags first, then
+/// the point's own, sorted by key (bytewise) when the writer sorts them.
+fn expected_tags(p: &Point, defaults: &[(String, String)], sort: bool) -> Vec<(String, String)> {
     let mut tags: Vec<(String, String)> = defaults
         .iter()
         .cloned()
@@ -458,6 +446,18 @@ fn go_mismatch(
     if sort {
         tags.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     }
+    tags
+}
+
+/// What InfluxDB 1.x/2.x reads differently from `p` in `line`, if anything.
+fn go_mismatch(
+    line: &[u8],
+    p: &Point,
+    defaults: &[(String, String)],
+    sort: bool,
+) -> Option<String> {
+    let go = go_read(line)?;
+    let tags = expected_tags(p, defaults, sort);
     let tags: Vec<(Vec<u8>, Vec<u8>)> = tags
         .into_iter()
         .map(|(k, v)| (k.into_bytes(), v.into_bytes()))
