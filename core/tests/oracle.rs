@@ -275,14 +275,7 @@ fn check_parsed(
 ) {
     assert_eq!(parsed.series.measurement.as_str(), p.measurement);
     let tags = expected_tags(p, defaults, sort);
-    let got_tags: Vec<(String, String)> = parsed
-        .series
-        .tag_set
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    assert_eq!(got_tags, tags);
+    assert_eq!(parsed_tags(parsed), tags);
     assert_eq!(parsed.field_set.len(), p.fields.len());
     for ((gk, gv), (k, v)) in parsed.field_set.iter().zip(&p.fields) {
         assert_eq!(gk.as_str(), k);
@@ -435,6 +428,17 @@ fn go_read(line: &[u8]) -> Option<GoLine> {
     })
 }
 
+/// The tags the Rust line-protocol parser read, in line order.
+fn parsed_tags(parsed: &influxdb_line_protocol::ParsedLine<'_>) -> Vec<(String, String)> {
+    parsed
+        .series
+        .tag_set
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// The tags a line written from `p` carries: the default tags first, then
 /// the point's own, sorted by key (bytewise) when the writer sorts them.
 fn expected_tags(p: &Point, defaults: &[(String, String)], sort: bool) -> Vec<(String, String)> {
@@ -482,15 +486,8 @@ fn iox_reads_back(line: &str, p: &Point) -> bool {
     let Some(Ok(parsed)) = parse_lines(line).next() else {
         return false;
     };
-    let tags: Vec<(String, String)> = parsed
-        .series
-        .tag_set
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
     parsed.series.measurement.as_str() == p.measurement
-        && tags == p.tags
+        && parsed_tags(&parsed) == p.tags
         && parsed.field_set.len() == p.fields.len()
         && parsed
             .field_set
