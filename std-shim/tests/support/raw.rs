@@ -17,12 +17,18 @@ pub struct Request {
     /// The request line and headers as received, through the empty line.
     pub head: String,
     pub body: Vec<u8>,
+    /// Which connection it came on: 1 for the first accepted, and so on.
+    pub conn: usize,
 }
 
 /// What to do with a request.
 pub enum Reply {
     /// Send these bytes (a whole response), keep the connection.
     Send(Vec<u8>),
+    /// Send these bytes, then end the server's side of the connection (a
+    /// FIN, as a server closing an idle connection sends) while still
+    /// reading it: a request the client sends on it anyway is recorded.
+    SendThenHalfClose(Vec<u8>),
 }
 
 /// A response with `Content-Length`.
@@ -71,14 +77,14 @@ pub fn start_with(
     let answer: Arc<Answer> = Arc::new(answer);
     let recorded = Arc::clone(&requests);
     std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
+        for (i, stream) in listener.incoming().flatten().enumerate() {
             let (early, answer, recorded) = (
                 Arc::clone(&early),
                 Arc::clone(&answer),
                 Arc::clone(&recorded),
             );
             std::thread::spawn(move || {
-                let _ = serve(stream, &*early, &*answer, &recorded);
+                let _ = serve(stream, i + 1, &*early, &*answer, &recorded);
             });
         }
     });
@@ -87,6 +93,7 @@ pub fn start_with(
 
 fn serve(
     stream: TcpStream,
+    conn: usize,
     early: &Early,
     answer: &Answer,
     recorded: &Mutex<Vec<Request>>,
@@ -142,7 +149,7 @@ fn serve(
             body.resize(length, 0);
             r.read_exact(&mut body)?;
         }
-        let req = Request { head, body };
+        let req = Request { head, body, conn };
         let n = {
             let mut all = recorded.lock().unwrap();
             all.push(req.clone());
@@ -150,6 +157,10 @@ fn serve(
         };
         match answer(n, &req) {
             Reply::Send(bytes) => out.write_all(&bytes)?,
+            Reply::SendThenHalfClose(bytes) => {
+                out.write_all(&bytes)?;
+                out.shutdown(std::net::Shutdown::Write)?;
+            }
         }
     }
 }
