@@ -253,10 +253,16 @@ fn padded_error_body_keeps_its_fields_first() {
         1,
         "the good line of the partial write is stored"
     );
-    // A success is not padded.
+    // A success is not padded (a 204 would not show it: the record does).
     let ok = write_v2(s.addr(), "bucket=b&precision=s", &[], "m f=1 2");
     assert_eq!(ok.status, 204);
     assert_eq!(s.point_count("b"), 2);
+    assert_eq!(hit_writes(&s), [1], "padded: only the 400");
+}
+
+/// The write numbers the recorded faults hit.
+fn hit_writes(s: &TestServer) -> Vec<u64> {
+    s.faults().iter().filter_map(|f| f.write_number).collect()
 }
 
 #[test]
@@ -314,7 +320,7 @@ fn echo_authorization_puts_the_token_in_401_and_400_bodies() {
         .unwrap()
         .contains("Token right-token"));
     assert_eq!(s.point_count("b"), 1);
-    // Successes echo nothing.
+    // Successes echo nothing (a 204 would not show it: the record does).
     let ok = write_v2(
         s.addr(),
         "bucket=b&precision=s",
@@ -322,6 +328,7 @@ fn echo_authorization_puts_the_token_in_401_and_400_bodies() {
         "m f=1 2",
     );
     assert_eq!(ok.status, 204);
+    assert_eq!(hit_writes(&s), [1, 2], "echoed: only the 401 and the 400");
 }
 
 #[test]
