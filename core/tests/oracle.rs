@@ -274,22 +274,8 @@ fn check_parsed(
     precision: Precision,
 ) {
     assert_eq!(parsed.series.measurement.as_str(), p.measurement);
-    let mut tags: Vec<(String, String)> = defaults
-        .iter()
-        .cloned()
-        .chain(p.tags.iter().cloned())
-        .collect();
-    if sort {
-        tags.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    }
-    let got_tags: Vec<(String, String)> = parsed
-        .series
-        .tag_set
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    assert_eq!(got_tags, tags);
+    let tags = expected_tags(p, defaults, sort);
+    assert_eq!(parsed_tags(parsed), tags);
     assert_eq!(parsed.field_set.len(), p.fields.len());
     for ((gk, gv), (k, v)) in parsed.field_set.iter().zip(&p.fields) {
         assert_eq!(gk.as_str(), k);
@@ -442,14 +428,20 @@ fn go_read(line: &[u8]) -> Option<GoLine> {
     })
 }
 
-/// What InfluxDB 1.x/2.x reads differently from `p` in `line`, if anything.
-fn go_mismatch(
-    line: &[u8],
-    p: &Point,
-    defaults: &[(String, String)],
-    sort: bool,
-) -> Option<String> {
-    let go = go_read(line)?;
+/// The tags the Rust line-protocol parser read, in line order.
+fn parsed_tags(parsed: &influxdb_line_protocol::ParsedLine<'_>) -> Vec<(String, String)> {
+    parsed
+        .series
+        .tag_set
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The tags a line written from `p` carries: the default tags first, then
+/// the point's own, sorted by key (bytewise) when the writer sorts them.
+fn expected_tags(p: &Point, defaults: &[(String, String)], sort: bool) -> Vec<(String, String)> {
     let mut tags: Vec<(String, String)> = defaults
         .iter()
         .cloned()
@@ -458,6 +450,18 @@ fn go_mismatch(
     if sort {
         tags.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     }
+    tags
+}
+
+/// What InfluxDB 1.x/2.x reads differently from `p` in `line`, if anything.
+fn go_mismatch(
+    line: &[u8],
+    p: &Point,
+    defaults: &[(String, String)],
+    sort: bool,
+) -> Option<String> {
+    let go = go_read(line)?;
+    let tags = expected_tags(p, defaults, sort);
     let tags: Vec<(Vec<u8>, Vec<u8>)> = tags
         .into_iter()
         .map(|(k, v)| (k.into_bytes(), v.into_bytes()))
@@ -482,15 +486,8 @@ fn iox_reads_back(line: &str, p: &Point) -> bool {
     let Some(Ok(parsed)) = parse_lines(line).next() else {
         return false;
     };
-    let tags: Vec<(String, String)> = parsed
-        .series
-        .tag_set
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
     parsed.series.measurement.as_str() == p.measurement
-        && tags == p.tags
+        && parsed_tags(&parsed) == p.tags
         && parsed.field_set.len() == p.fields.len()
         && parsed
             .field_set

@@ -818,44 +818,23 @@ fn the_status_decides_for_the_writer_too() {
     assert_eq!(seen[0].lines, ["bad"]);
 }
 
-/// A server that answers every write with `status` and `body`, once per
-/// connection, then closes.
+/// A server that answers every write with `status` and `body`, and
+/// `Connection: close`.
 fn raw_server(status: &'static str, body: &'static str) -> String {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for conn in listener.incoming().take(20) {
-            let Ok(mut conn) = conn else { return };
-            // Read the head and the body (Content-Length) before answering.
-            let mut got = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = conn.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&chunk[..n]);
-                let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let len = text
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length: "))
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if got.len() >= end + 4 + len {
-                        break;
-                    }
-                }
-            }
-            let answer = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = conn.write_all(answer.as_bytes());
-        }
-    });
-    url
+    let answer = raw::response(
+        status,
+        &[
+            ("Content-Type", "application/json"),
+            ("Connection", "close"),
+        ],
+        body.as_bytes(),
+    );
+    raw::start(move |_, _| raw::Reply::Send(answer.clone())).url
 }
+
+/// A minimal HTTP/1.1 server for answers the test kit does not script.
+#[path = "support/raw.rs"]
+mod raw;
 
 #[test]
 fn a_partial_write_counting_more_than_it_names_is_not_counted_written() {

@@ -17,7 +17,7 @@ use std::time::Duration;
 /// [`Fault::SplitWrites`], [`Fault::ManyHeaders`], [`Fault::PadErrorBody`],
 /// [`Fault::EchoAuthorization`], [`Fault::BrokenChunkedResponse`]) change how the answer is
 /// sent. [`Fault::TooLargeBeforeBody`] acts right after the head (after the delays and
-/// [`Fault::CloseBeforeBody`]); [`Fault::AnswerAsV1`] changes how the write is handled.
+/// [`Fault::CloseBeforeBody`]; on a chunked body, once the chunks read pass its limit); [`Fault::AnswerAsV1`] changes how the write is handled.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// 429 Too Many Requests with `Retry-After: <secs>` and a Cloud-style JSON body.
@@ -61,9 +61,11 @@ pub enum Fault {
     /// connection, as Go's `net/http` does for an InfluxDB whose limit is exceeded. With
     /// `drain: false` the unread body is not drained: the client still writing it gets a
     /// connection reset, and may lose the 413 (Go closes once more than 256 KiB are unread).
-    /// With `drain: true` the body is read and discarded for up to a second first, so that
-    /// the 413 reliably arrives. A chunked body (length unknown from the head) is read up to
-    /// `over` bytes before the 413. Nothing is stored. Smaller bodies are served normally.
+    /// With `drain: true` what is left of the body is read and discarded after the 413 (all
+    /// of a `Content-Length` body, a chunked one through its last chunk; each read waits up
+    /// to the server's read timeout), so that the 413 reliably arrives. A chunked body
+    /// (length unknown from the head) is read chunk by chunk while the chunks fit in `over`
+    /// bytes: the 413 comes when the next chunk's size line would pass it. Nothing is stored. Smaller bodies are served normally.
     /// An `Expect: 100-continue` request over the limit gets the 413 instead of `100 Continue`.
     TooLargeBeforeBody {
         /// The largest body accepted, in bytes on the wire.
@@ -86,7 +88,8 @@ pub enum Fault {
     },
     /// Pad a non-2xx JSON answer to at least `bytes` bytes with a trailing `"padding"`
     /// member (after `code`, `line`, `message`, so a client reading only the start still
-    /// sees them). What is stored does not change.
+    /// sees them); a body that is not a JSON object is padded with `.` bytes. What is stored
+    /// does not change.
     PadErrorBody {
         /// The smallest size of the padded body.
         bytes: usize,
@@ -96,9 +99,10 @@ pub enum Fault {
     /// so that there is a body to break; the points are stored as without the fault. A
     /// non-2xx answer keeps its status and what it stored.
     BrokenChunkedResponse,
-    /// A non-2xx answer's message (`message` or `error`) ends with the request's
-    /// `Authorization` header, quoted, as some proxies and servers echo it in 400 and 401
-    /// bodies. What is stored does not change.
+    /// A non-2xx answer's message (`message` or `error`; a body that is not a JSON object
+    /// itself) and its `X-Influxdb-Error` header end with the request's `Authorization`
+    /// header, quoted: `(request had Authorization: "<value>")`, as some proxies and servers
+    /// echo it in 400 and 401 bodies. What is stored does not change.
     EchoAuthorization,
     /// 400 whose message holds terminal control sequences: ESC `[2J` (clear screen), BEL, CR,
     /// and the 8-bit CSI U+009B `31m`; `X-Platform-Error-Code` also carries a U+009B. With
