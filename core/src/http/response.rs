@@ -36,9 +36,12 @@
 //! status line that is not HTTP/1.x or does not fit the buffer, a `101`, or
 //! more than [`MAX_INTERIM`] interim responses.
 //!
-//! Every loop ends: each iteration either consumes a byte, or reads from the
-//! stream, and a stream that returns `Ok(0)` is at its end. A peer that sends
-//! without end is stopped by [`ReadLimits::max_body`] and [`MAX_INTERIM`].
+//! Every loop ends: each iteration either consumes a byte, reads from the
+//! stream, or frees room in a full buffer (head bytes interpreted or
+//! skipped) that the next read fills, and a stream that returns `Ok(0)` is
+//! at its end. A peer that sends without end is stopped by
+//! [`ReadLimits::max_body`] (which also counts the head bytes moved out of
+//! the buffer) and [`MAX_INTERIM`].
 
 use super::error::{PeerError, ReadError, ResourceError, TransportError};
 use super::head::Stop;
@@ -1395,18 +1398,22 @@ impl<'b> ResponseReader<'b> {
 /// Reads one response from `r` into `buf`: the [`ResponseReader`] loop over
 /// an [`embedded_io::Read`].
 ///
-/// Interim `1xx` responses are skipped. The head must fit `buf`; the body
-/// is decoded after the two header values kept, and truncated if it does
-/// not fit (it is still read to its end). `Ok(0)` from `r` is the end of
-/// the stream.
+/// Interim `1xx` responses are skipped. The status line must fit `buf`;
+/// header fields that do not fit are skipped ([`Truncation::Headers`]); the
+/// body is decoded after the two header values kept, and truncated if it
+/// does not fit (it is still read to its end). `Ok(0)` from `r` is the end
+/// of the stream.
 ///
 /// # Errors
 ///
-/// [`ReadError::Transport`] when the stream fails or closes before the head
-/// is complete; [`ReadError::Peer`] for malformed HTTP or a body past
-/// `limits.max_body`; [`ReadError::Resource`] when the head does not fit
-/// `buf`. A stream that fails or closes *during the body* is not an error:
-/// the response is returned with [`Response::is_complete`] `false`.
+/// Only before a complete status line: [`ReadError::Transport`] when the
+/// stream fails or closes; [`ReadError::Peer`] for a status line that is
+/// not HTTP/1.x, a `101` or too many interim responses;
+/// [`ReadError::Resource`] when the status line does not fit `buf`. After
+/// it, the status decides: a malformed field, a cut head or body, or a body
+/// past `limits.max_body` is not an error, the response is returned with
+/// [`Response::truncation`] saying what was lost (and
+/// [`Response::is_complete`] `false` when the body is cut or not read).
 ///
 /// ```
 /// use linewire::http::{read_response, ReadLimits};
