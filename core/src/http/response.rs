@@ -281,7 +281,6 @@ pub struct Response<'b> {
     pub(crate) content_length: Option<u32>,
     pub(crate) framing: Framing,
     pub(crate) reusable: bool,
-    pub(crate) complete: bool,
     pub(crate) truncation: Option<Truncation>,
     pub(crate) body_len: u32,
     pub(crate) platform_error_code: Option<&'b str>,
@@ -380,7 +379,11 @@ impl<'b> Response<'b> {
     /// # Ok::<(), linewire::http::ReadError>(())
     /// ```
     pub fn is_complete(&self) -> bool {
-        self.complete
+        // The body is cut or not read exactly when one of these is reported.
+        !matches!(
+            self.truncation,
+            Some(Truncation::Body | Truncation::Framing)
+        )
     }
 
     /// What was lost after the status line, if anything: skipped header
@@ -888,7 +891,6 @@ pub struct ResponseReader<'b> {
     body_start: usize,
     framing: Framing,
     st: BodyState,
-    complete: bool,
     extra: bool,
     truncation: Option<Truncation>,
     to_scratch: bool,
@@ -934,7 +936,6 @@ impl<'b> ResponseReader<'b> {
                 wire_len: 0,
                 limit: limits.max_body,
             },
-            complete: true,
             extra: false,
             truncation: None,
             to_scratch: false,
@@ -1234,7 +1235,6 @@ impl<'b> ResponseReader<'b> {
         self.body_start = cursor;
         self.framing = if bad_framing {
             // Where the body ends is not known: it is not read.
-            self.complete = false;
             self.truncation = Some(Truncation::Framing);
             Framing::Unknown
         } else if status == 204 || status == 304 {
@@ -1264,7 +1264,6 @@ impl<'b> ResponseReader<'b> {
     // Kept out of line: 32 B less flash on the Cortex-M3.
     #[inline(never)]
     fn cut_body(&mut self) {
-        self.complete = false;
         self.truncation = self.truncation.max(Some(Truncation::Body));
         self.phase = Phase::Done;
     }
@@ -1359,8 +1358,7 @@ impl<'b> ResponseReader<'b> {
             keep_alive,
             ..
         } = self.acc;
-        let reusable = self.complete
-            && self.truncation.is_none()
+        let reusable = self.truncation.is_none()
             && !self.extra
             && self.framing != Framing::UntilClose
             && !close
@@ -1385,7 +1383,6 @@ impl<'b> ResponseReader<'b> {
             content_length,
             framing: self.framing,
             reusable,
-            complete: self.complete,
             truncation: self.truncation,
             body_len: self.st.body_len,
             platform_error_code: text(self.acc.kept[0]),
