@@ -1290,13 +1290,8 @@ impl<'b> ResponseReader<'b> {
             fed
         } else {
             let from = self.st.w;
-            match self.st.feed_range(self.buf, from, from.saturating_add(n)) {
-                Ok(extra) => {
-                    self.extra = extra;
-                    Ok(())
-                }
-                Err(()) => Err(()),
-            }
+            let fed = self.st.feed_range(self.buf, from, from.saturating_add(n));
+            fed.map(|extra| self.extra = extra)
         };
         if fed.is_err() {
             self.cut_body();
