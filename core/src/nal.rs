@@ -826,8 +826,10 @@ impl<S: TcpClientStack, W: Wait<S>> embedded_io::Write for NalStream<S, W> {
                     };
                     // Kept open: a server that refused the body (413, then
                     // close) has often answered already, and the write
-                    // transaction reads that answer next. The transaction's
-                    // caller, `write_payload`, closes the socket after it.
+                    // transaction reads that answer next. `Self::write_payload`
+                    // closes the socket after it (such an answer is never
+                    // reusable); a caller of the bare `http::write_batch`
+                    // closes it, as after any reply that is not reusable.
                     return Err(self.record(err));
                 }
             }

@@ -1,7 +1,7 @@
 //! The crate's response-head parser against `httparse` (the parser it
 //! replaced, with the configuration the crate used): the same answer
-//! (complete, partial, invalid; neither limits the number of headers), and for a complete head
-//! the same length, status, version and header ranges.
+//! (complete, partial, invalid; neither limits the number of headers), and
+//! for a complete head the same length, status, version and header ranges.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -248,10 +248,10 @@ pub enum WriteError {
     Config(ConfigError),
     /// The stream failed; the write may or may not have happened.
     Transport(TransportError),
-    /// The peer's answer is not valid HTTP; the write may or may not have
-    /// happened.
+    /// The peer's answer has no valid HTTP/1.x status line (or an interim
+    /// response it may not send); the write may or may not have happened.
     Peer(PeerError),
-    /// The response buffer is too small for the response head.
+    /// The response buffer is too small for the response status line.
     Resource(ResourceError),
 }
 
@@ -328,11 +328,11 @@ impl From<ResourceError> for WriteError {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ReadError {
-    /// The stream failed or closed before the head was complete.
+    /// The stream failed or closed before the status line was complete.
     Transport(TransportError),
-    /// The peer's answer is not valid HTTP.
+    /// The peer's answer has no valid HTTP/1.x status line.
     Peer(PeerError),
-    /// The response buffer is too small for the head.
+    /// The response buffer is too small for the status line.
     Resource(ResourceError),
 }
 

@@ -264,7 +264,7 @@ pub struct Reply<'b> {
 
 impl<'b> From<Response<'b>> for Reply<'b> {
     fn from(r: Response<'b>) -> Self {
-        let body_truncated = r.is_truncated() || !r.complete;
+        let body_truncated = r.is_truncated() || !r.is_complete();
         let truncation = r.truncation;
         let error = if matches!(r.status, 200..=299) {
             ErrorBody::empty()

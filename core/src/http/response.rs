@@ -36,9 +36,12 @@
 //! status line that is not HTTP/1.x or does not fit the buffer, a `101`, or
 //! more than [`MAX_INTERIM`] interim responses.
 //!
-//! Every loop ends: each iteration either consumes a byte, or reads from the
-//! stream, and a stream that returns `Ok(0)` is at its end. A peer that sends
-//! without end is stopped by [`ReadLimits::max_body`] and [`MAX_INTERIM`].
+//! Every loop ends: each iteration either consumes a byte, reads from the
+//! stream, or frees room in a full buffer (head bytes interpreted or
+//! skipped) that the next read fills, and a stream that returns `Ok(0)` is
+//! at its end. A peer that sends without end is stopped by
+//! [`ReadLimits::max_body`] (which also counts the head bytes moved out of
+//! the buffer) and [`MAX_INTERIM`].
 
 use super::error::{PeerError, ReadError, ResourceError, TransportError};
 use super::head::Stop;
@@ -278,7 +281,6 @@ pub struct Response<'b> {
     pub(crate) content_length: Option<u32>,
     pub(crate) framing: Framing,
     pub(crate) reusable: bool,
-    pub(crate) complete: bool,
     pub(crate) truncation: Option<Truncation>,
     pub(crate) body_len: u32,
     pub(crate) platform_error_code: Option<&'b str>,
@@ -377,7 +379,11 @@ impl<'b> Response<'b> {
     /// # Ok::<(), linewire::http::ReadError>(())
     /// ```
     pub fn is_complete(&self) -> bool {
-        self.complete
+        // The body is cut or not read exactly when one of these is reported.
+        !matches!(
+            self.truncation,
+            Some(Truncation::Body | Truncation::Framing)
+        )
     }
 
     /// What was lost after the status line, if anything: skipped header
@@ -885,7 +891,6 @@ pub struct ResponseReader<'b> {
     body_start: usize,
     framing: Framing,
     st: BodyState,
-    complete: bool,
     extra: bool,
     truncation: Option<Truncation>,
     to_scratch: bool,
@@ -931,7 +936,6 @@ impl<'b> ResponseReader<'b> {
                 wire_len: 0,
                 limit: limits.max_body,
             },
-            complete: true,
             extra: false,
             truncation: None,
             to_scratch: false,
@@ -1231,7 +1235,6 @@ impl<'b> ResponseReader<'b> {
         self.body_start = cursor;
         self.framing = if bad_framing {
             // Where the body ends is not known: it is not read.
-            self.complete = false;
             self.truncation = Some(Truncation::Framing);
             Framing::Unknown
         } else if status == 204 || status == 304 {
@@ -1261,7 +1264,6 @@ impl<'b> ResponseReader<'b> {
     // Kept out of line: 32 B less flash on the Cortex-M3.
     #[inline(never)]
     fn cut_body(&mut self) {
-        self.complete = false;
         self.truncation = self.truncation.max(Some(Truncation::Body));
         self.phase = Phase::Done;
     }
@@ -1288,13 +1290,8 @@ impl<'b> ResponseReader<'b> {
             fed
         } else {
             let from = self.st.w;
-            match self.st.feed_range(self.buf, from, from.saturating_add(n)) {
-                Ok(extra) => {
-                    self.extra = extra;
-                    Ok(())
-                }
-                Err(()) => Err(()),
-            }
+            let fed = self.st.feed_range(self.buf, from, from.saturating_add(n));
+            fed.map(|extra| self.extra = extra)
         };
         if fed.is_err() {
             self.cut_body();
@@ -1356,8 +1353,7 @@ impl<'b> ResponseReader<'b> {
             keep_alive,
             ..
         } = self.acc;
-        let reusable = self.complete
-            && self.truncation.is_none()
+        let reusable = self.truncation.is_none()
             && !self.extra
             && self.framing != Framing::UntilClose
             && !close
@@ -1382,7 +1378,6 @@ impl<'b> ResponseReader<'b> {
             content_length,
             framing: self.framing,
             reusable,
-            complete: self.complete,
             truncation: self.truncation,
             body_len: self.st.body_len,
             platform_error_code: text(self.acc.kept[0]),
@@ -1395,18 +1390,22 @@ impl<'b> ResponseReader<'b> {
 /// Reads one response from `r` into `buf`: the [`ResponseReader`] loop over
 /// an [`embedded_io::Read`].
 ///
-/// Interim `1xx` responses are skipped. The head must fit `buf`; the body
-/// is decoded after the two header values kept, and truncated if it does
-/// not fit (it is still read to its end). `Ok(0)` from `r` is the end of
-/// the stream.
+/// Interim `1xx` responses are skipped. The status line must fit `buf`;
+/// header fields that do not fit are skipped ([`Truncation::Headers`]); the
+/// body is decoded after the two header values kept, and truncated if it
+/// does not fit (it is still read to its end). `Ok(0)` from `r` is the end
+/// of the stream.
 ///
 /// # Errors
 ///
-/// [`ReadError::Transport`] when the stream fails or closes before the head
-/// is complete; [`ReadError::Peer`] for malformed HTTP or a body past
-/// `limits.max_body`; [`ReadError::Resource`] when the head does not fit
-/// `buf`. A stream that fails or closes *during the body* is not an error:
-/// the response is returned with [`Response::is_complete`] `false`.
+/// Only before a complete status line: [`ReadError::Transport`] when the
+/// stream fails or closes; [`ReadError::Peer`] for a status line that is
+/// not HTTP/1.x, a `101` or too many interim responses;
+/// [`ReadError::Resource`] when the status line does not fit `buf`. After
+/// it, the status decides: a malformed field, a cut head or body, or a body
+/// past `limits.max_body` is not an error, the response is returned with
+/// [`Response::truncation`] saying what was lost (and
+/// [`Response::is_complete`] `false` when the body is cut or not read).
 ///
 /// ```
 /// use linewire::http::{read_response, ReadLimits};
