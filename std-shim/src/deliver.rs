@@ -661,7 +661,6 @@ fn named_lines(
 #[derive(Debug)]
 pub struct Sender<'c> {
     client: &'c Client,
-    policy: RetryPolicy,
     backoff: Backoff,
     rng: XorShift32,
     start: std::time::Instant,
@@ -675,7 +674,6 @@ impl<'c> Sender<'c> {
             .map_or(7, |d| d.subsec_nanos());
         Self {
             client,
-            policy,
             backoff: Backoff::new(policy),
             rng: XorShift32::new(seed),
             start: std::time::Instant::now(),
@@ -687,8 +685,8 @@ impl<'c> Sender<'c> {
     /// cut to it.
     #[must_use]
     pub fn max_retry_after(mut self, cap: Duration) -> Self {
-        self.policy = self.policy.max_retry_after_ms(duration_ms(cap));
-        self.backoff = Backoff::new(self.policy);
+        let policy = self.backoff.policy().max_retry_after_ms(duration_ms(cap));
+        self.backoff = Backoff::new(policy);
         self
     }
 
