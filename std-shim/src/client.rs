@@ -1035,11 +1035,12 @@ impl Client {
         );
         let mut response = sent.map_err(Error::Transport)?;
         let status = response.status().as_u16();
-        let secret = Secret(self.token.clone());
+        // The token is copied into an answer only when it is not a write.
+        let secret = || Secret(self.token.clone());
         if (200..300).contains(&status) {
             if !body_sent {
                 // A 2xx to a request whose body was never sent stored nothing.
-                let error = ServerError::unexpected(status, None, secret);
+                let error = ServerError::unexpected(status, None, secret());
                 log::warn!("write not stored: {error}");
                 return Err(Error::Server(Box::new(error)));
             }
@@ -1086,7 +1087,7 @@ impl Client {
             platform,
             influx,
             location,
-            secret,
+            secret(),
         );
         log::debug!("write answered: {}", error.describe());
         Err(Error::Server(Box::new(error)))
