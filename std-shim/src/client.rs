@@ -947,6 +947,18 @@ impl Client {
         compressed: Option<&[u8]>,
         precision: Precision,
     ) -> Result<Written, Error> {
+        // A large body is compressed here, once: the resend below sends
+        // the same compressed copy instead of compressing it again.
+        let owned_gz;
+        let compressed = match (self.gzip_level, compressed) {
+            (Some(level), None)
+                if body.len() >= self.expect_continue_above.unwrap_or(usize::MAX) =>
+            {
+                owned_gz = gzip::gzip(body, level);
+                Some(owned_gz.as_slice())
+            }
+            (_, gz) => gz,
+        };
         match self.send_once(body, compressed, precision, false) {
             Err(Error::Transport(e)) if closed_before_answer(&e) => {
                 log::warn!(
@@ -982,7 +994,9 @@ impl Client {
         };
         // A large body is compressed before sending, so that its length is
         // known up front: a server refusing it by `Content-Length` answers
-        // before it is sent (see the module docs, "Early 413").
+        // before it is sent (see the module docs, "Early 413"). The first
+        // try gets it from `send_with`; a resend of a body that streamed
+        // first compresses it here.
         let owned_gz;
         let compressed = match (self.gzip_level, compressed) {
             (Some(level), None) if body.len() >= expect_above => {
