@@ -1119,20 +1119,22 @@ fn closed_json(truncated: bool, body: &[u8]) -> Option<Vec<u8>> {
     if !truncated || body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return None;
     }
-    let mut best: Option<(usize, Vec<u8>)> = None;
+    // The best so far: its score, how much of `body` it keeps, its closing.
+    let mut best: Option<(usize, usize, &[u8])> = None;
     // Also back to the last comma: a cut inside a member's name.
     let last_comma = body
         .iter()
         .rposition(|&b| b == b',')
         .map(|i| body.len() - i);
     let drops = (0..=8usize.min(body.len())).chain(last_comma);
+    // One buffer for every try: the core's parser unescapes in place.
+    let mut probe = Vec::with_capacity(body.len() + 2);
     for drop in drops {
         let kept = body.get(..body.len() - drop)?;
         for suffix in [&b"}"[..], b"\"}"] {
-            let mut candidate = Vec::with_capacity(kept.len() + 2);
-            candidate.extend_from_slice(kept);
-            candidate.extend_from_slice(suffix);
-            let mut probe = candidate.clone();
+            probe.clear();
+            probe.extend_from_slice(kept);
+            probe.extend_from_slice(suffix);
             let parsed = ErrorBody::parse(&mut probe);
             if parsed.kind != BodyKind::Json {
                 continue;
@@ -1147,12 +1149,12 @@ fn closed_json(truncated: bool, body: &[u8]) -> Option<Vec<u8>> {
             .into_iter()
             .filter(|found| *found)
             .count();
-            if !matches!(&best, Some((s, _)) if *s >= score) {
-                best = Some((score, candidate));
+            if !matches!(best, Some((s, _, _)) if s >= score) {
+                best = Some((score, kept.len(), suffix));
             }
         }
     }
-    best.map(|(_, closed)| closed)
+    best.map(|(_, kept, suffix)| [&body[..kept], suffix].concat())
 }
 
 /// The connection ended (closed or reset) before an answer: what a stale
