@@ -560,10 +560,15 @@ fn refused(
         if !named.is_empty() {
             let mut failed_lines = Vec::with_capacity(named.len());
             let mut reasons = Vec::with_capacity(named.len());
-            for (idx, reason) in &named {
-                if *idx < piece.len() {
+            // Which lines of the piece were named (for a whole-batch rejection).
+            let mut is_named = vec![false; if partial { 0 } else { piece.len() }];
+            for (idx, reason) in named {
+                if idx < piece.len() {
                     failed_lines.push(lines.line(piece.start + idx));
-                    reasons.push(reason.clone());
+                    reasons.push(reason);
+                }
+                if let Some(n) = is_named.get_mut(idx) {
+                    *n = true;
                 }
             }
             // 3 Core rejects the whole batch even when it names one line.
@@ -587,9 +592,8 @@ fn refused(
             };
             if !partial {
                 // Whole batch rejected: every line failed, the named ones first.
-                let named_idx: Vec<usize> = named.iter().map(|(i, _)| *i).collect();
-                for (i, line) in piece.enumerate() {
-                    if !named_idx.contains(&i) {
+                for (line, named) in piece.zip(is_named) {
+                    if !named {
                         failed.lines.push(lines.line(line));
                         failed.reasons.push(None);
                     }
