@@ -555,7 +555,7 @@ fn refused(
     if partial || matches!(err.outcome, Outcome::Rejected) {
         let named: Vec<(usize, Option<String>)> = named_lines(lines, &piece, &err)
             .into_iter()
-            .map(|(i, why)| (i, why.map(|w| for_display(&w, secret, DEFAULT_MAX_CHARS))))
+            .map(|(i, why)| (i, why.map(|w| for_display(w, secret, DEFAULT_MAX_CHARS))))
             .collect();
         if !named.is_empty() {
             let mut failed_lines = Vec::with_capacity(named.len());
@@ -606,14 +606,14 @@ fn refused(
 }
 
 /// `(index in piece, reason)` of each line the server's answer names.
-fn named_lines(
+fn named_lines<'e>(
     lines: &Packed,
     piece: &Range<usize>,
-    err: &ServerError,
-) -> Vec<(usize, Option<String>)> {
+    err: &'e ServerError,
+) -> Vec<(usize, Option<&'e str>)> {
     let count = piece.len();
-    let mut out: Vec<(usize, Option<String>)> = Vec::new();
-    let mut push = |idx: usize, reason: Option<String>| {
+    let mut out: Vec<(usize, Option<&'e str>)> = Vec::new();
+    let mut push = |idx: usize, reason: Option<&'e str>| {
         if idx < count && !out.iter().any(|(i, _)| *i == idx) {
             out.push((idx, reason));
         }
@@ -628,7 +628,7 @@ fn named_lines(
                 let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                 let n = digits.parse::<usize>().ok().filter(|n| *n >= 1)?;
                 let reason = rest.get(digits.len()..)?.strip_prefix(" (1-based): ")?;
-                Some((n - 1, reason.to_owned()))
+                Some((n - 1, reason))
             });
             if let Some((idx, reason)) = numbered {
                 push(idx, Some(reason));
@@ -640,10 +640,7 @@ fn named_lines(
                 if let Some(end) = rest.rfind("': ") {
                     let line = rest.get(..end).unwrap_or_default();
                     let reason = rest.get(end + 3..).unwrap_or_default();
-                    let reason = reason
-                        .rsplit_once(" dropped=")
-                        .map_or(reason, |(r, _)| r)
-                        .to_owned();
+                    let reason = reason.rsplit_once(" dropped=").map_or(reason, |(r, _)| r);
                     if let Some(idx) = piece.clone().position(|i| lines.text(i) == line.as_bytes())
                     {
                         push(idx, Some(reason));
