@@ -947,6 +947,18 @@ impl Client {
         compressed: Option<&[u8]>,
         precision: Precision,
     ) -> Result<Written, Error> {
+        // A large body is compressed here, once: the resend below sends
+        // the same compressed copy instead of compressing it again.
+        let owned_gz;
+        let compressed = match (self.gzip_level, compressed) {
+            (Some(level), None)
+                if body.len() >= self.expect_continue_above.unwrap_or(usize::MAX) =>
+            {
+                owned_gz = gzip::gzip(body, level);
+                Some(owned_gz.as_slice())
+            }
+            (_, gz) => gz,
+        };
         match self.send_once(body, compressed, precision, false) {
             Err(Error::Transport(e)) if closed_before_answer(&e) => {
                 log::warn!(
@@ -982,7 +994,9 @@ impl Client {
         };
         // A large body is compressed before sending, so that its length is
         // known up front: a server refusing it by `Content-Length` answers
-        // before it is sent (see the module docs, "Early 413").
+        // before it is sent (see the module docs, "Early 413"). The first
+        // try gets it from `send_with`; a resend of a body that streamed
+        // first compresses it here.
         let owned_gz;
         let compressed = match (self.gzip_level, compressed) {
             (Some(level), None) if body.len() >= expect_above => {
@@ -1035,11 +1049,12 @@ impl Client {
         );
         let mut response = sent.map_err(Error::Transport)?;
         let status = response.status().as_u16();
-        let secret = Secret(self.token.clone());
+        // The token is copied into an answer only when it is not a write.
+        let secret = || Secret(self.token.clone());
         if (200..300).contains(&status) {
             if !body_sent {
                 // A 2xx to a request whose body was never sent stored nothing.
-                let error = ServerError::unexpected(status, None, secret);
+                let error = ServerError::unexpected(status, None, secret());
                 log::warn!("write not stored: {error}");
                 return Err(Error::Server(Box::new(error)));
             }
@@ -1086,7 +1101,7 @@ impl Client {
             platform,
             influx,
             location,
-            secret,
+            secret(),
         );
         log::debug!("write answered: {}", error.describe());
         Err(Error::Server(Box::new(error)))
@@ -1104,20 +1119,22 @@ fn closed_json(truncated: bool, body: &[u8]) -> Option<Vec<u8>> {
     if !truncated || body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return None;
     }
-    let mut best: Option<(usize, Vec<u8>)> = None;
+    // The best so far: its score, how much of `body` it keeps, its closing.
+    let mut best: Option<(usize, usize, &[u8])> = None;
     // Also back to the last comma: a cut inside a member's name.
     let last_comma = body
         .iter()
         .rposition(|&b| b == b',')
         .map(|i| body.len() - i);
     let drops = (0..=8usize.min(body.len())).chain(last_comma);
+    // One buffer for every try: the core's parser unescapes in place.
+    let mut probe = Vec::with_capacity(body.len() + 2);
     for drop in drops {
         let kept = body.get(..body.len() - drop)?;
         for suffix in [&b"}"[..], b"\"}"] {
-            let mut candidate = Vec::with_capacity(kept.len() + 2);
-            candidate.extend_from_slice(kept);
-            candidate.extend_from_slice(suffix);
-            let mut probe = candidate.clone();
+            probe.clear();
+            probe.extend_from_slice(kept);
+            probe.extend_from_slice(suffix);
             let parsed = ErrorBody::parse(&mut probe);
             if parsed.kind != BodyKind::Json {
                 continue;
@@ -1132,12 +1149,12 @@ fn closed_json(truncated: bool, body: &[u8]) -> Option<Vec<u8>> {
             .into_iter()
             .filter(|found| *found)
             .count();
-            if !matches!(&best, Some((s, _)) if *s >= score) {
-                best = Some((score, candidate));
+            if !matches!(best, Some((s, _, _)) if s >= score) {
+                best = Some((score, kept.len(), suffix));
             }
         }
     }
-    best.map(|(_, closed)| closed)
+    best.map(|(_, kept, suffix)| [&body[..kept], suffix].concat())
 }
 
 /// The connection ended (closed or reset) before an answer: what a stale

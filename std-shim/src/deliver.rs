@@ -555,15 +555,20 @@ fn refused(
     if partial || matches!(err.outcome, Outcome::Rejected) {
         let named: Vec<(usize, Option<String>)> = named_lines(lines, &piece, &err)
             .into_iter()
-            .map(|(i, why)| (i, why.map(|w| for_display(&w, secret, DEFAULT_MAX_CHARS))))
+            .map(|(i, why)| (i, why.map(|w| for_display(w, secret, DEFAULT_MAX_CHARS))))
             .collect();
         if !named.is_empty() {
             let mut failed_lines = Vec::with_capacity(named.len());
             let mut reasons = Vec::with_capacity(named.len());
-            for (idx, reason) in &named {
-                if *idx < piece.len() {
+            // Which lines of the piece were named (for a whole-batch rejection).
+            let mut is_named = vec![false; if partial { 0 } else { piece.len() }];
+            for (idx, reason) in named {
+                if idx < piece.len() {
                     failed_lines.push(lines.line(piece.start + idx));
-                    reasons.push(reason.clone());
+                    reasons.push(reason);
+                }
+                if let Some(n) = is_named.get_mut(idx) {
+                    *n = true;
                 }
             }
             // 3 Core rejects the whole batch even when it names one line.
@@ -587,9 +592,8 @@ fn refused(
             };
             if !partial {
                 // Whole batch rejected: every line failed, the named ones first.
-                let named_idx: Vec<usize> = named.iter().map(|(i, _)| *i).collect();
-                for (i, line) in piece.enumerate() {
-                    if !named_idx.contains(&i) {
+                for (line, named) in piece.zip(is_named) {
+                    if !named {
                         failed.lines.push(lines.line(line));
                         failed.reasons.push(None);
                     }
@@ -602,14 +606,14 @@ fn refused(
 }
 
 /// `(index in piece, reason)` of each line the server's answer names.
-fn named_lines(
+fn named_lines<'e>(
     lines: &Packed,
     piece: &Range<usize>,
-    err: &ServerError,
-) -> Vec<(usize, Option<String>)> {
+    err: &'e ServerError,
+) -> Vec<(usize, Option<&'e str>)> {
     let count = piece.len();
-    let mut out: Vec<(usize, Option<String>)> = Vec::new();
-    let mut push = |idx: usize, reason: Option<String>| {
+    let mut out: Vec<(usize, Option<&'e str>)> = Vec::new();
+    let mut push = |idx: usize, reason: Option<&'e str>| {
         if idx < count && !out.iter().any(|(i, _)| *i == idx) {
             out.push((idx, reason));
         }
@@ -624,7 +628,7 @@ fn named_lines(
                 let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                 let n = digits.parse::<usize>().ok().filter(|n| *n >= 1)?;
                 let reason = rest.get(digits.len()..)?.strip_prefix(" (1-based): ")?;
-                Some((n - 1, reason.to_owned()))
+                Some((n - 1, reason))
             });
             if let Some((idx, reason)) = numbered {
                 push(idx, Some(reason));
@@ -636,10 +640,7 @@ fn named_lines(
                 if let Some(end) = rest.rfind("': ") {
                     let line = rest.get(..end).unwrap_or_default();
                     let reason = rest.get(end + 3..).unwrap_or_default();
-                    let reason = reason
-                        .rsplit_once(" dropped=")
-                        .map_or(reason, |(r, _)| r)
-                        .to_owned();
+                    let reason = reason.rsplit_once(" dropped=").map_or(reason, |(r, _)| r);
                     if let Some(idx) = piece.clone().position(|i| lines.text(i) == line.as_bytes())
                     {
                         push(idx, Some(reason));
@@ -661,7 +662,6 @@ fn named_lines(
 #[derive(Debug)]
 pub struct Sender<'c> {
     client: &'c Client,
-    policy: RetryPolicy,
     backoff: Backoff,
     rng: XorShift32,
     start: std::time::Instant,
@@ -675,7 +675,6 @@ impl<'c> Sender<'c> {
             .map_or(7, |d| d.subsec_nanos());
         Self {
             client,
-            policy,
             backoff: Backoff::new(policy),
             rng: XorShift32::new(seed),
             start: std::time::Instant::now(),
@@ -687,8 +686,8 @@ impl<'c> Sender<'c> {
     /// cut to it.
     #[must_use]
     pub fn max_retry_after(mut self, cap: Duration) -> Self {
-        self.policy = self.policy.max_retry_after_ms(duration_ms(cap));
-        self.backoff = Backoff::new(self.policy);
+        let policy = self.backoff.policy().max_retry_after_ms(duration_ms(cap));
+        self.backoff = Backoff::new(policy);
         self
     }
 
