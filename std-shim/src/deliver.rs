@@ -156,6 +156,10 @@ pub struct Failed {
     pub reasons: Vec<Option<String>>,
     /// Lines of the same request the server stored anyway.
     pub written: usize,
+    /// Lines of the same request the server counted rejected without
+    /// naming them (`dropped=N` or a count beyond the lines it listed):
+    /// not in [`lines`](Self::lines), not in [`written`](Self::written).
+    pub unnamed: usize,
     /// Why.
     pub reason: FailureReason,
 }
@@ -537,6 +541,7 @@ fn failed_all(lines: &Packed, piece: Range<usize>, reason: FailureReason) -> Fai
         reasons: vec![None; piece.len()],
         lines: lines.lines(piece),
         written: 0,
+        unnamed: 0,
         reason,
     }
 }
@@ -575,19 +580,21 @@ fn refused(
             // A partial write may count more rejected lines than it names
             // (`dropped=N`, a count beyond the lines listed): the larger
             // figure wins, so no unstored line is counted written.
-            let written = if partial {
+            let (written, unnamed) = if partial {
                 let counted = [err.rejected_count, err.dropped.unwrap_or(0)]
                     .into_iter()
                     .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-                    .fold(failed_lines.len(), usize::max);
-                piece.len().saturating_sub(counted)
+                    .fold(failed_lines.len(), usize::max)
+                    .min(piece.len());
+                (piece.len() - counted, counted - failed_lines.len())
             } else {
-                0
+                (0, 0)
             };
             let mut failed = Failed {
                 lines: failed_lines,
                 reasons,
                 written,
+                unnamed,
                 reason: FailureReason::Server(err),
             };
             if !partial {

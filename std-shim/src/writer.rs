@@ -1105,7 +1105,9 @@ impl Worker {
                     let (sent, failed) = match s {
                         Settled::Sent(n) => (n, 0),
                         Settled::Failed(f) => {
-                            let n = f.lines.len();
+                            // Lines counted rejected but not named are
+                            // failed too, though no line can be reported.
+                            let n = f.lines.len() + f.unnamed;
                             let w = f.written;
                             st.stats.count_failed(&f.reason, n as u64);
                             failures.push(Failure {

@@ -858,4 +858,7 @@ fn a_partial_write_counting_more_than_it_names_is_not_counted_written() {
     let seen = seen.lock().unwrap();
     assert_eq!(seen[0].written, 1, "{:?}", seen[0]);
     assert_eq!(s.sent, 1);
+    // The two counted but unnamed are rejected too: the counts add up.
+    assert_eq!((s.rejected, s.pending), (3, 0));
+    assert_eq!(s.sent + s.failed(), 4);
 }

@@ -680,10 +680,8 @@ fn settle(f: Failed, took: Duration, run: &mut Run) {
     if let FailureReason::Server(e) = &f.reason {
         if matches!(e.outcome, Outcome::PartiallyWritten(_)) {
             // The server counted more rejected lines than it named
-            // (`dropped=N`, a larger count): `deliver` already left them out
-            // of `written`; which lines they are is unknown.
-            let counted = e.rejected_count.max(e.dropped.unwrap_or(0));
-            let unnamed = u64::from(counted).saturating_sub(n);
+            // (`dropped=N`, a larger count); which lines they are is unknown.
+            let unnamed = f.unnamed as u64;
             run.summary.rejected += unnamed;
             run.summary.unnamed += unnamed;
             // A server that lists a fixed number of bad lines (Cloud
