@@ -351,7 +351,7 @@ fn usage_errors_exit_2() {
 }
 
 /// A minimal HTTP/1.1 server for answers the test kit does not script.
-#[path = "support/raw.rs"]
+#[path = "../../std-shim/tests/support/raw.rs"]
 mod raw;
 
 fn lines(n: usize) -> String {
