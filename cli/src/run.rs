@@ -1,8 +1,7 @@
 //! One `linewire write` run: read, batch, send, settle.
 
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read};
+use std::io::{self, BufRead, BufReader, IsTerminal};
 use std::time::{Duration, Instant};
 
 use linewire_std::cli::{self, Failed, Line, Settled};
@@ -11,7 +10,11 @@ use linewire_std::linewire::RetryPolicy;
 use linewire_std::server_text::for_display;
 use linewire_std::{Client, FailureReason, GaveUp, Retried, ServerError};
 
-use crate::output::{progress_bar, say, say_out, BAR};
+use crate::errors_file::ErrorsFile;
+use crate::input::{self, untag};
+use crate::output::{say, say_out};
+use crate::progress::Progress;
+use crate::rate::Pacer;
 use crate::report::{thousands, Fate, Report, Summary, SERVER_LIST_CAP};
 use crate::WriteArgs;
 
@@ -30,22 +33,44 @@ pub(crate) struct Run {
     pub(crate) summary: Summary,
     pub(crate) report: Report,
     pub(crate) token: Option<String>,
+    /// The sources' display names, by source index.
+    pub(crate) names: Vec<String>,
+    /// `--errors-file`.
+    pub(crate) errors: Option<ErrorsFile>,
+    /// `--rate-limit`.
+    pub(crate) pacer: Option<Pacer>,
+    pub(crate) progress: Progress,
 }
 
-pub(crate) fn open(path: &str) -> io::Result<(Box<dyn Read>, Option<u64>)> {
-    if path == "-" {
-        Ok((Box::new(io::stdin().lock()), None))
-    } else {
-        let file = File::open(path)?;
-        let len = file.metadata().ok().map(|m| m.len());
-        Ok((Box::new(file), len))
+impl Run {
+    /// `line 7`, or `metrics.lp line 7` when there is more than one source.
+    pub(crate) fn place(&self, tag: u64) -> String {
+        let (source, line) = untag(tag);
+        match self.names.get(source) {
+            Some(name) if self.names.len() > 1 => format!("{name} line {line}"),
+            _ => format!("line {line}"),
+        }
+    }
+
+    /// Writes a line not stored to the errors file, if there is one.
+    pub(crate) fn not_stored(&mut self, tag: u64, fate: Fate, reason: &str, line: &[u8]) {
+        if let Some(e) = self.errors.as_mut() {
+            e.add(tag, fate.word(), reason, line);
+        }
     }
 }
 
 pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
-    let shown_file = for_display(&args.file, None, MESSAGE_CHARS);
-    let (input, len) = open(&args.file).map_err(|e| format!("cannot open {shown_file}: {e}"))?;
-    let mut reader = BufReader::with_capacity(256 * 1024, input);
+    // Every source is opened, and its first lines checked (CSV is
+    // refused), before anything is sent.
+    let kinds =
+        input::resolve(args.input.as_deref(), &args.files).map_err(|e| e.to_string())?;
+    let mut sources = Vec::with_capacity(kinds.len());
+    for kind in &kinds {
+        sources.push(input::open(kind, args.format).map_err(|e| e.to_string())?);
+    }
+    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let total_bytes: Option<u64> = sources.iter().map(|s| s.len).sum();
 
     let client = if args.dry_run {
         None
@@ -66,7 +91,7 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
             })?
             .bucket(bucket)
             .precision(args.precision.into())
-            .gzip(!args.no_gzip)
+            .gzip(args.gzip_body())
             .timeout(Duration::from_secs(args.timeout));
         if let Some(org) = &args.org {
             c = c.org(org);
@@ -93,82 +118,104 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
             .max_retry_after_ms(ms);
     }
     let mut sender = client.as_ref().map(|c| cli::Sender::new(c, policy));
+    let errors = match &args.errors_file {
+        Some(path) => Some(ErrorsFile::create(path, names.clone())?),
+        None => None,
+    };
 
-    if io::stderr().is_terminal() {
-        let _ = BAR.set(progress_bar(len));
-    }
     let started = Instant::now();
     let mut run = Run {
         summary: Summary {
             dry_run: args.dry_run,
             ..Summary::default()
         },
-        report: Report::default(),
+        report: Report {
+            sources: if names.len() > 1 {
+                names.clone()
+            } else {
+                Vec::new()
+            },
+            ..Report::default()
+        },
         token: args.token.clone(),
+        names,
+        errors,
+        pacer: args.rate_limit.map(Pacer::new),
+        progress: Progress::start(io::stderr().is_terminal(), total_bytes),
     };
     let mut batch: Vec<Line> = Vec::new();
     let mut batch_bytes = 0usize;
     let mut raw = Vec::new();
-    let mut line_no = 0u64;
     let batch_lines = usize::try_from(args.batch_lines).unwrap_or(usize::MAX);
-    loop {
-        raw.clear();
-        let n = match reader.read_until(b'\n', &mut raw) {
-            Ok(n) => n,
-            Err(e) => {
-                run.summary.read_error = Some(format!(
-                    "cannot read {shown_file} after line {line_no}: {e}"
-                ));
+    let count = sources.len();
+    'sources: for (index, source) in sources.into_iter().enumerate() {
+        let shown_file = source.name;
+        let mut reader = BufReader::with_capacity(256 * 1024, source.reader);
+        let mut line = 0u64;
+        loop {
+            raw.clear();
+            let n = match reader.read_until(b'\n', &mut raw) {
+                Ok(n) => n,
+                Err(e) => {
+                    run.summary.read_error = Some(format!(
+                        "cannot read {shown_file} after line {line}: {}",
+                        input::read_text(&e)
+                    ));
+                    break 'sources;
+                }
+            };
+            if n == 0 {
                 break;
             }
-        };
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        if let Some(bar) = BAR.get() {
-            bar.inc(n as u64);
-        }
-        let text = match std::str::from_utf8(&raw) {
-            Ok(t) => t.trim_end_matches(['\n', '\r']),
-            Err(_) => {
-                run.summary.lines += 1;
-                run.summary.rejected += 1;
-                let fate = if args.dry_run {
-                    Fate::Invalid
-                } else {
-                    Fate::Rejected
-                };
-                run.report
-                    .add(fate, "not valid UTF-8 (not sent)", [line_no]);
+            line += 1;
+            // The line's tag: its number, and its source's (see `input::tag`).
+            let line_no = input::tag(index, line);
+            run.progress.read(n);
+            let text = match std::str::from_utf8(&raw) {
+                Ok(t) => t.trim_end_matches(['\n', '\r']),
+                Err(_) => {
+                    run.summary.lines += 1;
+                    run.summary.rejected += 1;
+                    let fate = if args.dry_run {
+                        Fate::Invalid
+                    } else {
+                        Fate::Rejected
+                    };
+                    run.report
+                        .add(fate, "not valid UTF-8 (not sent)", [line_no]);
+                    let original = raw.strip_suffix(b"\n").unwrap_or(&raw);
+                    let original = original.strip_suffix(b"\r").unwrap_or(original);
+                    run.not_stored(line_no, fate, "not valid UTF-8 (not sent)", original);
+                    continue;
+                }
+            };
+            let start = text.trim_start();
+            if start.is_empty() || start.starts_with('#') {
                 continue;
             }
-        };
-        let start = text.trim_start();
-        if start.is_empty() || start.starts_with('#') {
-            continue;
-        }
-        run.summary.lines += 1;
-        if args.dry_run {
-            if let Some(Err(e)) = influxdb_line_protocol::parse_lines(text).next() {
-                run.summary.rejected += 1;
-                let msg = for_display(&e.to_string(), None, MESSAGE_CHARS);
-                run.report.add(Fate::Invalid, &msg, [line_no]);
-            }
-            continue;
-        }
-        batch_bytes += text.len() + 1;
-        batch.push(Line::new(line_no, text.to_owned()));
-        if batch.len() >= batch_lines || batch_bytes >= MAX_BATCH_BYTES {
-            if let Some(s) = sender.as_mut() {
-                send(s, std::mem::take(&mut batch), &mut run);
-            }
-            batch_bytes = 0;
-            if run.summary.stopped.is_some() {
-                if reader.fill_buf().map_or(true, |b| !b.is_empty()) {
-                    run.summary.unread_after = Some(line_no);
+            run.summary.lines += 1;
+            if args.dry_run {
+                if let Some(Err(e)) = influxdb_line_protocol::parse_lines(text).next() {
+                    run.summary.rejected += 1;
+                    let msg = for_display(&e.to_string(), None, MESSAGE_CHARS);
+                    run.report.add(Fate::Invalid, &msg, [line_no]);
+                    run.not_stored(line_no, Fate::Invalid, &msg, text.as_bytes());
                 }
-                break;
+                continue;
+            }
+            batch_bytes += text.len() + 1;
+            batch.push(Line::new(line_no, text.to_owned()));
+            if batch.len() >= batch_lines || batch_bytes >= MAX_BATCH_BYTES {
+                if let Some(s) = sender.as_mut() {
+                    send(s, std::mem::take(&mut batch), &mut run);
+                }
+                batch_bytes = 0;
+                if run.summary.stopped.is_some() {
+                    if index + 1 < count || reader.fill_buf().map_or(true, |b| !b.is_empty()) {
+                        run.summary.unread_after = Some(line_no);
+                    }
+                    break 'sources;
+                }
             }
         }
     }
@@ -177,16 +224,33 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
             send(s, batch, &mut run);
         }
     }
-    if let Some(bar) = BAR.get() {
-        bar.finish_and_clear();
-    }
+    run.progress.finish();
     let secs = started.elapsed().as_secs_f64();
     run.report.print();
+    if let Some(mut errors) = run.errors.take() {
+        if let Some(tag) = run.summary.unread_after {
+            errors.note(&format!(
+                "the run stopped after {}: the rest of the input was not read",
+                run.place(tag)
+            ));
+        }
+        if let Some(e) = &run.summary.read_error {
+            errors.note(e);
+        }
+        if let Err(m) = errors.finish() {
+            // A resource error: exit status 2, as for a read error.
+            match &run.summary.read_error {
+                None => run.summary.read_error = Some(m),
+                Some(_) => say(&m),
+            }
+        }
+    }
     let s = &run.summary;
     if let Some(why) = &s.stopped {
         match s.unread_after {
-            Some(line) => say(&format!(
-                "stopped after line {line}, the rest was not read: {why}"
+            Some(tag) => say(&format!(
+                "stopped after {}, the rest was not read: {why}",
+                run.place(tag)
             )),
             None => say(&format!("stopped: {why}")),
         }
@@ -244,13 +308,20 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
 }
 
 pub(crate) fn send(sender: &mut cli::Sender<'_>, batch: Vec<Line>, run: &mut Run) {
+    if let Some(pacer) = run.pacer.as_mut() {
+        pacer.wait(batch.iter().map(|l| l.text().len() + 1).sum());
+    }
     let started = Instant::now();
     for settled in sender.send(batch) {
         match settled {
-            Settled::Sent(n) => run.summary.written += n as u64,
+            Settled::Sent(n) => {
+                run.summary.written += n as u64;
+                run.progress.written(n as u64);
+            }
             Settled::Failed(f) => settle(f, started.elapsed(), run),
         }
     }
+    run.progress.sent();
 }
 
 /// Counts and reports lines that were not stored.
@@ -273,6 +344,7 @@ pub(crate) fn settle(f: Failed, took: Duration, run: &mut Run) {
         }
     }
     run.summary.written += written;
+    run.progress.written(written);
     let (what, stopped) = match &f.reason {
         FailureReason::Server(e) if matches!(e.action(), Action::Drop | Action::Split) => {
             return rejected(&f, e, run);
@@ -294,6 +366,9 @@ pub(crate) fn settle(f: Failed, took: Duration, run: &mut Run) {
     run.summary.not_sent += n;
     run.report
         .add(Fate::NotSent, &what, f.lines.iter().map(Line::tag));
+    for line in &f.lines {
+        run.not_stored(line.tag(), Fate::NotSent, &what, line.text().as_bytes());
+    }
     if stopped.is_some() {
         run.summary.stopped = stopped;
     }
@@ -312,7 +387,7 @@ pub(crate) fn rejected(f: &Failed, e: &ServerError, run: &mut Run) {
     }
     // Each line under its own reason when the server gave one, the
     // others under the answer's message; line numbers in order.
-    let mut tagged: Vec<(u64, Option<String>)> = f
+    let mut tagged: Vec<(u64, Option<String>, &str)> = f
         .lines
         .iter()
         .zip(f.reasons.iter().chain(std::iter::repeat(&None)))
@@ -320,13 +395,14 @@ pub(crate) fn rejected(f: &Failed, e: &ServerError, run: &mut Run) {
             let msg = reason
                 .as_deref()
                 .map(|r| for_display(r, token, MESSAGE_CHARS));
-            (line.tag(), msg)
+            (line.tag(), msg, line.text())
         })
         .collect();
-    tagged.sort_by_key(|(tag, _)| *tag);
-    for (tag, msg) in &tagged {
-        run.report
-            .add(Fate::Rejected, msg.as_deref().unwrap_or(&whole), [*tag]);
+    tagged.sort_by_key(|(tag, _, _)| *tag);
+    for (tag, msg, text) in &tagged {
+        let msg = msg.as_deref().unwrap_or(&whole);
+        run.report.add(Fate::Rejected, msg, [*tag]);
+        run.not_stored(*tag, Fate::Rejected, msg, text.as_bytes());
     }
 }
 
