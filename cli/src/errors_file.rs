@@ -35,6 +35,10 @@ pub(crate) struct ErrorsFile {
     failed: Option<io::Error>,
     /// Display-safe path, for messages.
     shown: String,
+    /// Lines not yet written, with their comments: written in input order
+    /// by [`flush`](Self::flush) (a line found not valid UTF-8 when it is
+    /// read comes before the rejected lines of its batch).
+    pending: Vec<(u64, String, Vec<u8>)>,
 }
 
 impl ErrorsFile {
@@ -52,6 +56,7 @@ impl ErrorsFile {
             names,
             failed: None,
             shown,
+            pending: Vec::new(),
         })
     }
 
@@ -63,24 +68,43 @@ impl ErrorsFile {
         format!("# {name} line {line}: {fate}: {reason}\n")
     }
 
-    /// Writes the line tagged `tag` (its original bytes) after its comment.
+    /// Adds the line tagged `tag` (its original bytes), to be written after
+    /// its comment by the next [`flush`](Self::flush).
     pub(crate) fn add(&mut self, tag: u64, fate: &str, reason: &str, line: &[u8]) {
         if self.failed.is_some() {
             return;
         }
         let comment = Self::comment(&self.names, tag, fate, reason);
-        let result = self
-            .out
-            .write_all(comment.as_bytes())
-            .and_then(|()| self.out.write_all(line))
-            .and_then(|()| self.out.write_all(b"\n"));
-        if let Err(e) = result {
-            self.failed = Some(e);
+        self.pending.push((tag, comment, line.to_vec()));
+    }
+
+    /// Writes the lines added, in input order; call it when no line read
+    /// is still waiting to be sent.
+    pub(crate) fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        if self.failed.is_some() {
+            return;
+        }
+        pending.sort_by_key(|(tag, _, _)| *tag);
+        for (_, comment, line) in &pending {
+            let result = self
+                .out
+                .write_all(comment.as_bytes())
+                .and_then(|()| self.out.write_all(line))
+                .and_then(|()| self.out.write_all(b"\n"));
+            if let Err(e) = result {
+                self.failed = Some(e);
+                return;
+            }
         }
     }
 
     /// A comment line of its own (where the run stopped).
     pub(crate) fn note(&mut self, text: &str) {
+        self.flush();
         if self.failed.is_some() {
             return;
         }
@@ -92,6 +116,7 @@ impl ErrorsFile {
 
     /// Flushes; the first write error, as a sentence.
     pub(crate) fn finish(mut self) -> Result<(), String> {
+        self.flush();
         if self.failed.is_none() {
             if let Err(e) = self.out.flush() {
                 self.failed = Some(e);

@@ -52,7 +52,15 @@ impl Run {
         }
     }
 
-    /// Writes a line not stored to the errors file, if there is one.
+    /// Writes the lines not stored so far to the errors file (in input
+    /// order): call it when no line read is waiting to be sent.
+    pub(crate) fn flush_errors(&mut self) {
+        if let Some(e) = self.errors.as_mut() {
+            e.flush();
+        }
+    }
+
+    /// Adds a line not stored to the errors file, if there is one.
     pub(crate) fn not_stored(&mut self, tag: u64, fate: Fate, reason: &str, line: &[u8]) {
         if let Some(e) = self.errors.as_mut() {
             e.add(tag, fate.word(), reason, line);
@@ -186,6 +194,9 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
                     let original = raw.strip_suffix(b"\n").unwrap_or(&raw);
                     let original = original.strip_suffix(b"\r").unwrap_or(original);
                     run.not_stored(line_no, fate, "not valid UTF-8 (not sent)", original);
+                    if batch.is_empty() {
+                        run.flush_errors();
+                    }
                     continue;
                 }
             };
@@ -200,6 +211,7 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
                     let msg = for_display(&e.to_string(), None, MESSAGE_CHARS);
                     run.report.add(Fate::Invalid, &msg, [line_no]);
                     run.not_stored(line_no, Fate::Invalid, &msg, text.as_bytes());
+                    run.flush_errors();
                 }
                 continue;
             }
@@ -210,6 +222,7 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
                     send(s, std::mem::take(&mut batch), &mut run);
                 }
                 batch_bytes = 0;
+                run.flush_errors();
                 if run.summary.stopped.is_some() {
                     if index + 1 < count || reader.fill_buf().map_or(true, |b| !b.is_empty()) {
                         run.summary.unread_after = Some(line_no);
