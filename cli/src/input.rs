@@ -166,6 +166,16 @@ pub(crate) fn classify(arg: &str) -> Result<Kind, InputError> {
     }
 }
 
+/// The first file among `kinds` that is `path` (the same file by its
+/// canonical path), display-safe.
+pub(crate) fn same_file(path: &std::path::Path, kinds: &[Kind]) -> Option<String> {
+    let target = std::fs::canonicalize(path).ok()?;
+    kinds.iter().find_map(|k| match k {
+        Kind::File(f) if std::fs::canonicalize(f).ok().as_ref() == Some(&target) => Some(shown(f)),
+        _ => None,
+    })
+}
+
 fn shown(name: &str) -> String {
     for_display(name, None, MESSAGE_CHARS)
 }
@@ -198,7 +208,12 @@ const SNIFF_MAX: usize = 64 * 1024;
 /// first lines unless `format` is `lp`.
 pub(crate) fn open(kind: &Kind, format: Option<Format>) -> Result<Source, InputError> {
     let (name, raw, len, csv_ext): (String, Box<dyn Read>, Option<u64>, bool) = match kind {
-        Kind::Stdin => ("standard input".to_owned(), Box::new(io::stdin().lock()), None, false),
+        Kind::Stdin => (
+            "standard input".to_owned(),
+            Box::new(io::stdin().lock()),
+            None,
+            false,
+        ),
         Kind::Text(t) => (
             "the argument".to_owned(),
             Box::new(Cursor::new(t.clone().into_bytes())),
@@ -208,11 +223,13 @@ pub(crate) fn open(kind: &Kind, format: Option<Format>) -> Result<Source, InputE
         Kind::File(path) => {
             let name = shown(path);
             let file = File::open(path).map_err(|e| InputError::Open(name.clone(), e))?;
-            let meta = file.metadata().map_err(|e| InputError::Open(name.clone(), e))?;
+            let meta = file
+                .metadata()
+                .map_err(|e| InputError::Open(name.clone(), e))?;
             if meta.is_dir() {
                 return Err(InputError::Open(
                     name,
-                    io::Error::new(io::ErrorKind::Other, "it is a directory"),
+                    io::Error::other("it is a directory"),
                 ));
             }
             let lower = path.to_ascii_lowercase();
@@ -307,7 +324,10 @@ pub(crate) fn csv_verdict(head: &[u8], csv_ext: bool) -> Option<&'static str> {
             continue;
         }
         if t.starts_with(b"#") {
-            let word = t.split(|&b| b == b',' || b == b' ').next().unwrap_or_default();
+            let word = t
+                .split(|&b| b == b',' || b == b' ')
+                .next()
+                .unwrap_or_default();
             if ANNOTATIONS
                 .iter()
                 .any(|a| word.eq_ignore_ascii_case(a.as_bytes()))

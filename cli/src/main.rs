@@ -2,9 +2,17 @@
 //!
 //! ```sh
 //! linewire write metrics.lp --url http://localhost:8086 --bucket b --token T
-//! zcat big.lp.gz | INFLUX_TOKEN=T linewire write - --url ... --bucket b --precision s
+//! linewire write -f a.lp -f b.lp.gz --url ... --bucket b --errors-file rejected.lp
+//! linewire write 'm,host=a v=1 1700000000' --url ... --bucket b --precision s
+//! zcat big.lp.gz | INFLUX_TOKEN=T linewire write --url ... --bucket b --rate-limit 1MB/s
 //! linewire write metrics.lp --dry-run
 //! ```
+//!
+//! Input comes from `-f/--file` (repeatable, in order; `-` is standard
+//! input), then the argument: line protocol, or a file when it names one
+//! (see [`input`] for the rule); standard input when there is neither.
+//! gzip input is recognized by its content and decompressed while it is
+//! read; annotated CSV is refused before anything is sent.
 //!
 //! Files of any size are streamed line by line in batches. Lines the
 //! server rejected are reported once per distinct message, with the line
@@ -16,7 +24,11 @@
 //! happen (`-v` or `RUST_LOG` for more); `--max-retry-wait` caps every
 //! wait, a server's `Retry-After` included. The exit status is 0 when
 //! every line was written, 1 when any was not (rejected, not sent, or the
-//! run stopped), 2 on a usage, configuration or read error.
+//! run stopped), 2 on a usage, configuration or read error (a corrupt
+//! gzip input, an errors file that cannot be written, CSV input).
+//!
+//! A reader of standard output or error that goes away (`| head -1`)
+//! does not stop the run: see [`output`].
 
 use std::process::ExitCode;
 
@@ -127,10 +139,10 @@ pub(crate) struct WriteArgs {
     /// Timestamp precision of the file.
     #[arg(long, value_enum, default_value = "ns")]
     precision: PrecisionArg,
-    /// gzip request bodies (the default).
+    /// gzip request bodies (the default; `--compression gzip`).
     #[arg(long, overrides_with = "no_gzip")]
     gzip: bool,
-    /// Send request bodies uncompressed.
+    /// Send request bodies uncompressed (`--compression none`).
     #[arg(long)]
     no_gzip: bool,
     /// Lines per request.

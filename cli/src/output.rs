@@ -37,7 +37,13 @@ fn put(w: &mut dyn Write, closed: &AtomicBool, line: &str) {
 
 /// Prints one line on standard error (above the progress bar).
 pub(crate) fn say(msg: &str) {
-    let print = || put(&mut io::stderr().lock(), &ERR_CLOSED, &format!("linewire: {msg}"));
+    let print = || {
+        put(
+            &mut io::stderr().lock(),
+            &ERR_CLOSED,
+            &format!("linewire: {msg}"),
+        )
+    };
     match BAR.get() {
         Some(bar) if !bar.is_finished() => bar.suspend(print),
         _ => print(),

@@ -60,7 +60,7 @@ pub(crate) fn describe(s: &Snapshot) -> String {
     }
     if s.retries > 0 {
         out.push_str(&format!(
-            ", {} {} (waited {:.1} s)",
+            ", {} {} ({:.1} s of waits)",
             thousands(s.retries),
             if s.retries == 1 { "retry" } else { "retries" },
             s.waited.as_secs_f64()
@@ -100,10 +100,9 @@ impl Progress {
         READ_BYTES.fetch_add(bytes as u64, Ordering::Relaxed);
         // At most ten redraws a second, whatever the line rate.
         let now = Instant::now();
-        if self
-            .last
-            .map_or(true, |l| now.duration_since(l) >= Duration::from_millis(100))
-        {
+        if self.last.map_or(true, |l| {
+            now.duration_since(l) >= Duration::from_millis(100)
+        }) {
             self.last = Some(now);
             refresh();
         }
@@ -194,7 +193,7 @@ mod tests {
         };
         assert_eq!(
             describe(&s),
-            "12,000 lines written (4,000/s), 1.20 MiB of 3.00 MiB read (40 %), 2 retries (waited 10.0 s), waiting 5.0 s to retry"
+            "12,000 lines written (4,000/s), 1.20 MiB of 3.00 MiB read (40 %), 2 retries (10.0 s of waits), waiting 5.0 s to retry"
         );
         let stdin = Snapshot {
             written: 1,

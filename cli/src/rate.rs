@@ -55,7 +55,9 @@ pub(crate) fn parse_rate(text: &str) -> Result<Rate, RateError> {
         .ok_or(RateError::Syntax)?;
     let (count, rest) = s.split_at(num_end);
     let count: f64 = count.parse().map_err(|_| RateError::Syntax)?;
-    let unit_end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+    let unit_end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
     let (unit, rest) = rest.split_at(unit_end);
     let unit: f64 = match unit {
         "b" => 1.0,
@@ -173,7 +175,9 @@ mod tests {
 
     #[test]
     fn bad_specs() {
-        for bad in ["", "MB/s", "1MB", "1MB/", "1XB/s", "1MB/s/s", "1MB/day", "1..2MB/s", "-1MB/s"] {
+        for bad in [
+            "", "MB/s", "1MB", "1MB/", "1XB/s", "1MB/s/s", "1MB/day", "1..2MB/s", "-1MB/s",
+        ] {
             assert_eq!(parse_rate(bad), Err(RateError::Syntax), "{bad}");
         }
         assert_eq!(parse_rate("0MB/s"), Err(RateError::NotPositive));

@@ -50,7 +50,10 @@ impl LineSet {
         let mut i = 0;
         while let Some(&(a, _)) = self.ranges.get(i) {
             let (source, _) = crate::input::untag(a);
-            let same: Vec<(u64, u64)> = self.ranges[i..]
+            let same: Vec<(u64, u64)> = self
+                .ranges
+                .get(i..)
+                .unwrap_or_default()
                 .iter()
                 .take_while(|(x, _)| crate::input::untag(*x).0 == source)
                 .map(|&(x, y)| (crate::input::untag(x).1, crate::input::untag(y).1))

@@ -71,14 +71,24 @@ impl Run {
 pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
     // Every source is opened, and its first lines checked (CSV is
     // refused), before anything is sent.
-    let kinds =
-        input::resolve(args.input.as_deref(), &args.files).map_err(|e| e.to_string())?;
-    let mut sources = Vec::with_capacity(kinds.len());
+    let kinds = input::resolve(args.input.as_deref(), &args.files).map_err(|e| e.to_string())?;
+    // Files are opened again when their turn comes: thousands of `-f`s
+    // never hold thousands of descriptors.
+    let mut sources: Vec<Option<input::Source>> = Vec::with_capacity(kinds.len());
+    let mut names = Vec::with_capacity(kinds.len());
+    let mut total_bytes = Some(0u64);
     for kind in &kinds {
-        sources.push(input::open(kind, args.format).map_err(|e| e.to_string())?);
+        let source = input::open(kind, args.format).map_err(|e| e.to_string())?;
+        names.push(source.name.clone());
+        total_bytes = total_bytes
+            .zip(source.len)
+            .map(|(t, n)| t.saturating_add(n));
+        sources.push(if matches!(kind, input::Kind::File(_)) {
+            None
+        } else {
+            Some(source)
+        });
     }
-    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-    let total_bytes: Option<u64> = sources.iter().map(|s| s.len).sum();
 
     let client = if args.dry_run {
         None
@@ -127,7 +137,17 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
     }
     let mut sender = client.as_ref().map(|c| cli::Sender::new(c, policy));
     let errors = match &args.errors_file {
-        Some(path) => Some(ErrorsFile::create(path, names.clone())?),
+        Some(path) => {
+            // Writing the errors file back to the same path is natural
+            // (`-f errors.lp --errors-file errors.lp`): creating it would
+            // empty the input before it is read.
+            if let Some(same) = input::same_file(path, &kinds) {
+                return Err(format!(
+                    "the errors file is also an input ({same}): it would be emptied before it is read; choose another path"
+                ));
+            }
+            Some(ErrorsFile::create(path, names.clone())?)
+        }
         None => None,
     };
 
@@ -156,7 +176,15 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
     let mut raw = Vec::new();
     let batch_lines = usize::try_from(args.batch_lines).unwrap_or(usize::MAX);
     let count = sources.len();
-    'sources: for (index, source) in sources.into_iter().enumerate() {
+    'sources: for (index, (source, kind)) in sources.into_iter().zip(&kinds).enumerate() {
+        // A file is opened again (its content was checked already).
+        let source = match source.map_or_else(|| input::open(kind, Some(input::Format::Lp)), Ok) {
+            Ok(s) => s,
+            Err(e) => {
+                run.summary.read_error = Some(e.to_string());
+                break 'sources;
+            }
+        };
         let shown_file = source.name;
         let mut reader = BufReader::with_capacity(256 * 1024, source.reader);
         let mut line = 0u64;

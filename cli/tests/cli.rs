@@ -1206,7 +1206,10 @@ fn gzip_input_is_recognized_by_its_content_in_files_and_on_stdin() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stderr.contains("line 4: rejected:"), "{stderr}");
-    assert!(stdout.contains("6 lines: 4 written, 2 rejected"), "{stdout}");
+    assert!(
+        stdout.contains("6 lines: 4 written, 2 rejected"),
+        "{stdout}"
+    );
     assert_eq!(hosts(&server), ["a", "c", "d", "e"]);
 }
 
@@ -1240,7 +1243,9 @@ fn corrupt_gzip_is_a_read_error_and_the_lines_sent_are_counted() {
         let stored = server.points("farm").len();
         assert!(stored > 0 && stored <= 20_000, "{what}: {stored}");
         assert!(
-            stdout.contains(&format!("{stored} lines: {stored} written, 0 rejected, 0 not sent")),
+            stdout.contains(&format!(
+                "{stored} lines: {stored} written, 0 rejected, 0 not sent"
+            )),
             "{what}: {stdout}"
         );
         assert!(
@@ -1294,13 +1299,22 @@ fn csv_is_refused_before_anything_is_sent() {
         ,,0,2024-01-01T00:00:00Z,2024-01-02T00:00:00Z,2024-01-01T00:00:00Z,1.5,v,m\n";
     let plain_csv = "time,host,value\n1700000000,a,1\n";
     let cases: Vec<(tempfile_lite::TempFile, Vec<&str>)> = vec![
-        (tempfile_lite::TempFile::named(annotated.as_bytes(), ".txt"), vec![]),
-        (tempfile_lite::TempFile::named(&gzip(annotated.as_bytes()), ".gz"), vec![]),
+        (
+            tempfile_lite::TempFile::named(annotated.as_bytes(), ".txt"),
+            vec![],
+        ),
+        (
+            tempfile_lite::TempFile::named(&gzip(annotated.as_bytes()), ".gz"),
+            vec![],
+        ),
         (
             tempfile_lite::TempFile::named(b"_measurement,_field,_value\nm,v,1\n", ".lp"),
             vec![],
         ),
-        (tempfile_lite::TempFile::named(plain_csv.as_bytes(), ".csv"), vec![]),
+        (
+            tempfile_lite::TempFile::named(plain_csv.as_bytes(), ".csv"),
+            vec![],
+        ),
         (file(FILE), vec!["--format", "csv"]),
     ];
     for (f, flags) in &cases {
@@ -1340,18 +1354,31 @@ fn csv_is_refused_before_anything_is_sent() {
     let mut args = write_args(&server, csv.path());
     args.extend(["--format", "lp"].map(String::from));
     let out = linewire().args(args).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "sent, and rejected by the server");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "sent, and rejected by the server"
+    );
 }
 
 #[test]
 fn the_errors_file_has_every_line_not_stored_after_a_comment() {
     let server = TestServer::builder().token(TOKEN).start();
     let a = file(FILE);
-    let b = tempfile_lite::TempFile::named(b"m,host=f v=6i 1700000000\n\xff\xfe bad bytes\n", ".lp");
+    let b =
+        tempfile_lite::TempFile::named(b"m,host=f v=6i 1700000000\n\xff\xfe bad bytes\n", ".lp");
     let errors = tempfile_lite::TempFile::named(b"old content", ".errors");
     let mut args = args_without_input(&server);
     args.extend(
-        ["-f", a.path(), "-f", b.path(), "--errors-file", errors.path()].map(String::from),
+        [
+            "-f",
+            a.path(),
+            "-f",
+            b.path(),
+            "--errors-file",
+            errors.path(),
+        ]
+        .map(String::from),
     );
     let out = linewire().args(&args).output().unwrap();
     let (stdout, stderr) = text(&out);
@@ -1412,18 +1439,48 @@ fn the_errors_file_has_the_lines_not_sent_and_where_the_run_stopped() {
     // Dry run: the invalid lines.
     let g = file(FILE);
     let out = linewire()
-        .args(["write", g.path(), "--dry-run", "--errors-file", errors.path()])
+        .args([
+            "write",
+            g.path(),
+            "--dry-run",
+            "--errors-file",
+            errors.path(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let content = std::fs::read_to_string(errors.path()).unwrap();
     assert_eq!(content.lines().count(), 4, "{content}");
-    assert!(content.starts_with(&format!("# {} line 4: invalid: ", g.path())), "{content}");
+    assert!(
+        content.starts_with(&format!("# {} line 4: invalid: ", g.path())),
+        "{content}"
+    );
     assert!(content.ends_with("\nbad\n"), "{content}");
+
+    // The errors file fed back and named again as the errors file: refused
+    // before it is emptied.
+    let before = std::fs::read(errors.path()).unwrap();
+    let mut args = write_args(&server, "-");
+    args.remove(1);
+    args.extend(["-f", errors.path(), "--errors-file", errors.path()].map(String::from));
+    let out = linewire().args(&args).output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the errors file is also an input"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(errors.path()).unwrap(), before);
 
     // An errors file that cannot be created: a usage error, nothing sent.
     let out = linewire()
-        .args(["write", g.path(), "--dry-run", "--errors-file", "/nonexistent/dir/e.lp"])
+        .args([
+            "write",
+            g.path(),
+            "--dry-run",
+            "--errors-file",
+            "/nonexistent/dir/e.lp",
+        ])
         .output()
         .unwrap();
     let (_, stderr) = text(&out);
@@ -1476,7 +1533,10 @@ fn a_log_reader_that_goes_away_does_not_stop_the_run() {
     let f = file(&lines(10));
     let mut args = write_args(&server, f.path());
     // Retries 100 ms apart or more: the warnings come after the reader left.
-    let interval = args.iter().position(|a| a == "--retry-interval-ms").unwrap();
+    let interval = args
+        .iter()
+        .position(|a| a == "--retry-interval-ms")
+        .unwrap();
     args[interval + 1] = "100".into();
     let mut child = linewire()
         .args(&args)
