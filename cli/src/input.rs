@@ -13,6 +13,17 @@
 //! space, each is `key=value`), and a missing file when it has not
 //! (`metrics.lp` mistyped is "no such file", never sent as a line).
 //!
+//! # gzip
+//!
+//! A file or standard input starting with gzip's magic bytes (1f 8b) is
+//! decompressed while it is read, whatever its name; concatenated members
+//! (`cat a.gz b.gz`) are read in turn. Data cut short, or a member whose
+//! checksum does not match, is a read error (exit status 2) after the
+//! lines before it were sent and counted. Deflate data has no check of
+//! its own: corruption inside it is found only by the checksum at the end
+//! of its member, and what was decoded before (garbage, mostly rejected by
+//! the server) was sent by then, as `zcat | ...` would have.
+//!
 //! # Line numbers
 //!
 //! Each line is tagged with its source and its line number in that source
@@ -416,6 +427,33 @@ mod tests {
         assert!(csv_verdict(b"# a comment\nm,host=a v=1 1\n", true).is_none());
         assert!(csv_verdict(b"m,host=a v=1 1\n#datatype\n", false).is_none());
         assert!(csv_verdict(b"", false).is_none());
+    }
+
+    /// Any bytes: a verdict, no panic.
+    #[test]
+    fn csv_verdict_takes_any_bytes() {
+        let pieces: [&[u8]; 9] = [
+            b"#",
+            b"datatype",
+            b",",
+            b"=",
+            b"\n",
+            b" ",
+            b"_value",
+            b"\xef\xbb\xbf",
+            b"\xff",
+        ];
+        let mut head = Vec::new();
+        for i in 0..9usize.pow(5) {
+            head.clear();
+            let mut k = i;
+            for _ in 0..5 {
+                head.extend_from_slice(pieces[k % 9]);
+                k /= 9;
+            }
+            let _ = csv_verdict(&head, i % 2 == 0);
+            let _ = first_data_line_complete(&head);
+        }
     }
 
     #[test]

@@ -98,6 +98,9 @@ impl Progress {
     /// Counts a line read (its bytes with the line feed).
     pub(crate) fn read(&mut self, bytes: usize) {
         READ_BYTES.fetch_add(bytes as u64, Ordering::Relaxed);
+        if BAR.get().is_none() {
+            return;
+        }
         // At most ten redraws a second, whatever the line rate.
         let now = Instant::now();
         if self.last.map_or(true, |l| {

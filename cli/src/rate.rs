@@ -136,9 +136,13 @@ impl Pacer {
     pub(crate) fn delay(&mut self, bytes: usize, now: Instant) -> Duration {
         let start = self.next.map_or(now, |n| n.max(now));
         let wait = start.saturating_duration_since(now);
+        // At most a year per batch: a share too large for an `Instant` must
+        // not turn into no limit at all.
+        let year = Duration::from_secs(365 * 86_400);
         let share = Duration::try_from_secs_f64(bytes as f64 / self.rate.bytes_per_sec)
-            .unwrap_or(Duration::MAX);
-        self.next = start.checked_add(share);
+            .unwrap_or(year)
+            .min(year);
+        self.next = start.checked_add(share).or(Some(start));
         wait
     }
 
@@ -182,6 +186,39 @@ mod tests {
         }
         assert_eq!(parse_rate("0MB/s"), Err(RateError::NotPositive));
         assert_eq!(parse_rate("1MB/0s"), Err(RateError::NotPositive));
+    }
+
+    /// Every short string over the syntax's characters parses or fails
+    /// cleanly, and a parsed rate is positive and finite.
+    #[test]
+    fn no_input_panics() {
+        let alphabet: Vec<char> = "0159./ sSbBkKmMgGiIhn€".chars().collect();
+        let mut text = String::new();
+        let n = alphabet.len();
+        for i in 0..n * n * n * n {
+            text.clear();
+            let mut k = i;
+            for _ in 0..4 {
+                text.push(alphabet[k % n]);
+                k /= n;
+            }
+            if let Ok(r) = parse_rate(&text) {
+                assert!(
+                    r.bytes_per_sec.is_finite() && r.bytes_per_sec > 0.0,
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_tiny_rate_still_limits() {
+        let mut p = Pacer::new(Rate {
+            bytes_per_sec: f64::MIN_POSITIVE,
+        });
+        let t0 = Instant::now();
+        assert_eq!(p.delay(1, t0), Duration::ZERO);
+        assert!(p.delay(1, t0) >= Duration::from_secs(86_400));
     }
 
     #[test]
