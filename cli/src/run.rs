@@ -1,7 +1,7 @@
 //! One `linewire write` run: read, batch, send, settle.
 
 use std::fmt::Write as _;
-use std::io::{self, BufRead, BufReader, IsTerminal};
+use std::io::{self, BufRead, BufReader, IsTerminal, Read};
 use std::time::{Duration, Instant};
 
 use linewire_std::cli::{self, Failed, Line, Settled};
@@ -27,6 +27,9 @@ pub(crate) const MESSAGE_CHARS: usize = 240;
 
 /// The most characters of one log line.
 pub(crate) const LOG_CHARS: usize = 400;
+
+/// A source's decompressed bytes, buffered for reading lines.
+type Reader = BufReader<Box<dyn Read>>;
 
 /// Everything one run reports.
 pub(crate) struct Run {
@@ -176,87 +179,97 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
     let mut raw = Vec::new();
     let batch_lines = usize::try_from(args.batch_lines).unwrap_or(usize::MAX);
     let count = sources.len();
-    'sources: for (index, (source, kind)) in sources.into_iter().zip(&kinds).enumerate() {
-        // A file is opened again (its content was checked already).
-        let source = match source.map_or_else(|| input::open(kind, Some(input::Format::Lp)), Ok) {
-            Ok(s) => s,
-            Err(e) => {
-                run.summary.read_error = Some(e.to_string());
-                break 'sources;
-            }
-        };
-        let shown_file = source.name;
-        let mut reader = BufReader::with_capacity(256 * 1024, source.reader);
-        let mut line = 0u64;
-        loop {
-            raw.clear();
-            let n = match reader.read_until(b'\n', &mut raw) {
-                Ok(n) => n,
-                Err(e) => {
-                    run.summary.read_error = Some(format!(
-                        "cannot read {shown_file} after line {line}: {}",
-                        input::read_text(&e)
-                    ));
-                    break 'sources;
-                }
-            };
-            if n == 0 {
+    let mut sources = sources.into_iter().zip(&kinds).enumerate();
+    // The source being read: its index, name and reader.
+    let mut current: Option<(usize, String, Reader)> = None;
+    let mut line = 0u64;
+    loop {
+        let Some((index, shown_file, reader)) = current.as_mut() else {
+            let Some((index, (source, kind))) = sources.next() else {
                 break;
-            }
-            line += 1;
-            // The line's tag: its number, and its source's (see `input::tag`).
-            let line_no = input::tag(index, line);
-            run.progress.read(n);
-            let text = match std::str::from_utf8(&raw) {
-                Ok(t) => t.trim_end_matches(['\n', '\r']),
-                Err(_) => {
-                    run.summary.lines += 1;
-                    run.summary.rejected += 1;
-                    let fate = if args.dry_run {
-                        Fate::Invalid
-                    } else {
-                        Fate::Rejected
-                    };
-                    run.report
-                        .add(fate, "not valid UTF-8 (not sent)", [line_no]);
-                    let original = raw.strip_suffix(b"\n").unwrap_or(&raw);
-                    let original = original.strip_suffix(b"\r").unwrap_or(original);
-                    run.not_stored(line_no, fate, "not valid UTF-8 (not sent)", original);
-                    if batch.is_empty() {
-                        run.flush_errors();
-                    }
+            };
+            // A file is opened again (its content was checked already).
+            match source.map_or_else(|| input::open(kind, Some(input::Format::Lp)), Ok) {
+                Ok(s) => {
+                    let reader = BufReader::with_capacity(256 * 1024, s.reader);
+                    current = Some((index, s.name, reader));
+                    line = 0;
                     continue;
                 }
-            };
-            let start = text.trim_start();
-            if start.is_empty() || start.starts_with('#') {
-                continue;
+                Err(e) => {
+                    run.summary.read_error = Some(e.to_string());
+                    break;
+                }
             }
-            run.summary.lines += 1;
-            if args.dry_run {
-                if let Some(Err(e)) = influxdb_line_protocol::parse_lines(text).next() {
-                    run.summary.rejected += 1;
-                    let msg = for_display(&e.to_string(), None, MESSAGE_CHARS);
-                    run.report.add(Fate::Invalid, &msg, [line_no]);
-                    run.not_stored(line_no, Fate::Invalid, &msg, text.as_bytes());
+        };
+        raw.clear();
+        let n = match reader.read_until(b'\n', &mut raw) {
+            Ok(n) => n,
+            Err(e) => {
+                run.summary.read_error = Some(format!(
+                    "cannot read {shown_file} after line {line}: {}",
+                    input::read_text(&e)
+                ));
+                break;
+            }
+        };
+        if n == 0 {
+            current = None;
+            continue;
+        }
+        line += 1;
+        // The line's tag: its number, and its source's (see `input::tag`).
+        let line_no = input::tag(*index, line);
+        run.progress.read(n);
+        let text = match std::str::from_utf8(&raw) {
+            Ok(t) => t.trim_end_matches(['\n', '\r']),
+            Err(_) => {
+                run.summary.lines += 1;
+                run.summary.rejected += 1;
+                let fate = if args.dry_run {
+                    Fate::Invalid
+                } else {
+                    Fate::Rejected
+                };
+                run.report
+                    .add(fate, "not valid UTF-8 (not sent)", [line_no]);
+                let original = raw.strip_suffix(b"\n").unwrap_or(&raw);
+                let original = original.strip_suffix(b"\r").unwrap_or(original);
+                run.not_stored(line_no, fate, "not valid UTF-8 (not sent)", original);
+                if batch.is_empty() {
                     run.flush_errors();
                 }
                 continue;
             }
-            batch_bytes += text.len() + 1;
-            batch.push(Line::new(line_no, text.to_owned()));
-            if batch.len() >= batch_lines || batch_bytes >= MAX_BATCH_BYTES {
-                if let Some(s) = sender.as_mut() {
-                    send(s, std::mem::take(&mut batch), &mut run);
-                }
-                batch_bytes = 0;
+        };
+        let start = text.trim_start();
+        if start.is_empty() || start.starts_with('#') {
+            continue;
+        }
+        run.summary.lines += 1;
+        if args.dry_run {
+            if let Some(Err(e)) = influxdb_line_protocol::parse_lines(text).next() {
+                run.summary.rejected += 1;
+                let msg = for_display(&e.to_string(), None, MESSAGE_CHARS);
+                run.report.add(Fate::Invalid, &msg, [line_no]);
+                run.not_stored(line_no, Fate::Invalid, &msg, text.as_bytes());
                 run.flush_errors();
-                if run.summary.stopped.is_some() {
-                    if index + 1 < count || reader.fill_buf().map_or(true, |b| !b.is_empty()) {
-                        run.summary.unread_after = Some(line_no);
-                    }
-                    break 'sources;
+            }
+            continue;
+        }
+        batch_bytes += text.len() + 1;
+        batch.push(Line::new(line_no, text.to_owned()));
+        if batch.len() >= batch_lines || batch_bytes >= MAX_BATCH_BYTES {
+            if let Some(s) = sender.as_mut() {
+                send(s, std::mem::take(&mut batch), &mut run);
+            }
+            batch_bytes = 0;
+            run.flush_errors();
+            if run.summary.stopped.is_some() {
+                if *index + 1 < count || reader.fill_buf().map_or(true, |b| !b.is_empty()) {
+                    run.summary.unread_after = Some(line_no);
                 }
+                break;
             }
         }
     }
