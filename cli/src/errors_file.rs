@@ -14,7 +14,9 @@
 //! request failed (the run stopped, or the server could not be reached)
 //! are all written: each was read and not stored, and writing the file
 //! again (comments are skipped) sends them. Lines left unread when a run
-//! stops are not: a last comment says from where to resume.
+//! stops are not: a last comment says from where to resume. Lines a
+//! server counted rejected without naming them cannot be written (the
+//! report counts them).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

@@ -200,6 +200,9 @@ pub(crate) struct Source {
     /// The size of a plain file (for progress); `None` for gzip or stdin.
     pub(crate) len: Option<u64>,
     pub(crate) gzip: bool,
+    /// A regular file: it can be opened again from the start (a pipe such
+    /// as `-f <(zcat x.gz)` or `/dev/stdin` cannot).
+    pub(crate) reopenable: bool,
 }
 
 impl fmt::Debug for Source {
@@ -208,6 +211,7 @@ impl fmt::Debug for Source {
             .field("name", &self.name)
             .field("len", &self.len)
             .field("gzip", &self.gzip)
+            .field("reopenable", &self.reopenable)
             .finish_non_exhaustive()
     }
 }
@@ -218,6 +222,7 @@ const SNIFF_MAX: usize = 64 * 1024;
 /// Opens `kind`: gzip is recognized by its magic bytes (1f 8b), CSV by its
 /// first lines unless `format` is `lp`.
 pub(crate) fn open(kind: &Kind, format: Option<Format>) -> Result<Source, InputError> {
+    let mut reopenable = false;
     let (name, raw, len, csv_ext): (String, Box<dyn Read>, Option<u64>, bool) = match kind {
         Kind::Stdin => (
             "standard input".to_owned(),
@@ -245,7 +250,9 @@ pub(crate) fn open(kind: &Kind, format: Option<Format>) -> Result<Source, InputE
             }
             let lower = path.to_ascii_lowercase();
             let csv_ext = lower.ends_with(".csv") || lower.ends_with(".csv.gz");
-            (name, Box::new(file), Some(meta.len()), csv_ext)
+            reopenable = meta.is_file();
+            let len = reopenable.then_some(meta.len());
+            (name, Box::new(file), len, csv_ext)
         }
     };
     if format == Some(Format::Csv) {
@@ -272,6 +279,7 @@ pub(crate) fn open(kind: &Kind, format: Option<Format>) -> Result<Source, InputE
         reader,
         len,
         gzip,
+        reopenable,
     })
 }
 

@@ -75,8 +75,8 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
     // Every source is opened, and its first lines checked (CSV is
     // refused), before anything is sent.
     let kinds = input::resolve(args.input.as_deref(), &args.files).map_err(|e| e.to_string())?;
-    // Files are opened again when their turn comes: thousands of `-f`s
-    // never hold thousands of descriptors.
+    // Regular files are opened again when their turn comes: thousands of
+    // `-f`s never hold thousands of descriptors. Pipes stay open.
     let mut sources: Vec<Option<input::Source>> = Vec::with_capacity(kinds.len());
     let mut names = Vec::with_capacity(kinds.len());
     let mut total_bytes = Some(0u64);
@@ -86,7 +86,7 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
         total_bytes = total_bytes
             .zip(source.len)
             .map(|(t, n)| t.saturating_add(n));
-        sources.push(if matches!(kind, input::Kind::File(_)) {
+        sources.push(if source.reopenable {
             None
         } else {
             Some(source)

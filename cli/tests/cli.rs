@@ -1174,6 +1174,19 @@ fn standard_input_is_read_with_dash_among_files_and_without_any_input() {
     assert!(out.status.success(), "{stdout}{stderr}");
     assert_eq!(hosts(&server), ["file", "plain", "stdin"]);
 
+    // A file that is a pipe is read once, from its first byte (not opened
+    // again after its first lines were checked).
+    let mut args = args_without_input(&server);
+    args.extend(["-f", "/dev/stdin", "--batch-lines", "1"].map(String::from));
+    let out = run_with_stdin(
+        &args,
+        b"m,host=pipe1 v=1i 1700000000\nm,host=pipe2 v=1i 1700000000\n",
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("2 lines: 2 written"), "{stdout}");
+    assert_eq!(hosts(&server), ["file", "pipe1", "pipe2", "plain", "stdin"]);
+
     let mut args = args_without_input(&server);
     args.extend(["-f", "-", "-"].map(String::from));
     let out = run_with_stdin(&args, b"");
