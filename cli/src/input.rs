@@ -124,13 +124,46 @@ fn io_text(e: &io::Error) -> String {
     for_display(&e.to_string(), None, MESSAGE_CHARS)
 }
 
-/// A read error; a decoder's error means corrupt or truncated gzip data.
+/// A read error as a sentence part.
 pub(crate) fn read_text(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-            format!("the gzip data is corrupt or cut short ({})", io_text(e))
-        }
-        _ => io_text(e),
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<CorruptGzip>())
+    {
+        Some(gz) => gz.to_string(),
+        None => io_text(e),
+    }
+}
+
+/// The gzip decoder found the data corrupt or cut short.
+#[derive(Debug)]
+pub(crate) struct CorruptGzip(String);
+
+impl fmt::Display for CorruptGzip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the gzip data is corrupt or cut short ({})", self.0)
+    }
+}
+
+impl std::error::Error for CorruptGzip {}
+
+/// A gzip decoder whose own errors are [`CorruptGzip`]; the underlying
+/// reader's other I/O errors pass unchanged.
+struct Gunzip<R: Read>(MultiGzDecoder<R>);
+
+impl<R: Read> Read for Gunzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| match e.kind() {
+            // What flate2 reports for a bad header, bad deflate data, a
+            // checksum mismatch and data cut short.
+            io::ErrorKind::InvalidInput
+            | io::ErrorKind::InvalidData
+            | io::ErrorKind::UnexpectedEof => io::Error::new(
+                e.kind(),
+                CorruptGzip(for_display(&e.to_string(), None, MESSAGE_CHARS)),
+            ),
+            _ => e,
+        })
     }
 }
 
@@ -261,7 +294,7 @@ pub(crate) fn open(kind: &Kind, format: Option<Format>) -> Result<Source, InputE
     let (magic, raw) = peek(raw, 2).map_err(|e| InputError::Read(name.clone(), e))?;
     let gzip = magic.starts_with(&[0x1f, 0x8b]);
     let (reader, len): (Box<dyn Read>, _) = if gzip {
-        (Box::new(MultiGzDecoder::new(raw)), None)
+        (Box::new(Gunzip(MultiGzDecoder::new(raw))), None)
     } else {
         (raw, len)
     };
