@@ -2,9 +2,17 @@
 //!
 //! ```sh
 //! linewire write metrics.lp --url http://localhost:8086 --bucket b --token T
-//! zcat big.lp.gz | INFLUX_TOKEN=T linewire write - --url ... --bucket b --precision s
+//! linewire write -f a.lp -f b.lp.gz --url ... --bucket b --errors-file rejected.lp
+//! linewire write 'm,host=a v=1 1700000000' --url ... --bucket b --precision s
+//! zcat big.lp.gz | INFLUX_TOKEN=T linewire write --url ... --bucket b --rate-limit 1MB/s
 //! linewire write metrics.lp --dry-run
 //! ```
+//!
+//! Input comes from `-f/--file` (repeatable, in order; `-` is standard
+//! input), then the argument: line protocol, or a file when it names one
+//! (see [`input`] for the rule); standard input when there is neither.
+//! gzip input is recognized by its content and decompressed while it is
+//! read; annotated CSV is refused before anything is sent.
 //!
 //! Files of any size are streamed line by line in batches. Lines the
 //! server rejected are reported once per distinct message, with the line
@@ -16,15 +24,23 @@
 //! happen (`-v` or `RUST_LOG` for more); `--max-retry-wait` caps every
 //! wait, a server's `Retry-After` included. The exit status is 0 when
 //! every line was written, 1 when any was not (rejected, not sent, or the
-//! run stopped), 2 on a usage, configuration or read error.
+//! run stopped), 2 on a usage, configuration or read error (a corrupt
+//! gzip input, an errors file that cannot be written, CSV input).
+//!
+//! A reader of standard output or error that goes away (`| head -1`)
+//! does not stop the run: see [`output`].
 
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use linewire_std::linewire::Precision;
 
+mod errors_file;
+mod input;
 mod logging;
 mod output;
+mod progress;
+mod rate;
 mod report;
 mod run;
 
@@ -37,7 +53,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Write line protocol from a file (or `-` for standard input).
+    /// Write line protocol given as an argument, from files (`-f`) or from
+    /// standard input.
     Write(WriteArgs),
 }
 
@@ -64,11 +81,49 @@ impl From<PrecisionArg> for Precision {
     }
 }
 
+/// How request bodies are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Compression {
+    None,
+    Gzip,
+}
+
 #[derive(Args, Debug)]
 pub(crate) struct WriteArgs {
-    /// The line protocol file; `-` (the default) reads standard input.
-    #[arg(default_value = "-")]
-    file: String,
+    /// Line protocol to write, or (for compatibility) a file to read:
+    /// the argument is a file when it names an existing file, starts with
+    /// `@` (`@metrics.lp`, as influx write takes it) or is `-` (standard
+    /// input); else it is line protocol when it has a space and an `=`
+    /// (`'m,t=a v=1 1700000000'`); anything else is a missing file. Read
+    /// after the `--file`s; standard input is read when there is neither.
+    #[arg(value_name = "LINES|FILE")]
+    input: Option<String>,
+    /// A line protocol file to read (repeatable: read in order; `-` is
+    /// standard input). gzip files are recognized by their content.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    files: Vec<String>,
+    /// Input format: `lp` (line protocol) reads every input as line
+    /// protocol. `csv` is not supported (convert it with `influx write
+    /// dryrun --format csv`). Without it, input that looks like annotated
+    /// CSV is refused before anything is sent.
+    #[arg(long, value_enum, value_name = "lp|csv")]
+    format: Option<input::Format>,
+    /// Request body compression: `gzip` (the default) or `none`. (influx
+    /// write's flag of this name is about its input; linewire recognizes
+    /// gzip input by itself.)
+    #[arg(long, value_enum, value_name = "none|gzip", conflicts_with_all = ["gzip", "no_gzip"])]
+    compression: Option<Compression>,
+    /// Write every line not stored (rejected, invalid, or not sent because
+    /// the run stopped) to this file, each after a `# <source> line N:
+    /// <reason>` comment, so it can be fixed and written again.
+    #[arg(long, value_name = "PATH")]
+    errors_file: Option<std::path::PathBuf>,
+    /// The most line protocol bytes sent per period, as influx write takes
+    /// it: `1MB/s`, `100kB/s`, `5MB/5min`, `2GB/h` (1 kB = 1024 B; spaces
+    /// ignored). Each batch waits for its turn; a batch larger than the
+    /// budget is still sent whole, and the next one waits longer.
+    #[arg(long, value_name = "RATE", value_parser = rate::parse_rate)]
+    rate_limit: Option<rate::Rate>,
     /// Server URL, e.g. http://localhost:8086.
     #[arg(long, env = "INFLUX_URL", required_unless_present = "dry_run")]
     url: Option<String>,
@@ -84,10 +139,10 @@ pub(crate) struct WriteArgs {
     /// Timestamp precision of the file.
     #[arg(long, value_enum, default_value = "ns")]
     precision: PrecisionArg,
-    /// gzip request bodies (the default).
+    /// gzip request bodies (the default; `--compression gzip`).
     #[arg(long, overrides_with = "no_gzip")]
     gzip: bool,
-    /// Send request bodies uncompressed.
+    /// Send request bodies uncompressed (`--compression none`).
     #[arg(long)]
     no_gzip: bool,
     /// Lines per request.
@@ -115,6 +170,17 @@ pub(crate) struct WriteArgs {
     /// the end.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
+}
+
+impl WriteArgs {
+    /// Whether request bodies are gzipped: `--compression`, else
+    /// `--gzip`/`--no-gzip`, else yes.
+    pub(crate) fn gzip_body(&self) -> bool {
+        match self.compression {
+            Some(c) => c == Compression::Gzip,
+            None => !self.no_gzip,
+        }
+    }
 }
 
 fn main() -> ExitCode {

@@ -38,6 +38,53 @@ impl LineSet {
         }
     }
 
+    /// `line 7`, `lines 1-5000`, `lines 4, 7, 10-12 and 4,990 more`; with
+    /// more than one source `names` (the lines are [`crate::input::tag`]s),
+    /// `a.lp lines 4, 7; b.lp line 2`.
+    pub(crate) fn describe_in(&self, names: &[String]) -> String {
+        if names.len() <= 1 {
+            return self.describe();
+        }
+        let mut s = String::new();
+        let mut current: Option<usize> = None;
+        let mut i = 0;
+        while let Some(&(a, _)) = self.ranges.get(i) {
+            let (source, _) = crate::input::untag(a);
+            let same: Vec<(u64, u64)> = self
+                .ranges
+                .get(i..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|(x, _)| crate::input::untag(*x).0 == source)
+                .map(|&(x, y)| (crate::input::untag(x).1, crate::input::untag(y).1))
+                .collect();
+            i += same.len().max(1);
+            if current.is_some() {
+                s.push_str("; ");
+            }
+            current = Some(source);
+            let name = names.get(source).map_or("input", String::as_str);
+            let lines: u64 = same.iter().map(|(a, b)| b - a + 1).sum();
+            let _ = write!(s, "{name} {}", if lines == 1 { "line " } else { "lines " });
+            for (j, (a, b)) in same.iter().enumerate() {
+                if j > 0 {
+                    s.push_str(", ");
+                }
+                if a == b {
+                    let _ = write!(s, "{a}");
+                } else {
+                    let _ = write!(s, "{a}-{b}");
+                }
+            }
+        }
+        let listed: u64 = self.ranges.iter().map(|(a, b)| b - a + 1).sum();
+        let more = self.count.saturating_sub(listed);
+        if more > 0 {
+            let _ = write!(s, " and {} more", thousands(more));
+        }
+        s
+    }
+
     /// `line 7`, `lines 1-5000`, `lines 4, 7, 10-12 and 4,990 more`.
     pub(crate) fn describe(&self) -> String {
         let mut s = String::from(if self.count == 1 { "line " } else { "lines " });
@@ -85,7 +132,7 @@ pub(crate) enum Fate {
 }
 
 impl Fate {
-    fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Self::Rejected => "rejected",
             Self::Invalid => "invalid",
@@ -111,6 +158,9 @@ pub(crate) struct Report {
     pub(crate) groups: Vec<Group>,
     /// How many lines had a message that was not kept.
     pub(crate) other: u64,
+    /// The sources' display names, when there is more than one: line
+    /// numbers are then [`crate::input::tag`]s and are shown with them.
+    pub(crate) sources: Vec<String>,
 }
 
 impl Report {
@@ -142,7 +192,7 @@ impl Report {
         for g in &self.groups {
             say(&format!(
                 "{}: {}: {}",
-                g.lines.describe(),
+                g.lines.describe_in(&self.sources),
                 g.fate.word(),
                 g.message
             ));

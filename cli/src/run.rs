@@ -1,7 +1,6 @@
 //! One `linewire write` run: read, batch, send, settle.
 
 use std::fmt::Write as _;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read};
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,11 @@ use linewire_std::linewire::RetryPolicy;
 use linewire_std::server_text::for_display;
 use linewire_std::{Client, FailureReason, GaveUp, Retried, ServerError};
 
-use crate::output::{progress_bar, say, say_out, BAR};
+use crate::errors_file::ErrorsFile;
+use crate::input::{self, untag};
+use crate::output::{say, say_out};
+use crate::progress::Progress;
+use crate::rate::Pacer;
 use crate::report::{thousands, Fate, Report, Summary, SERVER_LIST_CAP};
 use crate::WriteArgs;
 
@@ -25,27 +28,70 @@ pub(crate) const MESSAGE_CHARS: usize = 240;
 /// The most characters of one log line.
 pub(crate) const LOG_CHARS: usize = 400;
 
+/// A source's decompressed bytes, buffered for reading lines.
+type Reader = BufReader<Box<dyn Read>>;
+
 /// Everything one run reports.
 pub(crate) struct Run {
     pub(crate) summary: Summary,
     pub(crate) report: Report,
     pub(crate) token: Option<String>,
+    /// The sources' display names, by source index.
+    pub(crate) names: Vec<String>,
+    /// `--errors-file`.
+    pub(crate) errors: Option<ErrorsFile>,
+    /// `--rate-limit`.
+    pub(crate) pacer: Option<Pacer>,
+    pub(crate) progress: Progress,
 }
 
-pub(crate) fn open(path: &str) -> io::Result<(Box<dyn Read>, Option<u64>)> {
-    if path == "-" {
-        Ok((Box::new(io::stdin().lock()), None))
-    } else {
-        let file = File::open(path)?;
-        let len = file.metadata().ok().map(|m| m.len());
-        Ok((Box::new(file), len))
+impl Run {
+    /// `line 7`, or `metrics.lp line 7` when there is more than one source.
+    pub(crate) fn place(&self, tag: u64) -> String {
+        let (source, line) = untag(tag);
+        match self.names.get(source) {
+            Some(name) if self.names.len() > 1 => format!("{name} line {line}"),
+            _ => format!("line {line}"),
+        }
+    }
+
+    /// Writes the lines not stored so far to the errors file (in input
+    /// order): call it when no line read is waiting to be sent.
+    pub(crate) fn flush_errors(&mut self) {
+        if let Some(e) = self.errors.as_mut() {
+            e.flush();
+        }
+    }
+
+    /// Adds a line not stored to the errors file, if there is one.
+    pub(crate) fn not_stored(&mut self, tag: u64, fate: Fate, reason: &str, line: &[u8]) {
+        if let Some(e) = self.errors.as_mut() {
+            e.add(tag, fate.word(), reason, line);
+        }
     }
 }
 
 pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
-    let shown_file = for_display(&args.file, None, MESSAGE_CHARS);
-    let (input, len) = open(&args.file).map_err(|e| format!("cannot open {shown_file}: {e}"))?;
-    let mut reader = BufReader::with_capacity(256 * 1024, input);
+    // Every source is opened, and its first lines checked (CSV is
+    // refused), before anything is sent.
+    let kinds = input::resolve(args.input.as_deref(), &args.files).map_err(|e| e.to_string())?;
+    // Regular files are opened again when their turn comes: thousands of
+    // `-f`s never hold thousands of descriptors. Pipes stay open.
+    let mut sources: Vec<Option<input::Source>> = Vec::with_capacity(kinds.len());
+    let mut names = Vec::with_capacity(kinds.len());
+    let mut total_bytes = Some(0u64);
+    for kind in &kinds {
+        let source = input::open(kind, args.format).map_err(|e| e.to_string())?;
+        names.push(source.name.clone());
+        total_bytes = total_bytes
+            .zip(source.len)
+            .map(|(t, n)| t.saturating_add(n));
+        sources.push(if source.reopenable {
+            None
+        } else {
+            Some(source)
+        });
+    }
 
     let client = if args.dry_run {
         None
@@ -66,7 +112,7 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
             })?
             .bucket(bucket)
             .precision(args.precision.into())
-            .gzip(!args.no_gzip)
+            .gzip(args.gzip_body())
             .timeout(Duration::from_secs(args.timeout));
         if let Some(org) = &args.org {
             c = c.org(org);
@@ -93,42 +139,88 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
             .max_retry_after_ms(ms);
     }
     let mut sender = client.as_ref().map(|c| cli::Sender::new(c, policy));
+    let errors = match &args.errors_file {
+        Some(path) => {
+            // Writing the errors file back to the same path is natural
+            // (`-f errors.lp --errors-file errors.lp`): creating it would
+            // empty the input before it is read.
+            if let Some(same) = input::same_file(path, &kinds) {
+                return Err(format!(
+                    "the errors file is also an input ({same}): it would be emptied before it is read; choose another path"
+                ));
+            }
+            Some(ErrorsFile::create(path, names.clone())?)
+        }
+        None => None,
+    };
 
-    if io::stderr().is_terminal() {
-        let _ = BAR.set(progress_bar(len));
-    }
     let started = Instant::now();
     let mut run = Run {
         summary: Summary {
             dry_run: args.dry_run,
             ..Summary::default()
         },
-        report: Report::default(),
+        report: Report {
+            sources: if names.len() > 1 {
+                names.clone()
+            } else {
+                Vec::new()
+            },
+            ..Report::default()
+        },
         token: args.token.clone(),
+        names,
+        errors,
+        pacer: args.rate_limit.map(Pacer::new),
+        progress: Progress::start(io::stderr().is_terminal(), total_bytes),
     };
     let mut batch: Vec<Line> = Vec::new();
     let mut batch_bytes = 0usize;
     let mut raw = Vec::new();
-    let mut line_no = 0u64;
     let batch_lines = usize::try_from(args.batch_lines).unwrap_or(usize::MAX);
+    let count = sources.len();
+    let mut sources = sources.into_iter().zip(&kinds).enumerate();
+    // The source being read: its index, name and reader.
+    let mut current: Option<(usize, String, Reader)> = None;
+    let mut line = 0u64;
     loop {
+        let Some((index, shown_file, reader)) = current.as_mut() else {
+            let Some((index, (source, kind))) = sources.next() else {
+                break;
+            };
+            // A file is opened again (its content was checked already).
+            match source.map_or_else(|| input::open(kind, Some(input::Format::Lp)), Ok) {
+                Ok(s) => {
+                    let reader = BufReader::with_capacity(256 * 1024, s.reader);
+                    current = Some((index, s.name, reader));
+                    line = 0;
+                    continue;
+                }
+                Err(e) => {
+                    run.summary.read_error = Some(e.to_string());
+                    break;
+                }
+            }
+        };
         raw.clear();
         let n = match reader.read_until(b'\n', &mut raw) {
             Ok(n) => n,
             Err(e) => {
                 run.summary.read_error = Some(format!(
-                    "cannot read {shown_file} after line {line_no}: {e}"
+                    "cannot read {shown_file} after line {line}: {}",
+                    input::read_text(&e)
                 ));
                 break;
             }
         };
         if n == 0 {
-            break;
+            current = None;
+            continue;
         }
-        line_no += 1;
-        if let Some(bar) = BAR.get() {
-            bar.inc(n as u64);
-        }
+        line += 1;
+        // The line's tag: its number, and its source's (see `input::tag`).
+        let line_no = input::tag(*index, line);
+        run.progress.read(n);
         let text = match std::str::from_utf8(&raw) {
             Ok(t) => t.trim_end_matches(['\n', '\r']),
             Err(_) => {
@@ -141,6 +233,12 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
                 };
                 run.report
                     .add(fate, "not valid UTF-8 (not sent)", [line_no]);
+                let original = raw.strip_suffix(b"\n").unwrap_or(&raw);
+                let original = original.strip_suffix(b"\r").unwrap_or(original);
+                run.not_stored(line_no, fate, "not valid UTF-8 (not sent)", original);
+                if batch.is_empty() {
+                    run.flush_errors();
+                }
                 continue;
             }
         };
@@ -154,6 +252,8 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
                 run.summary.rejected += 1;
                 let msg = for_display(&e.to_string(), None, MESSAGE_CHARS);
                 run.report.add(Fate::Invalid, &msg, [line_no]);
+                run.not_stored(line_no, Fate::Invalid, &msg, text.as_bytes());
+                run.flush_errors();
             }
             continue;
         }
@@ -164,8 +264,9 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
                 send(s, std::mem::take(&mut batch), &mut run);
             }
             batch_bytes = 0;
+            run.flush_errors();
             if run.summary.stopped.is_some() {
-                if reader.fill_buf().map_or(true, |b| !b.is_empty()) {
+                if *index + 1 < count || reader.fill_buf().map_or(true, |b| !b.is_empty()) {
                     run.summary.unread_after = Some(line_no);
                 }
                 break;
@@ -177,16 +278,33 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
             send(s, batch, &mut run);
         }
     }
-    if let Some(bar) = BAR.get() {
-        bar.finish_and_clear();
-    }
+    run.progress.finish();
     let secs = started.elapsed().as_secs_f64();
     run.report.print();
+    if let Some(mut errors) = run.errors.take() {
+        if let Some(tag) = run.summary.unread_after {
+            errors.note(&format!(
+                "the run stopped after {}: the rest of the input was not read",
+                run.place(tag)
+            ));
+        }
+        if let Some(e) = &run.summary.read_error {
+            errors.note(e);
+        }
+        if let Err(m) = errors.finish() {
+            // A resource error: exit status 2, as for a read error.
+            match &run.summary.read_error {
+                None => run.summary.read_error = Some(m),
+                Some(_) => say(&m),
+            }
+        }
+    }
     let s = &run.summary;
     if let Some(why) = &s.stopped {
         match s.unread_after {
-            Some(line) => say(&format!(
-                "stopped after line {line}, the rest was not read: {why}"
+            Some(tag) => say(&format!(
+                "stopped after {}, the rest was not read: {why}",
+                run.place(tag)
             )),
             None => say(&format!("stopped: {why}")),
         }
@@ -244,13 +362,20 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
 }
 
 pub(crate) fn send(sender: &mut cli::Sender<'_>, batch: Vec<Line>, run: &mut Run) {
+    if let Some(pacer) = run.pacer.as_mut() {
+        pacer.wait(batch.iter().map(|l| l.text().len() + 1).sum());
+    }
     let started = Instant::now();
     for settled in sender.send(batch) {
         match settled {
-            Settled::Sent(n) => run.summary.written += n as u64,
+            Settled::Sent(n) => {
+                run.summary.written += n as u64;
+                run.progress.written(n as u64);
+            }
             Settled::Failed(f) => settle(f, started.elapsed(), run),
         }
     }
+    run.progress.sent();
 }
 
 /// Counts and reports lines that were not stored.
@@ -273,6 +398,7 @@ pub(crate) fn settle(f: Failed, took: Duration, run: &mut Run) {
         }
     }
     run.summary.written += written;
+    run.progress.written(written);
     let (what, stopped) = match &f.reason {
         FailureReason::Server(e) if matches!(e.action(), Action::Drop | Action::Split) => {
             return rejected(&f, e, run);
@@ -294,6 +420,9 @@ pub(crate) fn settle(f: Failed, took: Duration, run: &mut Run) {
     run.summary.not_sent += n;
     run.report
         .add(Fate::NotSent, &what, f.lines.iter().map(Line::tag));
+    for line in &f.lines {
+        run.not_stored(line.tag(), Fate::NotSent, &what, line.text().as_bytes());
+    }
     if stopped.is_some() {
         run.summary.stopped = stopped;
     }
@@ -312,7 +441,7 @@ pub(crate) fn rejected(f: &Failed, e: &ServerError, run: &mut Run) {
     }
     // Each line under its own reason when the server gave one, the
     // others under the answer's message; line numbers in order.
-    let mut tagged: Vec<(u64, Option<String>)> = f
+    let mut tagged: Vec<(u64, Option<String>, &str)> = f
         .lines
         .iter()
         .zip(f.reasons.iter().chain(std::iter::repeat(&None)))
@@ -320,13 +449,14 @@ pub(crate) fn rejected(f: &Failed, e: &ServerError, run: &mut Run) {
             let msg = reason
                 .as_deref()
                 .map(|r| for_display(r, token, MESSAGE_CHARS));
-            (line.tag(), msg)
+            (line.tag(), msg, line.text())
         })
         .collect();
-    tagged.sort_by_key(|(tag, _)| *tag);
-    for (tag, msg) in &tagged {
-        run.report
-            .add(Fate::Rejected, msg.as_deref().unwrap_or(&whole), [*tag]);
+    tagged.sort_by_key(|(tag, _, _)| *tag);
+    for (tag, msg, text) in &tagged {
+        let msg = msg.as_deref().unwrap_or(&whole);
+        run.report.add(Fate::Rejected, msg, [*tag]);
+        run.not_stored(*tag, Fate::Rejected, msg, text.as_bytes());
     }
 }
 

@@ -40,9 +40,13 @@ mod tempfile_lite {
     pub struct TempFile(pub PathBuf);
     impl TempFile {
         pub fn new(bytes: &[u8]) -> Self {
+            Self::named(bytes, ".lp")
+        }
+        /// A file whose name ends with `suffix`.
+        pub fn named(bytes: &[u8], suffix: &str) -> Self {
             static N: AtomicU32 = AtomicU32::new(0);
             let path = std::env::temp_dir().join(format!(
-                "linewire-cli-{}-{}.lp",
+                "linewire-cli-{}-{}{suffix}",
                 std::process::id(),
                 N.fetch_add(1, Ordering::SeqCst)
             ));
@@ -1001,4 +1005,599 @@ fn a_partial_write_counting_more_than_it_names_adds_up() {
         "{stdout}{stderr}"
     );
     assert!(stderr.contains("2 more lines were rejected"), "{stderr}");
+}
+
+// ---- input sources, gzip, CSV, compression, errors file, rate limit,
+// ---- closed pipes
+
+/// The lines of `FILE` the test kit stores, by host.
+fn hosts(server: &TestServer) -> Vec<String> {
+    let mut h: Vec<String> = server
+        .points("farm")
+        .iter()
+        .map(|p| p.tags["host"].clone())
+        .collect();
+    h.sort();
+    h
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use flate2::write::GzEncoder;
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// `write_args` without the input (given by `-f` or as the argument).
+fn args_without_input(server: &TestServer) -> Vec<String> {
+    let mut a = write_args(server, "-");
+    a.remove(1);
+    a
+}
+
+fn run_with_stdin(args: &[String], stdin: &[u8]) -> Output {
+    let mut child = linewire()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let bytes = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = input.write_all(&bytes);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    out
+}
+
+#[test]
+fn line_protocol_given_as_the_argument_is_written() {
+    let server = TestServer::builder().token(TOKEN).start();
+    let mut args = args_without_input(&server);
+    args.insert(1, "m,host=arg v=1i 1700000000".into());
+    let out = linewire().args(&args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("1 line: 1 written"), "{stdout}");
+    assert_eq!(hosts(&server), ["arg"]);
+
+    // Several lines in one argument, and a bad one named by its line.
+    let mut args = args_without_input(&server);
+    args.insert(1, "m,host=two v=2i 1700000000\nbad line=".into());
+    let out = linewire().args(&args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("line 2: rejected:"), "{stderr}");
+    assert_eq!(hosts(&server), ["arg", "two"]);
+}
+
+#[test]
+fn an_argument_that_looks_like_a_missing_file_is_no_such_file_and_nothing_is_sent() {
+    let server = TestServer::builder().token(TOKEN).start();
+    for name in ["metrics.lp", "/nonexistent/dir/metrics.lp", "cpu,host=a"] {
+        let mut args = args_without_input(&server);
+        args.insert(1, name.into());
+        let out = linewire().args(&args).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("cannot open {name}: no such file")),
+            "{stderr}"
+        );
+    }
+    // `-f` with a missing file says why too.
+    let mut args = args_without_input(&server);
+    args.extend(["-f", "/nonexistent/dir/x.lp"].map(String::from));
+    let out = linewire().args(&args).output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot open /nonexistent/dir/x.lp:"),
+        "{stderr}"
+    );
+    assert_eq!(server.write_requests().len(), 0);
+}
+
+#[test]
+fn files_are_read_in_order_and_messages_name_the_file() {
+    let server = TestServer::builder().token(TOKEN).start();
+    let a = file(FILE);
+    let b = file("m,host=f v=6i 1700000000\nbad\n");
+    let mut args = args_without_input(&server);
+    args.extend(["-f", a.path(), "--file", b.path(), "--batch-lines", "3"].map(String::from));
+    let out = linewire().args(&args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("{} line 4: rejected:", a.path())),
+        "{stderr}"
+    );
+    // The same message for a's line 7 and b's line 2: one report line.
+    assert!(
+        stderr.contains(&format!(
+            "{} line 7; {} line 2: rejected:",
+            a.path(),
+            b.path()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("8 lines: 5 written, 3 rejected, 0 not sent"),
+        "{stdout}"
+    );
+    assert_eq!(hosts(&server), ["a", "c", "d", "e", "f"]);
+    // In order: a's lines before b's.
+    let bodies: String = server
+        .write_requests()
+        .iter()
+        .map(|r| r.body_text())
+        .collect();
+    let (pos_e, pos_f) = (
+        bodies.find("host=e").unwrap(),
+        bodies.find("host=f").unwrap(),
+    );
+    assert!(pos_e < pos_f, "{bodies}");
+
+    // One source: plain line numbers, as before.
+    let out = linewire()
+        .args(write_args(&server, &format!("@{}", b.path())))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("linewire: line 2: rejected:"), "{stderr}");
+}
+
+#[test]
+fn standard_input_is_read_with_dash_among_files_and_without_any_input() {
+    let server = TestServer::builder().token(TOKEN).start();
+    let a = file("m,host=file v=1i 1700000000\n");
+    let mut args = args_without_input(&server);
+    args.extend(["-f", a.path(), "-f", "-"].map(String::from));
+    let out = run_with_stdin(&args, b"m,host=stdin v=2i 1700000000\nbad\n");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("standard input line 2: rejected:"),
+        "{stderr}"
+    );
+    assert_eq!(hosts(&server), ["file", "stdin"]);
+
+    // Neither a file nor an argument: standard input.
+    let out = run_with_stdin(
+        &args_without_input(&server),
+        b"m,host=plain v=3i 1700000000\n",
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(hosts(&server), ["file", "plain", "stdin"]);
+
+    // A file that is a pipe is read once, from its first byte (not opened
+    // again after its first lines were checked).
+    let mut args = args_without_input(&server);
+    args.extend(["-f", "/dev/stdin", "--batch-lines", "1"].map(String::from));
+    let out = run_with_stdin(
+        &args,
+        b"m,host=pipe1 v=1i 1700000000\nm,host=pipe2 v=1i 1700000000\n",
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("2 lines: 2 written"), "{stdout}");
+    assert_eq!(hosts(&server), ["file", "pipe1", "pipe2", "plain", "stdin"]);
+
+    let mut args = args_without_input(&server);
+    args.extend(["-f", "-", "-"].map(String::from));
+    let out = run_with_stdin(&args, b"");
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("more than once"), "{stderr}");
+}
+
+#[test]
+fn gzip_input_is_recognized_by_its_content_in_files_and_on_stdin() {
+    let server = TestServer::builder().token(TOKEN).start();
+    // Two gzip members (as `cat a.gz b.gz` makes), any file name.
+    let mut gz = gzip(b"m,host=a v=1i 1700000000\n");
+    gz.extend(gzip(b"m,host=b v=2i 1700000000\n"));
+    for name in [".lp.gz", ".lp"] {
+        server.clear();
+        let f = tempfile_lite::TempFile::named(&gz, name);
+        let out = linewire()
+            .args(write_args(&server, f.path()))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{name}: {stdout}{stderr}");
+        assert!(!stderr.contains("UTF-8"), "{stderr}");
+        assert!(stdout.contains("2 lines: 2 written"), "{stdout}");
+        assert_eq!(hosts(&server), ["a", "b"]);
+    }
+    server.clear();
+    let out = run_with_stdin(&args_without_input(&server), &gzip(FILE.as_bytes()));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("line 4: rejected:"), "{stderr}");
+    assert!(
+        stdout.contains("6 lines: 4 written, 2 rejected"),
+        "{stdout}"
+    );
+    assert_eq!(hosts(&server), ["a", "c", "d", "e"]);
+}
+
+#[test]
+fn corrupt_gzip_is_a_read_error_and_the_lines_sent_are_counted() {
+    let server = TestServer::start();
+    let body = lines(20_000);
+    let gz = gzip(body.as_bytes());
+    for (what, bad) in [
+        ("cut short", gz[..gz.len() / 2].to_vec()),
+        // Deflate data has no check of its own: a wrong checksum (the
+        // member's CRC-32, in its last 8 bytes) is found at the end.
+        ("corrupt", {
+            let mut g = gz.clone();
+            let at = g.len() - 6;
+            g[at] ^= 0x5a;
+            g
+        }),
+    ] {
+        server.clear();
+        let f = tempfile_lite::TempFile::named(&bad, ".lp.gz");
+        let mut args = write_args(&server, f.path());
+        args.extend(["--batch-lines", "1000"].map(String::from));
+        let out = linewire().args(args).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("the gzip data is corrupt or cut short"),
+            "{what}: {stderr}"
+        );
+        let stored = server.points("farm").len();
+        assert!(stored > 0 && stored <= 20_000, "{what}: {stored}");
+        assert!(
+            stdout.contains(&format!(
+                "{stored} lines: {stored} written, 0 rejected, 0 not sent"
+            )),
+            "{what}: {stdout}"
+        );
+        assert!(
+            stderr.contains(&format!("after line {stored}:")),
+            "{what}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn compression_none_or_gzip_sets_the_request_body() {
+    let server = TestServer::start();
+    let f = file("m,host=a v=1i 1700000000\n");
+    for (flags, encoding) in [
+        (vec!["--compression", "none"], None),
+        (vec!["--compression", "gzip"], Some("gzip")),
+        (vec!["--no-gzip"], None),
+        (vec!["--gzip"], Some("gzip")),
+        (vec![], Some("gzip")),
+    ] {
+        server.clear();
+        let mut args = write_args(&server, f.path());
+        args.extend(flags.iter().map(|s| s.to_string()));
+        let out = linewire().args(args).output().unwrap();
+        assert!(out.status.success(), "{flags:?}");
+        assert_eq!(
+            server.write_requests()[0].header("content-encoding"),
+            encoding,
+            "{flags:?}"
+        );
+        assert_eq!(server.points("farm").len(), 1);
+    }
+    for bad in [
+        vec!["--compression", "zstd"],
+        vec!["--compression", "none", "--gzip"],
+    ] {
+        let mut args = write_args(&server, f.path());
+        args.extend(bad.iter().map(|s| s.to_string()));
+        let out = linewire().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}
+
+#[test]
+fn csv_is_refused_before_anything_is_sent() {
+    let server = TestServer::start();
+    let annotated = "#group,false,false,true,true,false,false,true,true\n\
+        #datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,double,string,string\n\
+        #default,_result,,,,,,,\n\
+        ,result,table,_start,_stop,_time,_value,_field,_measurement\n\
+        ,,0,2024-01-01T00:00:00Z,2024-01-02T00:00:00Z,2024-01-01T00:00:00Z,1.5,v,m\n";
+    let plain_csv = "time,host,value\n1700000000,a,1\n";
+    let cases: Vec<(tempfile_lite::TempFile, Vec<&str>)> = vec![
+        (
+            tempfile_lite::TempFile::named(annotated.as_bytes(), ".txt"),
+            vec![],
+        ),
+        (
+            tempfile_lite::TempFile::named(&gzip(annotated.as_bytes()), ".gz"),
+            vec![],
+        ),
+        (
+            tempfile_lite::TempFile::named(b"_measurement,_field,_value\nm,v,1\n", ".lp"),
+            vec![],
+        ),
+        (
+            tempfile_lite::TempFile::named(plain_csv.as_bytes(), ".csv"),
+            vec![],
+        ),
+        (file(FILE), vec!["--format", "csv"]),
+    ];
+    for (f, flags) in &cases {
+        let mut args = write_args(&server, f.path());
+        args.extend(flags.iter().map(|s| s.to_string()));
+        let out = linewire().args(args).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{}: {stdout}{stderr}", f.path());
+        assert!(stderr.contains("CSV is not supported"), "{stderr}");
+        assert!(
+            stderr.contains("influx write dryrun --format csv -f file.csv > file.lp"),
+            "{stderr}"
+        );
+    }
+    // On standard input too, and a later file refuses the whole run.
+    let out = run_with_stdin(&args_without_input(&server), annotated.as_bytes());
+    assert_eq!(out.status.code(), Some(2));
+    let good = file(FILE);
+    let csv = tempfile_lite::TempFile::named(annotated.as_bytes(), ".csv");
+    let mut args = args_without_input(&server);
+    args.extend(["-f", good.path(), "-f", csv.path()].map(String::from));
+    let out = linewire().args(args).output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(csv.path()), "{stderr}");
+    assert_eq!(server.write_requests().len(), 0, "nothing sent");
+
+    // A .csv file of line protocol is line protocol; `--format lp` is taken
+    // at its word.
+    let lp_named_csv = tempfile_lite::TempFile::named(b"m,host=a v=1i 1700000000\n", ".csv");
+    let out = linewire()
+        .args(write_args(&server, lp_named_csv.path()))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(server.points("farm").len(), 1);
+    let mut args = write_args(&server, csv.path());
+    args.extend(["--format", "lp"].map(String::from));
+    let out = linewire().args(args).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "sent, and rejected by the server"
+    );
+}
+
+#[test]
+fn the_errors_file_has_every_line_not_stored_after_a_comment() {
+    let server = TestServer::builder().token(TOKEN).start();
+    let a = file(FILE);
+    let b =
+        tempfile_lite::TempFile::named(b"m,host=f v=6i 1700000000\n\xff\xfe bad bytes\n", ".lp");
+    let errors = tempfile_lite::TempFile::named(b"old content", ".errors");
+    let mut args = args_without_input(&server);
+    args.extend(
+        [
+            "-f",
+            a.path(),
+            "-f",
+            b.path(),
+            "--errors-file",
+            errors.path(),
+        ]
+        .map(String::from),
+    );
+    let out = linewire().args(&args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let content = std::fs::read(errors.path()).unwrap();
+    let a_name = a.path();
+    let b_name = b.path();
+    // The test kit's reasons (InfluxDB 2's, through the IOx parser).
+    let expected = format!(
+        "# {a_name} line 4: rejected: No fields were provided\n\
+         m,host=b v=oops 1700000000\n\
+         # {a_name} line 7: rejected: A generic parsing error occurred: TakeWhile1\n\
+         bad\n\
+         # {b_name} line 2: rejected: not valid UTF-8 (not sent)\n"
+    );
+    let mut expected = expected.into_bytes();
+    expected.extend_from_slice(b"\xff\xfe bad bytes\n");
+    assert_eq!(
+        String::from_utf8_lossy(&content),
+        String::from_utf8_lossy(&expected)
+    );
+    assert_eq!(content, expected);
+
+    // Fed back (comments skipped), the same lines are tried again.
+    server.clear();
+    let out = linewire()
+        .args(write_args(&server, errors.path()))
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("3 lines: 0 written, 3 rejected, 0 not sent"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_errors_file_has_the_lines_not_sent_and_where_the_run_stopped() {
+    let server = TestServer::builder().token("the-right-one").start();
+    let f = file(&lines(25));
+    let errors = tempfile_lite::TempFile::named(b"", ".errors");
+    let mut args = write_args(&server, f.path());
+    args.extend(["--batch-lines", "2", "--errors-file", errors.path()].map(String::from));
+    let out = linewire().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let content = std::fs::read_to_string(errors.path()).unwrap();
+    let why = "the server refused the token: HTTP 401 (unauthorized): unauthorized access";
+    let expected = format!(
+        "# {0} line 1: not sent: {why}\n\
+         m,n=n0 v=0i 1700000000\n\
+         # {0} line 2: not sent: {why}\n\
+         m,n=n1 v=1i 1700000001\n\
+         # the run stopped after line 2: the rest of the input was not read\n",
+        f.path()
+    );
+    assert_eq!(content, expected);
+
+    // Dry run: the invalid lines.
+    let g = file(FILE);
+    let out = linewire()
+        .args([
+            "write",
+            g.path(),
+            "--dry-run",
+            "--errors-file",
+            errors.path(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let content = std::fs::read_to_string(errors.path()).unwrap();
+    assert_eq!(content.lines().count(), 4, "{content}");
+    assert!(
+        content.starts_with(&format!("# {} line 4: invalid: ", g.path())),
+        "{content}"
+    );
+    assert!(content.ends_with("\nbad\n"), "{content}");
+
+    // The errors file fed back and named again as the errors file: refused
+    // before it is emptied.
+    let before = std::fs::read(errors.path()).unwrap();
+    let mut args = write_args(&server, "-");
+    args.remove(1);
+    args.extend(["-f", errors.path(), "--errors-file", errors.path()].map(String::from));
+    let out = linewire().args(&args).output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the errors file is also an input"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(errors.path()).unwrap(), before);
+
+    // An errors file that cannot be created: a usage error, nothing sent.
+    let out = linewire()
+        .args([
+            "write",
+            g.path(),
+            "--dry-run",
+            "--errors-file",
+            "/nonexistent/dir/e.lp",
+        ])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("cannot create the errors file"), "{stderr}");
+}
+
+#[test]
+fn a_rate_limit_paces_the_batches() {
+    let server = TestServer::start();
+    let body = lines(40);
+    let f = file(&body);
+    // 10 lines a batch: the first three batches' bytes must be paid for
+    // before the last one goes.
+    let paid: usize = body.lines().take(30).map(|l| l.len() + 1).sum();
+    let min = std::time::Duration::from_secs_f64(paid as f64 / 1024.0);
+    let mut args = write_args(&server, f.path());
+    args.extend(["--batch-lines", "10", "--rate-limit", "1kB/s"].map(String::from));
+    let started = std::time::Instant::now();
+    let out = linewire().args(args).output().unwrap();
+    let took = started.elapsed();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(server.points("farm").len(), 40);
+    assert_eq!(server.write_requests().len(), 4);
+    assert!(took >= min, "took {took:?}, at least {min:?} expected");
+
+    for bad in ["5XB/s", "0MB/s", "1MB", "fast"] {
+        let mut args = write_args(&server, f.path());
+        args.extend(["--rate-limit", bad].map(String::from));
+        let out = linewire().args(args).output().unwrap();
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("--rate-limit"), "{stderr}");
+    }
+}
+
+/// `linewire write ... 2>&1 | head -1`: the log reader goes away; the
+/// run goes on, sends everything, and does not panic.
+#[test]
+fn a_log_reader_that_goes_away_does_not_stop_the_run() {
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().on_requests(
+            1..=3,
+            Fault::ServiceUnavailable {
+                retry_after_secs: None,
+            },
+        ))
+        .start();
+    let f = file(&lines(10));
+    let mut args = write_args(&server, f.path());
+    // Retries 100 ms apart or more: the warnings come after the reader left.
+    let interval = args
+        .iter()
+        .position(|a| a == "--retry-interval-ms")
+        .unwrap();
+    args[interval + 1] = "100".into();
+    let mut child = linewire()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut first).unwrap();
+    assert!(first.contains("warning:"), "{first}");
+    drop(stderr);
+    let out = child.wait_with_output().unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("10 lines: 10 written"), "{stdout}");
+    assert_eq!(server.points("farm").len(), 10);
+
+    // The summary's reader gone: no panic either (standard error kept).
+    server.clear();
+    server.set_faults(FaultPlan::new());
+    let mut child = linewire()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(server.points("farm").len(), 10);
+
+    // Both on one pipe, as the shell makes it, and --help into `head`.
+    server.clear();
+    for script in [
+        r#""$0" "$@" 2>&1 | head -c 1 >/dev/null; exit ${PIPESTATUS[0]}"#,
+        r#""$0" write --help | head -c 1 >/dev/null; exit ${PIPESTATUS[0]}"#,
+    ] {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .arg(env!("CARGO_BIN_EXE_linewire"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{script}");
+    }
+    assert_eq!(server.points("farm").len(), 10);
 }
