@@ -266,7 +266,9 @@ impl core::error::Error for LineError<'_> {}
 ///   `\"` and `\\` for a quote and a backslash, of at most 64 KiB once
 ///   unescaped.
 /// - The timestamp is an integer within 1677-09-21 ..= 2262-04-11 in
-///   `precision`.
+///   `precision`. (A [`Batch`](crate::Batch) in minutes or hours writes
+///   its timestamps in seconds: check its lines with
+///   [`Precision::wire`].)
 pub fn check_line(line: &str, precision: Precision) -> Result<(), LineError<'_>> {
     Checker { line, precision }.check()
 }
