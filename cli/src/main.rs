@@ -23,6 +23,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use linewire_std::linewire::Precision;
 
+mod check;
 mod logging;
 mod output;
 mod report;
