@@ -813,7 +813,62 @@ fn line_ish() -> impl Strategy<Value = String> {
         " v=1",
         "=\"",
     ]);
-    prop::collection::vec(pieces, 0..14).prop_map(|v| v.concat())
+    let loose = prop::collection::vec(pieces, 0..14).prop_map(|v| v.concat());
+    // Lines shaped right, with escapes and near-escapes in every name.
+    let name = || {
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "a", "b", "é", "_", "#", "t", "time", "\"", "=", ",", " ", "\t", "\\,", "\\ ",
+                "\\=", "\\\\", "\\\"", "\\a", "\\",
+            ]),
+            1..4,
+        )
+        .prop_map(|v| v.concat())
+    };
+    let value = prop::sample::select(vec![
+        "1",
+        "-1.5",
+        "2e3",
+        "1i",
+        "-3i",
+        "4u",
+        "t",
+        "FALSE",
+        "\"s\"",
+        "\"a\\\"b\"",
+        "\"a\\\\\"",
+        "\"x\\y\"",
+        "\"\"",
+        "\"a,b=c d\"",
+        "NaN",
+        "oops",
+        "1e999",
+        "\"open",
+    ]);
+    let shaped = (
+        name(),
+        prop::collection::vec((name(), name()), 0..3),
+        prop::collection::vec((name(), value), 1..4),
+        prop::option::of(prop::sample::select(vec![
+            "0",
+            "-5",
+            "1700000000",
+            "99999999999",
+        ])),
+    )
+        .prop_map(|(m, tags, fields, ts)| {
+            let mut line = m;
+            for (k, v) in tags {
+                line += &format!(",{k}={v}");
+            }
+            let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            line += &format!(" {}", fields.join(","));
+            if let Some(ts) = ts {
+                line += &format!(" {ts}");
+            }
+            line
+        });
+    prop_oneof![loose, shaped]
 }
 
 proptest! {
@@ -842,19 +897,34 @@ proptest! {
     }
 
     /// What `check_line` accepts, InfluxDB 3's parser accepts too, as one
-    /// line with the same number of tags and fields.
+    /// line, and InfluxDB 1.x/2.x (the Go model) reads the same names and
+    /// strings from it.
     #[test]
     fn what_check_line_accepts_influxdb_3_parses(line in line_ish(), precision in precision()) {
         if check_line(&line, precision).is_ok() {
             let parsed: Vec<_> = parse_lines(&line).collect();
             prop_assert_eq!(parsed.len(), 1, "{:?}", line);
-            match &parsed[0] {
-                Ok(l) => {
-                    let commas = line.split(' ').next().unwrap_or("").matches(',').count()
-                        - line.split(' ').next().unwrap_or("").matches("\\,").count();
-                    prop_assert_eq!(l.series.tag_set.as_ref().map_or(0, |t| t.len()), commas, "{:?}", line);
+            let l = match &parsed[0] {
+                Ok(l) => l,
+                Err(e) => return Err(TestCaseError::fail(format!("{line:?}: {e}"))),
+            };
+            let go = go_read(line.as_bytes());
+            prop_assert!(go.is_some(), "{:?}", line);
+            let go = go.unwrap();
+            let m = l.series.measurement.as_str().as_bytes();
+            prop_assert_eq!(&go.measurement[..], m, "{:?}", line);
+            prop_assert_eq!(&go.measurement_in_key[..], m, "{:?}", line);
+            let tags: Vec<(Vec<u8>, Vec<u8>)> = parsed_tags(l)
+                .into_iter()
+                .map(|(k, v)| (k.into_bytes(), v.into_bytes()))
+                .collect();
+            prop_assert_eq!(&go.tags, &tags, "{:?}", line);
+            prop_assert_eq!(go.fields.len(), l.field_set.len(), "{:?}", line);
+            for ((gk, gv), (k, v)) in go.fields.iter().zip(&l.field_set) {
+                prop_assert_eq!(&gk[..], k.as_str().as_bytes(), "{:?}", line);
+                if let Parsed::String(s) = v {
+                    prop_assert_eq!(&gv[..], s.as_str().as_bytes(), "{:?}", line);
                 }
-                Err(e) => prop_assert!(false, "{:?}: {}", line, e),
             }
         }
     }
