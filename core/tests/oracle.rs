@@ -558,7 +558,14 @@ fn backslash_pairs_are_refused_when_a_parser_would_misread_them() {
                 misread.push(pair.clone());
             }
             let mut batch = Batch::<256>::new();
-            match build(&mut batch, &DefaultTags::<0>::new(), &point, false) {
+            let built = build(&mut batch, &DefaultTags::<0>::new(), &point, false);
+            // The line checker gives the builder's verdict on the line.
+            assert_eq!(
+                check_line(&naive_line, Precision::Nanoseconds).map_err(|e| e.kind()),
+                built.map_err(linewire::LineErrorKind::Point),
+                "{pair}: {naive_line:?}"
+            );
+            match built {
                 Ok(()) => {
                     assert_eq!(batch.as_str(), format!("{naive_line}\n"), "{pair}");
                     assert!(iox_reads_back(&naive_line, &point), "{pair}");
