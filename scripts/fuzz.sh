@@ -2,7 +2,9 @@
 # Fuzzes the no_std HTTP parts of the core (response reader, error-body
 # parser) for a bounded time per target. response_reader also checks that a
 # valid status line, once read, decides the outcome whatever follows it;
-# head_parser holds the head parser equal to httparse. Idempotent: installs the nightly
+# head_parser holds the head parser equal to httparse; check_line (the
+# line checker) must not panic and may accept only what InfluxDB 3's parser
+# accepts. Idempotent: installs the nightly
 # toolchain and cargo-fuzz when missing.
 #
 #   FUZZ_SECONDS   seconds per target (default 30)

@@ -35,6 +35,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use linewire_std::linewire::Precision;
 
+mod check;
 mod errors_file;
 mod input;
 mod logging;
@@ -59,13 +60,16 @@ enum Command {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+/// The precisions the write API takes (`precision=`), as `influx write`
+/// offers them. The core's minutes and hours exist only for points it
+/// formats itself (it writes their timestamps in seconds); lines read from
+/// a file are sent as they are, so a file in minutes would be stored as
+/// seconds.
 pub(crate) enum PrecisionArg {
     Ns,
     Us,
     Ms,
     S,
-    M,
-    H,
 }
 
 impl From<PrecisionArg> for Precision {
@@ -75,8 +79,6 @@ impl From<PrecisionArg> for Precision {
             PrecisionArg::Us => Precision::Microseconds,
             PrecisionArg::Ms => Precision::Milliseconds,
             PrecisionArg::S => Precision::Seconds,
-            PrecisionArg::M => Precision::Minutes,
-            PrecisionArg::H => Precision::Hours,
         }
     }
 }

@@ -10,6 +10,7 @@ use linewire_std::linewire::RetryPolicy;
 use linewire_std::server_text::for_display;
 use linewire_std::{Client, FailureReason, GaveUp, Retried, ServerError};
 
+use crate::check;
 use crate::errors_file::ErrorsFile;
 use crate::input::{self, untag};
 use crate::output::{say, say_out};
@@ -247,14 +248,15 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
             continue;
         }
         run.summary.lines += 1;
-        if args.dry_run {
-            if let Some(Err(e)) = influxdb_line_protocol::parse_lines(text).next() {
-                run.summary.rejected += 1;
-                let msg = for_display(&e.to_string(), None, MESSAGE_CHARS);
-                run.report.add(Fate::Invalid, &msg, [line_no]);
-                run.not_stored(line_no, Fate::Invalid, &msg, text.as_bytes());
+        // The same check in a dry run and before sending (see check.rs).
+        let text = check::trimmed(text);
+        if check::refused(text, args.precision.into(), line_no, args.dry_run, &mut run) {
+            if batch.is_empty() {
                 run.flush_errors();
             }
+            continue;
+        }
+        if args.dry_run {
             continue;
         }
         batch_bytes += text.len() + 1;

@@ -480,12 +480,32 @@ fn thousands_of_bad_lines_over_batches_make_a_short_report() {
 
 #[test]
 fn a_server_listing_only_100_bad_lines_does_not_make_the_count_lie() {
-    // 300 bad lines in one request; the server names the first 100.
-    let server = TestServer::builder().token(TOKEN).start();
-    let body = bad_every(600, 2);
-    let f = file(&body);
+    // 300 lines in one request refused by the server (Cloud Serverless),
+    // which names the first 100. (Valid lines: the CLI keeps the ones it
+    // finds bad out of the request; this server disagrees about them.)
+    let listed: Vec<String> = (1..=100)
+        .map(|i| {
+            format!(
+                "error parsing line {} (1-based): invalid field format",
+                2 * i
+            )
+        })
+        .collect();
+    let message = format!(
+        "failed to parse line protocol: errors encountered on line(s):\n{}",
+        listed.join("\n")
+    );
+    let answer = serde_json::json!({"code": "invalid", "line": 2, "message": message}).to_string();
+    let server = raw::start(move |_, _| {
+        raw::Reply::Send(raw::response(
+            "400 Bad Request",
+            &[("Content-Type", "application/json")],
+            answer.as_bytes(),
+        ))
+    });
+    let f = file(&lines(600));
     let out = linewire()
-        .args(write_args(&server, f.path()))
+        .args(raw_args(&server.url, f.path()))
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
@@ -499,7 +519,6 @@ fn a_server_listing_only_100_bad_lines_does_not_make_the_count_lie() {
         stdout.contains("600 lines: up to 500 written, 100 or more rejected, 0 not sent"),
         "{stdout}"
     );
-    assert_eq!(server.points("farm").len(), 300);
 }
 
 #[test]
@@ -756,12 +775,14 @@ fn a_large_file_is_split_after_a_proxys_413_and_close_and_stored() {
 
 #[test]
 fn a_token_echoed_by_the_test_kit_is_never_printed() {
-    // In a 401 (wrong token) and in a partial write's 400.
+    // In a 401 (wrong token) and in a 400 (the right one: the CLI keeps
+    // its bad lines out of the request, so the 400 is scripted).
     for token in ["the-right-one", TOKEN] {
-        let server = TestServer::builder()
-            .token(token)
-            .fault_plan(FaultPlan::new().always(Fault::EchoAuthorization))
-            .start();
+        let mut plan = FaultPlan::new().always(Fault::EchoAuthorization);
+        if token == TOKEN {
+            plan = plan.always(Fault::ControlCharacters { json_escaped: true });
+        }
+        let server = TestServer::builder().token(token).fault_plan(plan).start();
         let f = file(FILE);
         let out = linewire()
             .args(write_args(&server, f.path()))
@@ -811,7 +832,10 @@ fn verbose_logs_show_more_and_stay_safe() {
                     Fault::ControlCharacters {
                         json_escaped: false,
                     },
-                ),
+                )
+                // A 400 for the second run too, echoing the token (the
+                // CLI keeps the file's bad lines out of its requests).
+                .on_request(2, Fault::ControlCharacters { json_escaped: true }),
         )
         .start();
     let f = file(FILE);
@@ -840,55 +864,67 @@ fn verbose_logs_show_more_and_stay_safe() {
 #[test]
 fn a_request_rejected_whole_for_some_lines_says_so_for_the_others() {
     // InfluxDB 2 OSS stores nothing of a request with bad lines, and names
-    // each of them.
-    let server = TestServer::builder().token(TOKEN).mode(Mode::Oss2).start();
-    let f = file(FILE);
+    // each of them. The CLI refuses the lines it finds bad before sending
+    // (see check.rs), so here the server disagrees about a valid one.
+    let server = raw::start(|_, _| {
+        raw::Reply::Send(raw::response(
+            "400 Bad Request",
+            &[("Content-Type", "application/json")],
+            br#"{"code":"invalid","message":"unable to parse 'm v=2 2': invalid field format"}"#,
+        ))
+    });
+    let f = file("m v=1 1\nm v=2 2\nm v=3 3\nm v=4 4\n");
     let out = linewire()
-        .args(write_args(&server, f.path()))
+        .args(raw_args(&server.url, f.path()))
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(
-        stdout.contains("6 lines: 0 written, 6 rejected, 0 not sent"),
+        stdout.contains("4 lines: 0 written, 4 rejected, 0 not sent"),
         "{stdout}"
     );
     assert!(
-        stderr.contains("line 4: rejected: No fields were provided"),
+        stderr.contains("line 2: rejected: invalid field format"),
         "{stderr}"
     );
     assert!(
         stderr.contains(
-            "lines 2, 5-6, 8: rejected: with the whole request, for the bad lines named: HTTP 400"
+            "lines 1, 3-4: rejected: with the whole request, for the bad lines named: HTTP 400"
         ),
         "{stderr}"
     );
-    assert!(server.points("farm").is_empty());
+}
 
-    // InfluxDB 3 Core: the same, naming the first bad line in its message.
-    let server = TestServer::builder().token(TOKEN).mode(Mode::Core3).start();
-    let out = linewire()
-        .args(write_args(&server, f.path()))
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
-    assert!(
-        stdout.contains("6 lines: 0 written, 6 rejected, 0 not sent"),
-        "{stdout}"
-    );
-    // 3 Core names only the first bad line (file line 4); the others
-    // went down with the request.
-    assert!(
-        stderr.contains("line 4: rejected: No fields were provided"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("lines 2, 5-8: rejected: with the whole request, for the bad lines named"),
-        "{stderr}"
-    );
-    assert_eq!(stderr.lines().count(), 2, "{stderr}");
-    assert!(server.points("farm").is_empty());
+#[test]
+fn bad_lines_no_longer_take_their_request_down_on_influxdb_2_and_3() {
+    // InfluxDB 2 OSS and 3 Core refuse a whole request for one bad line;
+    // the CLI keeps the bad lines out, so the good ones are stored.
+    for mode in [Mode::Oss2, Mode::Core3] {
+        let server = TestServer::builder().token(TOKEN).mode(mode).start();
+        let f = file(FILE);
+        let out = linewire()
+            .args(write_args(&server, f.path()))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(
+            stdout.contains("6 lines: 4 written, 2 rejected, 0 not sent"),
+            "{mode:?}: {stdout}"
+        );
+        assert!(
+            stderr.contains("line 4: rejected: the field value `oops` is not a number"),
+            "{mode:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("line 7: rejected: the line has no fields"),
+            "{mode:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 2, "{mode:?}: {stderr}");
+        assert_eq!(server.points("farm").len(), 4, "{mode:?}");
+        assert_eq!(server.write_requests().len(), 1, "{mode:?}");
+    }
 }
 
 #[test]
@@ -990,10 +1026,12 @@ fn a_partial_write_counting_more_than_it_names_adds_up() {
         raw::Reply::Send(raw::response(
             "400 Bad Request",
             &[("Content-Type", "application/json")],
-            br#"{"error":"partial write: unable to parse 'bad': missing fields dropped=3"}"#,
+            br#"{"error":"partial write: unable to parse 'm v=2 2': invalid field format dropped=3"}"#,
         ))
     });
-    let f = file("m v=1 1\nbad\nm v=3 3\nm v=4 4\n");
+    // Lines the CLI finds valid (it refuses bad ones before sending); this
+    // server disagrees about one of them.
+    let f = file("m v=1 1\nm v=2 2\nm v=3 3\nm v=4 4\n");
     let out = linewire()
         .args(raw_args(&server.url, f.path()))
         .output()
@@ -1399,11 +1437,11 @@ fn the_errors_file_has_every_line_not_stored_after_a_comment() {
     let content = std::fs::read(errors.path()).unwrap();
     let a_name = a.path();
     let b_name = b.path();
-    // The test kit's reasons (InfluxDB 2's, through the IOx parser).
+    // The local check's reasons (the core's rules, before sending).
     let expected = format!(
-        "# {a_name} line 4: rejected: No fields were provided\n\
+        "# {a_name} line 4: rejected: the field value `oops` is not a number, a string in double quotes, or a boolean\n\
          m,host=b v=oops 1700000000\n\
-         # {a_name} line 7: rejected: A generic parsing error occurred: TakeWhile1\n\
+         # {a_name} line 7: rejected: the line has no fields\n\
          bad\n\
          # {b_name} line 2: rejected: not valid UTF-8 (not sent)\n"
     );
@@ -1600,4 +1638,32 @@ fn a_log_reader_that_goes_away_does_not_stop_the_run() {
         assert_eq!(out.status.code(), Some(0), "{script}");
     }
     assert_eq!(server.points("farm").len(), 10);
+}
+
+/// The write API has no minutes or hours: a file in either would be stored
+/// as seconds, so they are refused before anything is read or sent.
+#[test]
+fn precisions_the_write_api_lacks_are_a_usage_error() {
+    let server = TestServer::start();
+    let f = file("m v=1i 2\n");
+    for p in ["m", "h"] {
+        let out = linewire()
+            .args([
+                "write",
+                "-f",
+                f.path(),
+                "--url",
+                &server.url(),
+                "--bucket",
+                "b",
+            ])
+            .args(["--precision", p])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--precision"), "{stderr}");
+    }
+    assert!(server.points("b").is_empty());
 }

@@ -43,15 +43,15 @@ impl Buf<'_> {
 }
 
 /// Needs a backslash before it in a measurement.
-const ESC_MEASUREMENT: u8 = 1;
+pub(crate) const ESC_MEASUREMENT: u8 = 1;
 /// Needs a backslash before it in a tag key, tag value or field key.
-const ESC_KEY: u8 = 2;
+pub(crate) const ESC_KEY: u8 = 2;
 /// Cannot be represented in a name at all: line breaks, tab (a field
 /// separator to the InfluxDB 3 parser), NUL.
-const FORBIDDEN: u8 = 4;
-const BACKSLASH: u8 = 8;
+pub(crate) const FORBIDDEN: u8 = 4;
+pub(crate) const BACKSLASH: u8 = 8;
 /// Needs a backslash before it inside a string field value.
-const ESC_STRING: u8 = 16;
+pub(crate) const ESC_STRING: u8 = 16;
 
 #[cfg(any(not(target_os = "none"), test))]
 const CLASS: [u8; 256] = {
@@ -70,7 +70,7 @@ const CLASS: [u8; 256] = {
 
 #[cfg(not(target_os = "none"))]
 #[inline]
-fn class(b: u8) -> u8 {
+pub(crate) fn class(b: u8) -> u8 {
     // A u8 always indexes a 256-entry table.
     CLASS[b as usize]
 }
@@ -92,11 +92,11 @@ fn class_by_match(b: u8) -> u8 {
 
 #[cfg(target_os = "none")]
 #[inline(always)]
-fn class(b: u8) -> u8 {
+pub(crate) fn class(b: u8) -> u8 {
     class_by_match(b)
 }
 
-fn escape_bit(part: Part) -> u8 {
+pub(crate) fn escape_bit(part: Part) -> u8 {
     match part {
         Part::Measurement => ESC_MEASUREMENT,
         _ => ESC_KEY,
@@ -135,7 +135,7 @@ pub(crate) fn strip<'a>(b: &'a [u8], p: &[u8]) -> Option<&'a [u8]> {
 /// `name == b"time"`; on microcontrollers as a slice pattern, which does
 /// not link `memcmp`.
 #[inline(always)]
-fn is_time(name: &[u8]) -> bool {
+pub(crate) fn is_time(name: &[u8]) -> bool {
     #[cfg(target_os = "none")]
     return matches!(name, [b't', b'i', b'm', b'e']);
     #[cfg(not(target_os = "none"))]

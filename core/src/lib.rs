@@ -7,6 +7,7 @@
 extern crate alloc;
 
 mod batch;
+mod check;
 mod digits;
 mod escape;
 #[cfg(any(feature = "small", test))]
@@ -25,6 +26,7 @@ pub mod http;
 pub mod nal;
 
 pub use batch::{Batch, BatchInner, BorrowedBatch, DefaultTags, Lines, Storage};
+pub use check::{check_line, LineError, LineErrorKind};
 pub use name::Name;
 pub use point::{
     FieldValue, HasFields, NoFields, Part, PointBuilder, PointError, MAX_STRING_FIELD_LEN,

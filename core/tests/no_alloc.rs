@@ -4,7 +4,7 @@
 mod counting_alloc;
 
 use counting_alloc::{allocations, Counting};
-use linewire::{Batch, DefaultTags, PointError, Precision};
+use linewire::{check_line, Batch, DefaultTags, PointError, Precision};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -46,6 +46,52 @@ fn formatting_points_allocates_nothing() {
     assert_eq!(refused, 40);
     assert_eq!(lines, 40);
     assert_eq!(after - before, 0, "allocations while formatting");
+}
+
+#[test]
+fn checking_lines_allocates_nothing() {
+    use core::fmt::Write as _;
+    /// A fixed buffer for the messages.
+    struct Sink([u8; 512], usize);
+    impl core::fmt::Write for Sink {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.1 + s.len();
+            self.0
+                .get_mut(self.1..end)
+                .ok_or(core::fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.1 = end;
+            Ok(())
+        }
+    }
+    let lines = [
+        "weather,station=KORD,loc=us\\,midwest temperature=82.5,n=3i,u=4u,ok=t,s=\"a \\\"b\\\"\" 1000",
+        "m v=1,v=2",
+        "m,k=1,k=2 v=1",
+        "m v=NaN",
+        "m v=1e999",
+        "m s=\"open",
+        "_m v=1",
+        "m v=1 99999999999999999999",
+        "m v=oops",
+    ];
+    let mut sink = Sink([0; 512], 0);
+    let before = allocations();
+    let mut refused = 0;
+    for _ in 0..10 {
+        for line in lines {
+            for precision in Precision::ALL {
+                if let Err(e) = check_line(line, precision) {
+                    refused += 1;
+                    sink.1 = 0;
+                    write!(sink, "{e}").unwrap();
+                }
+            }
+        }
+    }
+    let after = allocations();
+    assert_eq!(refused, 10 * 8 * 6);
+    assert_eq!(after - before, 0, "allocations while checking lines");
 }
 
 #[test]

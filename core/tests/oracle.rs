@@ -8,8 +8,8 @@
 
 use influxdb_line_protocol::{parse_lines, FieldValue as Parsed};
 use linewire::{
-    Batch, BatchInner, BorrowedBatch, DefaultTags, FieldValue, Name, Part, PointError, Precision,
-    Storage,
+    check_line, Batch, BatchInner, BorrowedBatch, DefaultTags, FieldValue, Name, Part, PointError,
+    Precision, Storage,
 };
 use proptest::prelude::*;
 
@@ -558,7 +558,14 @@ fn backslash_pairs_are_refused_when_a_parser_would_misread_them() {
                 misread.push(pair.clone());
             }
             let mut batch = Batch::<256>::new();
-            match build(&mut batch, &DefaultTags::<0>::new(), &point, false) {
+            let built = build(&mut batch, &DefaultTags::<0>::new(), &point, false);
+            // The line checker gives the builder's verdict on the line.
+            assert_eq!(
+                check_line(&naive_line, Precision::Nanoseconds).map_err(|e| e.kind()),
+                built.map_err(linewire::LineErrorKind::Point),
+                "{pair}: {naive_line:?}"
+            );
+            match built {
                 Ok(()) => {
                     assert_eq!(batch.as_str(), format!("{naive_line}\n"), "{pair}");
                     assert!(iox_reads_back(&naive_line, &point), "{pair}");
@@ -697,6 +704,12 @@ proptest! {
         for (line, p) in batch.lines().zip(&kept) {
             prop_assert_eq!(go_mismatch(line, p, &accepted_defaults, sort), None, "{:?}", text);
         }
+        // And `check_line` passes every line written, in the precision of
+        // its timestamps (minutes and hours are written as seconds).
+        for line in batch.lines() {
+            let line = std::str::from_utf8(line).unwrap();
+            prop_assert_eq!(check_line(line, precision.wire()), Ok(()), "{:?}", line);
+        }
     }
 
     #[test]
@@ -718,4 +731,224 @@ proptest! {
         prop_assert_eq!(batch.line_count(), all.len() - removed);
         prop_assert!(parse_lines(batch.as_str()).all(|l| l.is_ok()));
     }
+}
+
+// ---- `check_line` against the builder and against InfluxDB 3's parser.
+
+/// `s` escaped as the builder writes it in `part`, whatever it holds.
+fn naive_name(s: &str, part: Part) -> String {
+    s.chars()
+        .flat_map(|ch| {
+            let esc = escaped_here(part).contains(&ch);
+            esc.then_some('\\').into_iter().chain([ch])
+        })
+        .collect()
+}
+
+fn naive_value(v: &Value) -> String {
+    match v {
+        Value::F(f) => format!("{f}"),
+        Value::I(i) => format!("{i}i"),
+        Value::U(u) => format!("{u}u"),
+        Value::B(b) => format!("{b}"),
+        Value::S(s) => format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")),
+    }
+}
+
+/// The line a writer that escapes but checks nothing would write for `p`.
+fn naive_line(p: &Point) -> String {
+    let mut line = naive_name(&p.measurement, Part::Measurement);
+    for (k, v) in &p.tags {
+        line += &format!(
+            ",{}={}",
+            naive_name(k, Part::TagKey),
+            naive_name(v, Part::TagValue)
+        );
+    }
+    for (i, (k, v)) in p.fields.iter().enumerate() {
+        line.push(if i == 0 { ' ' } else { ',' });
+        line += &format!("{}={}", naive_name(k, Part::FieldKey), naive_value(v));
+    }
+    if let Some(ts) = p.timestamp {
+        line += &format!(" {ts}");
+    }
+    line
+}
+
+/// Short text over the bytes that matter to line protocol, built from
+/// pieces so that valid lines are common.
+fn line_ish() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        "m",
+        "k",
+        "v",
+        "x",
+        "=",
+        "=",
+        ",",
+        ",",
+        " ",
+        " ",
+        "\\",
+        "\"",
+        "\"",
+        "1",
+        "-1",
+        "1.5",
+        "2e3",
+        "-",
+        ".",
+        "i",
+        "u",
+        "t",
+        "F",
+        "true",
+        "e",
+        "NaN",
+        "inf",
+        "é",
+        "_",
+        "#",
+        "time",
+        "\t",
+        "\n",
+        "\r",
+        "\0",
+        "99999999999999999999",
+        "9223372036",
+        "=1",
+        " v=1",
+        "=\"",
+    ]);
+    let loose = prop::collection::vec(pieces, 0..14).prop_map(|v| v.concat());
+    // Lines shaped right, with escapes and near-escapes in every name.
+    let name = || {
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "a", "b", "é", "_", "#", "t", "time", "\"", "=", ",", " ", "\t", "\\,", "\\ ",
+                "\\=", "\\\\", "\\\"", "\\a", "\\",
+            ]),
+            1..4,
+        )
+        .prop_map(|v| v.concat())
+    };
+    let value = prop::sample::select(vec![
+        "1",
+        "-1.5",
+        "2e3",
+        "1i",
+        "-3i",
+        "4u",
+        "t",
+        "FALSE",
+        "\"s\"",
+        "\"a\\\"b\"",
+        "\"a\\\\\"",
+        "\"x\\y\"",
+        "\"\"",
+        "\"a,b=c d\"",
+        "NaN",
+        "oops",
+        "1e999",
+        "\"open",
+    ]);
+    let shaped = (
+        name(),
+        prop::collection::vec((name(), name()), 0..3),
+        prop::collection::vec((name(), value), 1..4),
+        prop::option::of(prop::sample::select(vec![
+            "0",
+            "-5",
+            "1700000000",
+            "99999999999",
+        ])),
+    )
+        .prop_map(|(m, tags, fields, ts)| {
+            let mut line = m;
+            for (k, v) in tags {
+                line += &format!(",{k}={v}");
+            }
+            let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            line += &format!(" {}", fields.join(","));
+            if let Some(ts) = ts {
+                line += &format!(" {ts}");
+            }
+            line
+        });
+    prop_oneof![loose, shaped]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+    /// On a line escaped as the builder escapes but not checked, `check_line`
+    /// gives the builder's verdict: the same error, or none. (Names with a
+    /// backslash are left out: escaping alone does not make their line
+    /// mean them, e.g. a measurement `m\\` before tags.)
+    #[test]
+    fn check_line_gives_the_builders_verdict(p in point(), precision in precision()) {
+        prop_assume!(!p.fields.is_empty());
+        let plain = |s: &String| s.replace('\\', "");
+        let p = Point {
+            measurement: plain(&p.measurement),
+            tags: p.tags.iter().map(|(k, v)| (plain(k), plain(v))).collect(),
+            fields: p.fields.iter().map(|(k, v)| (plain(k), v.clone())).collect(),
+            timestamp: p.timestamp,
+        };
+        let line = naive_line(&p);
+        let mut batch = Batch::<8192>::with_precision(precision);
+        let built = build(&mut batch, &DefaultTags::<0>::new(), &p, false);
+        prop_assume!(built != Err(PointError::BatchFull));
+        let checked = check_line(&line, precision).map_err(|e| e.kind());
+        prop_assert_eq!(checked, built.map_err(linewire::LineErrorKind::Point), "{:?}", line);
+    }
+
+    /// What `check_line` accepts, InfluxDB 3's parser accepts too, as one
+    /// line, and InfluxDB 1.x/2.x (the Go model) reads the same names and
+    /// strings from it.
+    #[test]
+    fn what_check_line_accepts_influxdb_3_parses(line in line_ish(), precision in precision()) {
+        if check_line(&line, precision).is_ok() {
+            let parsed: Vec<_> = parse_lines(&line).collect();
+            prop_assert_eq!(parsed.len(), 1, "{:?}", line);
+            let l = match &parsed[0] {
+                Ok(l) => l,
+                Err(e) => return Err(TestCaseError::fail(format!("{line:?}: {e}"))),
+            };
+            let go = go_read(line.as_bytes());
+            prop_assert!(go.is_some(), "{:?}", line);
+            let go = go.unwrap();
+            let m = l.series.measurement.as_str().as_bytes();
+            prop_assert_eq!(&go.measurement[..], m, "{:?}", line);
+            prop_assert_eq!(&go.measurement_in_key[..], m, "{:?}", line);
+            let tags: Vec<(Vec<u8>, Vec<u8>)> = parsed_tags(l)
+                .into_iter()
+                .map(|(k, v)| (k.into_bytes(), v.into_bytes()))
+                .collect();
+            prop_assert_eq!(&go.tags, &tags, "{:?}", line);
+            prop_assert_eq!(go.fields.len(), l.field_set.len(), "{:?}", line);
+            for ((gk, gv), (k, v)) in go.fields.iter().zip(&l.field_set) {
+                prop_assert_eq!(&gk[..], k.as_str().as_bytes(), "{:?}", line);
+                if let Parsed::String(s) = v {
+                    prop_assert_eq!(&gv[..], s.as_str().as_bytes(), "{:?}", line);
+                }
+            }
+        }
+    }
+}
+
+/// The pieces do make valid lines, so the property above tests something.
+#[test]
+fn line_ish_text_is_often_a_valid_line() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = line_ish();
+    let valid = (0..20_000)
+        .filter(|_| {
+            let line = strategy.new_tree(&mut runner).unwrap().current();
+            check_line(&line, Precision::Seconds).is_ok()
+        })
+        .count();
+    assert!(valid > 20, "only {valid} valid lines in 20000");
 }
