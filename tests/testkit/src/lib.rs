@@ -131,6 +131,7 @@ mod fault;
 mod http;
 mod server;
 mod store;
+mod tls;
 mod write;
 
 pub use fault::{Fault, FaultPlan, RecordedFault};
