@@ -12,7 +12,7 @@
 //! against the platform's trust store (`SSL_CERT_FILE` and `SSL_CERT_DIR`
 //! honoured), a private CA given with [`Client::ca_certificate`], or
 //! nothing ([`Client::danger_accept_invalid_certs`], for tests): see
-//! [`tls`](crate::tls). A certificate or handshake failure is an
+//! [`tls`]. A certificate or handshake failure is an
 //! [`Error::Tls`], not retried.
 //!
 //! [`Client::header`] adds headers a proxy in front of the server needs
@@ -447,7 +447,7 @@ pub enum Error {
     Transport(ureq::Error),
     /// The TLS handshake failed: the server's certificate did not verify,
     /// or the server does not speak TLS. Nothing was sent; retrying cannot
-    /// help (see [`tls`](crate::tls)).
+    /// help (see [`tls`]).
     Tls(TlsError),
 }
 

@@ -84,7 +84,7 @@ pub struct TlsError {
     pub kind: TlsErrorKind,
     /// rustls's words for the cause (`UnknownIssuer`, `certificate
     /// expired: ...`), shown through
-    /// [`for_display`](crate::server_text::for_display): a certificate's
+    /// [`for_display`]: a certificate's
     /// names come from the server.
     pub cause: String,
 }
