@@ -218,24 +218,36 @@ fn platform_roots() -> &'static ureq::tls::RootCerts {
     static ROOTS: OnceLock<ureq::tls::RootCerts> = OnceLock::new();
     ROOTS.get_or_init(|| {
         let loaded = rustls_native_certs::load_native_certs();
+        // Unreadable files beside readable ones are common (a stray file
+        // in /etc/ssl/certs); with nothing loaded they explain why the
+        // webpki roots are used (an `SSL_CERT_FILE` that does not exist).
         for e in &loaded.errors {
-            log::debug!("reading the platform's certificates: {e}");
+            let shown = for_display(&e.to_string(), None, DEFAULT_MAX_CHARS);
+            if loaded.certs.is_empty() {
+                log::warn!("cannot read the platform's certificates: {shown}");
+            } else {
+                log::debug!("reading the platform's certificates: {shown}");
+            }
         }
-        if loaded.certs.is_empty() {
-            log::debug!("the platform's trust store is empty: using the webpki roots");
-            return ureq::tls::RootCerts::WebPki;
-        }
-        log::debug!(
-            "trusting {} certificates of the platform's store",
-            loaded.certs.len()
-        );
-        let certs: Vec<ureq::tls::Certificate<'static>> = loaded
-            .certs
-            .iter()
-            .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
-            .collect();
-        ureq::tls::RootCerts::Specific(Arc::new(certs))
+        roots_of(&loaded.certs)
     })
+}
+
+/// `certs` as root certificates; webpki's when there are none.
+fn roots_of(certs: &[rustls::pki_types::CertificateDer<'static>]) -> ureq::tls::RootCerts {
+    if certs.is_empty() {
+        log::debug!("the platform's trust store is empty: using the webpki roots");
+        return ureq::tls::RootCerts::WebPki;
+    }
+    log::debug!(
+        "trusting the {} certificates of the platform's store",
+        certs.len()
+    );
+    let certs: Vec<ureq::tls::Certificate<'static>> = certs
+        .iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    ureq::tls::RootCerts::Specific(Arc::new(certs))
 }
 
 /// The CA certificates of `pem` (one or more `CERTIFICATE` blocks; other
@@ -281,6 +293,16 @@ mod tests {
         assert_eq!(host_of("example.com"), "example.com");
         assert_eq!(host_of("[::1]:8086"), "[::1]");
         assert_eq!(host_of("[::1"), "[::1");
+    }
+
+    #[test]
+    fn an_empty_platform_store_falls_back_to_the_webpki_roots() {
+        assert!(matches!(roots_of(&[]), ureq::tls::RootCerts::WebPki));
+        let der = rustls::pki_types::CertificateDer::from(vec![0x30, 0x00]);
+        match roots_of(&[der]) {
+            ureq::tls::RootCerts::Specific(certs) => assert_eq!(certs[0].der(), [0x30, 0x00]),
+            _ => panic!("the platform's certificates are used"),
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! verification, extra headers. (`SSL_CERT_FILE` is in `tls_env.rs`: the
 //! platform's store is read once per process.)
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use linewire::{Precision, RetryPolicy};
@@ -14,6 +14,35 @@ use linewire_testkit::{Fault, FaultPlan, FieldValue, TestServer};
 
 const LINES: &str = "env,room=loft temp=21.5,door=true,label=\"a b\" 1700000000\n\
                      env,room=barn temp=-3,count=7i 1700000001\n";
+
+/// Every log record of this test process.
+fn logs() -> &'static Mutex<Vec<String>> {
+    static LOGS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    LOGS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+struct Capture;
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        logs()
+            .lock()
+            .unwrap()
+            .push(format!("{} {}", record.level(), record.args()));
+    }
+    fn flush(&self) {}
+}
+
+fn init_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        static CAPTURE: Capture = Capture;
+        log::set_logger(&CAPTURE).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+}
 
 fn https() -> TestServer {
     TestServer::builder().https().start()
@@ -222,14 +251,26 @@ fn a_refused_connection_stays_a_retryable_transport_error() {
 
 #[test]
 fn skipping_verification_writes_without_the_ca() {
+    init_logs();
     let server = https();
     let client = Client::new(&server.url(), None)
         .unwrap()
         .danger_accept_invalid_certs(true)
         .bucket("farm");
+    let warned = |logs: &[String]| {
+        logs.iter()
+            .filter(|l| {
+                l.starts_with("WARN TLS certificate verification is OFF for ")
+                    && l.contains(&server.url())
+            })
+            .count()
+    };
+    assert_eq!(warned(&logs().lock().unwrap()), 1, "warned once");
     assert!(format!("{client:?}").contains("NOT VERIFIED"));
     client.write_line_protocol(LINES).unwrap();
+    client.write_line_protocol(LINES).unwrap();
     assert_eq!(server.write_requests()[0].body_text(), LINES);
+    assert_eq!(warned(&logs().lock().unwrap()), 1, "not on every write");
     // Turned off again, the platform's store is back: no longer verified.
     let strict = client.danger_accept_invalid_certs(false);
     let tls = expect_tls(strict.write_line_protocol(LINES));
@@ -278,6 +319,9 @@ fn extra_headers_arrive_with_every_write() {
         .unwrap()
         // A default header is replaced, not doubled.
         .header("User-Agent", "proxy-friendly/1")
+        .unwrap()
+        // Bytes past ASCII are allowed (obs-text), as `http` allows them.
+        .header("X-Site", "café")
         .unwrap();
     client.write_line_protocol("m v=1i 1\n").unwrap();
     client.write_line_protocol("m v=2i 2\n").unwrap();
@@ -294,6 +338,7 @@ fn extra_headers_arrive_with_every_write() {
         assert_eq!(named("x-api-key"), ["k2"]);
         assert_eq!(named("x-tenant"), ["t 1\tv"]);
         assert_eq!(named("user-agent"), ["proxy-friendly/1"]);
+        assert_eq!(named("x-site"), ["café"]);
         assert_eq!(named("authorization"), ["Token tok"]);
     }
     assert!(
