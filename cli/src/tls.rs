@@ -17,8 +17,9 @@ pub(crate) fn configure(mut client: Client, args: &WriteArgs) -> Result<Client, 
     };
     if let Some(path) = &args.ca_cert {
         let shown = for_display(path, None, MESSAGE_CHARS);
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read --ca-cert {shown}: {e}"))?;
         client = client
-            .ca_certificate_file(path)
+            .ca_certificate(&pem)
             .map_err(|e| format!("cannot use --ca-cert {shown}: {}", why(e)))?;
     }
     if args.skip_verify {

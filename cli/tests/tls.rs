@@ -210,15 +210,15 @@ fn unusable_tls_options_are_configuration_errors() {
     let cases: [(&[&str], String); 4] = [
         (
             &["--ca-cert", "/nonexistent/ca.pem"],
-            "linewire: cannot use --ca-cert /nonexistent/ca.pem: cannot read the CA file \
-             /nonexistent/ca.pem: No such file or directory (os error 2)\n"
+            "linewire: cannot read --ca-cert /nonexistent/ca.pem: \
+             No such file or directory (os error 2)\n"
                 .to_owned(),
         ),
         (
             &["--ca-cert", not_pem.path()],
             format!(
-                "linewire: cannot use --ca-cert {0}: {0} (no certificate found in the CA PEM \
-                 (expected a -----BEGIN CERTIFICATE----- block))\n",
+                "linewire: cannot use --ca-cert {}: no certificate found in the CA PEM: \
+                 expected a -----BEGIN CERTIFICATE----- block\n",
                 not_pem.path()
             ),
         ),

@@ -701,7 +701,7 @@ impl Client {
             agent: build_agent(
                 DEFAULT_TIMEOUT,
                 DEFAULT_CONNECT_TIMEOUT,
-                &Trust::Platform,
+                &Trust::default(),
                 https,
             ),
             origin: format!("{}://{authority}", scheme.to_ascii_lowercase()),
@@ -716,7 +716,7 @@ impl Client {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             expect_continue_above: Some(EXPECT_CONTINUE_ABOVE),
             expect_ignored: Arc::new(AtomicBool::new(false)),
-            trust: Trust::Platform,
+            trust: Trust::default(),
             headers: Vec::new(),
         };
         // Validate host, prefix and token once, with the core's rules.
@@ -889,13 +889,11 @@ impl Client {
     /// ```
     pub fn ca_certificate(mut self, pem: &[u8]) -> Result<Self, Error> {
         let mut certs = tls::parse_ca(pem).map_err(Error::Config)?;
-        if let Trust::Only(before) = &self.trust {
+        if let Some(before) = &self.trust.only {
             certs.splice(0..0, before.iter().cloned());
         }
-        if !matches!(self.trust, Trust::Nothing) {
-            self.trust = Trust::Only(Arc::new(certs));
-            self.rebuild_agent();
-        }
+        self.trust.only = Some(Arc::new(certs));
+        self.rebuild_agent();
         Ok(self)
     }
 
@@ -920,7 +918,7 @@ impl Client {
         let pem = std::fs::read(path)
             .map_err(|e| Error::Config(format!("cannot read the CA file {}: {e}", shown())))?;
         self.ca_certificate(&pem).map_err(|e| match e {
-            Error::Config(m) => Error::Config(format!("{} ({m})", shown())),
+            Error::Config(m) => Error::Config(format!("in the CA file {}: {m}", shown())),
             other => other,
         })
     }
@@ -930,7 +928,8 @@ impl Client {
     /// and change the data and see the token. For tests against a server
     /// with a throwaway certificate only; give a private CA with
     /// [`ca_certificate`](Self::ca_certificate) instead. Logs a warning
-    /// when turned on.
+    /// when turned on; `false` verifies again, against the CAs given or
+    /// the platform's store.
     ///
     /// ```
     /// let server = linewire_testkit::TestServer::builder().https().start();
@@ -948,10 +947,8 @@ impl Client {
                  and change the data and see the token (for tests only)",
                 for_display(&self.origin, None, DEFAULT_MAX_CHARS)
             );
-            self.trust = Trust::Nothing;
-        } else if matches!(self.trust, Trust::Nothing) {
-            self.trust = Trust::Platform;
         }
+        self.trust.verify = !on;
         self.rebuild_agent();
         self
     }

@@ -177,23 +177,30 @@ fn host_of(authority: &str) -> &str {
 }
 
 /// Which certificates an `https://` client trusts.
-#[derive(Clone, Default)]
-pub(crate) enum Trust {
-    /// The platform's store (or webpki's roots when it is empty).
-    #[default]
-    Platform,
-    /// Only these certificate authorities.
-    Only(Arc<Vec<ureq::tls::Certificate<'static>>>),
-    /// No verification.
-    Nothing,
+#[derive(Clone)]
+pub(crate) struct Trust {
+    /// Only these certificate authorities; `None`: the platform's store
+    /// (or webpki's roots when it is empty).
+    pub(crate) only: Option<Arc<Vec<ureq::tls::Certificate<'static>>>>,
+    /// `false`: no verification at all.
+    pub(crate) verify: bool,
+}
+
+impl Default for Trust {
+    fn default() -> Self {
+        Self {
+            only: None,
+            verify: true,
+        }
+    }
 }
 
 impl fmt::Debug for Trust {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Platform => f.write_str("platform"),
-            Self::Only(certs) => write!(f, "{} CA certificate(s)", certs.len()),
-            Self::Nothing => f.write_str("NOT VERIFIED"),
+        match (&self.only, self.verify) {
+            (_, false) => f.write_str("NOT VERIFIED"),
+            (None, true) => f.write_str("platform"),
+            (Some(certs), true) => write!(f, "{} CA certificate(s)", certs.len()),
         }
     }
 }
@@ -203,13 +210,13 @@ impl Trust {
     /// `https` origins: an `http://` client never needs it).
     pub(crate) fn config(&self, https: bool) -> ureq::tls::TlsConfig {
         let builder = ureq::tls::TlsConfig::builder();
-        match self {
-            Self::Platform if https => builder.root_certs(platform_roots().clone()),
-            Self::Platform => builder,
-            Self::Only(certs) => builder.root_certs(ureq::tls::RootCerts::Specific(certs.clone())),
-            Self::Nothing => builder.disable_verification(true),
-        }
-        .build()
+        let builder = match &self.only {
+            _ if !self.verify => builder.disable_verification(true),
+            Some(certs) => builder.root_certs(ureq::tls::RootCerts::Specific(certs.clone())),
+            None if https => builder.root_certs(platform_roots().clone()),
+            None => builder,
+        };
+        builder.build()
     }
 }
 
@@ -276,7 +283,7 @@ pub(crate) fn parse_ca(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>
     }
     if certs.is_empty() {
         return Err(
-            "no certificate found in the CA PEM (expected a -----BEGIN CERTIFICATE----- block)"
+            "no certificate found in the CA PEM: expected a -----BEGIN CERTIFICATE----- block"
                 .into(),
         );
     }

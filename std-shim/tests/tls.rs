@@ -275,6 +275,19 @@ fn skipping_verification_writes_without_the_ca() {
     let strict = client.danger_accept_invalid_certs(false);
     let tls = expect_tls(strict.write_line_protocol(LINES));
     assert_eq!(tls.cause, "UnknownIssuer");
+    // A CA given before or after skipping is used once verification is on again.
+    let trusting = strict
+        .danger_accept_invalid_certs(true)
+        .ca_certificate(server.ca_pem().as_bytes())
+        .unwrap()
+        .danger_accept_invalid_certs(false);
+    assert!(format!("{trusting:?}").contains("1 CA certificate(s)"));
+    trusting.write_line_protocol("m v=9i 9\n").unwrap();
+    assert_eq!(
+        warned(&logs().lock().unwrap()),
+        2,
+        "once per time it is turned on"
+    );
 }
 
 #[test]
