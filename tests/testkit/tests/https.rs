@@ -187,3 +187,33 @@ fn a_plain_server_is_unchanged() {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.ca_pem().to_owned()));
     assert!(caught.is_err(), "no CA without https()");
 }
+
+#[test]
+fn the_certificate_is_only_for_localhost_and_127_0_0_1() {
+    let server = TestServer::builder().https().start();
+    let conn = ClientConnection::new(
+        Arc::new(p256_only(&server, &[&rustls::version::TLS13])),
+        ServerName::try_from("example.com").unwrap(),
+    )
+    .unwrap();
+    let tcp = TcpStream::connect(server.addr()).unwrap();
+    let mut tls = StreamOwned::new(conn, tcp);
+    let err = tls
+        .write_all(write_request("m v=1i 1\n").as_bytes())
+        .and_then(|()| tls.flush());
+    let err = err.expect_err("the name does not match");
+    let rustls_err = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    assert!(
+        matches!(
+            rustls_err,
+            Some(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                    | rustls::CertificateError::NotValidForNameContext { .. }
+            ))
+        ),
+        "{err}"
+    );
+    assert_eq!(server.request_count(), 0);
+}
