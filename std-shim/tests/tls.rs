@@ -439,3 +439,22 @@ fn the_background_writer_reports_a_certificate_error_without_retrying() {
     }
     assert_eq!(settled_connections(&server, 1), 1);
 }
+
+#[test]
+fn an_early_413_is_heard_over_tls() {
+    let server = TestServer::builder().https().max_body(1000).start();
+    let client = trusting(&server)
+        .gzip(false)
+        .expect_continue_above(Some(100));
+    let big: String = (0..100)
+        .map(|i| format!("m,n=n{i} v={i}i 1700000000\n"))
+        .collect();
+    let err = client.write_line_protocol(&big).unwrap_err();
+    let server_error = err.server().expect("the server answered");
+    assert_eq!(server_error.status, 413);
+    assert_eq!(server_error.max_length, Some(1000));
+    assert_eq!(server.total_points(), 0);
+    // The connection is usable after the refusal.
+    client.write_line_protocol("m v=1i 1\n").unwrap();
+    assert_eq!(server.points("farm").len(), 1);
+}
