@@ -44,6 +44,7 @@ mod progress;
 mod rate;
 mod report;
 mod run;
+mod tls;
 
 #[derive(Parser, Debug)]
 #[command(name = "linewire", version, about = "Write InfluxDB line protocol")]
@@ -172,6 +173,19 @@ pub(crate) struct WriteArgs {
     /// the end.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Trust the certificate authorities in this PEM file for https://
+    /// instead of the system's (default: the system's store, or the file
+    /// SSL_CERT_FILE names).
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<String>,
+    /// Do not verify the server's TLS certificate. DANGEROUS: anyone on the
+    /// path can read and change the data and see the token; for tests only.
+    #[arg(long)]
+    skip_verify: bool,
+    /// An extra HTTP header for every request, "Name: value" (for a proxy;
+    /// repeatable).
+    #[arg(long, value_name = "NAME: VALUE")]
+    header: Vec<String>,
 }
 
 impl WriteArgs {

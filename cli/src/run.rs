@@ -118,7 +118,7 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
         if let Some(org) = &args.org {
             c = c.org(org);
         }
-        Some(c)
+        Some(crate::tls::configure(c, args)?)
     };
     let mut policy = RetryPolicy::new()
         .first_interval_ms(args.retry_interval_ms)
@@ -416,6 +416,10 @@ pub(crate) fn settle(f: Failed, took: Duration, run: &mut Run) {
         FailureReason::Config(m) => (
             for_display(m, token, MESSAGE_CHARS),
             Some("fix the configuration and run again".to_owned()),
+        ),
+        FailureReason::Tls(t) => (
+            crate::tls::problem(t),
+            Some("fix the TLS configuration and run again".to_owned()),
         ),
         other => (for_display(&other.to_string(), token, MESSAGE_CHARS), None),
     };

@@ -8,7 +8,15 @@
 //! [`Outcome::classify`] and [`ErrorBody::parse`].
 //!
 //! One `ureq` agent per client (clones share it): connections are kept
-//! alive and reused. `https://` URLs use rustls with the webpki roots.
+//! alive and reused. `https://` URLs use rustls, verifying the server
+//! against the platform's trust store (`SSL_CERT_FILE` and `SSL_CERT_DIR`
+//! honoured), a private CA given with [`Client::ca_certificate`], or
+//! nothing ([`Client::danger_accept_invalid_certs`], for tests): see
+//! [`tls`]. A certificate or handshake failure is an
+//! [`Error::Tls`], not retried.
+//!
+//! [`Client::header`] adds headers a proxy in front of the server needs
+//! (Telegraf's `http_headers`) to every write.
 //!
 //! # What counts as written
 //!
@@ -80,6 +88,7 @@ use linewire::{BatchInner, Precision, Storage};
 
 use crate::gzip;
 use crate::server_text::{for_display, DEFAULT_MAX_CHARS};
+use crate::tls::{self, TlsError, Trust};
 
 /// The most of an error body read (longer bodies are cut, and the
 /// connection is not reused).
@@ -436,6 +445,10 @@ pub enum Error {
     Server(Box<ServerError>),
     /// Connecting, sending or reading failed (resend: writes are idempotent).
     Transport(ureq::Error),
+    /// The TLS handshake failed: the server's certificate did not verify,
+    /// or the server does not speak TLS. Nothing was sent; retrying cannot
+    /// help (see [`tls`]).
+    Tls(TlsError),
 }
 
 impl Error {
@@ -452,8 +465,22 @@ impl Error {
         }
     }
 
+    /// The failed TLS handshake, when that was the problem.
+    ///
+    /// ```
+    /// let err = linewire_std::Error::Config("no bucket".into());
+    /// assert!(err.tls().is_none());
+    /// ```
+    pub fn tls(&self) -> Option<&TlsError> {
+        match self {
+            Self::Tls(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// Whether resending the same data later may succeed: transport
-    /// failures and the core's [`Action::Retry`] / [`Action::RetryLater`].
+    /// failures and the core's [`Action::Retry`] / [`Action::RetryLater`];
+    /// never a [`Tls`](Self::Tls) or [`Config`](Self::Config) error.
     ///
     /// ```
     /// assert!(!linewire_std::Error::Config("x".into()).is_retryable());
@@ -462,7 +489,7 @@ impl Error {
         match self {
             Self::Transport(_) => true,
             Self::Server(e) => matches!(e.action(), Action::Retry | Action::RetryLater),
-            Self::Config(_) => false,
+            Self::Config(_) | Self::Tls(_) => false,
         }
     }
 }
@@ -479,6 +506,7 @@ impl fmt::Display for Error {
                 "the request failed before the server answered (transport): {}",
                 for_display(&e.to_string(), None, DEFAULT_MAX_CHARS)
             ),
+            Self::Tls(e) => write!(f, "{e}"),
         }
     }
 }
@@ -488,6 +516,7 @@ impl std::error::Error for Error {
         match self {
             Self::Server(e) => Some(e),
             Self::Transport(e) => Some(e),
+            Self::Tls(e) => Some(e),
             Self::Config(_) => None,
         }
     }
@@ -544,6 +573,10 @@ pub struct Client {
     /// Set once a server let `ureq`'s wait for `100 Continue` run out:
     /// from then on large bodies go without `Expect` (shared by clones).
     expect_ignored: Arc<AtomicBool>,
+    /// Which servers `https://` trusts.
+    trust: Trust,
+    /// Headers added to every write ([`Client::header`]), validated.
+    headers: Vec<(String, String)>,
 }
 
 impl fmt::Debug for Client {
@@ -557,12 +590,50 @@ impl fmt::Debug for Client {
             .field("gzip_level", &self.gzip_level)
             .field("timeout", &self.timeout)
             .field("expect_continue_above", &self.expect_continue_above)
+            .field("trust", &self.trust)
+            // Names only: a proxy's header may carry a credential.
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
 
-fn build_agent(timeout: Duration, connect_timeout: Duration) -> ureq::Agent {
+/// Headers the client sets itself: [`Client::header`] refuses them.
+/// `Authorization`, `Content-*` and `Expect` carry the write; the rest
+/// frame the connection, which `ureq` owns.
+const OWN_HEADERS: [&str; 12] = [
+    "authorization",
+    "content-type",
+    "content-encoding",
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "expect",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// A header name is an HTTP token (RFC 9110, section 5.6.2).
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn build_agent(
+    timeout: Duration,
+    connect_timeout: Duration,
+    trust: &Trust,
+    https: bool,
+) -> ureq::Agent {
     ureq::Agent::config_builder()
+        .tls_config(trust.config(https))
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .timeout_connect(Some(connect_timeout))
@@ -625,8 +696,14 @@ impl Client {
             ));
         }
         let prefix = path.trim_end_matches('/').to_owned();
+        let https = scheme.eq_ignore_ascii_case("https");
         let client = Self {
-            agent: build_agent(DEFAULT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT),
+            agent: build_agent(
+                DEFAULT_TIMEOUT,
+                DEFAULT_CONNECT_TIMEOUT,
+                &Trust::default(),
+                https,
+            ),
             origin: format!("{}://{authority}", scheme.to_ascii_lowercase()),
             authority: authority.to_owned(),
             prefix,
@@ -639,6 +716,8 @@ impl Client {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             expect_continue_above: Some(EXPECT_CONTINUE_ABOVE),
             expect_ignored: Arc::new(AtomicBool::new(false)),
+            trust: Trust::default(),
+            headers: Vec::new(),
         };
         // Validate host, prefix and token once, with the core's rules.
         client.target(Precision::Nanoseconds, "b")?;
@@ -762,7 +841,7 @@ impl Client {
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
-        self.agent = build_agent(self.timeout, self.connect_timeout);
+        self.rebuild_agent();
         self
     }
 
@@ -775,8 +854,155 @@ impl Client {
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
-        self.agent = build_agent(self.timeout, self.connect_timeout);
+        self.rebuild_agent();
         self
+    }
+
+    fn rebuild_agent(&mut self) {
+        let https = self.origin.starts_with("https:");
+        self.agent = build_agent(self.timeout, self.connect_timeout, &self.trust, https);
+    }
+
+    /// Trusts the certificate authorities in `pem` (one or more
+    /// `-----BEGIN CERTIFICATE-----` blocks; other blocks are skipped)
+    /// for `https://` servers, *instead of* the platform's store: a
+    /// private CA, as Telegraf's `tls_ca` and curl's `--cacert` (see
+    /// [`tls`](crate::tls#trust) for why instead of, not besides). Call
+    /// it again to trust more.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when `pem` holds no certificate, is not valid
+    /// PEM, or a certificate in it cannot be parsed.
+    ///
+    /// ```
+    /// let server = linewire_testkit::TestServer::builder().https().start();
+    /// let client = linewire_std::Client::new(&server.url(), None)?
+    ///     .ca_certificate(server.ca_pem().as_bytes())?
+    ///     .bucket("b");
+    /// client.write_line_protocol("m v=1 1\n")?;
+    /// assert_eq!(server.points("b").len(), 1);
+    ///
+    /// let err = linewire_std::Client::new(&server.url(), None)?.ca_certificate(b"no PEM here");
+    /// assert!(matches!(err, Err(linewire_std::Error::Config(_))));
+    /// # Ok::<(), linewire_std::Error>(())
+    /// ```
+    pub fn ca_certificate(mut self, pem: &[u8]) -> Result<Self, Error> {
+        let mut certs = tls::parse_ca(pem).map_err(Error::Config)?;
+        if let Some(before) = &self.trust.only {
+            certs.splice(0..0, before.iter().cloned());
+        }
+        self.trust.only = Some(Arc::new(certs));
+        self.rebuild_agent();
+        Ok(self)
+    }
+
+    /// [`ca_certificate`](Self::ca_certificate) with the PEM read from
+    /// the file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the file cannot be read, or as
+    /// [`ca_certificate`](Self::ca_certificate).
+    ///
+    /// ```
+    /// let err = linewire_std::Client::new("https://h:8086", None)?
+    ///     .ca_certificate_file("/no/such/ca.pem")
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("cannot read the CA file /no/such/ca.pem"));
+    /// # Ok::<(), linewire_std::Error>(())
+    /// ```
+    pub fn ca_certificate_file(self, path: impl AsRef<std::path::Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let shown = || for_display(&path.display().to_string(), None, DEFAULT_MAX_CHARS);
+        let pem = std::fs::read(path)
+            .map_err(|e| Error::Config(format!("cannot read the CA file {}: {e}", shown())))?;
+        self.ca_certificate(&pem).map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("in the CA file {}: {m}", shown())),
+            other => other,
+        })
+    }
+
+    /// **Dangerous:** with `true`, `https://` servers are not verified at
+    /// all: any certificate is accepted, so anyone on the path can read
+    /// and change the data and see the token. For tests against a server
+    /// with a throwaway certificate only; give a private CA with
+    /// [`ca_certificate`](Self::ca_certificate) instead. Logs a warning
+    /// when turned on; `false` verifies again, against the CAs given or
+    /// the platform's store.
+    ///
+    /// ```
+    /// let server = linewire_testkit::TestServer::builder().https().start();
+    /// let client = linewire_std::Client::new(&server.url(), None)?
+    ///     .danger_accept_invalid_certs(true)
+    ///     .bucket("b");
+    /// client.write_line_protocol("m v=1 1\n")?;
+    /// # Ok::<(), linewire_std::Error>(())
+    /// ```
+    #[must_use]
+    pub fn danger_accept_invalid_certs(mut self, on: bool) -> Self {
+        if on {
+            log::warn!(
+                "TLS certificate verification is OFF for {}: anyone on the path can read \
+                 and change the data and see the token (for tests only)",
+                for_display(&self.origin, None, DEFAULT_MAX_CHARS)
+            );
+        }
+        self.trust.verify = !on;
+        self.rebuild_agent();
+        self
+    }
+
+    /// Adds the header `name: value` to every write (for a proxy in front
+    /// of the server: an API gateway's key, a tenant header), as
+    /// Telegraf's `http_headers`. Setting a name again replaces its value.
+    /// A name the client sends by default (`User-Agent`, `Accept`) is
+    /// replaced by this one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when `name` is not an HTTP token, `value` holds
+    /// CR, LF, NUL or another control character, or `name` is one the
+    /// client owns: `Authorization` (the token is given to
+    /// [`Client::new`]), `Content-Type`, `Content-Encoding`,
+    /// `Content-Length`, `Transfer-Encoding`, `Host`, `Expect`, or a
+    /// connection header (`Connection`, `Keep-Alive`, `TE`, `Trailer`,
+    /// `Upgrade`).
+    ///
+    /// ```
+    /// # let server = linewire_testkit::TestServer::start();
+    /// let client = linewire_std::Client::new(&server.url(), None)?
+    ///     .header("X-Api-Key", "k1")?
+    ///     .bucket("b");
+    /// client.write_line_protocol("m v=1 1\n")?;
+    /// assert_eq!(server.requests()[0].header("x-api-key"), Some("k1"));
+    ///
+    /// let c = linewire_std::Client::new(&server.url(), None)?;
+    /// assert!(c.clone().header("X-Evil", "a\r\nInjected: 1").is_err());
+    /// assert!(c.header("Authorization", "Bearer x").is_err());
+    /// # Ok::<(), linewire_std::Error>(())
+    /// ```
+    pub fn header(mut self, name: &str, value: &str) -> Result<Self, Error> {
+        let shown = for_display(name, None, 80);
+        if !is_token(name) {
+            return Err(Error::Config(format!(
+                "{shown:?} is not a valid HTTP header name"
+            )));
+        }
+        if OWN_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+            return Err(Error::Config(format!(
+                "the header {shown} is set by the client and cannot be replaced"
+            )));
+        }
+        // What `http`'s `HeaderValue` accepts, and never a line break.
+        if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+            return Err(Error::Config(format!(
+                "the value of header {shown} holds a line break or another control character"
+            )));
+        }
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_owned(), value.to_owned()));
+        Ok(self)
     }
 
     /// Send bodies of at least `bytes` on the wire with
@@ -984,7 +1210,15 @@ impl Client {
         let (path, headers) = self.head(&payload, precision)?;
         let url = format!("{}{}", self.origin, path);
         let mut request = self.agent.post(&url);
-        for (name, value) in &headers {
+        let mine = |name: &str| {
+            self.headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
+        for (name, value) in headers.iter().filter(|(n, _)| !mine(n)) {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        for (name, value) in &self.headers {
             request = request.header(name.as_str(), value.as_str());
         }
         let expect_above = if expect {
@@ -1047,7 +1281,13 @@ impl Client {
             body.len(),
             wire_len
         );
-        let mut response = sent.map_err(Error::Transport)?;
+        let mut response = sent.map_err(|e| match tls::classify(&e, &self.authority) {
+            Some(t) => {
+                log::debug!("TLS handshake failed: {t}");
+                Error::Tls(t)
+            }
+            None => Error::Transport(e),
+        })?;
         let status = response.status().as_u16();
         // The token is copied into an answer only when it is not a write.
         let secret = || Secret(self.token.clone());

@@ -12,6 +12,7 @@ use linewire::{Backoff, Retry, RetryPolicy, XorShift32};
 
 use crate::client::{Client, Error, ServerError};
 use crate::server_text::{for_display, DEFAULT_MAX_CHARS};
+use crate::tls::TlsError;
 
 /// A line and the caller's tag for it (a sequence or a line number).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +127,9 @@ pub enum FailureReason {
     GaveUp(GaveUp),
     /// The request could not be made (no bucket, body over a limit).
     Config(String),
+    /// The TLS handshake failed (the server's certificate did not verify):
+    /// not retried, as every try would fail the same way.
+    Tls(TlsError),
     /// Evicted from the full queue ([`Backpressure::DropOldest`](crate::Backpressure)).
     Overflow,
     /// Still queued or retrying when the close timeout ran out.
@@ -138,6 +142,7 @@ impl std::fmt::Display for FailureReason {
             Self::Server(e) => write!(f, "{e}"),
             Self::GaveUp(g) => write!(f, "{g}"),
             Self::Config(e) => write!(f, "not sent, the configuration is unusable: {e}"),
+            Self::Tls(e) => write!(f, "not sent: {e}"),
             Self::Overflow => f.write_str("dropped: the queue was full"),
             Self::Closed => f.write_str("not delivered before the close timeout"),
         }
@@ -416,6 +421,16 @@ pub(crate) fn deliver(
             let server = match &err {
                 Error::Server(s) => Some(s),
                 Error::Transport(_) => None,
+                Error::Tls(t) => {
+                    log::error!("not sending {} lines: {t}", piece.len());
+                    ctx.backoff.succeeded();
+                    on(Settled::Failed(failed_all(
+                        lines,
+                        piece,
+                        FailureReason::Tls(t.clone()),
+                    )));
+                    break;
+                }
                 Error::Config(m) => {
                     log::error!("not sending {} lines: {m}", piece.len());
                     ctx.backoff.succeeded();

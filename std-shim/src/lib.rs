@@ -48,6 +48,7 @@ pub mod client;
 mod deliver;
 pub mod gzip;
 pub mod server_text;
+pub mod tls;
 pub mod writer;
 
 /// Internals of the `linewire` command-line tool (synchronous delivery of
@@ -58,6 +59,7 @@ pub mod cli {
 }
 
 pub use client::{Client, Error, ServerError, Written};
+pub use tls::{TlsError, TlsErrorKind};
 pub use writer::{
     BackgroundWriter, Backpressure, Failure, FailureReason, GaveUp, PushError, Retried, Stats,
     WriterBuilder,

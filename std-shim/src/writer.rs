@@ -158,7 +158,8 @@ pub struct Stats {
     pub gave_up: u64,
     /// Of [`failed`](Stats::failed): lines of requests refused for their configuration
     /// (401, 403, 404, a 400 about the query, a missing bucket, a redirect or another
-    /// unexpected answer: the URL does not lead to the write endpoint). The core
+    /// unexpected answer: the URL does not lead to the write endpoint), or whose TLS
+    /// handshake failed (a certificate that does not verify). The core
     /// writer keeps these and halts; this one reports them and goes on.
     pub misconfigured: u64,
     /// Of [`failed`](Stats::failed): lines still queued or retrying when the close timeout
@@ -200,7 +201,7 @@ impl Stats {
                 _ => &mut self.misconfigured,
             },
             FailureReason::GaveUp(_) => &mut self.gave_up,
-            FailureReason::Config(_) => &mut self.misconfigured,
+            FailureReason::Config(_) | FailureReason::Tls(_) => &mut self.misconfigured,
             // Evicted lines are counted in `dropped`, not `failed`.
             FailureReason::Overflow => return,
             FailureReason::Closed => &mut self.unsent_at_close,

@@ -1,8 +1,9 @@
-//! Minimal HTTP/1.1 framing over a blocking `TcpStream`: request heads via `httparse`,
+//! Minimal HTTP/1.1 framing over a blocking stream (TCP, or TLS over it): request heads via `httparse`,
 //! `Content-Length` and chunked bodies, and responses with optional misbehaviour.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+
+use crate::tls::Stream;
 
 /// A parsed request head.
 #[derive(Debug, Clone)]
@@ -59,14 +60,14 @@ pub(crate) enum Framing {
 
 /// A connection with a read buffer.
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     buf: Vec<u8>,
 }
 
 const MAX_HEADERS: usize = 100;
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream) -> Self {
+    pub(crate) fn new(stream: Stream) -> Self {
         Conn {
             stream,
             buf: Vec::with_capacity(8192),
@@ -384,7 +385,7 @@ pub(crate) fn serialize(resp: &Response, opts: SendOpts) -> Vec<u8> {
 }
 
 /// Writes bytes, one byte per write when `split`.
-pub(crate) fn send(stream: &mut TcpStream, bytes: &[u8], split: bool) -> io::Result<()> {
+pub(crate) fn send(stream: &mut impl Write, bytes: &[u8], split: bool) -> io::Result<()> {
     if split {
         for b in bytes {
             stream.write_all(std::slice::from_ref(b))?;

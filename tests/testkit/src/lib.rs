@@ -124,6 +124,12 @@
 //! `Transfer-Encoding: chunked` request bodies, `Expect: 100-continue`. A malformed request
 //! line is 400, a `POST` without length 411, an oversized head 431, a stalled request 408
 //! (after [`Builder::read_timeout`]); the connection is closed after each of these.
+//!
+//! HTTPS: with [`Builder::https`] the same server speaks TLS (1.3 and 1.2, rustls with the
+//! ring provider) with a certificate for `localhost` and `127.0.0.1` (ECDSA P-256), signed
+//! by a certificate authority generated at start, its own for each server
+//! ([`TestServer::ca_pem`]). A client that refuses the certificate ends the connection in the
+//! handshake: no request is recorded, [`TestServer::connection_count`] counts it.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -131,6 +137,7 @@ mod fault;
 mod http;
 mod server;
 mod store;
+mod tls;
 mod write;
 
 pub use fault::{Fault, FaultPlan, RecordedFault};

@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::fault::{Fault, FaultPlan, RecordedFault};
 use crate::http::{self, Conn, Framing, Head, ReadError, Response, SendOpts};
 use crate::store::{Bucket, Point};
+use crate::tls::{Stream, Tls};
 use crate::write::{self, Api};
 
 /// Which server's answers to imitate on `/api/v2/write`.
@@ -113,6 +114,8 @@ pub(crate) struct Shared {
     conns: Mutex<HashMap<u64, TcpStream>>,
     handles: Mutex<Vec<JoinHandle<()>>>,
     next_conn: AtomicU64,
+    /// Set for an HTTPS server.
+    tls: Option<Tls>,
 }
 
 fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -231,6 +234,7 @@ pub struct Builder {
     cfg: Config,
     mode: Mode,
     plan: FaultPlan,
+    https: bool,
 }
 
 impl Default for Builder {
@@ -246,6 +250,7 @@ impl Default for Builder {
             },
             mode: Mode::default(),
             plan: FaultPlan::new(),
+            https: false,
         }
     }
 }
@@ -305,6 +310,22 @@ impl Builder {
         self
     }
 
+    /// Serve HTTPS instead of HTTP: a certificate authority and a server
+    /// certificate for `localhost` and `127.0.0.1` (ECDSA P-256) are generated at start;
+    /// TLS 1.3 and 1.2 are offered. [`TestServer::url`] is then `https://127.0.0.1:PORT` and
+    /// [`TestServer::ca_pem`] the CA to trust. Everything else (modes, faults, the store)
+    /// works the same over TLS.
+    ///
+    /// ```
+    /// let server = linewire_testkit::TestServer::builder().https().start();
+    /// assert!(server.url().starts_with("https://127.0.0.1:"));
+    /// assert!(server.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+    /// ```
+    pub fn https(mut self) -> Self {
+        self.https = true;
+        self
+    }
+
     /// The faults to inject from the start.
     pub fn fault_plan(mut self, plan: FaultPlan) -> Self {
         self.plan = plan;
@@ -324,6 +345,11 @@ impl Builder {
 
     /// Binds 127.0.0.1 on a free port and starts serving.
     pub fn try_start(self) -> io::Result<TestServer> {
+        let tls = if self.https {
+            Some(Tls::generate()?)
+        } else {
+            None
+        };
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let addr = listener.local_addr()?;
         let mut buckets = HashMap::new();
@@ -344,6 +370,7 @@ impl Builder {
             conns: Mutex::new(HashMap::new()),
             handles: Mutex::new(Vec::new()),
             next_conn: AtomicU64::new(0),
+            tls,
         });
         let s2 = Arc::clone(&shared);
         let accept = thread::Builder::new()
@@ -388,9 +415,34 @@ impl TestServer {
         Builder::default()
     }
 
-    /// The base URL, `http://127.0.0.1:PORT` (no trailing slash).
+    /// The base URL, `http://127.0.0.1:PORT` (`https://` for a server started with
+    /// [`Builder::https`]; no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.shared.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The certificate authority (PEM) that signed an HTTPS server's certificate: what a
+    /// client must trust to verify it.
+    ///
+    /// # Panics
+    /// When the server was not started with [`Builder::https`].
+    pub fn ca_pem(&self) -> &str {
+        match &self.shared.tls {
+            Some(tls) => &tls.ca_pem,
+            None => panic!("linewire-testkit: ca_pem() of a server started without https()"),
+        }
+    }
+
+    /// How many connections the server accepted and served (a connection refused at once
+    /// while [`DownMode::CloseImmediately`] is not counted). A client that gives up after a
+    /// failed TLS handshake made one.
+    pub fn connection_count(&self) -> u64 {
+        self.shared.next_conn.load(Ordering::SeqCst)
     }
 
     /// The socket address the server listens on.
@@ -681,6 +733,15 @@ fn serve(shared: &Shared, stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(shared.cfg.read_timeout));
     let _ = stream.set_write_timeout(Some(shared.cfg.read_timeout));
     let _ = stream.set_nodelay(true);
+    // Over TLS the handshake happens on the first read: a client that refuses the
+    // certificate ends the connection there, before any request.
+    let stream = match &shared.tls {
+        Some(tls) => match tls.accept(stream) {
+            Ok(s) => s,
+            Err(_) => return,
+        },
+        None => Stream::Plain(stream),
+    };
     let mut conn = Conn::new(stream);
     let close = SendOpts {
         close: true,
