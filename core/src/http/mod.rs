@@ -216,22 +216,39 @@ where
 {
     let written = write_request(stream, target, payload, buf);
     if let Err(e) = written {
-        use embedded_io::ErrorKind as K;
-        if !matches!(
-            e,
-            WriteError::Transport(TransportError::Write(
-                K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted
-            ))
-        ) {
+        if !may_have_answered(e) {
             return Err(e);
         }
-        // The peer closed while the request was written: it may have
-        // answered before reading the whole body (an early 413). Such an
-        // answer decides when it keeps the data (below); without one, the
-        // write error is the error.
     }
     // One call site: the reader is generic over the stream and inlined.
-    match read_response(stream, buf, limits) {
+    settle(written, read_response(stream, buf, limits))
+}
+
+/// Whether a request write that failed with `e` may still have an answer
+/// waiting: the peer closed while the request was written (reset, broken
+/// pipe, aborted) and may have answered before reading the whole body (an
+/// early 413). Any other failure ends the transaction. Shared by the
+/// blocking and async transactions.
+#[inline]
+fn may_have_answered(e: WriteError) -> bool {
+    use embedded_io::ErrorKind as K;
+    matches!(
+        e,
+        WriteError::Transport(TransportError::Write(
+            K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted
+        ))
+    )
+}
+
+/// The transaction's result from how writing the request went and what
+/// reading the response gave. Shared by the blocking and async
+/// transactions.
+#[inline]
+fn settle<'b>(
+    written: Result<(), WriteError>,
+    read: Result<Response<'b>, ReadError>,
+) -> Result<Reply<'b>, WriteError> {
+    match read {
         Ok(response) => {
             let mut reply = Reply::from(response);
             if let Err(w) = written {
