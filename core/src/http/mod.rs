@@ -25,6 +25,11 @@
 //!
 //! The I/O is blocking: a peer that stops sending blocks the reader until
 //! the stream's own timeout, which the caller configures on its socket.
+//! With the `async` feature, [`write_batch_async`] and its siblings are the
+//! same transaction over [`embedded_io_async`] streams (embassy-net,
+//! esp-radio, cyw43): the same encoder, reader and decisions, an `.await`
+//! at each read and write; time out by dropping the future (with a
+//! `select` on a timer) and then closing the stream.
 //!
 //! # The status decides
 //!
@@ -84,6 +89,8 @@
 //! # Ok::<(), linewire::http::WriteError>(())
 //! ```
 
+#[cfg(feature = "async")]
+mod async_io;
 mod error;
 mod error_body;
 mod head;
@@ -94,6 +101,10 @@ mod request;
 mod response;
 mod target;
 
+#[cfg(feature = "async")]
+pub use async_io::{
+    read_response_async, write_batch_async, write_payload_async, write_request_async,
+};
 pub use error::{ConfigError, PeerError, ReadError, ResourceError, TransportError, WriteError};
 pub use error_body::{BodyKind, ErrorBody, RejectedLines, MAX_REJECTED_LINES};
 pub use outcome::{Action, Outcome, Partial, Reply};
@@ -103,6 +114,10 @@ pub use response::{
     MAX_INTERIM,
 };
 pub use target::{Api, Target, DEFAULT_MAX_BODY};
+/// The payload check of the transaction, for an adapter that must not
+/// connect for a request that is never sent.
+#[cfg(feature = "embedded-nal-async")]
+pub(crate) use request::check as check_payload;
 
 /// Not public API: the response-head parser, for the fuzz target that holds
 /// it equal to `httparse` (`core/fuzz`, `head_parser`). Calls `on_header`
