@@ -99,6 +99,7 @@ use crate::http::{self, Payload, ReadLimits, Reply, Target, TransportError, Writ
 ///
 /// ```
 /// use linewire::nal_async::Handshake;
+/// # use linewire::nal_async::doc_stack::ScriptConn;
 ///
 /// // A hook that counts connections and sends a greeting first.
 /// struct Greet(u32);
@@ -111,11 +112,10 @@ use crate::http::{self, Payload, ReadLimits, Reply, Target, TransportError, Writ
 ///         Ok(conn)
 ///     }
 /// }
-/// let mut wire = [0u8; 8];
 /// let mut hook = Greet(0);
-/// embassy_futures::block_on(hook.handshake(&mut wire[..]))?;
-/// assert_eq!((&wire[..6], hook.0), (&b"hello\n"[..], 1));
-/// # Ok::<(), embedded_io_async::SliceWriteError>(())
+/// let _stream = embassy_futures::block_on(hook.handshake(ScriptConn::new(b"")))?;
+/// assert_eq!(hook.0, 1);
+/// # Ok::<(), embedded_io_async::ErrorKind>(())
 /// ```
 #[allow(async_fn_in_trait)] // as embedded-io-async: the executor is the caller's
 pub trait Handshake<C> {
@@ -131,11 +131,12 @@ pub trait Handshake<C> {
 ///
 /// ```
 /// use linewire::nal_async::{Handshake, Plain};
+/// # use linewire::nal_async::doc_stack::ScriptConn;
 ///
-/// let mut wire = [0u8; 4];
-/// let stream = embassy_futures::block_on(Plain.handshake(&mut wire[..]))?;
-/// assert_eq!(stream.len(), 4);
-/// # Ok::<(), embedded_io_async::SliceWriteError>(())
+/// let conn = ScriptConn::new(b"pong");
+/// let stream = embassy_futures::block_on(Plain.handshake(conn))?;
+/// assert_eq!(stream.reply(), b"pong"); // the same connection
+/// # Ok::<(), embedded_io_async::ErrorKind>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Plain;
@@ -156,7 +157,7 @@ impl<C: Read + Write> Handshake<C> for Plain {
 /// use linewire::nal_async::Error;
 ///
 /// let e = Error::Connect(ErrorKind::ConnectionRefused);
-/// assert_eq!(e.to_string(), "connecting failed (the connection was refused)");
+/// assert_eq!(e.to_string(), "connecting failed: the connection was refused");
 /// assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,9 +193,8 @@ impl fmt::Display for Error {
             Self::Connect(_) => "connecting failed",
             Self::Handshake(_) => "the handshake on a new connection failed",
         };
-        // The kind's own Display is a sentence fragment ("the connection
-        // was refused").
-        write!(f, "{what} ({})", self.kind())
+        // Not the kind's own Display, which is its Debug name.
+        write!(f, "{what}: {}", http::kind_text(self.kind()))
     }
 }
 
@@ -396,7 +396,8 @@ where
     /// let stack = ScriptConnect::new(b"").refuse_connections();
     /// let mut conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1));
     /// let target = Target::v2("h", "b", "t")?;
-    /// let result = embassy_futures::block_on(conn.write_batch(&target, b"m v=1\n", &mut [0u8; 256]));
+    /// let mut buf = [0u8; 256];
+/// let result = embassy_futures::block_on(conn.write_batch(&target, b"m v=1\n", &mut buf));
     /// assert!(result.is_err());
     /// assert_eq!(conn.last_error(), Some(Error::Connect(ErrorKind::ConnectionRefused)));
     /// # Ok::<(), linewire::http::ConfigError>(())
@@ -669,6 +670,17 @@ pub mod doc_stack {
     pub struct ScriptConn<'r> {
         reply: &'r [u8],
         pos: usize,
+    }
+
+    impl<'r> ScriptConn<'r> {
+        /// A connection whose peer answers `reply`.
+        pub fn new(reply: &'r [u8]) -> Self {
+            Self { reply, pos: 0 }
+        }
+        /// The scripted reply.
+        pub fn reply(&self) -> &'r [u8] {
+            self.reply
+        }
     }
 
     impl ErrorType for ScriptConn<'_> {

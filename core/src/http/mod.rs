@@ -118,6 +118,9 @@ pub use target::{Api, Target, DEFAULT_MAX_BODY};
 /// connect for a request that is never sent.
 #[cfg(feature = "embedded-nal-async")]
 pub(crate) use request::check as check_payload;
+/// An I/O error kind in words, for the adapters' messages.
+#[cfg(feature = "embedded-nal-async")]
+pub(crate) use error::kind_text;
 
 /// Not public API: the response-head parser, for the fuzz target that holds
 /// it equal to `httparse` (`core/fuzz`, `head_parser`). Calls `on_header`
