@@ -1,5 +1,5 @@
 //! The write transaction over an [`embedded_nal_async`] TCP stack: the
-//! async counterpart of [`nal`](crate::nal)'s `NalStream`, for stacks that
+//! async counterpart of `nal::NalStream` (feature `embedded-nal`), for stacks that
 //! are async only (embassy-net's `TcpClient`, and so esp-radio's Wi-Fi and
 //! cyw43 on the Pico W).
 //!
@@ -33,7 +33,7 @@
 //! hook in it) can open a second `TlsConnection` over the same buffers in
 //! safe code. With it, keep the buffers in the scope that reconnects:
 //! open the connection yourself, wrap it, and run
-//! [`http::write_batch_async`](crate::http::write_batch_async) over the
+//! [`http::write_batch_async`] over the
 //! `TlsConnection` while [`Reply::reusable`] holds; reconnect (and
 //! handshake) in that scope when it does not or after an error:
 //!
@@ -207,8 +207,8 @@ impl embedded_io_async::Error for Error {
 }
 
 /// A connection to one server over an `embedded-nal-async` stack, with the
-/// write transaction on top: [`NalStream`](crate::nal::NalStream)'s
-/// counterpart for async stacks.
+/// write transaction on top: `nal::NalStream`'s counterpart for async
+/// stacks.
 ///
 /// - **Connects lazily**: the first request (after construction,
 ///   [`close`](Self::close), an error, a reply that is not reusable, or a
@@ -397,7 +397,7 @@ where
     /// let mut conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1));
     /// let target = Target::v2("h", "b", "t")?;
     /// let mut buf = [0u8; 256];
-/// let result = embassy_futures::block_on(conn.write_batch(&target, b"m v=1\n", &mut buf));
+    /// let result = embassy_futures::block_on(conn.write_batch(&target, b"m v=1\n", &mut buf));
     /// assert!(result.is_err());
     /// assert_eq!(conn.last_error(), Some(Error::Connect(ErrorKind::ConnectionRefused)));
     /// # Ok::<(), linewire::http::ConfigError>(())
@@ -526,8 +526,7 @@ where
     /// are in [`last_error`](Self::last_error). Resend the batch after a
     /// transport, peer or resource error: the next call reconnects. A
     /// kept-alive connection the server closed while idle fails the next
-    /// request before any response byte, as with
-    /// [`NalStream::write_batch`](crate::nal::NalStream::write_batch).
+    /// request before any response byte, as with `NalStream::write_batch`.
     ///
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};

@@ -184,12 +184,16 @@ fn summary(r: &Result<Reply<'_>, WriteError>) -> String {
 #[test]
 fn async_matches_blocking_for_every_answer_and_stream_behaviour() {
     let targets = [
-        Target::v2("influx.local", "sensors", "tok").unwrap().port(8086),
+        Target::v2("influx.local", "sensors", "tok")
+            .unwrap()
+            .port(8086),
         Target::v1("influx.local", "db").unwrap().keep_alive(false),
     ];
     let payloads = [
         Payload::new(BATCH),
-        Payload::new(BATCH).precision(Precision::Seconds).compressed(true),
+        Payload::new(BATCH)
+            .precision(Precision::Seconds)
+            .compressed(true),
     ];
     let mut compared = 0;
     let mut early_answers = 0;
@@ -328,7 +332,9 @@ fn early_answers_follow_the_blocking_rule() {
     assert_eq!(
         run(&too_large, ErrorKind::TimedOut),
         (
-            Err(WriteError::Transport(TransportError::Write(ErrorKind::TimedOut))),
+            Err(WriteError::Transport(TransportError::Write(
+                ErrorKind::TimedOut
+            ))),
             0
         )
     );

@@ -200,7 +200,11 @@ fn a_request_dropped_midway_leaves_the_next_on_a_fresh_connection() {
         embassy_futures::block_on(conn.write_batch(&target(), b"m v=3\n", &mut buf)).unwrap();
     assert_eq!(reply.outcome, Outcome::Written);
     assert_eq!(stack.connections(), 2);
-    assert_eq!(stack.dropped(), 1, "the interrupted connection was not closed");
+    assert_eq!(
+        stack.dropped(),
+        1,
+        "the interrupted connection was not closed"
+    );
     let fresh = stack.sent(1);
     assert!(fresh.starts_with(b"POST /api/v2/write?"));
     assert_eq!(requests(&fresh), 1);
@@ -418,8 +422,8 @@ fn over_real_tcp_batches_are_stored_exactly_with_and_without_keep_alive() {
                     .and_then(|p| p.timestamp(1_700_000_000_000 + round * 3 + i))
                     .unwrap();
             }
-            let reply = embassy_futures::block_on(conn.write_batch(&target, &batch, &mut buf))
-                .unwrap();
+            let reply =
+                embassy_futures::block_on(conn.write_batch(&target, &batch, &mut buf)).unwrap();
             assert_eq!(reply.outcome, Outcome::Written, "{bucket}");
             assert_eq!(conn.is_connected(), keep_alive, "{bucket}");
         }

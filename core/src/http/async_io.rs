@@ -136,9 +136,8 @@ pub async fn read_response_async<'b, R: Read>(
 /// mid-request ([the module docs](super#early-answers)).
 ///
 /// Dropping the future midway leaves the stream in the middle of a
-/// request: close it (or use [`NalAsyncStream`], which does).
-///
-/// [`NalAsyncStream`]: crate::nal_async::NalAsyncStream
+/// request: close it (or use `nal_async::NalAsyncStream`, feature
+/// `embedded-nal-async`, which does).
 ///
 /// # Errors
 ///

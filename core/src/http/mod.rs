@@ -25,8 +25,8 @@
 //!
 //! The I/O is blocking: a peer that stops sending blocks the reader until
 //! the stream's own timeout, which the caller configures on its socket.
-//! With the `async` feature, [`write_batch_async`] and its siblings are the
-//! same transaction over [`embedded_io_async`] streams (embassy-net,
+//! With the `async` feature, `write_batch_async` and its siblings are the
+//! same transaction over `embedded_io_async` streams (embassy-net,
 //! esp-radio, cyw43): the same encoder, reader and decisions, an `.await`
 //! at each read and write; time out by dropping the future (with a
 //! `select` on a timer) and then closing the stream.
@@ -105,22 +105,22 @@ mod target;
 pub use async_io::{
     read_response_async, write_batch_async, write_payload_async, write_request_async,
 };
+/// An I/O error kind in words, for the adapters' messages.
+#[cfg(feature = "embedded-nal-async")]
+pub(crate) use error::kind_text;
 pub use error::{ConfigError, PeerError, ReadError, ResourceError, TransportError, WriteError};
 pub use error_body::{BodyKind, ErrorBody, RejectedLines, MAX_REJECTED_LINES};
 pub use outcome::{Action, Outcome, Partial, Reply};
+/// The payload check of the transaction, for an adapter that must not
+/// connect for a request that is never sent.
+#[cfg(feature = "embedded-nal-async")]
+pub(crate) use request::check as check_payload;
 pub use request::{encode_head, write_request, Payload, USER_AGENT};
 pub use response::{
     read_response, Framing, Progress, ReadLimits, Response, ResponseReader, RetryAfter, Truncation,
     MAX_INTERIM,
 };
 pub use target::{Api, Target, DEFAULT_MAX_BODY};
-/// The payload check of the transaction, for an adapter that must not
-/// connect for a request that is never sent.
-#[cfg(feature = "embedded-nal-async")]
-pub(crate) use request::check as check_payload;
-/// An I/O error kind in words, for the adapters' messages.
-#[cfg(feature = "embedded-nal-async")]
-pub(crate) use error::kind_text;
 
 /// Not public API: the response-head parser, for the fuzz target that holds
 /// it equal to `httparse` (`core/fuzz`, `head_parser`). Calls `on_header`
