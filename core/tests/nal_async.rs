@@ -392,7 +392,7 @@ impl Write for StdConn {
 impl TcpConnect for StdStack {
     type Error = ErrorKind;
     type Connection<'a> = StdConn;
-    async fn connect<'a>(&'a self, remote: SocketAddr) -> Result<StdConn, ErrorKind> {
+    async fn connect(&self, remote: SocketAddr) -> Result<StdConn, ErrorKind> {
         let s = TcpStream::connect(remote).map_err(|e| kind(&e))?;
         s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
             .map_err(|e| kind(&e))?;
