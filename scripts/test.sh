@@ -29,11 +29,17 @@ cargo build -q -p linewire --target thumbv7em-none-eabihf --features embedded-na
 cargo build -q -p linewire --target thumbv7em-none-eabihf --features embedded-nal,defmt
 cargo build -q -p linewire --target thumbv7em-none-eabihf --features gzip
 cargo build -q -p linewire --target riscv32imc-unknown-none-elf
+cargo build -q -p linewire --target thumbv7em-none-eabihf --features async
+cargo build -q -p linewire --target thumbv7em-none-eabihf --features embedded-nal-async
+cargo build -q -p linewire --target thumbv7em-none-eabihf --features embedded-nal-async,defmt
+cargo build -q -p linewire --target riscv32imc-unknown-none-elf --features embedded-nal-async
 
 step "clippy"
 cargo clippy -q --workspace --all-targets -- -D warnings
 # `small` swaps in the core's own float printer (the firmware's choice).
 cargo clippy -q -p linewire --features small --all-targets -- -D warnings
+# The async transaction and the embedded-nal-async adapter (and their tests).
+cargo clippy -q -p linewire --features async,embedded-nal-async --all-targets -- -D warnings
 
 step "firmware proof: thumbv7m-none-eabi under qemu, flash/RAM/stack budgets"
 cargo fmt --manifest-path examples/firmware/Cargo.toml -- --check

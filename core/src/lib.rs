@@ -24,6 +24,8 @@ pub mod gzip;
 pub mod http;
 #[cfg(feature = "embedded-nal")]
 pub mod nal;
+#[cfg(feature = "embedded-nal-async")]
+pub mod nal_async;
 
 pub use batch::{Batch, BatchInner, BorrowedBatch, DefaultTags, Lines, Storage};
 pub use check::{check_line, LineError, LineErrorKind};

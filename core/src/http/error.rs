@@ -208,7 +208,7 @@ impl fmt::Display for TransportError {
 }
 
 /// An I/O error kind in words.
-fn kind_text(k: embedded_io::ErrorKind) -> &'static str {
+pub(crate) fn kind_text(k: embedded_io::ErrorKind) -> &'static str {
     use embedded_io::ErrorKind as K;
     match k {
         K::TimedOut => "timed out",

@@ -25,6 +25,11 @@
 //!
 //! The I/O is blocking: a peer that stops sending blocks the reader until
 //! the stream's own timeout, which the caller configures on its socket.
+//! With the `async` feature, `write_batch_async` and its siblings are the
+//! same transaction over `embedded_io_async` streams (embassy-net,
+//! esp-radio, cyw43): the same encoder, reader and decisions, an `.await`
+//! at each read and write; time out by dropping the future (with a
+//! `select` on a timer) and then closing the stream.
 //!
 //! # The status decides
 //!
@@ -84,6 +89,8 @@
 //! # Ok::<(), linewire::http::WriteError>(())
 //! ```
 
+#[cfg(feature = "async")]
+mod async_io;
 mod error;
 mod error_body;
 mod head;
@@ -94,9 +101,20 @@ mod request;
 mod response;
 mod target;
 
+#[cfg(feature = "async")]
+pub use async_io::{
+    read_response_async, write_batch_async, write_payload_async, write_request_async,
+};
+/// An I/O error kind in words, for the adapters' messages.
+#[cfg(feature = "embedded-nal-async")]
+pub(crate) use error::kind_text;
 pub use error::{ConfigError, PeerError, ReadError, ResourceError, TransportError, WriteError};
 pub use error_body::{BodyKind, ErrorBody, RejectedLines, MAX_REJECTED_LINES};
 pub use outcome::{Action, Outcome, Partial, Reply};
+/// The payload check of the transaction, for an adapter that must not
+/// connect for a request that is never sent.
+#[cfg(feature = "embedded-nal-async")]
+pub(crate) use request::check as check_payload;
 pub use request::{encode_head, write_request, Payload, USER_AGENT};
 pub use response::{
     read_response, Framing, Progress, ReadLimits, Response, ResponseReader, RetryAfter, Truncation,
@@ -216,22 +234,39 @@ where
 {
     let written = write_request(stream, target, payload, buf);
     if let Err(e) = written {
-        use embedded_io::ErrorKind as K;
-        if !matches!(
-            e,
-            WriteError::Transport(TransportError::Write(
-                K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted
-            ))
-        ) {
+        if !may_have_answered(e) {
             return Err(e);
         }
-        // The peer closed while the request was written: it may have
-        // answered before reading the whole body (an early 413). Such an
-        // answer decides when it keeps the data (below); without one, the
-        // write error is the error.
     }
     // One call site: the reader is generic over the stream and inlined.
-    match read_response(stream, buf, limits) {
+    settle(written, read_response(stream, buf, limits))
+}
+
+/// Whether a request write that failed with `e` may still have an answer
+/// waiting: the peer closed while the request was written (reset, broken
+/// pipe, aborted) and may have answered before reading the whole body (an
+/// early 413). Any other failure ends the transaction. Shared by the
+/// blocking and async transactions.
+#[inline]
+fn may_have_answered(e: WriteError) -> bool {
+    use embedded_io::ErrorKind as K;
+    matches!(
+        e,
+        WriteError::Transport(TransportError::Write(
+            K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted
+        ))
+    )
+}
+
+/// The transaction's result from how writing the request went and what
+/// reading the response gave. Shared by the blocking and async
+/// transactions.
+#[inline]
+fn settle<'b>(
+    written: Result<(), WriteError>,
+    read: Result<Response<'b>, ReadError>,
+) -> Result<Reply<'b>, WriteError> {
+    match read {
         Ok(response) => {
             let mut reply = Reply::from(response);
             if let Err(w) = written {

@@ -218,6 +218,60 @@ impl<W: embedded_io::Write> Sink for Staged<'_, '_, W> {
     }
 }
 
+/// A sink that keeps the head bytes at positions `from..from + out.len()`
+/// and counts them all. An async writer cannot write from inside the
+/// synchronous encoder, so it encodes the head in windows of its scratch
+/// buffer (one window when the head fits) and writes each window.
+#[cfg(feature = "async")]
+struct WindowSink<'s> {
+    out: &'s mut [u8],
+    from: usize,
+    pos: usize,
+    kept: usize,
+}
+
+#[cfg(feature = "async")]
+impl Sink for WindowSink<'_> {
+    type Error = core::convert::Infallible;
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Self::Error> {
+        let start = self.pos;
+        self.pos = self.pos.saturating_add(bytes.len());
+        // The overlap of this piece, [start, pos), with the window.
+        let lo = start.max(self.from);
+        let hi = self.pos.min(self.from.saturating_add(self.out.len()));
+        if lo < hi {
+            let src = bytes.get(lo - start..hi - start).unwrap_or_default();
+            if let Some(dst) = self.out.get_mut(lo - self.from..hi - self.from) {
+                crate::escape::copy(dst, src);
+                self.kept = hi - self.from;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Encodes the request head and keeps its bytes from `from` on in `out`:
+/// returns how many were kept and the head's whole length. Pure; the
+/// caller has run [`check`].
+#[cfg(feature = "async")]
+pub(super) fn head_window(
+    target: &Target<'_>,
+    payload: &Payload<'_>,
+    from: usize,
+    out: &mut [u8],
+) -> (usize, usize) {
+    let mut sink = WindowSink {
+        out,
+        from,
+        pos: 0,
+        kept: 0,
+    };
+    if let Err(never) = put_head(&mut sink, target, payload) {
+        match never {}
+    }
+    (sink.kept, sink.pos)
+}
+
 /// `write_all` that maps `Ok(0)` to [`TransportError::WriteZero`] instead of
 /// looping or panicking.
 pub(crate) fn write_all<W: embedded_io::Write>(
@@ -335,7 +389,7 @@ fn put_head<S: Sink>(s: &mut S, t: &Target<'_>, p: &Payload<'_>) -> Result<(), S
     s.put(b"\r\n\r\n")
 }
 
-fn check(t: &Target<'_>, p: &Payload<'_>) -> Result<(), ConfigError> {
+pub(crate) fn check(t: &Target<'_>, p: &Payload<'_>) -> Result<(), ConfigError> {
     if p.bytes.len() > t.max_body {
         return Err(ConfigError::BodyTooLarge {
             len: p.bytes.len(),
