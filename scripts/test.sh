@@ -55,6 +55,9 @@ trap 'rm -f "$test_log"' EXIT
 cargo test --workspace 2>&1 | tee "$test_log"
 # The core again with `small`: its float printer held to ryu bit for bit.
 cargo test -p linewire --features small --lib --tests 2>&1 | tee -a "$test_log"
+# The async transaction and the embedded-nal-async adapter (their tests and
+# doc examples compile only with the features).
+cargo test -p linewire --features async,embedded-nal-async --tests --doc 2>&1 | tee -a "$test_log"
 
 step "benches compile (run them with: cd benches && cargo bench; cargo run --release --bin throughput)"
 cargo fmt --manifest-path benches/Cargo.toml -- --check
