@@ -1,91 +1,5 @@
-//! The delivery machine: [`Delivery`], sans-IO, and what it reports:
+//! The delivery machine, [`Delivery`] (sans-IO), and what it reports:
 //! [`Next`], [`Completion`], [`Event`], [`Stats`], [`LastError`].
-//!
-//! One engine decides what happens to queued points: when a batch goes
-//! out, how large it is, and what an answer (or a failure) means for it.
-//! It owns the [`QueueInner`] (any storage) and the retry state
-//! ([`Backoff`]); it never reads a clock (time is the `now_ms` argument),
-//! does no I/O, never allocates and never panics. Drivers are thin: they
-//! ask [`Delivery::next`] what to do, carry the request, and tell
-//! [`Delivery::complete`] what they saw.
-//!
-//! ```
-//! use linewire::http::Outcome;
-//! use linewire::{Batch, Completion, Delivery, Event, Next, Precision, Queue, RetryPolicy};
-//!
-//! let mut machine = Delivery::new(Queue::<1024>::with_precision(Precision::Seconds), RetryPolicy::new(), || 0u32);
-//! let mut point = Batch::<64>::with_precision(Precision::Seconds);
-//! point.point("m")?.field("v", 1i64)?.timestamp(1)?;
-//! machine.push(&point)?;
-//!
-//! let Next::Send { body, lines, .. } = machine.next(0) else { unreachable!() };
-//! assert_eq!((body, lines), (&b"m v=1i 1\n"[..], 1));
-//! // ... the driver sends `body`, reads the answer: 503 ...
-//! let answer = Completion::answered(503, Outcome::Unavailable { retry_after: None }, "");
-//! assert_eq!(machine.complete(0, answer), Event::Retrying { until_ms: 5_000 });
-//! assert_eq!(machine.next(1_000), Next::Wait { until_ms: 5_000 });
-//! let Next::Send { .. } = machine.next(5_000) else { unreachable!() };
-//! assert_eq!(machine.complete(5_000, Completion::answered(204, Outcome::Written, "")), Event::Delivered { lines: 1 });
-//! assert_eq!(machine.next(5_000), Next::Idle);
-//! assert_eq!(machine.stats().sent, 1);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! # What an answer does
-//!
-//! | what the driver saw | what the machine does |
-//! |---|---|
-//! | 2xx | removes the batch ([`Event::Delivered`]) |
-//! | 413 | halves the batch (a `maxLength` also becomes the byte limit); a single line is dropped ([`Event::TooLarge`]) |
-//! | 400 partial write, 422 | removes the batch; good lines count as sent, rejected ones as rejected ([`Event::PartiallyDelivered`]) |
-//! | other 400 | drops the batch as rejected ([`Event::Rejected`]) |
-//! | 401, 403, 404, a 400 about the query, other statuses; [`Completion::Misconfigured`] | [`OnMisconfigured::Halt`] (the default): keeps everything and halts until [`Delivery::resume`] ([`Event::Halted`]); [`OnMisconfigured::Drop`]: drops the batch, counted in [`Stats::misconfigured`] ([`Event::Misconfigured`]), and goes on |
-//! | 429, 503 | waits `Retry-After` (capped) or the backoff ([`Event::Retrying`]) |
-//! | 408, 5xx, a failure before any answer | waits the backoff |
-//! | a transport failure on a reused connection before any response byte | due again at once, once ([`Stats::stale_retries`]) |
-//!
-//! When the [`RetryPolicy`] gives up, the batch is dropped ([`Event::GaveUp`]).
-//!
-//! # Accounting
-//!
-//! Every accepted point ends in exactly one counter, or is still queued
-//! (in flight counts as queued):
-//! `accepted = sent + rejected + gave_up + too_large + misconfigured +
-//! unsent_at_close + dropped_overflow + queued` ([`Stats::settled`]).
-//!
-//! # Drivers
-//!
-//! - [`Writer::poll`](crate::Writer::poll) (the core, over an
-//!   `embedded-io` stream): `next`, then [`write_payload`](crate::http::write_payload)
-//!   with the body, then `complete` with [`Completion::from_reply`] or
-//!   [`Completion::Failed`]. It keeps one bit of its own: whether the
-//!   previous exchange left the connection open (`reused`).
-//! - An async driver is the same loop over `embedded-io-async`.
-//! - `linewire-std`'s `BackgroundWriter` (converted next): a worker thread
-//!   owns the machine behind its mutex (a [`BoxedQueue`](crate::BoxedQueue)
-//!   sized from its capacity, [`Overflow::Block`](crate::Overflow::Block) /
-//!   `DropOldest` / `Refuse` for its `Backpressure`, and
-//!   [`OnMisconfigured::Drop`] as today). Its batching rule (`batch_lines`
-//!   queued, the oldest waited `flush_interval`, a flush) decides when it
-//!   calls `next`; it copies (or gzips) the body under the lock, sends it
-//!   through ureq without the lock, and calls `complete` with the outcome
-//!   of the `ServerError` and `unix_now` for a `Retry-After` date (or
-//!   [`Completion::Failed`] for a transport error, [`Completion::Misconfigured`]
-//!   for TLS and configuration errors). Pushes from other threads go on
-//!   meanwhile: the lines in flight stay queued until `complete`; if
-//!   `DropOldest` evicts some of them, they count as dropped and the
-//!   answer applies only to the rest (a line is never counted sent
-//!   unless the server stored it). To compress ahead (pipelining),
-//!   [`Delivery::upcoming`] gives the batch that follows the one in
-//!   flight; `next` then gives it with the same `first` and `lines` when
-//!   nothing changed (a 2xx), so the compressed body can be used. A 413
-//!   splits by the machine's rule (halves, in order), partial writes
-//!   arrive as [`Event::PartiallyDelivered`] with the rejected line numbers
-//!   of the batch (its `first` maps them to the caller's lines), a close
-//!   timeout is [`Delivery::abandon`] ([`Stats::unsent_at_close`]), and
-//!   [`Event::GaveUp`] after the driver's last completion says what kept
-//!   failing. Its stats are these `Stats` (its `pending` is `queued`, its
-//!   `dropped` is `dropped_overflow`, `failed` the five counters by why).
 
 use core::fmt;
 
@@ -438,7 +352,7 @@ impl<'a> Completion<'a> {
 }
 
 /// The delivery machine: a queue of points and the decisions about them,
-/// with no I/O and no clock (see [the module docs](self)).
+/// with no I/O and no clock.
 ///
 /// `S` is the queue's storage ([`Queue`](crate::Queue),
 /// [`BorrowedQueue`](crate::BorrowedQueue), `BoxedQueue`); `R` the jitter
@@ -452,6 +366,93 @@ impl<'a> Completion<'a> {
 /// m.set_on_misconfigured(OnMisconfigured::Drop);
 /// assert_eq!(m.next_wakeup(0), None);
 /// ```
+////// [`Next`], [`Completion`], [`Event`], [`Stats`], [`LastError`].
+///
+/// One engine decides what happens to queued points: when a batch goes
+/// out, how large it is, and what an answer (or a failure) means for it.
+/// It owns the [`QueueInner`] (any storage) and the retry state
+/// ([`Backoff`]); it never reads a clock (time is the `now_ms` argument),
+/// does no I/O, never allocates and never panics. Drivers are thin: they
+/// ask [`Delivery::next`] what to do, carry the request, and tell
+/// [`Delivery::complete`] what they saw.
+///
+/// ```
+/// use linewire::http::Outcome;
+/// use linewire::{Batch, Completion, Delivery, Event, Next, Precision, Queue, RetryPolicy};
+///
+/// let mut machine = Delivery::new(Queue::<1024>::with_precision(Precision::Seconds), RetryPolicy::new(), || 0u32);
+/// let mut point = Batch::<64>::with_precision(Precision::Seconds);
+/// point.point("m")?.field("v", 1i64)?.timestamp(1)?;
+/// machine.push(&point)?;
+///
+/// let Next::Send { body, lines, .. } = machine.next(0) else { unreachable!() };
+/// assert_eq!((body, lines), (&b"m v=1i 1\n"[..], 1));
+/// // ... the driver sends `body`, reads the answer: 503 ...
+/// let answer = Completion::answered(503, Outcome::Unavailable { retry_after: None }, "");
+/// assert_eq!(machine.complete(0, answer), Event::Retrying { until_ms: 5_000 });
+/// assert_eq!(machine.next(1_000), Next::Wait { until_ms: 5_000 });
+/// let Next::Send { .. } = machine.next(5_000) else { unreachable!() };
+/// assert_eq!(machine.complete(5_000, Completion::answered(204, Outcome::Written, "")), Event::Delivered { lines: 1 });
+/// assert_eq!(machine.next(5_000), Next::Idle);
+/// assert_eq!(machine.stats().sent, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # What an answer does
+///
+/// | what the driver saw | what the machine does |
+/// |---|---|
+/// | 2xx | removes the batch ([`Event::Delivered`]) |
+/// | 413 | halves the batch (a `maxLength` also becomes the byte limit); a single line is dropped ([`Event::TooLarge`]) |
+/// | 400 partial write, 422 | removes the batch; good lines count as sent, rejected ones as rejected ([`Event::PartiallyDelivered`]) |
+/// | other 400 | drops the batch as rejected ([`Event::Rejected`]) |
+/// | 401, 403, 404, a 400 about the query, other statuses; [`Completion::Misconfigured`] | [`OnMisconfigured::Halt`] (the default): keeps everything and halts until [`Delivery::resume`] ([`Event::Halted`]); [`OnMisconfigured::Drop`]: drops the batch, counted in [`Stats::misconfigured`] ([`Event::Misconfigured`]), and goes on |
+/// | 429, 503 | waits `Retry-After` (capped) or the backoff ([`Event::Retrying`]) |
+/// | 408, 5xx, a failure before any answer | waits the backoff |
+/// | a transport failure on a reused connection before any response byte | due again at once, once ([`Stats::stale_retries`]) |
+///
+/// When the [`RetryPolicy`] gives up, the batch is dropped ([`Event::GaveUp`]).
+///
+/// # Accounting
+///
+/// Every accepted point ends in exactly one counter, or is still queued
+/// (in flight counts as queued):
+/// `accepted = sent + rejected + gave_up + too_large + misconfigured +
+/// unsent_at_close + dropped_overflow + queued` ([`Stats::settled`]).
+///
+/// # Drivers
+///
+/// - [`Writer::poll`](crate::Writer::poll) (the core, over an
+///   `embedded-io` stream): `next`, then [`write_payload`](crate::http::write_payload)
+///   with the body, then `complete` with [`Completion::from_reply`] or
+///   [`Completion::Failed`]. It keeps one bit of its own: whether the
+///   previous exchange left the connection open (`reused`).
+/// - An async driver is the same loop over `embedded-io-async`.
+/// - `linewire-std`'s `BackgroundWriter` (converted next): a worker thread
+///   owns the machine behind its mutex (a `BoxedQueue`
+///   sized from its capacity, [`Overflow::Block`](crate::Overflow::Block) /
+///   `DropOldest` / `Refuse` for its `Backpressure`, and
+///   [`OnMisconfigured::Drop`] as today). Its batching rule (`batch_lines`
+///   queued, the oldest waited `flush_interval`, a flush) decides when it
+///   calls `next`; it copies (or gzips) the body under the lock, sends it
+///   through ureq without the lock, and calls `complete` with the outcome
+///   of the `ServerError` and `unix_now` for a `Retry-After` date (or
+///   [`Completion::Failed`] for a transport error, [`Completion::Misconfigured`]
+///   for TLS and configuration errors). Pushes from other threads go on
+///   meanwhile: the lines in flight stay queued until `complete`; if
+///   `DropOldest` evicts some of them, they count as dropped and the
+///   answer applies only to the rest (a line is never counted sent
+///   unless the server stored it). To compress ahead (pipelining),
+///   [`Delivery::upcoming`] gives the batch that follows the one in
+///   flight; `next` then gives it with the same `first` and `lines` when
+///   nothing changed (a 2xx), so the compressed body can be used. A 413
+///   splits by the machine's rule (halves, in order), partial writes
+///   arrive as [`Event::PartiallyDelivered`] with the rejected line numbers
+///   of the batch (its `first` maps them to the caller's lines), a close
+///   timeout is [`Delivery::abandon`] ([`Stats::unsent_at_close`]), and
+///   [`Event::GaveUp`] after the driver's last completion says what kept
+///   failing. Its stats are these `Stats` (its `pending` is `queued`, its
+///   `dropped` is `dropped_overflow`, `failed` the five counters by why).
 #[derive(Debug)]
 pub struct Delivery<S: Storage, R: Random = crate::retry::XorShift32> {
     queue: QueueInner<S>,

@@ -163,7 +163,7 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
     /// A writer to `target` for points whose timestamps are in
     /// `precision` (the precision of the batches pushed), with an empty
     /// queue of `N` bytes that drops the oldest lines on overflow, batches of
-    /// at most [`DEFAULT_MAX_LINES`] lines and `N` bytes (and the target's
+    /// at most [`DEFAULT_MAX_LINES`](crate::DEFAULT_MAX_LINES) lines and `N` bytes (and the target's
     /// body limit).
     ///
     /// ```
