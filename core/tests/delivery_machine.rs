@@ -435,6 +435,21 @@ fn the_queue_works_over_every_storage() {
     deliver_three(linewire::BoxedQueue::with_capacity(256, S));
 }
 
+#[cfg(feature = "alloc")]
+#[test]
+fn a_boxed_queue_is_sized_at_run_time() {
+    let size = std::hint::black_box(100);
+    let mut m = machine(linewire::BoxedQueue::with_capacity(size, S));
+    // Lines 1..=9 take 9 bytes each, line 10 takes 10: 91 of 100 bytes;
+    // line 11 evicts the first.
+    for i in 1..=10 {
+        assert_eq!(m.push(&batch([i])), Ok(0));
+    }
+    assert_eq!(m.push(&batch([11])), Ok(1));
+    assert_eq!((m.queue().capacity(), m.stats().dropped_overflow), (100, 1));
+    assert_eq!(send(&mut m, 0)[0], 2);
+}
+
 #[test]
 fn the_same_bytes_whatever_the_storage() {
     let mut inline = Queue::<64>::with_precision(S);
@@ -614,16 +629,13 @@ mod property {
         fn push<St: Storage>(&mut self, m: &mut Delivery<St, fn() -> u32>, n: u8) {
             let ids: Vec<u64> = (self.next_id..self.next_id + u64::from(n)).collect();
             self.next_id += u64::from(n);
-            match m.push(&batch(ids.iter().copied())) {
-                Ok(evicted) => {
-                    for _ in 0..evicted {
-                        let id = self.queue.pop_front().unwrap();
-                        assert!(self.dropped.insert(id));
-                    }
-                    self.queue.extend(ids);
+            // A refused (or blocked) push is never queued, never accepted.
+            if let Ok(evicted) = m.push(&batch(ids.iter().copied())) {
+                for _ in 0..evicted {
+                    let id = self.queue.pop_front().unwrap();
+                    assert!(self.dropped.insert(id));
                 }
-                // Refused (or blocked): never queued, never counted accepted.
-                Err(_) => {}
+                self.queue.extend(ids);
             }
         }
 
