@@ -440,14 +440,15 @@ fn the_queue_works_over_every_storage() {
 fn a_boxed_queue_is_sized_at_run_time() {
     let size = std::hint::black_box(100);
     let mut m = machine(linewire::BoxedQueue::with_capacity(size, S));
-    // Lines 1..=9 take 9 bytes each, line 10 takes 10: 91 of 100 bytes;
-    // line 11 evicts the first.
+    // Lines 1..=9 take 9 bytes each, line 10 takes 10: 91 of 100 bytes.
     for i in 1..=10 {
         assert_eq!(m.push(&batch([i])), Ok(0));
     }
-    assert_eq!(m.push(&batch([11])), Ok(1));
-    assert_eq!((m.queue().capacity(), m.stats().dropped_overflow), (100, 1));
-    assert_eq!(send(&mut m, 0)[0], 2);
+    // Line 11 (10 bytes) does not fit after them: it wraps to the start
+    // once the two oldest lines (18 bytes) are evicted.
+    assert_eq!(m.push(&batch([11])), Ok(2));
+    assert_eq!((m.queue().capacity(), m.stats().dropped_overflow), (100, 2));
+    assert_eq!(send(&mut m, 0)[0], 3);
 }
 
 #[test]
