@@ -43,7 +43,9 @@ impl Poll {
 
 /// Delivery under faults: a sans-IO driver that owns a [`Queue`] and a
 /// [`RetryPolicy`] and sends the queue's front to the server whenever it is
-/// polled.
+/// polled. What to send and what an answer means are decided by its
+/// [`Delivery`] machine (see there); the writer connects them to an
+/// `embedded-io` stream.
 ///
 /// Firmware pushes points as it produces them ([`Writer::push`]) and polls
 /// the writer with the current time and a connected stream
@@ -57,7 +59,7 @@ impl Poll {
 /// | 413 | halves the batch and sends the halves; a single line is dropped ([`Event::TooLarge`]); a `maxLength` becomes the byte limit |
 /// | 400 partial write (Cloud Serverless, 3.x `write_lp`, 1.x), 422 | removes the batch: the good lines are stored, the rejected ones counted as rejected ([`Event::PartiallyDelivered`]) |
 /// | other 400 | drops the batch, counted as rejected ([`Event::Rejected`]) |
-/// | 401, 403, 404, 400 about the query, other statuses | keeps everything and halts until [`Writer::resume`] or [`Writer::set_target`] ([`Event::Halted`]) |
+/// | 401, 403, 404, 400 about the query, other statuses | keeps everything and halts until [`Writer::resume`] or [`Writer::set_target`] ([`Event::Halted`]); or, after [`set_on_misconfigured`](Writer::set_on_misconfigured)`(Drop)`, drops the batch ([`Event::Misconfigured`]) |
 /// | 429, 503 | keeps everything, waits `Retry-After` (capped) or the backoff ([`Event::Retrying`]) |
 /// | 408, 5xx, transport failure | keeps everything, waits the backoff |
 ///
@@ -70,7 +72,8 @@ impl Poll {
 ///
 /// Every point accepted by [`Writer::push`] ends in exactly one counter of
 /// [`Stats`], or is still queued:
-/// `accepted = sent + rejected + gave_up + too_large + dropped_overflow + queued`.
+/// `accepted = sent + rejected + gave_up + too_large + misconfigured +
+/// dropped_overflow + queued` ([`Stats::settled`]).
 /// Points that [`push`](Writer::push) refused are counted in
 /// [`Stats::refused`].
 ///
