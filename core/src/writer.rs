@@ -90,7 +90,7 @@ impl Poll {
 ///
 /// So a device keeping 16 KiB of points needs 17 800 bytes for delivery
 /// on a 32-bit MCU: the queue's bytes, 392 B of state (of which the
-/// counters are about 150 B, 64 of them the last error message; a
+/// counters are about 160 B, 64 of them the last error message; a
 /// [`Stats`] copy is 184 B), and the 1 KiB
 /// response buffer
 /// (head and error body; the request body is written straight from the
