@@ -754,3 +754,58 @@ mod property {
         }
     }
 }
+
+mod queue_property {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// What `upcoming` hands out (the queue's `front_after`) is what
+        /// the front is once the lines in flight are removed, whatever the
+        /// ring's state (wrapped or not).
+        #[test]
+        fn upcoming_is_the_front_after_the_lines_in_flight(
+            ops in proptest::collection::vec((0u8..3, 1u64..4), 1..60),
+            max_lines in 1usize..5,
+            max_bytes in 8usize..64,
+        ) {
+            let mut m = machine(Queue::<80>::with_precision(S));
+            m.set_max_lines(max_lines);
+            m.set_max_bytes(max_bytes);
+            let mut id = 1u64;
+            for (op, n) in ops {
+                match op {
+                    0 => {
+                        let _ = m.push(&batch(id..id + n));
+                        id += n;
+                    }
+                    1 => {
+                        if let Next::Send { .. } = m.next(0) {
+                            m.complete(0, answered(204, Outcome::Written));
+                        }
+                    }
+                    _ => {}
+                }
+                let Next::Send { lines, first, .. } = m.next(0) else { continue };
+                let ahead = match m.upcoming() {
+                    Next::Send { body, lines: l, first: f, .. } => Some((body.to_vec(), l, f)),
+                    _ => None,
+                };
+                prop_assert!(lines <= max_lines);
+                let mut after = m.queue().clone();
+                after.pop_front(lines);
+                let expect = after.front(max_bytes, max_lines);
+                match ahead {
+                    Some((body, l, f)) => {
+                        prop_assert_eq!(&body[..], expect.bytes());
+                        prop_assert_eq!(l, expect.lines());
+                        prop_assert_eq!(f, first + lines as u64);
+                    }
+                    None => prop_assert!(expect.is_empty()),
+                }
+                // Nothing was sent: a stale connection leaves no backoff.
+                prop_assert_eq!(m.complete(0, transport(false, true)), Event::Retrying { until_ms: 0 });
+            }
+        }
+    }
+}
