@@ -427,17 +427,21 @@ impl<'a> Completion<'a> {
 ///   with the body, then `complete` with [`Completion::from_reply`] or
 ///   [`Completion::Failed`]. It keeps one bit of its own: whether the
 ///   previous exchange left the connection open (`reused`).
-/// - An async driver is the same loop over `embedded-io-async`.
+/// - An async driver (not written yet: it needs an async write
+///   transaction in `http`) is the same loop over `embedded-io-async`.
 /// - `linewire-std`'s `BackgroundWriter` (converted next): a worker thread
 ///   owns the machine behind its mutex (a `BoxedQueue`
-///   sized from its capacity, [`Overflow::Block`](crate::Overflow::Block) /
+///   sized from its capacity; the queue is bounded in bytes, so its
+///   `capacity_lines` becomes a byte capacity or an estimate from it, [`Overflow::Block`](crate::Overflow::Block) /
 ///   `DropOldest` / `Refuse` for its `Backpressure`, and
 ///   [`OnMisconfigured::Drop`] as today). Its batching rule (`batch_lines`
 ///   queued, the oldest waited `flush_interval`, a flush) decides when it
 ///   calls `next`; it copies (or gzips) the body under the lock, sends it
 ///   through ureq without the lock, and calls `complete` with the outcome
 ///   of the `ServerError` and `unix_now` for a `Retry-After` date (or
-///   [`Completion::Failed`] for a transport error, [`Completion::Misconfigured`]
+///   [`Completion::Failed`] for a transport error, as
+///   `LastError::Write(WriteError::Transport(..))` so that the stale
+///   connection rule can apply, [`Completion::Misconfigured`]
 ///   for TLS and configuration errors). Pushes from other threads go on
 ///   meanwhile: the lines in flight stay queued until `complete`; if
 ///   `DropOldest` evicts some of them, they count as dropped and the
