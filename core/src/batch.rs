@@ -42,8 +42,10 @@ pub type Batch<const N: usize> = BatchInner<[u8; N]>;
 /// ```
 pub type BorrowedBatch<'a> = BatchInner<&'a mut [u8]>;
 
-/// Where a batch keeps its bytes: inline (`[u8; N]`, [`Batch`]) or
-/// borrowed (`&mut [u8]`, [`BorrowedBatch`]). Sealed.
+/// Where a batch or a queue keeps its bytes: inline (`[u8; N]`, [`Batch`],
+/// [`Queue`](crate::Queue)), borrowed (`&mut [u8]`, [`BorrowedBatch`],
+/// [`BorrowedQueue`](crate::BorrowedQueue)) or, with the `alloc` feature,
+/// boxed (`Box<[u8]>`, `BoxedQueue`). Sealed.
 pub trait Storage: sealed::Sealed {
     #[doc(hidden)]
     fn bytes(&self) -> &[u8];
@@ -55,6 +57,8 @@ mod sealed {
     pub trait Sealed {}
     impl<const N: usize> Sealed for [u8; N] {}
     impl Sealed for &mut [u8] {}
+    #[cfg(feature = "alloc")]
+    impl Sealed for alloc::boxed::Box<[u8]> {}
 }
 
 impl<const N: usize> Storage for [u8; N] {
@@ -69,6 +73,18 @@ impl<const N: usize> Storage for [u8; N] {
 }
 
 impl Storage for &mut [u8] {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    #[inline(always)]
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Storage for alloc::boxed::Box<[u8]> {
     #[inline(always)]
     fn bytes(&self) -> &[u8] {
         self

@@ -8,6 +8,7 @@ extern crate alloc;
 
 mod batch;
 mod check;
+mod delivery;
 mod digits;
 mod escape;
 #[cfg(any(feature = "small", test))]
@@ -29,11 +30,17 @@ pub mod nal_async;
 
 pub use batch::{Batch, BatchInner, BorrowedBatch, DefaultTags, Lines, Storage};
 pub use check::{check_line, LineError, LineErrorKind};
+pub use delivery::{
+    Completion, Delivery, Event, LastError, Next, OnMisconfigured, Stats, DEFAULT_MAX_LINES,
+    LAST_MESSAGE_LEN,
+};
 pub use name::Name;
 pub use point::{
     FieldValue, HasFields, NoFields, Part, PointBuilder, PointError, MAX_STRING_FIELD_LEN,
 };
 pub use precision::{Precision, TimestampError, MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS};
-pub use queue::{Front, Overflow, Queue, QueueError};
+#[cfg(feature = "alloc")]
+pub use queue::BoxedQueue;
+pub use queue::{BorrowedQueue, Front, Overflow, Queue, QueueError, QueueInner};
 pub use retry::{Backoff, Random, Retry, RetryPolicy, XorShift32};
-pub use writer::{Event, LastError, Poll, Stats, Writer, DEFAULT_MAX_LINES, LAST_MESSAGE_LEN};
+pub use writer::{Poll, Writer};

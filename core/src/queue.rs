@@ -1,9 +1,11 @@
-//! The bounded line queue: [`Queue`], [`Overflow`], [`QueueError`], [`Front`].
+//! The bounded line queue over any storage: [`QueueInner`] and its names
+//! [`Queue`] (inline), [`BorrowedQueue`] (borrowed) and `BoxedQueue`
+//! (boxed, `alloc`); [`Overflow`], [`QueueError`], [`Front`].
 
 use core::fmt;
 
 use crate::escape;
-use crate::{Batch, Precision};
+use crate::{BatchInner, Precision, Storage};
 
 /// What a full queue does with a new point.
 ///
@@ -19,6 +21,11 @@ pub enum Overflow {
     DropOldest,
     /// Keep the old lines and refuse the new ones (counted as refused).
     Refuse,
+    /// Keep the old lines and refuse the new ones with
+    /// [`QueueError::Full`] *without* counting them: the caller waits for
+    /// room and pushes them again (`linewire-std` blocks the pushing
+    /// thread until the worker has delivered a batch).
+    Block,
 }
 
 /// Why lines could not be queued. The queue is unchanged, and the lines
@@ -33,7 +40,8 @@ pub enum Overflow {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum QueueError {
-    /// No room, and the overflow policy is [`Overflow::Refuse`].
+    /// No room, and the overflow policy is [`Overflow::Refuse`] (or
+    /// [`Overflow::Block`]: push again once there is room).
     Full,
     /// The lines are larger than the whole queue (or than the writer's
     /// largest batch).
@@ -106,7 +114,11 @@ impl<'q> Front<'q> {
 }
 
 /// A bounded queue of complete line-protocol lines in fixed memory, for
-/// keeping readings through an outage.
+/// keeping readings through an outage, in `N` inline bytes.
+///
+/// The queue is [`QueueInner`] over its [`Storage`]: the same queue in a
+/// buffer the caller lends is a [`BorrowedQueue`], and with the `alloc`
+/// feature in a boxed slice a `BoxedQueue`.
 ///
 /// # Layout and memory
 ///
@@ -164,9 +176,49 @@ impl<'q> Front<'q> {
 /// assert_eq!(queue.front(1024, 10).bytes(), b"m v=1i\n");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+pub type Queue<const N: usize> = QueueInner<[u8; N]>;
+
+/// A [`Queue`] in a buffer the caller lends (a `static`, a region shared
+/// with other work), with the same methods.
+///
+/// ```
+/// use linewire::{BorrowedBatch, BorrowedQueue, Precision};
+///
+/// let mut ring = [0u8; 256];
+/// let mut queue = BorrowedQueue::with_precision(&mut ring, Precision::Seconds);
+/// let mut buf = [0u8; 64];
+/// let mut batch = BorrowedBatch::with_precision(&mut buf, Precision::Seconds);
+/// batch.point("m")?.field("v", 1i64)?.timestamp(1)?;
+/// queue.push(&batch)?;
+/// assert_eq!(queue.front(1024, 10).bytes(), b"m v=1i 1\n");
+/// assert_eq!(queue.capacity(), 256);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub type BorrowedQueue<'a> = QueueInner<&'a mut [u8]>;
+
+/// A [`Queue`] in a boxed slice whose size is chosen at run time (the
+/// `alloc` feature), with the same methods.
+///
+/// ```
+/// use linewire::{Batch, BoxedQueue, Precision};
+///
+/// let mut queue = BoxedQueue::with_capacity(4096, Precision::Seconds);
+/// let mut batch = Batch::<64>::with_precision(Precision::Seconds);
+/// batch.point("m")?.field("v", 1i64)?.timestamp(1)?;
+/// queue.push(&batch)?;
+/// assert_eq!((queue.len(), queue.capacity()), (1, 4096));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "alloc")]
+pub type BoxedQueue = QueueInner<alloc::boxed::Box<[u8]>>;
+
+/// The line queue over the storage `S`: use its names [`Queue<N>`](Queue)
+/// (inline), [`BorrowedQueue`] (borrowed) and `BoxedQueue` (boxed, with
+/// the `alloc` feature). The bytes and the behaviour are the same whatever
+/// the storage; see [`Queue`].
 #[derive(Debug, Clone)]
-pub struct Queue<const N: usize> {
-    bytes: [u8; N],
+pub struct QueueInner<S: Storage> {
+    bytes: S,
     /// Older region `[a_start, a_end)`.
     a_start: usize,
     a_end: usize,
@@ -187,7 +239,7 @@ impl<const N: usize> Default for Queue<N> {
 }
 
 impl<const N: usize> Queue<N> {
-    /// An empty queue for nanosecond timestamps, dropping the oldest lines
+    /// An empty queue of `N` bytes for nanosecond timestamps, dropping the oldest lines
     /// on overflow.
     ///
     /// ```
@@ -207,8 +259,66 @@ impl<const N: usize> Queue<N> {
     /// assert_eq!(q.precision(), linewire::Precision::Seconds);
     /// ```
     pub const fn with_precision(precision: Precision) -> Self {
+        QueueInner::empty([0; N], precision)
+    }
+}
+
+impl<'a> BorrowedQueue<'a> {
+    /// An empty queue in `buf` for nanosecond timestamps, dropping the
+    /// oldest lines on overflow. What `buf` held is overwritten.
+    ///
+    /// ```
+    /// let mut buf = [0u8; 64];
+    /// let q = linewire::BorrowedQueue::new(&mut buf);
+    /// assert!(q.is_empty() && q.capacity() == 64);
+    /// ```
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Self::with_precision(buf, Precision::Nanoseconds)
+    }
+
+    /// An empty queue in `buf` for lines whose timestamps are in
+    /// `precision`.
+    ///
+    /// ```
+    /// let mut buf = [0u8; 64];
+    /// let q = linewire::BorrowedQueue::with_precision(&mut buf, linewire::Precision::Seconds);
+    /// assert_eq!(q.precision(), linewire::Precision::Seconds);
+    /// ```
+    pub fn with_precision(buf: &'a mut [u8], precision: Precision) -> Self {
+        QueueInner::empty(buf, precision)
+    }
+
+    /// Gives the buffer back.
+    ///
+    /// ```
+    /// let mut buf = [0u8; 64];
+    /// let q = linewire::BorrowedQueue::new(&mut buf);
+    /// assert_eq!(q.into_inner().len(), 64);
+    /// ```
+    pub fn into_inner(self) -> &'a mut [u8] {
+        self.bytes
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl QueueInner<alloc::boxed::Box<[u8]>> {
+    /// An empty queue of `capacity` bytes, allocated now, for lines whose
+    /// timestamps are in `precision`, dropping the oldest lines on
+    /// overflow.
+    ///
+    /// ```
+    /// let q = linewire::BoxedQueue::with_capacity(1 << 20, linewire::Precision::Seconds);
+    /// assert_eq!(q.capacity(), 1 << 20);
+    /// ```
+    pub fn with_capacity(capacity: usize, precision: Precision) -> Self {
+        QueueInner::empty(alloc::vec![0; capacity].into_boxed_slice(), precision)
+    }
+}
+
+impl<S: Storage> QueueInner<S> {
+    const fn empty(bytes: S, precision: Precision) -> Self {
         Self {
-            bytes: [0; N],
+            bytes,
             a_start: 0,
             a_end: 0,
             b_end: 0,
@@ -264,13 +374,13 @@ impl<const N: usize> Queue<N> {
         self.precision
     }
 
-    /// The capacity `N` in bytes.
+    /// The capacity in bytes (`N` for a [`Queue<N>`](Queue)).
     ///
     /// ```
     /// assert_eq!(linewire::Queue::<512>::new().capacity(), 512);
     /// ```
-    pub const fn capacity(&self) -> usize {
-        N
+    pub fn capacity(&self) -> usize {
+        self.bytes.bytes().len()
     }
 
     /// Lines (points) queued.
@@ -338,7 +448,11 @@ impl<const N: usize> Queue<N> {
     /// room; [`QueueError::TooLarge`] when the lines are larger than the
     /// queue; [`QueueError::PrecisionMismatch`] when the batch's precision
     /// is not the queue's. The queue is then unchanged and the lines are
-    /// counted as refused.
+    /// counted as refused (except [`QueueError::Full`] under
+    /// [`Overflow::Block`]: the caller pushes them again later).
+    ///
+    /// Any batch can be pushed, inline ([`Batch`](crate::Batch)) or
+    /// borrowed ([`BorrowedBatch`](crate::BorrowedBatch)).
     ///
     /// ```
     /// use linewire::{Batch, Overflow, Queue, QueueError};
@@ -352,16 +466,17 @@ impl<const N: usize> Queue<N> {
     /// assert_eq!((queue.len(), queue.refused()), (2, 1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn push<const M: usize>(&mut self, batch: &Batch<M>) -> Result<usize, QueueError> {
-        self.push_with_limit(batch, N)
+    pub fn push<B: Storage>(&mut self, batch: &BatchInner<B>) -> Result<usize, QueueError> {
+        self.push_with_limit(batch, usize::MAX)
     }
 
     /// [`push`](Self::push), refusing lines longer than `max_line` bytes.
-    pub(crate) fn push_with_limit<const M: usize>(
+    pub(crate) fn push_with_limit<B: Storage>(
         &mut self,
-        batch: &Batch<M>,
+        batch: &BatchInner<B>,
         max_line: usize,
     ) -> Result<usize, QueueError> {
+        let cap = self.capacity();
         let bytes = batch.as_bytes();
         let count = batch.line_count();
         if count == 0 {
@@ -374,12 +489,12 @@ impl<const N: usize> Queue<N> {
         if batch.precision() != self.precision {
             return refuse(self, QueueError::PrecisionMismatch);
         }
-        if bytes.len() > N {
+        if bytes.len() > cap {
             return refuse(
                 self,
                 QueueError::TooLarge {
                     len: bytes.len(),
-                    max: N,
+                    max: cap,
                 },
             );
         }
@@ -397,18 +512,21 @@ impl<const N: usize> Queue<N> {
             if let Some(at) = self.slot(bytes.len()) {
                 break at;
             }
-            if self.overflow == Overflow::Refuse {
-                return refuse(self, QueueError::Full);
+            match self.overflow {
+                Overflow::DropOldest => {}
+                Overflow::Refuse => return refuse(self, QueueError::Full),
+                // Not refused for good: the caller waits and pushes again.
+                Overflow::Block => return Err(QueueError::Full),
             }
-            // The queue is not empty here: an empty queue has N contiguous
-            // bytes, and the batch fits in N.
+            // The queue is not empty here: an empty queue has its whole
+            // capacity contiguous, and the batch fits in it.
             if self.drop_front_line() == 0 {
                 return refuse(self, QueueError::Full);
             }
             evicted += 1;
         };
         let end = at + bytes.len();
-        let Some(dst) = self.bytes.get_mut(at..end) else {
+        let Some(dst) = self.bytes.bytes_mut().get_mut(at..end) else {
             return refuse(self, QueueError::Full);
         };
         dst.copy_from_slice(bytes);
@@ -431,7 +549,7 @@ impl<const N: usize> Queue<N> {
         }
         if self.b_end > 0 {
             (self.b_end + len <= self.a_start).then_some(self.b_end)
-        } else if self.a_end + len <= N {
+        } else if self.a_end + len <= self.capacity() {
             Some(self.a_end)
         } else if len <= self.a_start {
             Some(0)
@@ -443,7 +561,13 @@ impl<const N: usize> Queue<N> {
     /// The end (exclusive, after its `\n`) of the line starting at `start`
     /// in the older region.
     fn line_after(&self, start: usize) -> Option<usize> {
-        let region = self.bytes.get(..self.a_end)?;
+        self.line_in(start, self.a_end)
+    }
+
+    /// The end (exclusive, after its `\n`) of the line starting at `start`
+    /// in the region ending at `region_end`.
+    fn line_in(&self, start: usize, region_end: usize) -> Option<usize> {
+        let region = self.bytes.bytes().get(..region_end)?;
         escape::line_end(region, start).map(|e| e + 1)
     }
 
@@ -504,9 +628,66 @@ impl<const N: usize> Queue<N> {
             lines += 1;
         }
         Front {
-            bytes: self.bytes.get(self.a_start..end).unwrap_or_default(),
+            bytes: self
+                .bytes
+                .bytes()
+                .get(self.a_start..end)
+                .unwrap_or_default(),
             lines,
         }
+    }
+
+    /// The batch [`front`](Self::front) would give once the first `skip`
+    /// lines are removed, without removing them: what goes next while
+    /// those are in flight (for compressing it ahead). Empty when fewer
+    /// than `skip + 1` lines are queued.
+    pub(crate) fn front_after(&self, skip: usize, max_bytes: usize, max_lines: usize) -> Front<'_> {
+        // Skip within the older region, then (once it is used up) the newer.
+        let (mut start, mut region_end, mut left) = (self.a_start, self.a_end, skip);
+        while left > 0 {
+            if start >= region_end {
+                if region_end != self.a_end || self.b_end == 0 {
+                    return Front {
+                        bytes: &[],
+                        lines: 0,
+                    };
+                }
+                (start, region_end) = (0, self.b_end);
+                continue;
+            }
+            let Some(next) = self.line_in(start, region_end) else {
+                return Front {
+                    bytes: &[],
+                    lines: 0,
+                };
+            };
+            start = next;
+            left -= 1;
+        }
+        if start >= region_end && region_end == self.a_end && self.b_end > 0 {
+            (start, region_end) = (0, self.b_end);
+        }
+        let (mut end, mut lines) = (start, 0);
+        while lines < max_lines && end < region_end {
+            let Some(next) = self.line_in(end, region_end) else {
+                break;
+            };
+            if lines > 0 && next - start > max_bytes {
+                break;
+            }
+            end = next;
+            lines += 1;
+        }
+        Front {
+            bytes: self.bytes.bytes().get(start..end).unwrap_or_default(),
+            lines,
+        }
+    }
+
+    /// The number of lines ever removed from the front (delivered,
+    /// dropped or evicted): the sequence number of the first queued line.
+    pub(crate) const fn front_seq(&self) -> u64 {
+        self.pushed.saturating_sub(self.lines as u64)
     }
 
     /// Removes the first `lines` lines (all when more): call it with

@@ -91,3 +91,48 @@ fn pushing_evicting_and_polling_allocate_nothing() {
 fn the_counter_sees_allocations() {
     counting_alloc::assert_the_counter_counts();
 }
+
+#[test]
+fn the_machine_over_a_borrowed_queue_allocates_nothing() {
+    use linewire::http::Outcome;
+    use linewire::{BorrowedQueue, Completion, Delivery, LastError, Next};
+
+    let mut ring = [0u8; 512];
+    let mut machine = Delivery::new(
+        BorrowedQueue::with_precision(&mut ring, Precision::Seconds),
+        RetryPolicy::new().max_retries(None).max_elapsed_ms(None),
+        XorShift32::new(9),
+    );
+    machine.set_max_lines(7);
+    let mut scratch = Batch::<64>::with_precision(Precision::Seconds);
+    let before = allocations();
+    let mut now = 0u64;
+    for i in 0..300i64 {
+        scratch
+            .point("m")
+            .and_then(|p| p.field("v", i))
+            .and_then(|p| p.timestamp(i))
+            .unwrap();
+        machine.push(&scratch).unwrap();
+        scratch.clear();
+        if let Next::Send { .. } = machine.next(now) {
+            let _ = machine.upcoming();
+            let done = match i % 4 {
+                0 => Completion::answered(503, Outcome::Unavailable { retry_after: None }, "busy"),
+                1 => Completion::Failed {
+                    error: LastError::Connect,
+                    received: false,
+                    reused: false,
+                },
+                2 => Completion::answered(413, Outcome::TooLarge { max_length: None }, ""),
+                _ => Completion::answered(204, Outcome::Written, ""),
+            };
+            machine.complete(now, done);
+        }
+        now += 20_000;
+    }
+    assert_eq!(allocations(), before);
+    let s = machine.stats();
+    assert!(s.sent > 0 && s.retries > 0);
+    assert_eq!(s.settled(), s.accepted);
+}

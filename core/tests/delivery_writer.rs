@@ -332,3 +332,25 @@ fn refuse_policy_counts_refused_points() {
     );
     assert_eq!(s.lost(), 1);
 }
+
+#[test]
+fn a_writer_set_to_drop_on_401_drops_the_batch_and_goes_on() {
+    let mut w = writer(RetryPolicy::new());
+    w.set_on_misconfigured(linewire::OnMisconfigured::Drop);
+    push(&mut w, 0, 2);
+    let unauthorized: &'static [u8] =
+        b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nUnauthorized";
+    let (e, ex) = poll(&mut w, 0, unauthorized);
+    assert_eq!((e, ex.lines()), (Event::Misconfigured { lines: 2 }, 2));
+    assert!(!w.is_halted());
+    push(&mut w, 2, 1);
+    let (e, ex) = poll(&mut w, 0, OK);
+    assert_eq!(
+        (e, ex.body()),
+        (Event::Delivered { lines: 1 }, &b"m v=2i 2\n"[..])
+    );
+    let s = w.stats();
+    assert_eq!((s.misconfigured, s.sent, s.lost()), (2, 1, 2));
+    assert_eq!(s.last_message.as_str(), "Unauthorized");
+    assert_eq!(s.settled(), s.accepted);
+}

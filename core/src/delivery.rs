@@ -1,0 +1,998 @@
+//! The delivery machine, [`Delivery`] (sans-IO), and what it reports:
+//! [`Next`], [`Completion`], [`Event`], [`Stats`], [`LastError`].
+
+use core::fmt;
+
+use crate::http::{Action, Outcome, RejectedLines, Reply, WriteError};
+use crate::queue::{QueueError, QueueInner};
+use crate::retry::{Backoff, Random, Retry, RetryPolicy};
+use crate::{BatchInner, Precision, Storage};
+
+/// Bytes of the server's last error message kept in [`Stats::last_message`].
+pub const LAST_MESSAGE_LEN: usize = 64;
+
+/// The default largest batch, in lines (the Python client's batch size).
+pub const DEFAULT_MAX_LINES: usize = 1000;
+
+/// What went wrong last.
+///
+/// ```
+/// use linewire::LastError;
+///
+/// assert_eq!(LastError::Status(503).to_string(), "HTTP status 503");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum LastError {
+    /// The server answered with this (non-2xx) status.
+    Status(u16),
+    /// The request failed on the stream or the answer was not HTTP.
+    Write(WriteError),
+    /// The caller could not connect ([`Writer::connect_failed`](crate::Writer::connect_failed)).
+    Connect,
+}
+
+impl fmt::Display for LastError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status(s) => write!(f, "HTTP status {s}"),
+            Self::Write(e) => write!(f, "{e}"),
+            Self::Connect => f.write_str("could not connect"),
+        }
+    }
+}
+
+/// Counters and the last error, readable at any time
+/// ([`Delivery::stats`], [`Writer::stats`](crate::Writer::stats)). Counts
+/// are in points (lines).
+///
+/// ```
+/// let w = linewire::Writer::<256>::new(
+///     linewire::http::Target::v2("h", "b", "t")?,
+///     linewire::Precision::Seconds,
+///     linewire::RetryPolicy::new(),
+///     linewire::XorShift32::new(1),
+/// );
+/// let s = w.stats();
+/// assert_eq!(s.lost(), 0);
+/// assert_eq!(s.last_status, None);
+/// # Ok::<(), linewire::http::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct Stats {
+    /// Points in the queue now (including those in flight).
+    pub queued: usize,
+    /// Points accepted into the queue so far.
+    pub accepted: u64,
+    /// Points the server stored.
+    pub sent: u64,
+    /// Points evicted from the full queue ([`Overflow::DropOldest`](crate::Overflow)).
+    pub dropped_overflow: u64,
+    /// Points [`Writer::push`](crate::Writer::push) refused (full under
+    /// [`Overflow::Refuse`](crate::Overflow), too large, wrong precision).
+    pub refused: u64,
+    /// Points the server rejected as bad data.
+    pub rejected: u64,
+    /// Points dropped because the retry policy gave up on their batch.
+    pub gave_up: u64,
+    /// Single lines the server (413) or the target's body limit refused.
+    pub too_large: u64,
+    /// Points dropped because the request was refused for its
+    /// configuration (401, 403, 404, ...) under [`OnMisconfigured::Drop`].
+    pub misconfigured: u64,
+    /// Points still queued when the driver gave up on them at close
+    /// ([`Delivery::abandon`]).
+    pub unsent_at_close: u64,
+    /// Requests sent (or attempted).
+    pub requests: u64,
+    /// Failed tries that were scheduled for a retry.
+    pub retries: u64,
+    /// Requests on a kept-alive connection that failed before any byte of
+    /// a response (the server had closed the idle connection), due again at
+    /// once on a new connection: neither a failure nor a retry (see
+    /// [`Writer::poll`](crate::Writer::poll)).
+    pub stale_retries: u64,
+    /// The status of the last answer.
+    pub last_status: Option<u16>,
+    /// The last error.
+    pub last_error: Option<LastError>,
+    /// The start of the server's message for the last error status (empty
+    /// when it gave none).
+    pub last_message: heapless::String<LAST_MESSAGE_LEN>,
+}
+
+impl Stats {
+    /// Every point lost: dropped by overflow, refused, rejected, given up,
+    /// too large, misconfigured or unsent at close.
+    ///
+    /// ```
+    /// let s = linewire::Stats::default();
+    /// assert_eq!(s.lost(), 0);
+    /// ```
+    pub fn lost(&self) -> u64 {
+        self.settled_lost().saturating_add(self.refused)
+    }
+
+    /// Accepted points that are settled or still queued: `sent` plus every
+    /// drop counter plus `queued`. Equal to [`accepted`](Self::accepted)
+    /// at all times (the accounting invariant).
+    ///
+    /// ```
+    /// let s = linewire::Stats::default();
+    /// assert_eq!(s.settled(), s.accepted);
+    /// ```
+    pub fn settled(&self) -> u64 {
+        self.sent
+            .saturating_add(self.settled_lost())
+            .saturating_add(self.queued as u64)
+    }
+
+    fn settled_lost(&self) -> u64 {
+        self.dropped_overflow
+            .saturating_add(self.rejected)
+            .saturating_add(self.gave_up)
+            .saturating_add(self.too_large)
+            .saturating_add(self.misconfigured)
+            .saturating_add(self.unsent_at_close)
+    }
+}
+
+/// What happened to the queued points, from [`Delivery::complete`] (and
+/// [`Writer::poll`](crate::Writer::poll)).
+///
+/// ```
+/// use linewire::Event;
+///
+/// assert_ne!(Event::Idle, Event::Halted);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Event {
+    /// Nothing queued; nothing sent.
+    Idle,
+    /// Backing off; nothing sent before `until_ms`.
+    Waiting {
+        /// When the next try is due.
+        until_ms: u64,
+    },
+    /// Halted after 401, 403, 404 or another answer that needs a change of
+    /// configuration; the points are kept. Nothing is sent until
+    /// [`Writer::resume`](crate::Writer::resume) or
+    /// [`Writer::set_target`](crate::Writer::set_target).
+    Halted,
+    /// The server stored the batch.
+    Delivered {
+        /// Points sent.
+        lines: usize,
+    },
+    /// The server stored part of the batch and rejected the rest; the
+    /// batch is removed.
+    PartiallyDelivered {
+        /// Points stored.
+        written: usize,
+        /// Points rejected.
+        rejected: usize,
+        /// Which lines of the batch (1-based), as far as the server said.
+        lines: RejectedLines,
+    },
+    /// The server rejected the whole batch as bad data; it is dropped.
+    Rejected {
+        /// Points dropped.
+        lines: usize,
+    },
+    /// 413: the batch is split; the halves go next.
+    Split {
+        /// Points in the batch that was too large.
+        lines: usize,
+    },
+    /// A single line is too large for the server or the target; dropped.
+    TooLarge {
+        /// Points dropped (1).
+        lines: usize,
+    },
+    /// The try failed (429, 503, 5xx, transport); everything is kept.
+    Retrying {
+        /// When the next try is due.
+        until_ms: u64,
+    },
+    /// The retry policy gave up on the batch: dropped.
+    GaveUp {
+        /// Points dropped.
+        lines: usize,
+    },
+    /// The request was refused for its configuration (401, 403, 404, ...)
+    /// and the setting is [`OnMisconfigured::Drop`]: the batch is dropped.
+    Misconfigured {
+        /// Points dropped.
+        lines: usize,
+    },
+}
+
+/// What the machine does with a batch whose request was refused for its
+/// configuration (401, 403, 404, a 400 about the query, an unexpected
+/// status, [`Completion::Misconfigured`]).
+///
+/// ```
+/// assert_eq!(linewire::OnMisconfigured::default(), linewire::OnMisconfigured::Halt);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum OnMisconfigured {
+    /// Keep every point and send nothing until resumed: a device keeps
+    /// its data until the token or bucket is fixed.
+    #[default]
+    Halt,
+    /// Drop the batch (counted in [`Stats::misconfigured`]) and go on, as
+    /// the Go and Python clients do: a daemon cannot fill its memory
+    /// behind a revoked token.
+    Drop,
+}
+
+/// What the driver does now, from [`Delivery::next`].
+///
+/// ```
+/// let mut m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+/// assert_eq!(m.next(0), linewire::Next::Idle);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Next<'q> {
+    /// Nothing is queued.
+    Idle,
+    /// Halted ([`OnMisconfigured::Halt`]): nothing goes out until
+    /// [`Delivery::resume`].
+    Halted,
+    /// Backing off: come back at `until_ms`.
+    Wait {
+        /// When the next try is due.
+        until_ms: u64,
+    },
+    /// A single line longer than the body limit was at the front: it was
+    /// dropped and counted in [`Stats::too_large`]. Call again.
+    Discarded {
+        /// Points dropped (1).
+        lines: usize,
+    },
+    /// Send these lines, then report with [`Delivery::complete`].
+    Send {
+        /// The lines of the batch, each ending in `\n`.
+        body: &'q [u8],
+        /// The precision of their timestamps.
+        precision: Precision,
+        /// How many lines.
+        lines: usize,
+        /// The sequence number of the first line (lines ever removed from
+        /// the queue's front before it): with `lines`, identifies the batch
+        /// (to reuse a body compressed ahead from [`Delivery::upcoming`]).
+        first: u64,
+    },
+}
+
+/// What the driver saw of a request, for [`Delivery::complete`].
+///
+/// ```
+/// use linewire::{Completion, LastError};
+///
+/// let c = Completion::Failed { error: LastError::Connect, received: false, reused: false };
+/// assert_ne!(c, Completion::answered(204, linewire::http::Outcome::Written, ""));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Completion<'a> {
+    /// A status line was read: the status decides.
+    Answered {
+        /// The status code.
+        status: u16,
+        /// What it means ([`Outcome::classify`]).
+        outcome: Outcome,
+        /// The server's error message (empty when none); its start is kept
+        /// in [`Stats::last_message`].
+        message: &'a str,
+        /// The Unix time in seconds, when the driver has a wall clock: it
+        /// resolves a `Retry-After` given as a date.
+        unix_now: Option<u32>,
+    },
+    /// Connecting failed, or the exchange failed before a status line.
+    Failed {
+        /// What failed.
+        error: LastError,
+        /// Whether any byte of a response arrived.
+        received: bool,
+        /// Whether the request went on a connection an earlier exchange
+        /// left open.
+        reused: bool,
+    },
+    /// The request cannot be made as configured (a certificate that does
+    /// not verify, a body over a configured limit): every try would fail
+    /// the same way, so it is handled as a 401 is
+    /// ([`OnMisconfigured`]).
+    Misconfigured {
+        /// What failed.
+        error: LastError,
+    },
+}
+
+impl<'a> Completion<'a> {
+    /// An answer with this status, outcome and message, without a wall
+    /// clock.
+    ///
+    /// ```
+    /// let c = linewire::Completion::answered(204, linewire::http::Outcome::Written, "");
+    /// assert!(matches!(c, linewire::Completion::Answered { status: 204, .. }));
+    /// ```
+    pub const fn answered(status: u16, outcome: Outcome, message: &'a str) -> Self {
+        Self::Answered {
+            status,
+            outcome,
+            message,
+            unix_now: None,
+        }
+    }
+
+    /// The answer a [`Reply`] carries (its message, else its detail).
+    ///
+    /// ```
+    /// use linewire::http::{read_response, ReadLimits, Reply};
+    ///
+    /// let mut wire: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
+    /// let mut buf = [0u8; 128];
+    /// let reply = Reply::from(read_response(&mut wire, &mut buf, ReadLimits::default())?);
+    /// assert!(matches!(linewire::Completion::from_reply(&reply), linewire::Completion::Answered { status: 204, .. }));
+    /// # Ok::<(), linewire::http::ReadError>(())
+    /// ```
+    pub fn from_reply(reply: &Reply<'a>) -> Self {
+        let message = reply.error.message.or(reply.error.detail).unwrap_or("");
+        Self::answered(reply.status, reply.outcome, message)
+    }
+}
+
+/// The delivery machine: a queue of points and the decisions about them,
+/// with no I/O and no clock.
+///
+/// `S` is the queue's storage ([`Queue`](crate::Queue),
+/// [`BorrowedQueue`](crate::BorrowedQueue), `BoxedQueue`); `R` the jitter
+/// source.
+///
+/// ```
+/// use linewire::{BorrowedQueue, Delivery, Precision, RetryPolicy, OnMisconfigured};
+///
+/// let mut ring = [0u8; 512];
+/// let mut m = Delivery::new(BorrowedQueue::with_precision(&mut ring, Precision::Seconds), RetryPolicy::new(), || 7u32);
+/// m.set_on_misconfigured(OnMisconfigured::Drop);
+/// assert_eq!(m.next_wakeup(0), None);
+/// ```
+////// [`Next`], [`Completion`], [`Event`], [`Stats`], [`LastError`].
+///
+/// One engine decides what happens to queued points: when a batch goes
+/// out, how large it is, and what an answer (or a failure) means for it.
+/// It owns the [`QueueInner`] (any storage) and the retry state
+/// ([`Backoff`]); it never reads a clock (time is the `now_ms` argument),
+/// does no I/O, never allocates and never panics. Drivers are thin: they
+/// ask [`Delivery::next`] what to do, carry the request, and tell
+/// [`Delivery::complete`] what they saw.
+///
+/// ```
+/// use linewire::http::Outcome;
+/// use linewire::{Batch, Completion, Delivery, Event, Next, Precision, Queue, RetryPolicy};
+///
+/// let mut machine = Delivery::new(Queue::<1024>::with_precision(Precision::Seconds), RetryPolicy::new(), || 0u32);
+/// let mut point = Batch::<64>::with_precision(Precision::Seconds);
+/// point.point("m")?.field("v", 1i64)?.timestamp(1)?;
+/// machine.push(&point)?;
+///
+/// let Next::Send { body, lines, .. } = machine.next(0) else { unreachable!() };
+/// assert_eq!((body, lines), (&b"m v=1i 1\n"[..], 1));
+/// // ... the driver sends `body`, reads the answer: 503 ...
+/// let answer = Completion::answered(503, Outcome::Unavailable { retry_after: None }, "");
+/// assert_eq!(machine.complete(0, answer), Event::Retrying { until_ms: 5_000 });
+/// assert_eq!(machine.next(1_000), Next::Wait { until_ms: 5_000 });
+/// let Next::Send { .. } = machine.next(5_000) else { unreachable!() };
+/// assert_eq!(machine.complete(5_000, Completion::answered(204, Outcome::Written, "")), Event::Delivered { lines: 1 });
+/// assert_eq!(machine.next(5_000), Next::Idle);
+/// assert_eq!(machine.stats().sent, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # What an answer does
+///
+/// | what the driver saw | what the machine does |
+/// |---|---|
+/// | 2xx | removes the batch ([`Event::Delivered`]) |
+/// | 413 | halves the batch (a `maxLength` also becomes the byte limit); a single line is dropped ([`Event::TooLarge`]) |
+/// | 400 partial write, 422 | removes the batch; good lines count as sent, rejected ones as rejected ([`Event::PartiallyDelivered`]) |
+/// | other 400 | drops the batch as rejected ([`Event::Rejected`]) |
+/// | 401, 403, 404, a 400 about the query, other statuses; [`Completion::Misconfigured`] | [`OnMisconfigured::Halt`] (the default): keeps everything and halts until [`Delivery::resume`] ([`Event::Halted`]); [`OnMisconfigured::Drop`]: drops the batch, counted in [`Stats::misconfigured`] ([`Event::Misconfigured`]), and goes on |
+/// | 429, 503 | waits `Retry-After` (capped) or the backoff ([`Event::Retrying`]) |
+/// | 408, 5xx, a failure before any answer | waits the backoff |
+/// | a transport failure on a reused connection before any response byte | due again at once, once ([`Stats::stale_retries`]) |
+///
+/// When the [`RetryPolicy`] gives up, the batch is dropped ([`Event::GaveUp`]).
+///
+/// # Accounting
+///
+/// Every accepted point ends in exactly one counter, or is still queued
+/// (in flight counts as queued):
+/// `accepted = sent + rejected + gave_up + too_large + misconfigured +
+/// unsent_at_close + dropped_overflow + queued` ([`Stats::settled`]).
+///
+/// # Drivers
+///
+/// - [`Writer::poll`](crate::Writer::poll) (the core, over an
+///   `embedded-io` stream): `next`, then [`write_payload`](crate::http::write_payload)
+///   with the body, then `complete` with [`Completion::from_reply`] or
+///   [`Completion::Failed`]. It keeps one bit of its own: whether the
+///   previous exchange left the connection open (`reused`).
+/// - An async driver (not written yet: it needs an async write
+///   transaction in `http`) is the same loop over `embedded-io-async`.
+/// - `linewire-std`'s `BackgroundWriter` (converted next): a worker thread
+///   owns the machine behind its mutex (a `BoxedQueue`
+///   sized from its capacity; the queue is bounded in bytes, so its
+///   `capacity_lines` becomes a byte capacity or an estimate from it, [`Overflow::Block`](crate::Overflow::Block) /
+///   `DropOldest` / `Refuse` for its `Backpressure`, and
+///   [`OnMisconfigured::Drop`] as today). Its batching rule (`batch_lines`
+///   queued, the oldest waited `flush_interval`, a flush) decides when it
+///   calls `next`; it copies (or gzips) the body under the lock, sends it
+///   through ureq without the lock, and calls `complete` with the outcome
+///   of the `ServerError` and `unix_now` for a `Retry-After` date (or
+///   [`Completion::Failed`] for a transport error, as
+///   `LastError::Write(WriteError::Transport(..))` so that the stale
+///   connection rule can apply, [`Completion::Misconfigured`]
+///   for TLS and configuration errors). Pushes from other threads go on
+///   meanwhile: the lines in flight stay queued until `complete`; if
+///   `DropOldest` evicts some of them, they count as dropped and the
+///   answer applies only to the rest (a line is never counted sent
+///   unless the server stored it). To compress ahead (pipelining),
+///   [`Delivery::upcoming`] gives the batch that follows the one in
+///   flight; `next` then gives it with the same `first` and `lines` when
+///   nothing changed (a 2xx), so the compressed body can be used. A 413
+///   splits by the machine's rule (halves, in order), partial writes
+///   arrive as [`Event::PartiallyDelivered`] with the rejected line numbers
+///   of the batch (its `first` maps them to the caller's lines), a close
+///   timeout is [`Delivery::abandon`] ([`Stats::unsent_at_close`]), and
+///   [`Event::GaveUp`] after the driver's last completion says what kept
+///   failing. Its stats are these `Stats` (its `pending` is `queued`, its
+///   `dropped` is `dropped_overflow`, `failed` the five counters by why).
+#[derive(Debug)]
+pub struct Delivery<S: Storage, R: Random = crate::retry::XorShift32> {
+    queue: QueueInner<S>,
+    backoff: Backoff,
+    random: R,
+    max_lines: usize,
+    /// The largest batch in bytes (the caller's setting, lowered by a
+    /// server's `maxLength`).
+    max_bytes: usize,
+    /// The target's body limit: a batch never exceeds it.
+    body_limit: usize,
+    /// Line cap while the halves of a too-large batch go out (0: none).
+    split_lines: usize,
+    /// Lines still to go under `split_lines`.
+    split_left: usize,
+    /// Lines of the request in flight (handed out by `next`, not yet
+    /// completed) still at the queue's front.
+    in_flight: usize,
+    sending: bool,
+    halted: bool,
+    on_misconfigured: OnMisconfigured,
+    counts: Counts,
+}
+
+/// The counters the machine keeps itself (the queue keeps the rest).
+#[derive(Debug, Clone)]
+struct Counts {
+    sent: u64,
+    rejected: u64,
+    gave_up: u64,
+    too_large: u64,
+    misconfigured: u64,
+    unsent_at_close: u64,
+    requests: u64,
+    retries: u64,
+    stale_retries: u64,
+    last_status: Option<u16>,
+    last_error: Option<LastError>,
+    last_message: heapless::String<LAST_MESSAGE_LEN>,
+}
+
+impl<S: Storage, R: Random> Delivery<S, R> {
+    /// A machine over `queue` (its precision and overflow policy are the
+    /// machine's), retrying under `policy` with jitter from `random`;
+    /// batches of at most [`DEFAULT_MAX_LINES`] lines, halting on
+    /// 401/403/404.
+    ///
+    /// ```
+    /// const M: linewire::Delivery<[u8; 256], linewire::XorShift32> = linewire::Delivery::new(
+    ///     linewire::Queue::new(), linewire::RetryPolicy::new(), linewire::XorShift32::new(1));
+    /// assert_eq!(M.max_lines(), linewire::DEFAULT_MAX_LINES);
+    /// ```
+    pub const fn new(queue: QueueInner<S>, policy: RetryPolicy, random: R) -> Self {
+        Self {
+            queue,
+            backoff: Backoff::new(policy),
+            random,
+            max_lines: DEFAULT_MAX_LINES,
+            max_bytes: usize::MAX,
+            body_limit: usize::MAX,
+            split_lines: 0,
+            split_left: 0,
+            in_flight: 0,
+            sending: false,
+            halted: false,
+            on_misconfigured: OnMisconfigured::Halt,
+            counts: Counts {
+                sent: 0,
+                rejected: 0,
+                gave_up: 0,
+                too_large: 0,
+                misconfigured: 0,
+                unsent_at_close: 0,
+                requests: 0,
+                retries: 0,
+                stale_retries: 0,
+                last_status: None,
+                last_error: None,
+                last_message: heapless::String::new(),
+            },
+        }
+    }
+
+    /// The queue (read-only: points go in through [`push`](Self::push)).
+    ///
+    /// ```
+    /// # let m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// assert!(m.queue().is_empty());
+    /// ```
+    pub const fn queue(&self) -> &QueueInner<S> {
+        &self.queue
+    }
+
+    /// Sets the queue's overflow policy.
+    ///
+    /// ```
+    /// # let mut m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// m.set_overflow(linewire::Overflow::Block);
+    /// assert_eq!(m.queue().overflow_policy(), linewire::Overflow::Block);
+    /// ```
+    pub fn set_overflow(&mut self, overflow: crate::Overflow) {
+        self.queue.set_overflow(overflow);
+    }
+
+    /// The largest batch in lines.
+    ///
+    /// ```
+    /// # let m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// assert_eq!(m.max_lines(), 1000);
+    /// ```
+    pub const fn max_lines(&self) -> usize {
+        self.max_lines
+    }
+
+    /// Sets the largest batch in lines (at least 1).
+    ///
+    /// ```
+    /// # let mut m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// m.set_max_lines(0);
+    /// assert_eq!(m.max_lines(), 1);
+    /// ```
+    pub fn set_max_lines(&mut self, lines: usize) {
+        self.max_lines = lines.max(1);
+    }
+
+    /// Sets the largest batch in bytes (at least 1); lines longer than
+    /// this are refused by [`push`](Self::push).
+    ///
+    /// ```
+    /// # let mut m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// m.set_max_bytes(32);
+    /// ```
+    pub fn set_max_bytes(&mut self, bytes: usize) {
+        self.max_bytes = bytes.max(1);
+    }
+
+    /// Sets the target's body limit (at least 1): no batch is larger, and
+    /// a single queued line over it is dropped ([`Next::Discarded`]).
+    ///
+    /// ```
+    /// # let mut m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// m.set_body_limit(linewire::http::DEFAULT_MAX_BODY);
+    /// ```
+    pub fn set_body_limit(&mut self, bytes: usize) {
+        self.body_limit = bytes.max(1);
+    }
+
+    /// Sets what a request refused for its configuration does.
+    ///
+    /// ```
+    /// # let mut m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// m.set_on_misconfigured(linewire::OnMisconfigured::Drop);
+    /// assert_eq!(m.on_misconfigured(), linewire::OnMisconfigured::Drop);
+    /// ```
+    pub fn set_on_misconfigured(&mut self, on: OnMisconfigured) {
+        self.on_misconfigured = on;
+    }
+
+    /// What a request refused for its configuration does.
+    ///
+    /// ```
+    /// # let m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// assert_eq!(m.on_misconfigured(), linewire::OnMisconfigured::Halt);
+    /// ```
+    pub const fn on_misconfigured(&self) -> OnMisconfigured {
+        self.on_misconfigured
+    }
+
+    /// Whether the machine is halted ([`OnMisconfigured::Halt`]).
+    ///
+    /// ```
+    /// # let m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// assert!(!m.is_halted());
+    /// ```
+    pub const fn is_halted(&self) -> bool {
+        self.halted
+    }
+
+    /// Sends again after a halt, at once.
+    ///
+    /// ```
+    /// # let mut m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// m.resume();
+    /// assert!(!m.is_halted());
+    /// ```
+    pub fn resume(&mut self) {
+        self.halted = false;
+        self.backoff.succeeded();
+    }
+
+    /// Lines of the request in flight (0 when none).
+    ///
+    /// ```
+    /// # let m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// assert_eq!(m.in_flight(), 0);
+    /// ```
+    pub const fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// The counters and the last error.
+    ///
+    /// ```
+    /// # let m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// assert_eq!(m.stats().settled(), m.stats().accepted);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let c = &self.counts;
+        Stats {
+            queued: self.queue.len(),
+            accepted: self.queue.pushed(),
+            sent: c.sent,
+            dropped_overflow: self.queue.dropped(),
+            refused: self.queue.refused(),
+            rejected: c.rejected,
+            gave_up: c.gave_up,
+            too_large: c.too_large,
+            misconfigured: c.misconfigured,
+            unsent_at_close: c.unsent_at_close,
+            requests: c.requests,
+            retries: c.retries,
+            stale_retries: c.stale_retries,
+            last_status: c.last_status,
+            last_error: c.last_error,
+            last_message: c.last_message.clone(),
+        }
+    }
+
+    /// Queues every line of `batch` (inline or borrowed). Returns how many
+    /// old lines were evicted to make room.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::push`](crate::Queue::push); also
+    /// [`QueueError::TooLarge`] for a line longer than the largest batch.
+    ///
+    /// ```
+    /// use linewire::{BorrowedBatch, Delivery, Queue, RetryPolicy};
+    ///
+    /// let mut m = Delivery::new(Queue::<64>::new(), RetryPolicy::new(), || 0u32);
+    /// let mut buf = [0u8; 32];
+    /// let mut b = BorrowedBatch::new(&mut buf);
+    /// b.point("m")?.field("v", 1i64)?.finish()?;
+    /// assert_eq!(m.push(&b)?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push<B: Storage>(&mut self, batch: &BatchInner<B>) -> Result<usize, QueueError> {
+        let evicted = self.queue.push_with_limit(batch, self.batch_bytes())?;
+        // Eviction takes the front: lines in flight first. They count as
+        // dropped; the answer applies to the rest.
+        self.in_flight = self.in_flight.saturating_sub(evicted);
+        Ok(evicted)
+    }
+
+    /// When the machine wants [`next`](Self::next) called: `now_ms` (or
+    /// earlier) when points are queued and no backoff runs, the end of the
+    /// backoff, or `None` when the queue is empty or the machine halted.
+    ///
+    /// ```
+    /// # let m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// assert_eq!(m.next_wakeup(5), None);
+    /// ```
+    pub fn next_wakeup(&self, now_ms: u64) -> Option<u64> {
+        if self.halted || self.queue.is_empty() {
+            return None;
+        }
+        Some(self.backoff.next_try().map_or(now_ms, |t| t.max(now_ms)))
+    }
+
+    /// What to do at `now_ms`: nothing ([`Next::Idle`], [`Next::Halted`]),
+    /// wait ([`Next::Wait`]), or send a batch ([`Next::Send`]), which is
+    /// then in flight until [`complete`](Self::complete). Asking again
+    /// before completing hands out the front batch again (the earlier try
+    /// is forgotten).
+    ///
+    /// ```
+    /// # let mut m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// assert_eq!(m.next(0), linewire::Next::Idle);
+    /// ```
+    pub fn next(&mut self, now_ms: u64) -> Next<'_> {
+        self.sending = false;
+        self.in_flight = 0;
+        if self.halted {
+            return Next::Halted;
+        }
+        if self.queue.is_empty() {
+            return Next::Idle;
+        }
+        if !self.backoff.ready(now_ms) {
+            let until_ms = self.backoff.next_try().unwrap_or(now_ms);
+            return Next::Wait { until_ms };
+        }
+        let (bytes, lines) = (self.batch_bytes(), self.batch_lines());
+        let len = self.queue.front(bytes, lines).bytes().len();
+        if len > self.body_limit {
+            // Only a single line can exceed it (batches are capped below).
+            let lines = self.queue.pop_front(1);
+            self.counts.too_large = self.counts.too_large.saturating_add(lines as u64);
+            self.split_done(lines);
+            return Next::Discarded { lines };
+        }
+        self.counts.requests = self.counts.requests.saturating_add(1);
+        let front = self.queue.front(bytes, lines);
+        self.in_flight = front.lines();
+        self.sending = true;
+        Next::Send {
+            body: front.bytes(),
+            precision: self.queue.precision(),
+            lines: front.lines(),
+            first: self.queue.front_seq(),
+        }
+    }
+
+    /// The batch that [`next`](Self::next) will hand out after the one in
+    /// flight, if that one is delivered and nothing else changes: a
+    /// driver can compress it while the request is in flight. [`Next::Idle`]
+    /// when there is none (or nothing is in flight).
+    ///
+    /// ```
+    /// # let m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// assert_eq!(m.upcoming(), linewire::Next::Idle);
+    /// ```
+    pub fn upcoming(&self) -> Next<'_> {
+        if !self.sending || self.in_flight == 0 {
+            return Next::Idle;
+        }
+        let front = self
+            .queue
+            .front_after(self.in_flight, self.batch_bytes(), self.max_lines);
+        if front.is_empty() || front.bytes().len() > self.body_limit {
+            return Next::Idle;
+        }
+        Next::Send {
+            body: front.bytes(),
+            precision: self.queue.precision(),
+            lines: front.lines(),
+            first: self.queue.front_seq().saturating_add(self.in_flight as u64),
+        }
+    }
+
+    /// Acts on what the driver saw of the request [`next`](Self::next)
+    /// handed out, at `now_ms`. [`Event::Idle`] when none is in flight.
+    ///
+    /// ```
+    /// use linewire::{Batch, Completion, Delivery, Event, LastError, Queue, RetryPolicy};
+    ///
+    /// let mut m = Delivery::new(Queue::<64>::new(), RetryPolicy::new(), || 0u32);
+    /// let mut b = Batch::<32>::new();
+    /// b.point("m")?.field("v", 1i64)?.finish()?;
+    /// m.push(&b)?;
+    /// m.next(0);
+    /// let failed = Completion::Failed { error: LastError::Connect, received: false, reused: false };
+    /// assert_eq!(m.complete(0, failed), Event::Retrying { until_ms: 5_000 });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn complete(&mut self, now_ms: u64, done: Completion<'_>) -> Event {
+        if !core::mem::replace(&mut self.sending, false) {
+            return Event::Idle;
+        }
+        let lines = core::mem::take(&mut self.in_flight);
+        let (status, outcome, message, unix_now) = match done {
+            Completion::Answered {
+                status,
+                outcome,
+                message,
+                unix_now,
+            } => (status, outcome, message, unix_now),
+            Completion::Failed {
+                error,
+                received,
+                reused,
+            } => {
+                if reused
+                    && !received
+                    && matches!(error, LastError::Write(WriteError::Transport(_)))
+                {
+                    // The server closed the idle connection: once, at once.
+                    self.counts.stale_retries = self.counts.stale_retries.saturating_add(1);
+                    return Event::Retrying { until_ms: now_ms };
+                }
+                self.counts.last_error = Some(error);
+                self.counts.last_message.clear();
+                return self.failed(now_ms, None, lines);
+            }
+            Completion::Misconfigured { error } => {
+                self.counts.last_error = Some(error);
+                self.counts.last_message.clear();
+                return self.misconfigured(lines);
+            }
+        };
+        self.counts.last_status = Some(status);
+        let action = outcome.action();
+        if action != Action::Done {
+            self.counts.last_error = Some(LastError::Status(status));
+            set_message(&mut self.counts.last_message, message);
+        }
+        match action {
+            Action::Done => {
+                self.remove(lines);
+                self.counts.sent = self.counts.sent.saturating_add(lines as u64);
+                Event::Delivered { lines }
+            }
+            Action::Drop => {
+                self.remove(lines);
+                if let Outcome::PartiallyWritten(p) = outcome {
+                    let named = usize::try_from(p.rejected.count()).unwrap_or(usize::MAX);
+                    let dropped = p
+                        .dropped
+                        .map_or(0, |d| usize::try_from(d).unwrap_or(usize::MAX));
+                    // A partial write rejected at least one line.
+                    let rejected = named.max(dropped).max(1).min(lines);
+                    let written = lines - rejected;
+                    self.counts.rejected = self.counts.rejected.saturating_add(rejected as u64);
+                    self.counts.sent = self.counts.sent.saturating_add(written as u64);
+                    Event::PartiallyDelivered {
+                        written,
+                        rejected,
+                        lines: p.rejected,
+                    }
+                } else {
+                    self.counts.rejected = self.counts.rejected.saturating_add(lines as u64);
+                    Event::Rejected { lines }
+                }
+            }
+            Action::Split => {
+                if let Outcome::TooLarge {
+                    max_length: Some(max),
+                } = outcome
+                {
+                    let max = usize::try_from(max).unwrap_or(usize::MAX);
+                    self.max_bytes = self.max_bytes.min(max).max(1);
+                }
+                if lines <= 1 {
+                    self.remove(lines);
+                    self.counts.too_large = self.counts.too_large.saturating_add(lines as u64);
+                    Event::TooLarge { lines }
+                } else {
+                    self.split_lines = lines.div_ceil(2);
+                    self.split_left = self.split_left.max(lines);
+                    Event::Split { lines }
+                }
+            }
+            Action::Stop => self.misconfigured(lines),
+            _ => {
+                let secs = outcome
+                    .retry_after()
+                    .and_then(|r| r.delay_secs(unix_now))
+                    .map(u64::from);
+                self.failed(now_ms, secs, lines)
+            }
+        }
+    }
+
+    /// Drops every queued line (counted in [`Stats::unsent_at_close`]):
+    /// the driver is closing and will not send them. Returns how many.
+    ///
+    /// ```
+    /// # let mut m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// assert_eq!(m.abandon(), 0);
+    /// ```
+    pub fn abandon(&mut self) -> usize {
+        let n = self.queue.pop_front(self.queue.len());
+        self.counts.unsent_at_close = self.counts.unsent_at_close.saturating_add(n as u64);
+        self.sending = false;
+        self.in_flight = 0;
+        self.split_done(n);
+        self.backoff.succeeded();
+        n
+    }
+
+    fn misconfigured(&mut self, lines: usize) -> Event {
+        match self.on_misconfigured {
+            OnMisconfigured::Drop => {
+                self.remove(lines);
+                self.counts.misconfigured = self.counts.misconfigured.saturating_add(lines as u64);
+                Event::Misconfigured { lines }
+            }
+            OnMisconfigured::Halt => {
+                self.halted = true;
+                Event::Halted
+            }
+        }
+    }
+
+    fn batch_lines(&self) -> usize {
+        if self.split_left > 0 && self.split_lines > 0 {
+            self.split_lines.min(self.max_lines)
+        } else {
+            self.max_lines
+        }
+    }
+
+    fn batch_bytes(&self) -> usize {
+        self.max_bytes.min(self.body_limit)
+    }
+
+    /// Removes a batch that is done with (stored or dropped).
+    fn remove(&mut self, lines: usize) {
+        self.queue.pop_front(lines);
+        self.backoff.succeeded();
+        self.split_done(lines);
+    }
+
+    fn split_done(&mut self, lines: usize) {
+        self.split_left = self.split_left.saturating_sub(lines);
+        if self.split_left == 0 {
+            self.split_lines = 0;
+        }
+    }
+
+    /// A failed try of the `lines` at the front: back off, or give up.
+    fn failed(&mut self, now_ms: u64, retry_after_secs: Option<u64>, lines: usize) -> Event {
+        match self
+            .backoff
+            .failed(now_ms, retry_after_secs, &mut self.random)
+        {
+            Retry::At(until_ms) => {
+                self.counts.retries = self.counts.retries.saturating_add(1);
+                Event::Retrying { until_ms }
+            }
+            _ => {
+                self.queue.pop_front(lines);
+                self.split_done(lines);
+                self.counts.gave_up = self.counts.gave_up.saturating_add(lines as u64);
+                Event::GaveUp { lines }
+            }
+        }
+    }
+}
+
+/// Copies as much of `message` as fits, cut at a character boundary.
+fn set_message(out: &mut heapless::String<LAST_MESSAGE_LEN>, message: &str) {
+    out.clear();
+    let mut end = message.len().min(LAST_MESSAGE_LEN);
+    while end > 0 && !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    let _ = out.push_str(message.get(..end).unwrap_or(""));
+}
