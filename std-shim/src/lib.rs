@@ -48,6 +48,7 @@ pub mod client;
 mod deliver;
 pub mod gzip;
 pub mod server_text;
+mod time;
 pub mod writer;
 
 /// Internals of the `linewire` command-line tool (synchronous delivery of
@@ -64,4 +65,5 @@ pub use writer::{
 };
 
 pub use linewire;
+pub use time::now;
 pub use linewire::{Batch, DefaultTags, Precision};
