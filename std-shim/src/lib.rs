@@ -65,5 +65,5 @@ pub use writer::{
 };
 
 pub use linewire;
-pub use time::now;
 pub use linewire::{Batch, DefaultTags, Precision};
+pub use time::now;

@@ -77,7 +77,10 @@ mod tests {
     fn saturates_at_what_influxdb_stores() {
         let far = UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
         assert_eq!(at(far, Precision::Nanoseconds), MAX_TIMESTAMP_NS);
-        assert_eq!(at(far, Precision::Seconds), MAX_TIMESTAMP_NS / 1_000_000_000);
+        assert_eq!(
+            at(far, Precision::Seconds),
+            MAX_TIMESTAMP_NS / 1_000_000_000
+        );
         let Some(long_ago) = UNIX_EPOCH.checked_sub(Duration::from_secs(1 << 40)) else {
             return; // the platform's SystemTime cannot go that far back
         };
