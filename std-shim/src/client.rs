@@ -197,7 +197,9 @@ impl fmt::Debug for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let show = |s: &Option<String>| s.as_deref().map(|t| self.shown(t));
         f.debug_struct("ServerError")
-            .field("outcome", &self.outcome)
+            // A sentence: the derived `Debug` of the outcome lists every
+            // slot of the core's fixed array of rejected lines.
+            .field("outcome", &format_args!("{}", self.outcome))
             .field("status", &self.status)
             .field("code", &show(&self.code))
             .field("message", &show(&self.message))
