@@ -57,15 +57,35 @@ fn every_outcome_is_a_sentence() {
         v3.to_string(),
         "the server stored some lines and rejected lines 2 and 5"
     );
+    // More rejected lines than the core keeps: the count, and the first ones.
+    let many: Vec<String> = (1..=12)
+        .map(|n| format!(r#"{{"original_line":"bad","line_number":{n},"error_message":"x"}}"#))
+        .collect();
+    let many = outcome_of(
+        400,
+        &format!(
+            r#"{{"error":"partial write of line protocol occurred","data":[{}]}}"#,
+            many.join(",")
+        ),
+    );
+    assert_eq!(
+        many.to_string(),
+        "the server stored some lines and rejected 12 lines, among them 1, 2, 3, 4, 5, 6, 7 and 8"
+    );
     let v1 = outcome_of(
         400,
         r#"{"error":"partial write: unable to parse 'bad': missing fields dropped=3"}"#,
     );
     assert!(matches!(v1, Outcome::PartiallyWritten(_)), "{v1:?}");
+    assert_eq!(
+        v1.to_string(),
+        "the server stored some lines and rejected 3 lines"
+    );
     let all = [
         Outcome::Written,
         partial,
         v3,
+        many,
         v1,
         Outcome::Rejected,
         Outcome::InvalidRequest,
