@@ -13,10 +13,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use linewire::{Batch, DefaultTags, Precision, RetryPolicy};
 use linewire_std::{BackgroundWriter, Backpressure, Client, Stats};
+use linewire_std::{Batch, DefaultTags, Precision, RetryPolicy};
 
 /// Command-line options.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,7 +195,7 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<Stats, Box<dyn std::e
 
 /// One sample of every source, as points at millisecond precision.
 pub fn sample(tags: &DefaultTags<128>) -> Result<Batch<2048>, Box<dyn std::error::Error>> {
-    let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
+    let now = linewire_std::now(Precision::Milliseconds);
     let mut batch = Batch::<2048>::with_precision(Precision::Milliseconds);
 
     if let Some(celsius) = cpu_temperature() {

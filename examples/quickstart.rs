@@ -11,7 +11,7 @@
 
 use std::io::Write;
 
-use linewire::{Batch, DefaultTags, Precision};
+use linewire_std::{Batch, DefaultTags, Precision};
 use linewire_std::{Client, Error};
 
 #[allow(dead_code)] // the quickstart test includes this file as a module
@@ -50,10 +50,7 @@ pub fn run(
     device.add("host", "quickstart")?.add("site", "lab")?;
 
     // Five points at one-second precision, formatted into a fixed batch.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let now = i64::try_from(now)?;
+    let now = linewire_std::now(Precision::Seconds);
     let mut batch = Batch::<2048>::with_precision(Precision::Seconds);
     for (i, room) in ["kitchen", "hall", "loft", "cellar", "porch"]
         .iter()

@@ -1,10 +1,11 @@
 //! `linewire`: write line protocol files to InfluxDB.
 //!
 //! ```sh
-//! linewire write metrics.lp --url http://localhost:8086 --bucket b --token T
-//! linewire write -f a.lp -f b.lp.gz --url ... --bucket b --errors-file rejected.lp
-//! linewire write 'm,host=a v=1 1700000000' --url ... --bucket b --precision s
-//! zcat big.lp.gz | INFLUX_TOKEN=T linewire write --url ... --bucket b --rate-limit 1MB/s
+//! linewire write metrics.lp --host http://localhost:8086 -b b -t T
+//! linewire write -f a.lp -f b.lp.gz --host ... -b b --errors-file rejected.lp
+//! linewire write 'm,host=a v=1 1700000000' --host ... -b b -p s
+//! zcat big.lp.gz | INFLUX_TOKEN=T linewire write --host ... -b b --rate-limit 1MB/s
+//! linewire write metrics.lp -c cloud -b b   # the influx CLI's config "cloud"
 //! linewire write metrics.lp --dry-run
 //! ```
 //!
@@ -36,6 +37,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use linewire_std::linewire::Precision;
 
 mod check;
+mod config;
 mod errors_file;
 mod input;
 mod logging;
@@ -127,20 +129,32 @@ pub(crate) struct WriteArgs {
     /// budget is still sent whole, and the next one waits longer.
     #[arg(long, value_name = "RATE", value_parser = rate::parse_rate)]
     rate_limit: Option<rate::Rate>,
-    /// Server URL, e.g. http://localhost:8086.
-    #[arg(long, env = "INFLUX_URL", required_unless_present = "dry_run")]
+    /// InfluxDB URL, e.g. http://localhost:8086 (`--url` and INFLUX_URL
+    /// also work); else the influx CLI config's `url`.
+    #[arg(
+        long = "host",
+        visible_alias = "url",
+        env = "INFLUX_HOST",
+        value_name = "URL"
+    )]
     url: Option<String>,
-    /// Bucket to write to.
-    #[arg(long, env = "INFLUX_BUCKET", required_unless_present = "dry_run")]
+    /// Bucket name (INFLUX_BUCKET also works).
+    #[arg(short = 'b', long, env = "INFLUX_BUCKET_NAME")]
     bucket: Option<String>,
-    /// Organization.
-    #[arg(long, env = "INFLUX_ORG")]
+    /// Organization name; else the influx CLI config's `org`.
+    #[arg(short = 'o', long, env = "INFLUX_ORG")]
     org: Option<String>,
-    /// API token (or INFLUX_TOKEN).
-    #[arg(long, env = "INFLUX_TOKEN", hide_env_values = true)]
+    /// API token; else the influx CLI config's `token`.
+    #[arg(short = 't', long, env = "INFLUX_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Timestamp precision of the file.
-    #[arg(long, value_enum, default_value = "ns")]
+    #[arg(
+        short = 'p',
+        long,
+        value_enum,
+        env = "INFLUX_PRECISION",
+        default_value = "ns"
+    )]
     precision: PrecisionArg,
     /// gzip request bodies (the default; `--compression gzip`).
     #[arg(long, overrides_with = "no_gzip")]
@@ -186,6 +200,21 @@ pub(crate) struct WriteArgs {
     /// repeatable).
     #[arg(long, value_name = "NAME: VALUE")]
     header: Vec<String>,
+    /// Bucket ID, instead of its name (sent as the bucket, as `influx
+    /// write` does).
+    #[arg(long, env = "INFLUX_BUCKET_ID", value_name = "ID")]
+    bucket_id: Option<String>,
+    /// Organization ID, instead of its name (sent as the org, as `influx
+    /// write` does).
+    #[arg(long, env = "INFLUX_ORG_ID", value_name = "ID")]
+    org_id: Option<String>,
+    /// The influx CLI's configs file (default ~/.influxdbv2/configs),
+    /// read for the URL, token and org not given otherwise.
+    #[arg(long, env = "INFLUX_CONFIGS_PATH", value_name = "PATH")]
+    configs_path: Option<std::path::PathBuf>,
+    /// Use this config of the configs file instead of the active one.
+    #[arg(short = 'c', long, env = "INFLUX_ACTIVE_CONFIG", value_name = "NAME")]
+    active_config: Option<String>,
 }
 
 impl WriteArgs {
@@ -204,7 +233,11 @@ fn main() -> ExitCode {
     use output::say;
     use run::write;
 
-    let Command::Write(args) = Cli::parse().command;
+    let Command::Write(mut args) = Cli::parse().command;
+    if let Err(e) = config::resolve(&mut args) {
+        say(&e);
+        return ExitCode::from(2);
+    }
     init_logging(args.verbose, args.token.as_deref());
     match write(&args) {
         Ok(summary) => summary.exit_code(),

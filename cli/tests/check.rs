@@ -109,7 +109,9 @@ fn file(content: &str) -> std::path::PathBuf {
 }
 
 fn run(args: &[&str]) -> (Output, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_linewire"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_linewire"));
+    isolated(&mut c);
+    let out = c
         .args(args)
         .env_remove("INFLUX_TOKEN")
         .env_remove("INFLUX_URL")
@@ -295,4 +297,18 @@ fn messages_quote_the_line_bounded_and_terminal_safe() {
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
     assert!(stderr.contains("is not a number"), "{stderr}");
     assert!(stderr.len() < 300, "{} bytes: {stderr}", stderr.len());
+}
+
+/// Runs the binary as on a machine with no influx settings: no `INFLUX_*`
+/// variable and a `HOME` without `~/.influxdbv2/configs` (a developer's own
+/// config would otherwise supply a token, org or server).
+fn isolated(c: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("INFLUX_") {
+            c.env_remove(k);
+        }
+    }
+    let home = std::env::temp_dir().join(format!("linewire-cli-home-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&home);
+    c.env("HOME", home).env_remove("USERPROFILE");
 }

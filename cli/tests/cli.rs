@@ -22,10 +22,22 @@ m,host=e v=5i 1700000000
 
 fn linewire() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_linewire"));
-    for v in ["INFLUX_URL", "INFLUX_TOKEN", "INFLUX_BUCKET", "INFLUX_ORG"] {
-        c.env_remove(v);
-    }
+    isolated(&mut c);
     c
+}
+
+/// Runs the binary as on a machine with no influx settings: no `INFLUX_*`
+/// variable and a `HOME` without `~/.influxdbv2/configs` (a developer's own
+/// config would otherwise supply a token, org or server).
+fn isolated(c: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("INFLUX_") {
+            c.env_remove(k);
+        }
+    }
+    let home = std::env::temp_dir().join(format!("linewire-cli-home-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&home);
+    c.env("HOME", home).env_remove("USERPROFILE");
 }
 
 fn file(content: &str) -> tempfile_lite::TempFile {

@@ -47,6 +47,7 @@ impl Drop for Temp {
 /// (the trust store is the system's unless a test sets `SSL_CERT_FILE`).
 fn linewire(server: &TestServer, file: &Temp, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_linewire"));
+    isolated(&mut c);
     for v in [
         "INFLUX_URL",
         "INFLUX_TOKEN",
@@ -240,4 +241,18 @@ fn unusable_tls_options_are_configuration_errors() {
         assert_eq!(stdout, "");
     }
     assert_eq!(server.connection_count(), 0);
+}
+
+/// Runs the binary as on a machine with no influx settings: no `INFLUX_*`
+/// variable and a `HOME` without `~/.influxdbv2/configs` (a developer's own
+/// config would otherwise supply a token, org or server).
+fn isolated(c: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("INFLUX_") {
+            c.env_remove(k);
+        }
+    }
+    let home = std::env::temp_dir().join(format!("linewire-cli-home-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&home);
+    c.env("HOME", home).env_remove("USERPROFILE");
 }

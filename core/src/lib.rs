@@ -1,5 +1,9 @@
 #![no_std]
 #![doc = include_str!("../../README.md")]
+// Where other crates' docs link to this one when its docs are not built
+// beside theirs (`cargo doc --no-deps`): without it, their links into the
+// core render as plain text. Keep the version in step with Cargo.toml.
+#![doc(html_root_url = "https://docs.rs/linewire/0.1.0")]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -149,7 +149,7 @@ pub struct Written {
 /// `Display` does, never as they are.
 ///
 /// ```
-/// use linewire::http::{Action, Outcome};
+/// use linewire_std::linewire::http::{Action, Outcome};
 ///
 /// # let server = linewire_testkit::TestServer::start();
 /// let client = linewire_std::Client::new(&server.url(), None)?.bucket("b");
@@ -206,7 +206,9 @@ impl fmt::Debug for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let show = |s: &Option<String>| s.as_deref().map(|t| self.shown(t));
         f.debug_struct("ServerError")
-            .field("outcome", &self.outcome)
+            // A sentence: the derived `Debug` of the outcome lists every
+            // slot of the core's fixed array of rejected lines.
+            .field("outcome", &format_args!("{}", self.outcome))
             .field("status", &self.status)
             .field("code", &show(&self.code))
             .field("message", &show(&self.message))
@@ -232,7 +234,7 @@ impl ServerError {
     /// # let server = linewire_testkit::TestServer::builder().token("right").start();
     /// let client = linewire_std::Client::new(&server.url(), Some("wrong"))?.bucket("b");
     /// let err = client.write_line_protocol("m v=1\n").unwrap_err();
-    /// assert_eq!(err.server().unwrap().action(), linewire::http::Action::Stop);
+    /// assert_eq!(err.server().unwrap().action(), linewire_std::linewire::http::Action::Stop);
     /// # Ok::<(), linewire_std::Error>(())
     /// ```
     pub fn action(&self) -> Action {
@@ -535,7 +537,7 @@ impl From<ConfigError> for Error {
 /// token.
 ///
 /// ```
-/// use linewire::{Batch, Precision};
+/// use linewire_std::{Batch, Precision};
 /// use linewire_std::Client;
 ///
 /// # let server = linewire_testkit::TestServer::start();
@@ -787,7 +789,7 @@ impl Client {
     /// (a [`Batch`](linewire::Batch) carries its own). Default nanoseconds.
     ///
     /// ```
-    /// let c = linewire_std::Client::new("http://h:8086", None)?.precision(linewire::Precision::Seconds);
+    /// let c = linewire_std::Client::new("http://h:8086", None)?.precision(linewire_std::Precision::Seconds);
     /// # Ok::<(), linewire_std::Error>(())
     /// ```
     #[must_use]
@@ -800,7 +802,7 @@ impl Client {
     ///
     /// ```
     /// let c = linewire_std::Client::new("http://h:8086", None)?;
-    /// assert_eq!(c.precision_setting(), linewire::Precision::Nanoseconds);
+    /// assert_eq!(c.precision_setting(), linewire_std::Precision::Nanoseconds);
     /// # Ok::<(), linewire_std::Error>(())
     /// ```
     pub fn precision_setting(&self) -> Precision {
@@ -1035,7 +1037,7 @@ impl Client {
     /// the request failed, [`Error::Config`] when no bucket is set.
     ///
     /// ```
-    /// use linewire::{Batch, Precision};
+    /// use linewire_std::{Batch, Precision};
     /// # let server = linewire_testkit::TestServer::start();
     /// let client = linewire_std::Client::new(&server.url(), None)?.bucket("b");
     /// let mut batch = Batch::<128>::with_precision(Precision::Milliseconds);

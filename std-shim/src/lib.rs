@@ -1,20 +1,25 @@
-//! `linewire` on `std`: a `ureq` client, gzip, a background writer and the
-//! `linewire` command-line tool.
+//! `linewire` on `std`: a `ureq` client, gzip and a background writer.
 //!
-//! The core crate [`linewire`] (re-exported here) formats points and
-//! decides what each server answer means; this crate adds what a Linux
-//! host has: sockets with TLS ([`Client`]), threads ([`BackgroundWriter`])
-//! and files (the `linewire write` CLI).
+//! The core crate [`linewire`] (re-exported here, with [`Batch`],
+//! [`DefaultTags`], [`Precision`] and [`RetryPolicy`] at the root, so that
+//! depending on this crate alone is enough) formats points and decides
+//! what each server answer means; this crate adds what a Linux host has:
+//! sockets with TLS ([`Client`]), threads ([`BackgroundWriter`]) and a
+//! clock ([`now`]).
+//!
+//! The `linewire` command-line tool (`linewire write metrics.lp ...`) is
+//! its own package, `linewire-cli` (in `cli/`), built on this crate:
+//! install it with `cargo install --path cli` from a checkout (and
+//! `cargo install linewire-cli` once it is published).
 //!
 //! ```
-//! use linewire::{Batch, Precision};
-//! use linewire_std::Client;
+//! use linewire_std::{now, Batch, Client, Precision};
 //!
 //! # let server = linewire_testkit::TestServer::start();
 //! # let url = server.url();
 //! let client = Client::new(&url, Some("token"))?.bucket("home");
 //! let mut batch = Batch::<512>::with_precision(Precision::Seconds);
-//! batch.point("env")?.tag("room", "kitchen")?.field("temp", 21.5)?.timestamp(1_700_000_000)?;
+//! batch.point("env")?.tag("room", "kitchen")?.field("temp", 21.5)?.timestamp(now(Precision::Seconds))?;
 //! client.write(&batch)?;
 //! # assert_eq!(server.points("home").len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -41,6 +46,9 @@
 //!   up to two batches are out of the queue, the next one with its gzip
 //!   copy (5–20 % of its size) and 250 KiB of compressor state while it is
 //!   being compressed.
+// Where other crates' docs link to this one when its docs are not built
+// beside theirs (`cargo doc --no-deps`). Keep in step with Cargo.toml.
+#![doc(html_root_url = "https://docs.rs/linewire-std/0.1.0")]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -48,6 +56,7 @@ pub mod client;
 mod deliver;
 pub mod gzip;
 pub mod server_text;
+mod time;
 pub mod tls;
 pub mod writer;
 
@@ -66,4 +75,5 @@ pub use writer::{
 };
 
 pub use linewire;
-pub use linewire::{Batch, DefaultTags, Precision};
+pub use linewire::{Batch, DefaultTags, Precision, RetryPolicy};
+pub use time::now;

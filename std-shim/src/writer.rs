@@ -32,7 +32,7 @@
 //! daemon cannot fill its memory behind a revoked token.
 //!
 //! ```
-//! use linewire::{Batch, Precision};
+//! use linewire_std::{Batch, Precision};
 //! use linewire_std::{BackgroundWriter, Client};
 //!
 //! # let server = linewire_testkit::TestServer::start();
@@ -321,7 +321,7 @@ impl WriterBuilder {
     ///
     /// ```
     /// # let c = linewire_std::Client::new("http://h", None)?;
-    /// let policy = linewire::RetryPolicy::new().first_interval_ms(1_000).max_retries(Some(10));
+    /// let policy = linewire_std::RetryPolicy::new().first_interval_ms(1_000).max_retries(Some(10));
     /// let b = linewire_std::BackgroundWriter::builder(c).retry_policy(policy);
     /// # Ok::<(), linewire_std::Error>(())
     /// ```
@@ -761,7 +761,7 @@ impl BackgroundWriter {
     /// precision mismatch. Nothing is queued then.
     ///
     /// ```
-    /// use linewire::{Batch, Precision};
+    /// use linewire_std::{Batch, Precision};
     /// # let client = linewire_std::Client::new("http://localhost:1", None)?.bucket("b");
     /// let writer = linewire_std::BackgroundWriter::new(client.precision(Precision::Seconds));
     /// let mut batch = Batch::<128>::with_precision(Precision::Milliseconds);

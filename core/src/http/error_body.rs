@@ -17,6 +17,8 @@
 //! surrogate pairs) are decoded in place: an escape is never shorter than
 //! what it decodes to, so the decoded text fits where the escaped text was.
 
+use core::fmt;
+
 use crate::escape::{same, strip};
 
 /// The most rejected line numbers kept from one error body.
@@ -85,6 +87,47 @@ impl RejectedLines {
             self.stored = self.stored.saturating_add(1);
         }
         self.count = self.count.saturating_add(1);
+    }
+}
+
+/// The lines as a phrase: `line 2`, `lines 2, 5 and 9`, `12 lines, among
+/// them 2, 5 and 9`, or `3 lines it did not name`.
+///
+/// ```
+/// use linewire::http::ErrorBody;
+///
+/// let mut body = *br#"{"code":"invalid","message":"partial write","line":2}"#;
+/// assert_eq!(ErrorBody::parse(&mut body).rejected.to_string(), "line 2");
+/// ```
+impl fmt::Display for RejectedLines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines = self.lines();
+        let listed = u32::try_from(lines.len()).unwrap_or(u32::MAX);
+        let count = self.count.max(listed);
+        let Some((last, rest)) = lines.split_last() else {
+            return match count {
+                1 => f.write_str("1 line it did not name"),
+                n => write!(f, "{n} lines it did not name"),
+            };
+        };
+        if count > listed {
+            write!(f, "{count} lines, among them ")?;
+        } else if rest.is_empty() {
+            f.write_str("line ")?;
+        } else {
+            f.write_str("lines ")?;
+        }
+        for (i, line) in rest.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{line}")?;
+        }
+        if rest.is_empty() {
+            write!(f, "{last}")
+        } else {
+            write!(f, " and {last}")
+        }
     }
 }
 

@@ -17,6 +17,8 @@
 //! A transport failure is not an outcome but an `Err` of
 //! [`write_batch`](super::write_batch): resend, as writes are idempotent.
 
+use core::fmt;
+
 use super::error_body::{ErrorBody, RejectedLines};
 use super::response::{Response, RetryAfter, Truncation};
 use crate::escape::strip;
@@ -120,6 +122,70 @@ pub enum Outcome {
     /// A status this crate does not expect from a write endpoint (a
     /// redirect, 405, ...): likely a wrong URL or a proxy in the way.
     Unexpected,
+}
+
+/// A sentence (no status, no server text: those are the caller's).
+///
+/// ```
+/// use linewire::http::{ErrorBody, Outcome};
+///
+/// let mut body = *br#"{"code":"invalid","message":"partial write","line":2}"#;
+/// let o = Outcome::classify(400, None, &ErrorBody::parse(&mut body));
+/// assert_eq!(o.to_string(), "the server stored some lines and rejected line 2");
+/// assert_eq!(Outcome::Unauthorized.to_string(), "the server did not accept the token");
+/// ```
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Written => f.write_str("the server stored every line"),
+            Self::PartiallyWritten(p) => {
+                f.write_str("the server stored some lines and rejected ")?;
+                match (p.rejected.is_empty(), p.dropped) {
+                    (false, _) => write!(f, "{}", p.rejected),
+                    (true, Some(1)) => f.write_str("1 line"),
+                    (true, Some(n)) => write!(f, "{n} lines"),
+                    (true, None) => f.write_str("the rest"),
+                }
+            }
+            Self::Rejected => f.write_str("the server rejected the data"),
+            Self::InvalidRequest => {
+                f.write_str("the server rejected the request (check the bucket, org and precision)")
+            }
+            Self::Unauthorized => f.write_str("the server did not accept the token"),
+            Self::Forbidden => f.write_str("the token may not write to this bucket"),
+            Self::NotFound => f.write_str("the bucket, org or write endpoint was not found"),
+            Self::TooLarge { max_length } => {
+                f.write_str("the request body is too large for the server")?;
+                match max_length {
+                    Some(n) => write!(f, " (at most {n} bytes)"),
+                    None => Ok(()),
+                }
+            }
+            Self::Throttled { retry_after } => {
+                f.write_str("the server is limiting writes")?;
+                retry_after_text(f, *retry_after)
+            }
+            Self::Unavailable { retry_after } => {
+                f.write_str("the server is unavailable")?;
+                retry_after_text(f, *retry_after)
+            }
+            Self::ServerError { retry_after } => {
+                f.write_str("the server failed")?;
+                retry_after_text(f, *retry_after)
+            }
+            Self::Unexpected => {
+                f.write_str("the server gave an answer a write endpoint does not give")
+            }
+        }
+    }
+}
+
+fn retry_after_text(f: &mut fmt::Formatter<'_>, retry_after: Option<RetryAfter>) -> fmt::Result {
+    match retry_after {
+        Some(RetryAfter::Seconds(s)) => write!(f, " (retry after {s} s)"),
+        Some(RetryAfter::At(t)) => write!(f, " (retry at Unix time {t})"),
+        None => Ok(()),
+    }
 }
 
 impl Outcome {

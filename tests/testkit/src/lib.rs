@@ -133,6 +133,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// The README's example, compiled and run as a doctest so that it keeps
+/// working.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod fault;
 mod http;
 mod server;
