@@ -47,7 +47,8 @@ cargo fmt --manifest-path examples/firmware/Cargo.toml -- --check
 cargo test -q -p linewire-firmware-test --test firmware -- --nocapture budgets
 
 step "docs"
-RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps
+# Without --no-deps: links into the core must resolve from linewire-std's pages too.
+RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace
 
 step "tests"
 test_log="$(mktemp)"
