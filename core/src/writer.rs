@@ -456,13 +456,7 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
             stream,
             received: false,
         };
-        let written = write_payload(
-            &mut watched,
-            target,
-            &payload,
-            buf,
-            ReadLimits::default(),
-        );
+        let written = write_payload(&mut watched, target, &payload, buf, ReadLimits::default());
         let received = watched.received;
         self.finish(now_ms, written, received, reused)
     }
