@@ -1,5 +1,6 @@
 //! The blocking driver over `embedded-io`: [`Writer`] and its [`Poll`]
-//! results. The decisions are the [`Delivery`] machine's.
+//! results. The decisions are the [`Delivery`] machine's; a poll's start
+//! and end are sans-IO steps the async driver (`writer_async.rs`) shares.
 
 use crate::delivery::{Completion, Delivery, Event, LastError, Next, Stats};
 use crate::http::{write_payload, Payload, ReadLimits, Reply, Target, WriteError};
@@ -45,7 +46,9 @@ impl Poll {
 /// [`RetryPolicy`] and sends the queue's front to the server whenever it is
 /// polled. What to send and what an answer means are decided by its
 /// [`Delivery`] machine (see there); the writer connects them to an
-/// `embedded-io` stream.
+/// `embedded-io` stream, or, with feature `async`, to an
+/// `embedded-io-async` one (`Writer::poll_async`: embassy-net's
+/// `TcpSocket`), with the same results.
 ///
 /// Firmware pushes points as it produces them ([`Writer::push`]) and polls
 /// the writer with the current time and a connected stream

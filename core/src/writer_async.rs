@@ -30,10 +30,13 @@ impl<const N: usize, R: Random> Writer<'_, N, R> {
     ///
     /// # Cancellation
     ///
-    /// Dropping the future midway (a `select` against a timeout) leaves the
-    /// batch queued and the writer as if the request had not been made
-    /// (the next poll sends the batch again, without a backoff), and the
-    /// stream in the middle of a request: close it and connect again.
+    /// Dropping the future midway (a `select` against a timer) leaves the
+    /// batch queued, and the next poll sends it again at once: the dropped
+    /// try counts as a request, not as a failure (no backoff). The stream
+    /// is left in the middle of a request: close it and connect again. For
+    /// a server that stops answering to back off, time out on the socket
+    /// instead (embassy-net's `TcpSocket::set_timeout`): the failed read
+    /// reaches the writer as a transport error, and the backoff runs.
     ///
     /// ```
     /// use linewire::http::Target;

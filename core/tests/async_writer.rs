@@ -619,6 +619,27 @@ fn poll_async_retries_a_stale_connection_once_at_once() {
     );
 }
 
+#[test]
+fn a_dropped_poll_async_keeps_the_batch_and_sends_it_again_at_once() {
+    let mut w = writer("t");
+    push(&mut w, 0, 2);
+    let mut buf = [0u8; 1024];
+    let mut stream = Async(Exchange::new(Wire::Answer(OK)));
+    // Polled once (it stops at the first write's suspension point), then
+    // dropped, as a `select` against a timer would.
+    let first = embassy_futures::poll_once(w.poll_async(0, &mut stream, &mut buf));
+    assert!(first.is_pending());
+    assert_eq!(w.next_wakeup(10), Some(10));
+    let s = w.stats();
+    assert_eq!((s.queued, s.retries, s.last_error), (2, 0, None));
+    let mut fresh = Async(Exchange::new(Wire::Answer(OK)));
+    let p = embassy_futures::block_on(w.poll_async(10, &mut fresh, &mut buf)).unwrap();
+    assert_eq!(p.event, Event::Delivered { lines: 2 });
+    assert_eq!(body(&fresh.0.sent), b"m v=0i 0\nm v=1i 1\n");
+    let s = w.stats();
+    assert_eq!((s.sent, s.requests, s.retries, s.lost()), (2, 2, 0, 0));
+}
+
 /// The embedded-io kind of a socket error.
 fn kind(e: &std::io::Error) -> ErrorKind {
     use std::io::ErrorKind as K;

@@ -13,7 +13,7 @@
 //! #[embassy_executor::task]
 //! async fn telemetry(stack: embassy_net::Stack<'static>, sensor: Sensor) {
 //!     let config = Config { host: "influx.lan", port: 8086, bucket: "sensors", token: TOKEN };
-//!     let err = linewire_embassy_example::run(stack, &config, seed, || sensor.read(), |_| {}).await;
+//!     let err = linewire_embassy_example::run(stack, &config, boot_epoch_ms, seed, || sensor.read(), |_| {}).await;
 //!     defmt::error!("bad configuration: {}", err);
 //! }
 //! ```
@@ -152,8 +152,7 @@ pub async fn run(
         if !connected {
             if connect(stack, &mut socket, config).await.is_err() {
                 // No Wi-Fi, no DNS, refused: keep the points, back off.
-                writer.connect_failed(now);
-                indicate(Health::Retrying);
+                indicate(health(writer.connect_failed(now).event));
                 continue;
             }
             connected = true;
