@@ -774,3 +774,16 @@ fn over_real_tcp_a_503_then_success_stores_every_point_exactly() {
     assert_eq!(stored, sent);
     assert_eq!(server.write_requests().len(), 4);
 }
+
+/// The future lives in the task's memory (an embassy task's static
+/// arena): it holds the transaction's state, not the buffer or the queue.
+#[test]
+fn the_poll_async_future_is_small() {
+    let mut w = writer("t");
+    let mut buf = [0u8; 1024];
+    let mut stream = Async(Exchange::new(Wire::Answer(OK)));
+    let future = w.poll_async(0, &mut stream, &mut buf);
+    let size = core::mem::size_of_val(&future);
+    // 576 B with rustc 1.95 on x86-64.
+    assert!(size < 1024, "{size} B");
+}
