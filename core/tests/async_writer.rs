@@ -6,6 +6,8 @@
 //! by step. Then over real TCP against the test kit, with a 503.
 #![cfg(feature = "async")]
 
+mod counting_alloc;
+
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 
@@ -15,6 +17,10 @@ use linewire::{
     Batch, Event, LastError, OnMisconfigured, Poll, Precision, RetryPolicy, Stats, Writer,
 };
 use linewire_testkit::{Fault, FaultPlan, FieldValue, TestServer};
+
+// Per thread: the other tests' allocations do not count.
+#[global_allocator]
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 /// What the server does with one request.
 #[derive(Debug, Clone, Copy)]
@@ -786,4 +792,51 @@ fn the_poll_async_future_is_small() {
     let size = core::mem::size_of_val(&future);
     // 576 B with rustc 1.95 on x86-64.
     assert!(size < 1024, "{size} B");
+}
+
+/// An async stream over a fixed answer that keeps nothing it is sent.
+struct Fixed(&'static [u8]);
+
+impl embedded_io_async::ErrorType for Fixed {
+    type Error = ErrorKind;
+}
+impl embedded_io_async::Read for Fixed {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        embassy_futures::yield_now().await;
+        let n = buf.len().min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+impl embedded_io_async::Write for Fixed {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        embassy_futures::yield_now().await;
+        Ok(buf.len())
+    }
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+#[test]
+fn poll_async_allocates_nothing() {
+    counting_alloc::assert_the_counter_counts();
+    let mut w = writer("t");
+    push(&mut w, 0, 50);
+    let mut buf = [0u8; 1024];
+    let before = counting_alloc::allocations();
+    let mut throttled = Fixed(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 45\r\n\r\n{\"code\":\"too many requests\",\"message\":\"slow\"}");
+    let first = embassy_futures::block_on(w.poll_async(0, &mut throttled, &mut buf));
+    let mut ok = Fixed(OK);
+    let second = embassy_futures::block_on(w.poll_async(1_000, &mut ok, &mut buf));
+    let stats = w.stats();
+    let after = counting_alloc::allocations();
+    assert_eq!(
+        first.map(|p| p.event),
+        Ok(Event::Retrying { until_ms: 1_000 })
+    );
+    assert_eq!(second.map(|p| p.event), Ok(Event::Delivered { lines: 50 }));
+    assert_eq!(stats.last_message.as_str(), "slow");
+    assert_eq!(after - before, 0, "allocations on the async delivery path");
 }
