@@ -13,8 +13,10 @@
 //! #[embassy_executor::task]
 //! async fn telemetry(stack: embassy_net::Stack<'static>, sensor: Sensor) {
 //!     let config = Config { host: "influx.lan", port: 8086, bucket: "sensors", token: TOKEN };
-//!     let err = linewire_embassy_example::run(stack, &config, boot_epoch_ms, seed, || sensor.read(), |_| {}).await;
-//!     defmt::error!("bad configuration: {}", err);
+//!     let delivery = linewire_embassy_example::run(stack, &config, boot_epoch_ms, seed, || sensor.read(), |_| {});
+//!     if let Err(e) = delivery.await {
+//!         defmt::error!("bad configuration: {}", e); // linewire feature `defmt`
+//!     }
 //! }
 //! ```
 //!
