@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n=== %s\n' "$*"; }
 
 step "toolchain targets"
-for t in thumbv7em-none-eabihf thumbv7m-none-eabi riscv32imc-unknown-none-elf; do
+for t in thumbv7em-none-eabihf thumbv7m-none-eabi thumbv6m-none-eabi riscv32imc-unknown-none-elf; do
   rustup target list --installed | grep -qx "$t" || rustup target add "$t"
 done
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
@@ -45,6 +45,11 @@ step "firmware proof: thumbv7m-none-eabi under qemu, flash/RAM/stack budgets"
 cargo fmt --manifest-path examples/firmware/Cargo.toml -- --check
 (cd examples/firmware && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release -- -D warnings)
 cargo test -q -p linewire-firmware-test --test firmware -- --nocapture budgets
+
+step "embassy example: checked for riscv32imc (ESP32-C3) and thumbv6m (RP2040)"
+# embassy-net 0.9 needs rustc 1.91 (smoltcp 0.13), newer than the core's MSRV.
+cargo fmt --manifest-path examples/embassy/Cargo.toml -- --check
+(cd examples/embassy && env -u CARGO_TARGET_DIR cargo check -q --target riscv32imc-unknown-none-elf && env -u CARGO_TARGET_DIR cargo check -q --target thumbv6m-none-eabi && env -u CARGO_TARGET_DIR cargo clippy -q --target thumbv6m-none-eabi -- -D warnings)
 
 step "docs"
 # Without --no-deps: links into the core must resolve from linewire-std's pages too.

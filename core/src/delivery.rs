@@ -427,8 +427,8 @@ impl<'a> Completion<'a> {
 ///   with the body, then `complete` with [`Completion::from_reply`] or
 ///   [`Completion::Failed`]. It keeps one bit of its own: whether the
 ///   previous exchange left the connection open (`reused`).
-/// - An async driver (not written yet: it needs an async write
-///   transaction in `http`) is the same loop over `embedded-io-async`.
+/// - `Writer::poll_async` (feature `async`) is the same loop over
+///   `embedded-io-async`, through the same start and end as `poll`.
 /// - `linewire-std`'s `BackgroundWriter` (converted next): a worker thread
 ///   owns the machine behind its mutex (a `BoxedQueue`
 ///   sized from its capacity; the queue is bounded in bytes, so its

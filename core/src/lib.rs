@@ -23,6 +23,8 @@ mod precision;
 mod queue;
 mod retry;
 mod writer;
+#[cfg(feature = "async")]
+mod writer_async;
 
 #[cfg(feature = "gzip")]
 pub mod gzip;

@@ -1,8 +1,9 @@
 //! The blocking driver over `embedded-io`: [`Writer`] and its [`Poll`]
-//! results. The decisions are the [`Delivery`] machine's.
+//! results. The decisions are the [`Delivery`] machine's; a poll's start
+//! and end are sans-IO steps the async driver (`writer_async.rs`) shares.
 
 use crate::delivery::{Completion, Delivery, Event, LastError, Next, Stats};
-use crate::http::{write_payload, Payload, ReadLimits, Target, WriteError};
+use crate::http::{write_payload, Payload, ReadLimits, Reply, Target, WriteError};
 use crate::queue::{Queue, QueueError};
 use crate::retry::{Random, RetryPolicy};
 use crate::{BatchInner, Precision, Storage};
@@ -45,7 +46,9 @@ impl Poll {
 /// [`RetryPolicy`] and sends the queue's front to the server whenever it is
 /// polled. What to send and what an answer means are decided by its
 /// [`Delivery`] machine (see there); the writer connects them to an
-/// `embedded-io` stream.
+/// `embedded-io` stream, or, with feature `async`, to an
+/// `embedded-io-async` one (`Writer::poll_async`: embassy-net's
+/// `TcpSocket`), with the same results.
 ///
 /// Firmware pushes points as it produces them ([`Writer::push`]) and polls
 /// the writer with the current time and a connected stream
@@ -448,32 +451,53 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
     where
         S: embedded_io::Read + embedded_io::Write,
     {
-        self.machine.set_body_limit(self.target.max_body_len());
-        let (body, precision) = match self.machine.next(now_ms) {
-            Next::Send {
-                body, precision, ..
-            } => (body, precision),
-            other => return Ok(Poll::new(not_sent(other))),
+        let (payload, reused, target) = match self.start(now_ms) {
+            (Start::Send { payload, reused }, target) => (payload, reused, target),
+            (Start::Done(poll), _) => return Ok(poll),
         };
-        let reused = core::mem::replace(&mut self.kept_alive, false);
-        let payload = Payload::new(body).precision(precision);
         let mut watched = Watched {
             stream,
             received: false,
         };
-        let written = write_payload(
-            &mut watched,
-            &self.target,
-            &payload,
-            buf,
-            ReadLimits::default(),
-        );
+        let written = write_payload(&mut watched, target, &payload, buf, ReadLimits::default());
+        let received = watched.received;
+        self.finish(now_ms, written, received, reused)
+    }
+
+    /// The sans-IO start of a poll, shared by every driver: the batch due
+    /// at `now_ms` and whether it goes on a kept-alive connection, or the
+    /// result of a poll that sends nothing; and the target to send it to
+    /// (the payload borrows the machine's queue meanwhile).
+    pub(crate) fn start(&mut self, now_ms: u64) -> (Start<'_>, &Target<'t>) {
+        self.machine.set_body_limit(self.target.max_body_len());
+        let start = match self.machine.next(now_ms) {
+            Next::Send {
+                body, precision, ..
+            } => Start::Send {
+                payload: Payload::new(body).precision(precision),
+                reused: core::mem::replace(&mut self.kept_alive, false),
+            },
+            other => Start::Done(Poll::new(not_sent(other))),
+        };
+        (start, &self.target)
+    }
+
+    /// The sans-IO end of a poll, shared by every driver: tells the
+    /// machine what the exchange [`start`](Self::start) began came to.
+    /// `received`: whether any byte of a response arrived.
+    pub(crate) fn finish(
+        &mut self,
+        now_ms: u64,
+        written: Result<Reply<'_>, WriteError>,
+        received: bool,
+        reused: bool,
+    ) -> Result<Poll, WriteError> {
         let reply = match written {
             Ok(reply) => reply,
             Err(e) => {
                 let failed = Completion::Failed {
                     error: LastError::Write(e),
-                    received: watched.received,
+                    received,
                     reused,
                 };
                 self.machine.complete(now_ms, failed);
@@ -497,6 +521,15 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
     }
 }
 
+/// How a poll begins: with a request to make, or with its result.
+pub(crate) enum Start<'q> {
+    /// Send `payload`; `reused`: on a connection an earlier exchange left
+    /// open.
+    Send { payload: Payload<'q>, reused: bool },
+    /// Nothing to send: this is the poll's result.
+    Done(Poll),
+}
+
 /// The event for a [`Next`] that sends nothing.
 fn not_sent(next: Next<'_>) -> Event {
     match next {
@@ -508,9 +541,9 @@ fn not_sent(next: Next<'_>) -> Event {
 }
 
 /// The caller's stream, noting whether any byte of a response arrived.
-struct Watched<'s, S> {
-    stream: &'s mut S,
-    received: bool,
+pub(crate) struct Watched<'s, S> {
+    pub(crate) stream: &'s mut S,
+    pub(crate) received: bool,
 }
 
 impl<S: embedded_io::ErrorType> embedded_io::ErrorType for Watched<'_, S> {
