@@ -1,0 +1,264 @@
+//! The Stellaris (LM3S6965) Ethernet controller as a `smoltcp`
+//! [`Device`]: a register FIFO, no DMA, polled (no interrupts).
+//!
+//! Receive: each frame in the FIFO starts with a 16-bit length (the frame
+//! plus the 2 length bytes plus the 4-byte FCS), then the frame, read a
+//! 32-bit word at a time. [`Enet::receive`] drains a whole frame into the
+//! driver's buffer before handing it to `smoltcp`, so a frame with an
+//! impossible length is drained and dropped (counted in
+//! [`Enet::dropped`]), never indexed out of bounds.
+//!
+//! Transmit: the first word carries the payload length (the frame minus
+//! its 14-byte header) and the frame's first two bytes, then the rest of
+//! the frame; writing `TR` sends it. The MAC pads short frames and appends
+//! the FCS.
+//!
+//! Registers as in the LM3S6965 data sheet (section 15) and qemu's
+//! `hw/net/stellaris_enet.c`.
+
+use core::ptr::{read_volatile, write_volatile};
+
+use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
+use smoltcp::time::Instant;
+
+const BASE: usize = 0x4004_8000;
+/// Raw interrupt status / acknowledge.
+const RIS: usize = 0x00;
+/// Receive control.
+const RCTL: usize = 0x08;
+/// Transmit control.
+const TCTL: usize = 0x0c;
+/// The FIFO's data register.
+const DATA: usize = 0x10;
+/// Individual address (MAC) bytes 0..4 and 4..6.
+const IA0: usize = 0x14;
+const IA1: usize = 0x18;
+/// Number of frames in the receive FIFO.
+const NP: usize = 0x34;
+/// Transmit request.
+const TR: usize = 0x38;
+
+const RCTL_RXEN: u32 = 1 << 0;
+const RCTL_RSTFIFO: u32 = 1 << 4;
+const TCTL_TXEN: u32 = 1 << 0;
+const TCTL_PADEN: u32 = 1 << 1;
+const TCTL_CRC: u32 = 1 << 2;
+const TR_NEWTX: u32 = 1 << 0;
+
+/// The Ethernet header: destination, source, type.
+const HEADER: usize = 14;
+/// The largest frame without its FCS.
+pub const MAX_FRAME: usize = 1514;
+/// What the FIFO adds around a received frame: the length, the FCS.
+const RX_OVERHEAD: usize = 2 + 4;
+/// The FIFO's size (2 KiB): no frame record is longer.
+const FIFO: usize = 2048;
+/// How often to look at `TR` for the previous frame to leave.
+const TX_SPINS: u32 = 100_000;
+
+fn read(offset: usize) -> u32 {
+    // SAFETY: an aligned MMIO register of the Ethernet controller.
+    unsafe { read_volatile((BASE + offset) as *const u32) }
+}
+
+fn write(offset: usize, value: u32) {
+    // SAFETY: an aligned MMIO register of the Ethernet controller.
+    unsafe { write_volatile((BASE + offset) as *mut u32, value) }
+}
+
+/// The controller and its two frame buffers (3 KiB: put it in a static).
+pub struct Enet {
+    rx: [u8; MAX_FRAME],
+    rx_len: usize,
+    dropped: u32,
+    tx: TxBuf,
+}
+
+/// The transmit side: a frame buffer and a count of frames not sent.
+struct TxBuf {
+    frame: [u8; MAX_FRAME],
+    stalls: u32,
+}
+
+impl Enet {
+    /// The driver, not yet started (`const`: it can be built in a
+    /// static, not on the stack).
+    pub const fn new() -> Self {
+        Enet {
+            rx: [0; MAX_FRAME],
+            rx_len: 0,
+            dropped: 0,
+            tx: TxBuf {
+                frame: [0; MAX_FRAME],
+                stalls: 0,
+            },
+        }
+    }
+
+    /// Resets the receive FIFO and enables the receiver and transmitter
+    /// (padding and FCS by the MAC). Only one `Enet` may be started: it
+    /// owns the controller's registers.
+    pub fn start(&mut self) {
+        write(RCTL, RCTL_RSTFIFO);
+        write(RCTL, RCTL_RXEN);
+        write(TCTL, TCTL_TXEN | TCTL_PADEN | TCTL_CRC);
+    }
+
+    /// The MAC address the controller was given (qemu: `-nic ...,mac=`).
+    pub fn mac(&self) -> [u8; 6] {
+        let [a, b, c, d] = read(IA0).to_le_bytes();
+        let [e, f, _, _] = read(IA1).to_le_bytes();
+        [a, b, c, d, e, f]
+    }
+
+    /// Received frames dropped for an impossible length.
+    pub fn dropped(&self) -> u32 {
+        self.dropped
+    }
+
+    /// Frames not sent because the previous one never left.
+    pub fn tx_stalls(&self) -> u32 {
+        self.tx.stalls
+    }
+
+    /// Moves the next frame from the FIFO into `rx`; `false` when none is
+    /// waiting or it was dropped.
+    fn pull_frame(&mut self) -> bool {
+        if read(NP) == 0 {
+            return false;
+        }
+        let first = read(DATA).to_le_bytes();
+        let record = usize::from(u16::from_le_bytes([first[0], first[1]]));
+        // Drain the whole record whatever its length says, within the FIFO.
+        let words = record.clamp(4, FIFO).div_ceil(4);
+        let frame_len = record.wrapping_sub(RX_OVERHEAD);
+        let valid = (RX_OVERHEAD + HEADER..=RX_OVERHEAD + MAX_FRAME).contains(&record);
+        let mut at = 0usize;
+        let mut put = |bytes: &[u8], rx: &mut [u8; MAX_FRAME]| {
+            for &b in bytes {
+                if let Some(slot) = rx.get_mut(at) {
+                    *slot = b;
+                }
+                at += 1;
+            }
+        };
+        put(&first[2..], &mut self.rx);
+        for _ in 1..words {
+            let w = read(DATA).to_le_bytes();
+            put(&w, &mut self.rx);
+        }
+        if valid {
+            self.rx_len = frame_len;
+        } else {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+        valid
+    }
+}
+
+impl TxBuf {
+    /// Sends the first `len` bytes of `frame` (header included, FCS
+    /// excluded) through the FIFO.
+    fn send(&mut self, len: usize) {
+        let Some(frame) = self.frame.get(..len) else {
+            self.stalls = self.stalls.saturating_add(1);
+            return;
+        };
+        if len < HEADER {
+            return;
+        }
+        // The previous frame must have left the FIFO.
+        let mut spins = 0u32;
+        while read(TR) & TR_NEWTX != 0 {
+            spins += 1;
+            if spins > TX_SPINS {
+                self.stalls = self.stalls.saturating_add(1);
+                return;
+            }
+        }
+        // `len - HEADER` fits: len <= MAX_FRAME.
+        let payload = (len - HEADER) as u16;
+        let [l0, l1] = payload.to_le_bytes();
+        let (head, rest) = frame.split_at(2.min(frame.len()));
+        let h = |i: usize| head.get(i).copied().unwrap_or(0);
+        write(DATA, u32::from_le_bytes([l0, l1, h(0), h(1)]));
+        for chunk in rest.chunks(4) {
+            let mut w = [0u8; 4];
+            for (d, s) in w.iter_mut().zip(chunk) {
+                *d = *s;
+            }
+            write(DATA, u32::from_le_bytes(w));
+        }
+        write(TR, TR_NEWTX);
+        // Acknowledge what the controller raised; nothing waits on it.
+        write(RIS, read(RIS));
+    }
+}
+
+impl Default for Enet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A received frame, borrowed from the driver.
+pub struct Rx<'a>(&'a [u8]);
+
+/// Room for one frame to send.
+pub struct Tx<'a>(&'a mut TxBuf);
+
+impl RxToken for Rx<'_> {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(self.0)
+    }
+}
+
+impl TxToken for Tx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let tx = self.0;
+        // smoltcp asks for at most `MAX_FRAME` bytes (the capabilities);
+        // a longer request is given the whole buffer and not sent.
+        match tx.frame.get_mut(..len) {
+            Some(buf) => {
+                let r = f(buf);
+                tx.send(len);
+                r
+            }
+            None => {
+                tx.stalls = tx.stalls.saturating_add(1);
+                f(&mut tx.frame[..])
+            }
+        }
+    }
+}
+
+impl Device for Enet {
+    type RxToken<'a> = Rx<'a>;
+    type TxToken<'a> = Tx<'a>;
+
+    fn receive(&mut self, _now: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
+        // Skip dropped frames; at most a FIFO's worth per call.
+        for _ in 0..32 {
+            if self.pull_frame() {
+                let frame = self.rx.get(..self.rx_len).unwrap_or(&[]);
+                return Some((Rx(frame), Tx(&mut self.tx)));
+            }
+            if read(NP) == 0 {
+                return None;
+            }
+        }
+        None
+    }
+
+    fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
+        Some(Tx(&mut self.tx))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = MAX_FRAME;
+        caps.max_burst_size = Some(1);
+        caps
+    }
+}

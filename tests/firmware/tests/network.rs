@@ -1,0 +1,300 @@
+//! The networked firmware lane: `examples/firmware-net` under
+//! `qemu-system-arm -machine lm3s6965evb -nic user,model=stellaris` writes
+//! its batches through the emulated Ethernet controller, `smoltcp` and
+//! `linewire::nal` to the test kit on the host's loopback (slirp: the
+//! device is 10.0.2.15, the host 10.0.2.2), on the port the test kit was
+//! given (bound to port 0, passed on the semihosting command line). Each
+//! test asserts what the test kit stored, exactly, and what the firmware
+//! reported.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use linewire_firmware_test::{build_release, footprint, missing_prerequisite};
+use linewire_testkit::{Fault, FaultPlan, FieldValue, Point, TestServer};
+
+#[path = "../../../examples/firmware-net/src/batches.rs"]
+#[allow(dead_code)]
+mod batches;
+
+/// A hung run fails the test after this long (the child is killed).
+const QEMU_TIMEOUT: Duration = Duration::from_secs(50);
+
+/// The plain path's budgets (`tests/firmware.rs`), printed next to this
+/// firmware's figures.
+const PLAIN_FLASH_BUDGET: u64 = 16 * 1024;
+const PLAIN_STACK_BUDGET: usize = 2 * 1024;
+
+/// This firmware's budgets (whole image: driver, smoltcp, adapter,
+/// linewire, formatting): measured, with room; a regression fails.
+const NET_FLASH_BUDGET: u64 = 64 * 1024;
+const NET_RAM_BUDGET: u64 = 16 * 1024;
+const NET_STACK_BUDGET: usize = 8 * 1024;
+
+/// The firmware ELF, built once; `None` when the prerequisites are missing
+/// outside CI (skipped loudly).
+fn firmware() -> Option<&'static Path> {
+    static ELF: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ELF.get_or_init(|| {
+        if let Some(why) = missing_prerequisite() {
+            if std::env::var_os("CI").is_some() {
+                panic!("the network lane cannot run in CI: {why}");
+            }
+            eprintln!("SKIPPED: network lane: {why}");
+            return None;
+        }
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/firmware-net");
+        let bin = build_release(&dir).unwrap_or_else(|e| panic!("{e}"));
+        Some(bin.join("firmware-net"))
+    })
+    .as_deref()
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug, Default)]
+struct NetRun {
+    success: bool,
+    /// `BATCH` records without the tag.
+    batches: Vec<String>,
+    stack: Option<usize>,
+    painted: usize,
+    enet: String,
+    done: Option<String>,
+    output: String,
+}
+
+/// Runs the firmware against `port` on the host's loopback; kills qemu
+/// after [`QEMU_TIMEOUT`].
+fn run(elf: &Path, port: u16) -> NetRun {
+    let mut child = Command::new("qemu-system-arm")
+        .args(["-cpu", "cortex-m3", "-machine", "lm3s6965evb", "-nographic"])
+        .args(["-nic", "user,model=stellaris"])
+        .arg("-semihosting-config")
+        .arg(format!(
+            "enable=on,target=native,arg=firmware-net,arg=port={port}"
+        ))
+        .arg("-kernel")
+        .arg(elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qemu-system-arm starts");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait().expect("waiting for qemu") {
+            Some(status) => break status,
+            None if start.elapsed() > QEMU_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let out = reader.join().unwrap_or_default();
+                panic!("qemu timed out after {QEMU_TIMEOUT:?}; output:\n{out}");
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let output = reader.join().unwrap_or_default();
+    let errors = err_reader.join().unwrap_or_default();
+    let mut run = NetRun {
+        success: status.success(),
+        output: format!("{output}\n(qemu stderr:)\n{errors}"),
+        ..NetRun::default()
+    };
+    for line in output.lines() {
+        let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match tag {
+            "BATCH" => run.batches.push(rest.to_string()),
+            "STACK" => run.stack = rest.strip_prefix("run ").and_then(|n| n.parse().ok()),
+            "PAINTED" => run.painted = rest.parse().unwrap_or(0),
+            "ENET" => run.enet = rest.to_string(),
+            "DONE" => run.done = Some(rest.to_string()),
+            _ => {}
+        }
+    }
+    run
+}
+
+/// The points of batches `range`, as the test kit stores them.
+fn expected_points(batches: std::ops::Range<u32>) -> Vec<Point> {
+    let per = batches::POINTS_PER_BATCH;
+    (batches.start * per..batches.end * per)
+        .map(|k| {
+            let r = batches::reading(k);
+            Point {
+                measurement: batches::MEASUREMENT.into(),
+                tags: BTreeMap::from([
+                    ("device".into(), batches::DEVICE.into()),
+                    ("link".into(), batches::LINK.into()),
+                ]),
+                fields: BTreeMap::from([
+                    ("seq".into(), FieldValue::I64(r.seq)),
+                    ("temp".into(), FieldValue::F64(r.temp)),
+                    ("ok".into(), FieldValue::Bool(r.ok)),
+                    ("note".into(), FieldValue::Str(batches::NOTE.into())),
+                ]),
+                timestamp_ns: r.time * 1_000_000_000,
+            }
+        })
+        .collect()
+}
+
+fn stored(server: &TestServer) -> Vec<Point> {
+    let mut points = server.points(batches::BUCKET);
+    points.sort_by_key(|p| p.timestamp_ns);
+    points
+}
+
+const WRITTEN: &str =
+    "status=204 outcome=Written action=Done retry_after=- rejected=- dropped=- complete=true";
+
+fn batch_line(n: u32, attempt: u32, connects: u32, text: &str) -> String {
+    format!("{n} {attempt} connects={connects} {text}")
+}
+
+#[test]
+fn batches_are_stored_over_one_kept_alive_connection() {
+    let Some(elf) = firmware() else { return };
+    let server = TestServer::start();
+    let run = run(elf, server.addr().port());
+    assert!(run.success, "the firmware failed:\n{}", run.output);
+    assert_eq!(run.done.as_deref(), Some("ok"), "{}", run.output);
+    let expected: Vec<String> = (0..batches::BATCHES)
+        .map(|n| batch_line(n, 1, 1, WRITTEN))
+        .collect();
+    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), batches::BATCHES as usize);
+    assert_eq!(run.enet, "dropped=0 tx_stalls=0");
+}
+
+#[test]
+fn a_closed_connection_and_a_503_are_survived() {
+    let Some(elf) = firmware() else { return };
+    // The second answer closes the connection; the third is a 503 (nothing
+    // stored), which the firmware resends at once.
+    let plan = FaultPlan::new()
+        .on_request(2, Fault::ConnectionClose)
+        .on_request(
+            3,
+            Fault::ServiceUnavailable {
+                retry_after_secs: None,
+            },
+        );
+    let server = TestServer::builder().fault_plan(plan).start();
+    let run = run(elf, server.addr().port());
+    assert!(run.success, "the firmware failed:\n{}", run.output);
+    let expected = vec![
+        batch_line(0, 1, 1, WRITTEN),
+        batch_line(1, 1, 1, WRITTEN),
+        batch_line(
+            2,
+            1,
+            2,
+            "status=503 outcome=Unavailable action=RetryLater retry_after=- rejected=- dropped=- complete=true",
+        ),
+        batch_line(2, 2, 2, WRITTEN),
+    ];
+    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), 4);
+}
+
+#[test]
+fn a_server_that_keeps_failing_fails_the_run() {
+    let Some(elf) = firmware() else { return };
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().always(Fault::InternalError))
+        .start();
+    let run = run(elf, server.addr().port());
+    assert!(
+        !run.success,
+        "the firmware reported success:\n{}",
+        run.output
+    );
+    assert_eq!(run.done.as_deref(), Some("failed"), "{}", run.output);
+    assert_eq!(run.batches.len(), 9, "{}", run.output);
+    assert!(
+        run.batches
+            .iter()
+            .all(|b| b.contains("status=500 outcome=ServerError action=Retry ")),
+        "{}",
+        run.output
+    );
+    assert!(stored(&server).is_empty());
+}
+
+#[test]
+fn a_refused_connection_is_reported() {
+    let Some(elf) = firmware() else { return };
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let run = run(elf, port);
+    assert!(
+        !run.success,
+        "the firmware reported success:\n{}",
+        run.output
+    );
+    assert_eq!(run.batches.len(), 9, "{}", run.output);
+    assert!(
+        run.batches
+            .iter()
+            .all(|b| b.contains("error=") && b.contains("cause=connecting failed")),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn network_budgets() {
+    let Some(elf) = firmware() else { return };
+    let server = TestServer::start();
+    let run = run(elf, server.addr().port());
+    assert!(run.success, "the firmware failed:\n{}", run.output);
+    let fp = footprint(elf).unwrap_or_else(|e| panic!("{e}"));
+    let stack = run.stack.unwrap_or(usize::MAX);
+    println!("network firmware budgets (examples/firmware-net: Stellaris Ethernet + smoltcp 0.13 + embedded-nal stack + linewire::nal, blocking; thumbv7m-none-eabi, opt-level \"z\", fat LTO, lm3s6965evb under qemu)");
+    println!("| variant | flash (.text+.rodata) | RAM (.data+.bss) | peak stack |");
+    println!("|---|---|---|---|");
+    println!(
+        "| blocking (whole image) | {} B ({:.1} KiB; budget {} KiB) | {} B (budget {} KiB) | {stack} B (budget {} KiB; painted {} B) |",
+        fp.flash,
+        fp.flash as f64 / 1024.0,
+        NET_FLASH_BUDGET / 1024,
+        fp.ram,
+        NET_RAM_BUDGET / 1024,
+        NET_STACK_BUDGET / 1024,
+        run.painted
+    );
+    println!(
+        "| plain path (linewire's own cost, tests/firmware.rs) | budget {} KiB | budget 0 B | budget {} KiB |",
+        PLAIN_FLASH_BUDGET / 1024,
+        PLAIN_STACK_BUDGET / 1024
+    );
+    assert!(stack < run.painted, "the stack paint was exhausted");
+    assert!(
+        fp.flash <= NET_FLASH_BUDGET,
+        "flash {} B over budget",
+        fp.flash
+    );
+    assert!(fp.ram <= NET_RAM_BUDGET, "RAM {} B over budget", fp.ram);
+    assert!(stack <= NET_STACK_BUDGET, "stack {stack} B over budget");
+}
