@@ -60,15 +60,6 @@ pub fn command_line(buf: &mut [u8]) -> Option<&str> {
     core::str::from_utf8(buf.get(..len)?).ok()
 }
 
-/// The value of `key=value` among the command line's space-separated
-/// words (the first such word).
-pub fn arg<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    line.split(' ')
-        .filter_map(|w| w.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-}
-
 /// Stack painting: fill the free stack with a pattern, run something, find
 /// the lowest word it overwrote.
 pub mod stack {

@@ -12,7 +12,7 @@
 //! CONFIG port=<n>                          what the command line said
 //! BATCH <n> <attempt> connects=<c> <text>  a write's outcome (linewire_firmware_demo::describe)
 //! BATCH <n> <attempt> connects=<c> error=<text>  a write's error
-//! ENET dropped=<n> tx_stalls=<n>           the driver's counters
+//! ENET dropped=<n> unsent=<n>           the driver's counters
 //! STACK run <bytes>                        stack high-water mark below main's frame
 //! PAINTED <bytes>                          how much stack was painted
 //! DONE ok|failed                           every batch was (or was not) written
@@ -21,6 +21,8 @@
 
 pub mod batches;
 pub mod clock;
+pub mod config;
+pub mod fifo;
 pub mod host;
 pub mod net;
 pub mod stellaris;

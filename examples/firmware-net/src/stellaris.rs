@@ -1,17 +1,12 @@
 //! The Stellaris (LM3S6965) Ethernet controller as a `smoltcp`
 //! [`Device`]: a register FIFO, no DMA, polled (no interrupts).
 //!
-//! Receive: each frame in the FIFO starts with a 16-bit length (the frame
-//! plus the 2 length bytes plus the 4-byte FCS), then the frame, read a
-//! 32-bit word at a time. [`Enet::receive`] drains a whole frame into the
-//! driver's buffer before handing it to `smoltcp`, so a frame with an
-//! impossible length is drained and dropped (counted in
-//! [`Enet::dropped`]), never indexed out of bounds.
-//!
-//! Transmit: the first word carries the payload length (the frame minus
-//! its 14-byte header) and the frame's first two bytes, then the rest of
-//! the frame; writing `TR` sends it. The MAC pads short frames and appends
-//! the FCS.
+//! Receive: [`Enet::receive`] drains a whole record from the FIFO into
+//! the driver's buffer before handing the frame to `smoltcp`, so a record
+//! with an impossible length is drained and dropped (counted in
+//! [`Enet::dropped`]), never indexed out of bounds. Transmit: the frame's
+//! words go into the FIFO, then writing `TR` sends it; the MAC pads short
+//! frames and appends the FCS. The framing is in [`fifo`](crate::fifo).
 //!
 //! Registers as in the LM3S6965 data sheet (section 15) and qemu's
 //! `hw/net/stellaris_enet.c`.
@@ -20,6 +15,8 @@ use core::ptr::{read_volatile, write_volatile};
 
 use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
 use smoltcp::time::Instant;
+
+use crate::fifo;
 
 const BASE: usize = 0x4004_8000;
 /// Raw interrupt status / acknowledge.
@@ -45,14 +42,7 @@ const TCTL_PADEN: u32 = 1 << 1;
 const TCTL_CRC: u32 = 1 << 2;
 const TR_NEWTX: u32 = 1 << 0;
 
-/// The Ethernet header: destination, source, type.
-const HEADER: usize = 14;
-/// The largest frame without its FCS.
-pub const MAX_FRAME: usize = 1514;
-/// What the FIFO adds around a received frame: the length, the FCS.
-const RX_OVERHEAD: usize = 2 + 4;
-/// The FIFO's size (2 KiB): no frame record is longer.
-const FIFO: usize = 2048;
+pub use crate::fifo::MAX_FRAME;
 /// How often to look at `TR` for the previous frame to leave.
 const TX_SPINS: u32 = 100_000;
 
@@ -116,8 +106,9 @@ impl Enet {
         self.dropped
     }
 
-    /// Frames not sent because the previous one never left.
-    pub fn tx_stalls(&self) -> u32 {
+    /// Frames not sent: the previous one never left the FIFO, or the
+    /// length was impossible.
+    pub fn unsent(&self) -> u32 {
         self.tx.stalls
     }
 
@@ -127,32 +118,22 @@ impl Enet {
         if read(NP) == 0 {
             return false;
         }
-        let first = read(DATA).to_le_bytes();
-        let record = usize::from(u16::from_le_bytes([first[0], first[1]]));
-        // Drain the whole record whatever its length says, within the FIFO.
-        let words = record.clamp(4, FIFO).div_ceil(4);
-        let frame_len = record.wrapping_sub(RX_OVERHEAD);
-        let valid = (RX_OVERHEAD + HEADER..=RX_OVERHEAD + MAX_FRAME).contains(&record);
-        let mut at = 0usize;
-        let mut put = |bytes: &[u8], rx: &mut [u8; MAX_FRAME]| {
-            for &b in bytes {
-                if let Some(slot) = rx.get_mut(at) {
-                    *slot = b;
-                }
-                at += 1;
+        let first = read(DATA);
+        let record = fifo::rx_record(first);
+        fifo::unpack(0, first, &mut self.rx);
+        for index in 1..record.words {
+            fifo::unpack(index, read(DATA), &mut self.rx);
+        }
+        match record.frame_len {
+            Some(len) => {
+                self.rx_len = len;
+                true
             }
-        };
-        put(&first[2..], &mut self.rx);
-        for _ in 1..words {
-            let w = read(DATA).to_le_bytes();
-            put(&w, &mut self.rx);
+            None => {
+                self.dropped = self.dropped.saturating_add(1);
+                false
+            }
         }
-        if valid {
-            self.rx_len = frame_len;
-        } else {
-            self.dropped = self.dropped.saturating_add(1);
-        }
-        valid
     }
 }
 
@@ -160,13 +141,10 @@ impl TxBuf {
     /// Sends the first `len` bytes of `frame` (header included, FCS
     /// excluded) through the FIFO.
     fn send(&mut self, len: usize) {
-        let Some(frame) = self.frame.get(..len) else {
+        let Some(words) = self.frame.get(..len).and_then(fifo::tx_words) else {
             self.stalls = self.stalls.saturating_add(1);
             return;
         };
-        if len < HEADER {
-            return;
-        }
         // The previous frame must have left the FIFO.
         let mut spins = 0u32;
         while read(TR) & TR_NEWTX != 0 {
@@ -176,18 +154,8 @@ impl TxBuf {
                 return;
             }
         }
-        // `len - HEADER` fits: len <= MAX_FRAME.
-        let payload = (len - HEADER) as u16;
-        let [l0, l1] = payload.to_le_bytes();
-        let (head, rest) = frame.split_at(2.min(frame.len()));
-        let h = |i: usize| head.get(i).copied().unwrap_or(0);
-        write(DATA, u32::from_le_bytes([l0, l1, h(0), h(1)]));
-        for chunk in rest.chunks(4) {
-            let mut w = [0u8; 4];
-            for (d, s) in w.iter_mut().zip(chunk) {
-                *d = *s;
-            }
-            write(DATA, u32::from_le_bytes(w));
+        for word in words {
+            write(DATA, word);
         }
         write(TR, TR_NEWTX);
         // Acknowledge what the controller raised; nothing waits on it.

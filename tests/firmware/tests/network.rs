@@ -20,6 +20,10 @@ use linewire_testkit::{Fault, FaultPlan, FieldValue, Point, TestServer};
 #[path = "../../../examples/firmware-net/src/batches.rs"]
 #[allow(dead_code)]
 mod batches;
+#[path = "../../../examples/firmware-net/src/config.rs"]
+mod config;
+#[path = "../../../examples/firmware-net/src/fifo.rs"]
+mod fifo;
 
 /// A hung run fails the test after this long (the child is killed).
 const QEMU_TIMEOUT: Duration = Duration::from_secs(50);
@@ -64,19 +68,24 @@ struct NetRun {
     painted: usize,
     enet: String,
     done: Option<String>,
+    /// `ERROR` records without the tag.
+    errors: Vec<String>,
     output: String,
 }
 
-/// Runs the firmware against `port` on the host's loopback; kills qemu
-/// after [`QEMU_TIMEOUT`].
+/// Runs the firmware against `port` on the host's loopback.
 fn run(elf: &Path, port: u16) -> NetRun {
+    run_with(elf, &format!("arg=firmware-net,arg=port={port}"))
+}
+
+/// Runs the firmware with the semihosting `args`; kills qemu after
+/// [`QEMU_TIMEOUT`].
+fn run_with(elf: &Path, args: &str) -> NetRun {
     let mut child = Command::new("qemu-system-arm")
         .args(["-cpu", "cortex-m3", "-machine", "lm3s6965evb", "-nographic"])
         .args(["-nic", "user,model=stellaris"])
         .arg("-semihosting-config")
-        .arg(format!(
-            "enable=on,target=native,arg=firmware-net,arg=port={port}"
-        ))
+        .arg(format!("enable=on,target=native,{args}"))
         .arg("-kernel")
         .arg(elf)
         .stdin(Stdio::null())
@@ -117,6 +126,9 @@ fn run(elf: &Path, port: u16) -> NetRun {
         ..NetRun::default()
     };
     for line in output.lines() {
+        if let Some(e) = line.strip_prefix("ERROR ") {
+            run.errors.push(e.to_string());
+        }
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
         match tag {
             "BATCH" => run.batches.push(rest.to_string()),
@@ -180,7 +192,7 @@ fn batches_are_stored_over_one_kept_alive_connection() {
     assert_eq!(run.batches, expected, "{}", run.output);
     assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
     assert_eq!(server.write_requests().len(), batches::BATCHES as usize);
-    assert_eq!(run.enet, "dropped=0 tx_stalls=0");
+    assert_eq!(run.enet, "dropped=0 unsent=0");
 }
 
 #[test]
@@ -297,4 +309,146 @@ fn network_budgets() {
     );
     assert!(fp.ram <= NET_RAM_BUDGET, "RAM {} B over budget", fp.ram);
     assert!(stack <= NET_STACK_BUDGET, "stack {stack} B over budget");
+}
+
+#[test]
+fn a_run_without_a_port_fails_with_a_sentence() {
+    let Some(elf) = firmware() else { return };
+    let run = run_with(elf, "arg=firmware-net");
+    assert!(
+        !run.success,
+        "the firmware reported success:\n{}",
+        run.output
+    );
+    assert_eq!(
+        run.errors,
+        [
+            "the command line names no server port (pass port=N): run qemu with \
+          -semihosting-config enable=on,arg=firmware-net,arg=port=N"
+        ],
+        "{}",
+        run.output
+    );
+    assert!(run.batches.is_empty());
+    let run = run_with(elf, "arg=firmware-net,arg=port=70000");
+    assert!(!run.success);
+    assert!(
+        run.errors
+            .first()
+            .is_some_and(|e| e.starts_with("the command line's port is not a number")),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn the_port_comes_from_the_command_line() {
+    use config::PortError;
+    assert_eq!(config::port("firmware-net port=8086"), Ok(8086));
+    assert_eq!(config::port("port=1 port=2"), Ok(1));
+    assert_eq!(config::port("x=1 port=65535 y"), Ok(65535));
+    assert_eq!(config::port("firmware-net"), Err(PortError::Missing));
+    assert_eq!(config::port(""), Err(PortError::Missing));
+    assert_eq!(config::port("sport=80"), Err(PortError::Missing));
+    for bad in [
+        "port=",
+        "port=0",
+        "port=65536",
+        "port=-1",
+        "port=80x",
+        "port= 80",
+    ] {
+        assert_eq!(config::port(bad), Err(PortError::Invalid), "{bad}");
+    }
+    assert_eq!(config::arg("a=1 b=x=y", "b"), Some("x=y"));
+}
+
+/// qemu's `stellaris_enet` transmit side: the frame the words describe.
+fn qemu_transmit(words: &[u32]) -> Vec<u8> {
+    let (first, rest) = words.split_first().expect("a first word");
+    let len = (first & 0xffff) as usize + fifo::HEADER;
+    let mut frame: Vec<u8> = first.to_le_bytes()[2..].to_vec();
+    for w in rest {
+        frame.extend_from_slice(&w.to_le_bytes());
+    }
+    frame.truncate(len);
+    frame
+}
+
+/// qemu's `stellaris_enet` receive side: the record of `frame`, as words.
+fn qemu_record(frame: &[u8]) -> Vec<u32> {
+    let mut record = ((frame.len() + fifo::RX_OVERHEAD) as u16)
+        .to_le_bytes()
+        .to_vec();
+    record.extend_from_slice(frame);
+    record.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]); // the FCS
+    record
+        .chunks(4)
+        .map(|c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            u32::from_le_bytes(w)
+        })
+        .collect()
+}
+
+#[test]
+fn frames_cross_the_fifo_unchanged() {
+    for len in [
+        fifo::HEADER,
+        15,
+        16,
+        17,
+        60,
+        61,
+        62,
+        63,
+        64,
+        1000,
+        fifo::MAX_FRAME,
+    ] {
+        let frame: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+        let words: Vec<u32> = fifo::tx_words(&frame).expect("a valid length").collect();
+        assert_eq!(words.len(), 1 + (len - 2).div_ceil(4), "{len}");
+        assert_eq!(qemu_transmit(&words), frame, "{len}");
+
+        let record = qemu_record(&frame);
+        let head = fifo::rx_record(record[0]);
+        assert_eq!(head.frame_len, Some(len));
+        assert_eq!(head.words, record.len(), "{len}");
+        let mut rx = vec![0u8; fifo::MAX_FRAME];
+        for (i, w) in record.iter().enumerate() {
+            fifo::unpack(i, *w, &mut rx);
+        }
+        assert_eq!(&rx[..len], &frame[..], "{len}");
+    }
+    assert!(fifo::tx_words(&[0; fifo::HEADER - 1]).is_none());
+    assert!(fifo::tx_words(&[0; fifo::MAX_FRAME + 1]).is_none());
+}
+
+#[test]
+fn impossible_record_lengths_are_drained_and_dropped() {
+    let cases = [
+        (0u32, 1, None),
+        (5, 2, None),
+        (19, 5, None),
+        (20, 5, Some(14)),
+        (1520, 380, Some(1514)),
+        (1521, 381, None),
+        (0xffff, 512, None),
+        // Only the low half is the length.
+        (0xabcd_0040, 16, Some(58)),
+    ];
+    for (first, words, frame_len) in cases {
+        assert_eq!(
+            fifo::rx_record(first),
+            fifo::RxRecord { words, frame_len },
+            "{first:#x}"
+        );
+    }
+    // Bytes past the buffer are skipped, not written.
+    let mut small = [0u8; 3];
+    fifo::unpack(0, 0x4433_2211, &mut small);
+    fifo::unpack(1, 0x8877_6655, &mut small);
+    assert_eq!(small, [0x33, 0x44, 0x55]);
 }

@@ -16,6 +16,7 @@ use linewire::nal::{NalStream, ZeroRead};
 use linewire::Batch;
 use linewire_firmware_demo::describe;
 use linewire_firmware_net::batches::{self, BATCHES, BUCKET, CAPACITY, HOST, TOKEN};
+use linewire_firmware_net::config::{self, PortError};
 use linewire_firmware_net::host::{self, stack, Console};
 use linewire_firmware_net::net::{self, Deadline, Stack, SOCKETS};
 use linewire_firmware_net::{clock, stellaris::Enet};
@@ -50,17 +51,19 @@ fn main() -> ! {
     let sp = stack::sp();
     let mut out = Console::open();
     let mut line = [0u8; 160];
-    let port = host::command_line(&mut line)
-        .and_then(|l| host::arg(l, "port"))
-        .and_then(|p| p.parse::<u16>().ok())
-        .filter(|&p| p != 0);
-    let Some(port) = port else {
-        let _ = writeln!(
-            out,
-            "ERROR the command line names no server port: pass port=N (1 to 65535) \
-             with -semihosting-config ...,arg=port=N"
-        );
-        host::exit(false)
+    let port = match host::command_line(&mut line) {
+        Some(l) => config::port(l),
+        None => Err(PortError::Missing),
+    };
+    let port = match port {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "ERROR {e}: run qemu with -semihosting-config enable=on,arg=firmware-net,arg=port=N"
+            );
+            host::exit(false)
+        }
     };
     let _ = writeln!(out, "CONFIG port={port}");
     // SAFETY: `main` runs once and never returns: these are the only
@@ -162,9 +165,9 @@ fn run(
     let dev = conn.stack().device();
     let _ = writeln!(
         out,
-        "ENET dropped={} tx_stalls={}",
+        "ENET dropped={} unsent={}",
         dev.dropped(),
-        dev.tx_stalls()
+        dev.unsent()
     );
     all_stored
 }
