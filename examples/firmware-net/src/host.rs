@@ -60,6 +60,44 @@ pub fn command_line(buf: &mut [u8]) -> Option<&str> {
     core::str::from_utf8(buf.get(..len)?).ok()
 }
 
+/// The server's port from the command line; on a missing or invalid one,
+/// says so and ends the run with a failure.
+pub fn server_port(out: &mut Console, line: &mut [u8]) -> u16 {
+    let port = match command_line(line) {
+        Some(l) => crate::config::port(l),
+        None => Err(crate::config::PortError::Missing),
+    };
+    match port {
+        Ok(p) => {
+            let _ = writeln!(out, "CONFIG port={p}");
+            p
+        }
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "ERROR {e}: run qemu with -semihosting-config enable=on,arg=firmware-net,arg=port=N"
+            );
+            exit(false)
+        }
+    }
+}
+
+/// Reports the stack used below `sp` (painted at the start) and ends the
+/// run: success when `ok`.
+pub fn finish(out: &mut Console, sp: usize, painted: usize, ok: bool) -> ! {
+    match stack::used_below(sp) {
+        Some(n) => {
+            let _ = writeln!(out, "STACK run {n}");
+        }
+        None => {
+            let _ = writeln!(out, "ERROR the stack paint was exhausted");
+        }
+    }
+    let _ = writeln!(out, "PAINTED {painted}");
+    let _ = writeln!(out, "DONE {}", if ok { "ok" } else { "failed" });
+    exit(ok)
+}
+
 /// Stack painting: fill the free stack with a pattern, run something, find
 /// the lowest word it overwrote.
 pub mod stack {

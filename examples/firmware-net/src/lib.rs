@@ -20,6 +20,7 @@
 #![no_std]
 
 pub mod batches;
+pub mod board;
 pub mod clock;
 pub mod config;
 pub mod fifo;

@@ -286,6 +286,13 @@ pub struct Deadline {
 }
 
 impl Deadline {
+    /// Ten seconds without progress (the test kit's read timeout is 5 s,
+    /// the host test's 50 s), or five million polls should the host's
+    /// clock be missing.
+    pub fn standard() -> Self {
+        Self::new(10_000, 5_000_000)
+    }
+
     /// Gives up after `timeout_ms` without progress, or `max_polls` polls.
     pub fn new(timeout_ms: u64, max_polls: u32) -> Self {
         Deadline {

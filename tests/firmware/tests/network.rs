@@ -42,20 +42,38 @@ const NET_STACK_BUDGET: usize = 8 * 1024;
 /// The firmware ELF, built once; `None` when the prerequisites are missing
 /// outside CI (skipped loudly).
 fn firmware() -> Option<&'static Path> {
-    static ELF: OnceLock<Option<PathBuf>> = OnceLock::new();
-    ELF.get_or_init(|| {
-        if let Some(why) = missing_prerequisite() {
-            if std::env::var_os("CI").is_some() {
-                panic!("the network lane cannot run in CI: {why}");
+    bin_dir().map(|d| &*d.firmware)
+}
+
+/// The baseline ELF (the same network without linewire).
+fn baseline() -> Option<&'static Path> {
+    bin_dir().map(|d| &*d.baseline)
+}
+
+struct Elves {
+    firmware: PathBuf,
+    baseline: PathBuf,
+}
+
+fn bin_dir() -> Option<&'static Elves> {
+    static ELVES: OnceLock<Option<Elves>> = OnceLock::new();
+    ELVES
+        .get_or_init(|| {
+            if let Some(why) = missing_prerequisite() {
+                if std::env::var_os("CI").is_some() {
+                    panic!("the network lane cannot run in CI: {why}");
+                }
+                eprintln!("SKIPPED: network lane: {why}");
+                return None;
             }
-            eprintln!("SKIPPED: network lane: {why}");
-            return None;
-        }
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/firmware-net");
-        let bin = build_release(&dir).unwrap_or_else(|e| panic!("{e}"));
-        Some(bin.join("firmware-net"))
-    })
-    .as_deref()
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/firmware-net");
+            let bin = build_release(&dir).unwrap_or_else(|e| panic!("{e}"));
+            Some(Elves {
+                firmware: bin.join("firmware-net"),
+                baseline: bin.join("baseline-net"),
+            })
+        })
+        .as_ref()
 }
 
 /// What a run printed and how it ended.
@@ -67,6 +85,7 @@ struct NetRun {
     stack: Option<usize>,
     painted: usize,
     enet: String,
+    baseline: Option<String>,
     done: Option<String>,
     /// `ERROR` records without the tag.
     errors: Vec<String>,
@@ -135,6 +154,7 @@ fn run_with(elf: &Path, args: &str) -> NetRun {
             "STACK" => run.stack = rest.strip_prefix("run ").and_then(|n| n.parse().ok()),
             "PAINTED" => run.painted = rest.parse().unwrap_or(0),
             "ENET" => run.enet = rest.to_string(),
+            "BASELINE" => run.baseline = Some(rest.to_string()),
             "DONE" => run.done = Some(rest.to_string()),
             _ => {}
         }
@@ -276,32 +296,77 @@ fn a_refused_connection_is_reported() {
 }
 
 #[test]
-fn network_budgets() {
-    let Some(elf) = firmware() else { return };
+fn the_baseline_reaches_the_test_kit_without_linewire() {
+    let Some(elf) = baseline() else { return };
     let server = TestServer::start();
     let run = run(elf, server.addr().port());
-    assert!(run.success, "the firmware failed:\n{}", run.output);
+    assert!(run.success, "the baseline failed:\n{}", run.output);
+    assert_eq!(
+        run.baseline.as_deref(),
+        Some("status=204"),
+        "{}",
+        run.output
+    );
+    let point = Point {
+        measurement: "baseline".into(),
+        tags: BTreeMap::from([("device".into(), batches::DEVICE.into())]),
+        fields: BTreeMap::from([("v".into(), FieldValue::I64(1))]),
+        timestamp_ns: batches::T0 * 1_000_000_000,
+    };
+    assert_eq!(stored(&server), [point]);
+}
+
+#[test]
+fn network_budgets() {
+    let (Some(elf), Some(base)) = (firmware(), baseline()) else {
+        return;
+    };
+    let server = TestServer::start();
+    let with = run(elf, server.addr().port());
+    assert!(with.success, "the firmware failed:\n{}", with.output);
+    let without = run(base, server.addr().port());
+    assert!(without.success, "the baseline failed:\n{}", without.output);
     let fp = footprint(elf).unwrap_or_else(|e| panic!("{e}"));
-    let stack = run.stack.unwrap_or(usize::MAX);
-    println!("network firmware budgets (examples/firmware-net: Stellaris Ethernet + smoltcp 0.13 + embedded-nal stack + linewire::nal, blocking; thumbv7m-none-eabi, opt-level \"z\", fat LTO, lm3s6965evb under qemu)");
-    println!("| variant | flash (.text+.rodata) | RAM (.data+.bss) | peak stack |");
+    let base_fp = footprint(base).unwrap_or_else(|e| panic!("{e}"));
+    let stack = with.stack.unwrap_or(usize::MAX);
+    let base_stack = without.stack.unwrap_or(usize::MAX);
+    let lib_flash = fp.flash.saturating_sub(base_fp.flash);
+    let lib_ram = fp.ram.saturating_sub(base_fp.ram);
+    let kib = |b: u64| b as f64 / 1024.0;
+    println!(
+        "network firmware budgets (examples/firmware-net, blocking: Stellaris Ethernet driver, \
+         smoltcp 0.13, embedded-nal stack, linewire::nal; thumbv7m-none-eabi, opt-level \"z\", \
+         fat LTO, lm3s6965evb under qemu, -nic user)"
+    );
+    println!("| image | flash (.text+.rodata) | RAM (.data+.bss) | peak stack |");
     println!("|---|---|---|---|");
     println!(
-        "| blocking (whole image) | {} B ({:.1} KiB; budget {} KiB) | {} B (budget {} KiB) | {stack} B (budget {} KiB; painted {} B) |",
+        "| firmware-net (whole image) | {} B ({:.1} KiB; budget {} KiB) | {} B (budget {} KiB) | {stack} B (budget {} KiB) |",
         fp.flash,
-        fp.flash as f64 / 1024.0,
+        kib(fp.flash),
         NET_FLASH_BUDGET / 1024,
         fp.ram,
         NET_RAM_BUDGET / 1024,
         NET_STACK_BUDGET / 1024,
-        run.painted
     );
     println!(
-        "| plain path (linewire's own cost, tests/firmware.rs) | budget {} KiB | budget 0 B | budget {} KiB |",
+        "| baseline-net (same network, no linewire) | {} B ({:.1} KiB) | {} B | {base_stack} B |",
+        base_fp.flash,
+        kib(base_fp.flash),
+        base_fp.ram,
+    );
+    println!(
+        "| linewire and its use over the network (batches, write transaction, nal adapter, outcome printing, response buffer) | {lib_flash} B ({:.1} KiB) | {lib_ram} B | {} B more |",
+        kib(lib_flash),
+        stack.saturating_sub(base_stack),
+    );
+    println!(
+        "| today's budgets for the plain path (tests/firmware.rs, linewire's own cost) | {} KiB | 0 B | {} KiB |",
         PLAIN_FLASH_BUDGET / 1024,
         PLAIN_STACK_BUDGET / 1024
     );
-    assert!(stack < run.painted, "the stack paint was exhausted");
+    println!("stack painted: {} B", with.painted);
+    assert!(stack < with.painted, "the stack paint was exhausted");
     assert!(
         fp.flash <= NET_FLASH_BUDGET,
         "flash {} B over budget",
