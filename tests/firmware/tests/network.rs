@@ -248,6 +248,34 @@ fn a_closed_connection_and_a_503_are_survived() {
 }
 
 #[test]
+fn an_unanswered_write_is_resent_and_stored_once() {
+    let Some(elf) = firmware() else { return };
+    // The first request is stored but never answered (the connection
+    // closes); the firmware resends it on a new connection, and the same
+    // points overwrite themselves. The third answer comes a byte a write.
+    let plan = FaultPlan::new()
+        .on_request(1, Fault::CloseAfterBody)
+        .on_request(3, Fault::SplitWrites);
+    let server = TestServer::builder().fault_plan(plan).start();
+    let run = run(elf, server.addr().port());
+    assert!(run.success, "the firmware failed:\n{}", run.output);
+    let expected = vec![
+        batch_line(
+            0,
+            1,
+            1,
+            "error=transport: the peer closed the connection before responding",
+        ),
+        batch_line(0, 2, 2, WRITTEN),
+        batch_line(1, 1, 2, WRITTEN),
+        batch_line(2, 1, 2, WRITTEN),
+    ];
+    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), 4);
+}
+
+#[test]
 fn a_server_that_keeps_failing_fails_the_run() {
     let Some(elf) = firmware() else { return };
     let server = TestServer::builder()
