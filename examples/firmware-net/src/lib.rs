@@ -9,14 +9,18 @@
 //! Output protocol (semihosting stdout, one record a line):
 //!
 //! ```text
-//! CONFIG port=<n>                          what the command line said
-//! BATCH <n> <attempt> connects=<c> <text>  a write's outcome (linewire_firmware_demo::describe)
-//! BATCH <n> <attempt> connects=<c> error=<text>  a write's error
-//! ENET dropped=<n> unsent=<n>           the driver's counters
-//! STACK run <bytes>                        stack high-water mark below main's frame
-//! PAINTED <bytes>                          how much stack was painted
-//! DONE ok|failed                           every batch was (or was not) written
+//! CONFIG port=<n>                                   the server port from the command line
+//! BATCH <n> <attempt> connects=<c> <text>           a write's outcome (linewire_firmware_demo::describe)
+//! BATCH <n> <attempt> connects=<c> error=<text>     a write's error [cause=<the stack's error>]
+//! BASELINE status=204|failed                        the baseline's one request (baseline-net)
+//! ENET dropped=<n> unsent=<n>                       the driver's counters
+//! ERROR <sentence>                                  why the run cannot go on
+//! STACK run <bytes>                                 stack high-water mark below main's frame
+//! PAINTED <bytes>                                   how much stack was painted
+//! DONE ok|failed                                    every batch was (or was not) stored
 //! ```
+//!
+//! The run's exit status is 0 exactly when it printed `DONE ok`.
 #![no_std]
 
 pub mod batches;

@@ -6,7 +6,7 @@
 //! with an impossible length is drained and dropped (counted in
 //! [`Enet::dropped`]), never indexed out of bounds. Transmit: the frame's
 //! words go into the FIFO, then writing `TR` sends it; the MAC pads short
-//! frames and appends the FCS. The framing is in [`fifo`](crate::fifo).
+//! frames and appends the FCS. The framing is in [`fifo`].
 //!
 //! Registers as in the LM3S6965 data sheet (section 15) and qemu's
 //! `hw/net/stellaris_enet.c`.

@@ -21,7 +21,9 @@ use linewire_firmware_net::host::{self, stack, Console};
 use linewire_firmware_net::net::Deadline;
 
 /// Sends of one batch when the server asks for a retry or the connection
-/// fails.
+/// fails. The firmware resends at once: the lane's faults ask for no
+/// delay; a device honours `Retry-After` or backs off (as
+/// `linewire::Writer` does).
 const MAX_ATTEMPTS: u32 = 3;
 const RESPONSE_BUF: usize = 512;
 
