@@ -42,7 +42,7 @@ cargo test -q -p linewire-firmware-test --test firmware -- --nocapture budgets
 
 step "networked firmware: lm3s6965evb Ethernet under qemu user networking, smoltcp, the test kit on loopback"
 cargo fmt --manifest-path examples/firmware-net/Cargo.toml -- --check
-(cd examples/firmware-net && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release -- -D warnings)
+(cd examples/firmware-net && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release -- -D warnings && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release --features embassy -- -D warnings)
 cargo test -q -p linewire-firmware-test --test network -- --nocapture
 
 step "docs"

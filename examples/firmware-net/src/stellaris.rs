@@ -112,6 +112,20 @@ impl Enet {
         self.tx.stalls
     }
 
+    /// The length of the next frame, moved into `rx`; dropped frames are
+    /// skipped, at most a FIFO's worth per call.
+    fn next_frame(&mut self) -> Option<usize> {
+        for _ in 0..32 {
+            if self.pull_frame() {
+                return Some(self.rx_len);
+            }
+            if read(NP) == 0 {
+                return None;
+            }
+        }
+        None
+    }
+
     /// Moves the next frame from the FIFO into `rx`; `false` when none is
     /// waiting or it was dropped.
     fn pull_frame(&mut self) -> bool {
@@ -138,6 +152,23 @@ impl Enet {
 }
 
 impl TxBuf {
+    /// Lets `f` write a frame of `len` bytes, then sends it. The network
+    /// stack asks for at most `MAX_FRAME` bytes (the capabilities); a
+    /// longer request is given the whole buffer and not sent.
+    fn fill_and_send<R>(&mut self, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        match self.frame.get_mut(..len) {
+            Some(buf) => {
+                let r = f(buf);
+                self.send(len);
+                r
+            }
+            None => {
+                self.stalls = self.stalls.saturating_add(1);
+                f(&mut self.frame[..])
+            }
+        }
+    }
+
     /// Sends the first `len` bytes of `frame` (header included, FCS
     /// excluded) through the FIFO.
     fn send(&mut self, len: usize) {
@@ -183,20 +214,7 @@ impl RxToken for Rx<'_> {
 
 impl TxToken for Tx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let tx = self.0;
-        // smoltcp asks for at most `MAX_FRAME` bytes (the capabilities);
-        // a longer request is given the whole buffer and not sent.
-        match tx.frame.get_mut(..len) {
-            Some(buf) => {
-                let r = f(buf);
-                tx.send(len);
-                r
-            }
-            None => {
-                tx.stalls = tx.stalls.saturating_add(1);
-                f(&mut tx.frame[..])
-            }
-        }
+        self.0.fill_and_send(len, f)
     }
 }
 
@@ -205,17 +223,9 @@ impl Device for Enet {
     type TxToken<'a> = Tx<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
-        // Skip dropped frames; at most a FIFO's worth per call.
-        for _ in 0..32 {
-            if self.pull_frame() {
-                let frame = self.rx.get(..self.rx_len).unwrap_or(&[]);
-                return Some((Rx(frame), Tx(&mut self.tx)));
-            }
-            if read(NP) == 0 {
-                return None;
-            }
-        }
-        None
+        let len = self.next_frame()?;
+        let frame = self.rx.get(..len).unwrap_or(&[]);
+        Some((Rx(frame), Tx(&mut self.tx)))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
@@ -228,5 +238,68 @@ impl Device for Enet {
         caps.max_transmission_unit = MAX_FRAME;
         caps.max_burst_size = Some(1);
         caps
+    }
+}
+
+/// The same controller for `embassy-net` (feature `embassy`): the async
+/// variant runs the same driver. There is no interrupt: a `receive` that
+/// finds nothing wakes its task at once, to be polled again.
+#[cfg(feature = "embassy")]
+mod embassy {
+    use core::task::Context;
+
+    use embassy_net_driver::{Capabilities, Driver, HardwareAddress, LinkState};
+
+    use super::{Enet, TxBuf, MAX_FRAME};
+
+    /// A received frame, borrowed from the driver.
+    pub struct Rx<'a>(&'a mut [u8]);
+
+    /// Room for one frame to send.
+    pub struct Tx<'a>(&'a mut TxBuf);
+
+    impl embassy_net_driver::RxToken for Rx<'_> {
+        fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, f: F) -> R {
+            f(self.0)
+        }
+    }
+
+    impl embassy_net_driver::TxToken for Tx<'_> {
+        fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+            self.0.fill_and_send(len, f)
+        }
+    }
+
+    impl Driver for Enet {
+        type RxToken<'a> = Rx<'a>;
+        type TxToken<'a> = Tx<'a>;
+
+        fn receive(&mut self, cx: &mut Context<'_>) -> Option<(Rx<'_>, Tx<'_>)> {
+            let Some(len) = self.next_frame() else {
+                cx.waker().wake_by_ref();
+                return None;
+            };
+            let frame = self.rx.get_mut(..len).unwrap_or(&mut []);
+            Some((Rx(frame), Tx(&mut self.tx)))
+        }
+
+        fn transmit(&mut self, _cx: &mut Context<'_>) -> Option<Tx<'_>> {
+            Some(Tx(&mut self.tx))
+        }
+
+        fn link_state(&mut self, _cx: &mut Context<'_>) -> LinkState {
+            LinkState::Up
+        }
+
+        fn capabilities(&self) -> Capabilities {
+            let mut caps = Capabilities::default();
+            caps.max_transmission_unit = MAX_FRAME;
+            caps.max_burst_size = Some(1);
+            caps
+        }
+
+        fn hardware_address(&self) -> HardwareAddress {
+            HardwareAddress::Ethernet(self.mac())
+        }
     }
 }
