@@ -1,5 +1,8 @@
 //! Time for `smoltcp`'s timers: the host's clock through semihosting
-//! (`SYS_CLOCK`, centiseconds since qemu started). A board without a
+//! (`SYS_CLOCK`, centiseconds since qemu started). qemu answers it with
+//! its own CPU time (`clock()`), which runs slower than the wall clock on
+//! a busy machine (measured: 10 s of it took 15 s): the 10 s deadlines are
+//! 10 s or more. `SYS_ELAPSED` / `SYS_TICKFREQ` would be the wall clock. A board without a
 //! debugger would count SysTick instead; the network code only sees
 //! [`now`].
 
