@@ -51,6 +51,11 @@ step "embassy example: checked for riscv32imc (ESP32-C3) and thumbv6m (RP2040)"
 cargo fmt --manifest-path examples/embassy/Cargo.toml -- --check
 (cd examples/embassy && env -u CARGO_TARGET_DIR cargo check -q --target riscv32imc-unknown-none-elf && env -u CARGO_TARGET_DIR cargo check -q --target thumbv6m-none-eabi && env -u CARGO_TARGET_DIR cargo clippy -q --target thumbv6m-none-eabi -- -D warnings)
 
+step "networked firmware: lm3s6965evb Ethernet under qemu user networking, smoltcp, the test kit on loopback"
+cargo fmt --manifest-path examples/firmware-net/Cargo.toml -- --check
+(cd examples/firmware-net && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release -- -D warnings && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release --features embassy -- -D warnings)
+cargo test -q -p linewire-firmware-test --test network -- --nocapture
+
 step "docs"
 # Without --no-deps: links into the core must resolve from linewire-std's pages too.
 RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace

@@ -58,10 +58,25 @@ pub struct Elves {
 ///
 /// The build's output when it fails.
 pub fn build_firmware() -> Result<Elves, String> {
-    let dir = firmware_dir();
+    let bin = build_release(&firmware_dir())?;
+    Ok(Elves {
+        firmware: bin.join("firmware"),
+        baseline: bin.join("baseline"),
+    })
+}
+
+/// `cargo build --release` in the firmware crate at `dir` (its own
+/// workspace, built for [`TARGET`] by its `.cargo/config.toml`), into
+/// `dir/target`, with the outer cargo's environment cleared where it would
+/// interfere; returns the directory of the built binaries.
+///
+/// # Errors
+///
+/// The build's output when it fails.
+pub fn build_release(dir: &Path) -> Result<PathBuf, String> {
     let target_dir = dir.join("target");
     let mut cmd = Command::new("cargo");
-    cmd.current_dir(&dir).args(["build", "--release"]);
+    cmd.current_dir(dir).args(["build", "--release"]);
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
         let cargo_var = k.starts_with("CARGO_") && k != "CARGO_HOME";
@@ -84,11 +99,7 @@ pub fn build_firmware() -> Result<Elves, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let bin = target_dir.join(TARGET).join("release");
-    Ok(Elves {
-        firmware: bin.join("firmware"),
-        baseline: bin.join("baseline"),
-    })
+    Ok(target_dir.join(TARGET).join("release"))
 }
 
 /// Runs `elf` under qemu (Cortex-M3, `lm3s6965evb`, semihosting to the

@@ -1,0 +1,33 @@
+//! linewire over a real TCP/IP stack on a Cortex-M3: the LM3S6965's
+//! Ethernet controller ([`stellaris`]) under `smoltcp` 0.13, a blocking
+//! `embedded-nal` stack over it ([`net`]), time from the host ([`clock`]),
+//! and the semihosting scaffolding ([`host`]). The binary writes the
+//! batches of [`batches`] with `linewire::nal::NalStream` to the test kit
+//! on the host's loopback, reached through qemu's user networking (slirp:
+//! the device is 10.0.2.15, the host 10.0.2.2).
+//!
+//! Output protocol (semihosting stdout, one record a line):
+//!
+//! ```text
+//! CONFIG port=<n>                                   the server port from the command line
+//! BATCH <n> <attempt> connects=<c> <text>           a write's outcome (linewire_firmware_demo::describe)
+//! BATCH <n> <attempt> connects=<c> error=<text>     a write's error [cause=<the stack's error>]
+//! BASELINE status=204|failed                        the baseline's one request (baseline-net)
+//! ENET dropped=<n> unsent=<n>                       the driver's counters
+//! ERROR <sentence>                                  why the run cannot go on
+//! STACK run <bytes>                                 stack high-water mark below main's frame
+//! PAINTED <bytes>                                   how much stack was painted
+//! DONE ok|failed                                    every batch was (or was not) stored
+//! ```
+//!
+//! The run's exit status is 0 exactly when it printed `DONE ok`.
+#![no_std]
+
+pub mod batches;
+pub mod board;
+pub mod clock;
+pub mod config;
+pub mod fifo;
+pub mod host;
+pub mod net;
+pub mod stellaris;

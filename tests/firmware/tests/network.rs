@@ -1,0 +1,547 @@
+//! The networked firmware lane: `examples/firmware-net` under
+//! `qemu-system-arm -machine lm3s6965evb -nic user,model=stellaris` writes
+//! its batches through the emulated Ethernet controller, `smoltcp` and
+//! `linewire::nal` to the test kit on the host's loopback (slirp: the
+//! device is 10.0.2.15, the host 10.0.2.2), on the port the test kit was
+//! given (bound to port 0, passed on the semihosting command line). Each
+//! test asserts what the test kit stored, exactly, and what the firmware
+//! reported.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use linewire_firmware_test::{build_release, footprint, missing_prerequisite};
+use linewire_testkit::{Fault, FaultPlan, FieldValue, Point, TestServer};
+
+#[path = "../../../examples/firmware-net/src/batches.rs"]
+#[allow(dead_code)]
+mod batches;
+#[path = "../../../examples/firmware-net/src/config.rs"]
+mod config;
+#[path = "../../../examples/firmware-net/src/fifo.rs"]
+mod fifo;
+
+/// A hung run fails the test after this long (the child is killed).
+const QEMU_TIMEOUT: Duration = Duration::from_secs(50);
+
+/// The plain path's budgets (`tests/firmware.rs`), printed next to this
+/// firmware's figures.
+const PLAIN_FLASH_BUDGET: u64 = 16 * 1024;
+const PLAIN_STACK_BUDGET: usize = 2 * 1024;
+
+/// This firmware's budgets (whole image: driver, smoltcp, adapter,
+/// linewire, formatting): measured, with room; a regression fails.
+const NET_FLASH_BUDGET: u64 = 64 * 1024;
+const NET_RAM_BUDGET: u64 = 16 * 1024;
+const NET_STACK_BUDGET: usize = 8 * 1024;
+
+/// The firmware ELF, built once; `None` when the prerequisites are missing
+/// outside CI (skipped loudly).
+fn firmware() -> Option<&'static Path> {
+    bin_dir().map(|d| &*d.firmware)
+}
+
+/// The baseline ELF (the same network without linewire).
+fn baseline() -> Option<&'static Path> {
+    bin_dir().map(|d| &*d.baseline)
+}
+
+struct Elves {
+    firmware: PathBuf,
+    baseline: PathBuf,
+}
+
+fn bin_dir() -> Option<&'static Elves> {
+    static ELVES: OnceLock<Option<Elves>> = OnceLock::new();
+    ELVES
+        .get_or_init(|| {
+            if let Some(why) = missing_prerequisite() {
+                if std::env::var_os("CI").is_some() {
+                    panic!("the network lane cannot run in CI: {why}");
+                }
+                eprintln!("SKIPPED: network lane: {why}");
+                return None;
+            }
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/firmware-net");
+            let bin = build_release(&dir).unwrap_or_else(|e| panic!("{e}"));
+            Some(Elves {
+                firmware: bin.join("firmware-net"),
+                baseline: bin.join("baseline-net"),
+            })
+        })
+        .as_ref()
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug, Default)]
+struct NetRun {
+    success: bool,
+    /// `BATCH` records without the tag.
+    batches: Vec<String>,
+    stack: Option<usize>,
+    painted: usize,
+    enet: String,
+    baseline: Option<String>,
+    done: Option<String>,
+    /// `ERROR` records without the tag.
+    errors: Vec<String>,
+    output: String,
+}
+
+/// Runs the firmware against `port` on the host's loopback.
+fn run(elf: &Path, port: u16) -> NetRun {
+    run_with(elf, &format!("arg=firmware-net,arg=port={port}"))
+}
+
+/// Runs the firmware with the semihosting `args`; kills qemu after
+/// [`QEMU_TIMEOUT`].
+fn run_with(elf: &Path, args: &str) -> NetRun {
+    let mut child = Command::new("qemu-system-arm")
+        .args(["-cpu", "cortex-m3", "-machine", "lm3s6965evb", "-nographic"])
+        .args(["-nic", "user,model=stellaris"])
+        .arg("-semihosting-config")
+        .arg(format!("enable=on,target=native,{args}"))
+        .arg("-kernel")
+        .arg(elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qemu-system-arm starts");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait().expect("waiting for qemu") {
+            Some(status) => break status,
+            None if start.elapsed() > QEMU_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let out = reader.join().unwrap_or_default();
+                panic!("qemu timed out after {QEMU_TIMEOUT:?}; output:\n{out}");
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let output = reader.join().unwrap_or_default();
+    let errors = err_reader.join().unwrap_or_default();
+    let mut run = NetRun {
+        success: status.success(),
+        output: format!("{output}\n(qemu stderr:)\n{errors}"),
+        ..NetRun::default()
+    };
+    for line in output.lines() {
+        if let Some(e) = line.strip_prefix("ERROR ") {
+            run.errors.push(e.to_string());
+        }
+        let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match tag {
+            "BATCH" => run.batches.push(rest.to_string()),
+            "STACK" => run.stack = rest.strip_prefix("run ").and_then(|n| n.parse().ok()),
+            "PAINTED" => run.painted = rest.parse().unwrap_or(0),
+            "ENET" => run.enet = rest.to_string(),
+            "BASELINE" => run.baseline = Some(rest.to_string()),
+            "DONE" => run.done = Some(rest.to_string()),
+            _ => {}
+        }
+    }
+    run
+}
+
+/// The points of batches `range`, as the test kit stores them.
+fn expected_points(batches: std::ops::Range<u32>) -> Vec<Point> {
+    let per = batches::POINTS_PER_BATCH;
+    (batches.start * per..batches.end * per)
+        .map(|k| {
+            let r = batches::reading(k);
+            Point {
+                measurement: batches::MEASUREMENT.into(),
+                tags: BTreeMap::from([
+                    ("device".into(), batches::DEVICE.into()),
+                    ("link".into(), batches::LINK.into()),
+                ]),
+                fields: BTreeMap::from([
+                    ("seq".into(), FieldValue::I64(r.seq)),
+                    ("temp".into(), FieldValue::F64(r.temp)),
+                    ("ok".into(), FieldValue::Bool(r.ok)),
+                    ("note".into(), FieldValue::Str(batches::NOTE.into())),
+                ]),
+                timestamp_ns: r.time * 1_000_000_000,
+            }
+        })
+        .collect()
+}
+
+fn stored(server: &TestServer) -> Vec<Point> {
+    let mut points = server.points(batches::BUCKET);
+    points.sort_by_key(|p| p.timestamp_ns);
+    points
+}
+
+const WRITTEN: &str =
+    "status=204 outcome=Written action=Done retry_after=- rejected=- dropped=- complete=true";
+
+fn batch_line(n: u32, attempt: u32, connects: u32, text: &str) -> String {
+    format!("{n} {attempt} connects={connects} {text}")
+}
+
+#[test]
+fn batches_are_stored_over_one_kept_alive_connection() {
+    let Some(elf) = firmware() else { return };
+    let server = TestServer::start();
+    let run = run(elf, server.addr().port());
+    assert!(run.success, "the firmware failed:\n{}", run.output);
+    assert_eq!(run.done.as_deref(), Some("ok"), "{}", run.output);
+    let expected: Vec<String> = (0..batches::BATCHES)
+        .map(|n| batch_line(n, 1, 1, WRITTEN))
+        .collect();
+    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), batches::BATCHES as usize);
+    assert_eq!(run.enet, "dropped=0 unsent=0");
+}
+
+#[test]
+fn a_closed_connection_and_a_503_are_survived() {
+    let Some(elf) = firmware() else { return };
+    // The second answer closes the connection; the third is a 503 (nothing
+    // stored), which the firmware resends at once.
+    let plan = FaultPlan::new()
+        .on_request(2, Fault::ConnectionClose)
+        .on_request(
+            3,
+            Fault::ServiceUnavailable {
+                retry_after_secs: None,
+            },
+        );
+    let server = TestServer::builder().fault_plan(plan).start();
+    let run = run(elf, server.addr().port());
+    assert!(run.success, "the firmware failed:\n{}", run.output);
+    let expected = vec![
+        batch_line(0, 1, 1, WRITTEN),
+        batch_line(1, 1, 1, WRITTEN),
+        batch_line(
+            2,
+            1,
+            2,
+            "status=503 outcome=Unavailable action=RetryLater retry_after=- rejected=- dropped=- complete=true",
+        ),
+        batch_line(2, 2, 2, WRITTEN),
+    ];
+    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), 4);
+}
+
+#[test]
+fn an_unanswered_write_is_resent_and_stored_once() {
+    let Some(elf) = firmware() else { return };
+    // The first request is stored but never answered (the connection
+    // closes); the firmware resends it on a new connection, and the same
+    // points overwrite themselves. The third answer comes a byte a write.
+    let plan = FaultPlan::new()
+        .on_request(1, Fault::CloseAfterBody)
+        .on_request(3, Fault::SplitWrites);
+    let server = TestServer::builder().fault_plan(plan).start();
+    let run = run(elf, server.addr().port());
+    assert!(run.success, "the firmware failed:\n{}", run.output);
+    let expected = vec![
+        batch_line(
+            0,
+            1,
+            1,
+            "error=transport: the peer closed the connection before responding",
+        ),
+        batch_line(0, 2, 2, WRITTEN),
+        batch_line(1, 1, 2, WRITTEN),
+        batch_line(2, 1, 2, WRITTEN),
+    ];
+    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), 4);
+}
+
+#[test]
+fn a_server_that_keeps_failing_fails_the_run() {
+    let Some(elf) = firmware() else { return };
+    let server = TestServer::builder()
+        .fault_plan(FaultPlan::new().always(Fault::InternalError))
+        .start();
+    let run = run(elf, server.addr().port());
+    assert!(
+        !run.success,
+        "the firmware reported success:\n{}",
+        run.output
+    );
+    assert_eq!(run.done.as_deref(), Some("failed"), "{}", run.output);
+    assert_eq!(run.batches.len(), 9, "{}", run.output);
+    assert!(
+        run.batches
+            .iter()
+            .all(|b| b.contains("status=500 outcome=ServerError action=Retry ")),
+        "{}",
+        run.output
+    );
+    assert!(stored(&server).is_empty());
+}
+
+#[test]
+fn a_refused_connection_is_reported() {
+    let Some(elf) = firmware() else { return };
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let run = run(elf, port);
+    assert!(
+        !run.success,
+        "the firmware reported success:\n{}",
+        run.output
+    );
+    assert_eq!(run.batches.len(), 9, "{}", run.output);
+    assert!(
+        run.batches
+            .iter()
+            .all(|b| b.contains("error=") && b.contains("cause=connecting failed")),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn the_baseline_reaches_the_test_kit_without_linewire() {
+    let Some(elf) = baseline() else { return };
+    let server = TestServer::start();
+    let run = run(elf, server.addr().port());
+    assert!(run.success, "the baseline failed:\n{}", run.output);
+    assert_eq!(
+        run.baseline.as_deref(),
+        Some("status=204"),
+        "{}",
+        run.output
+    );
+    let point = Point {
+        measurement: "baseline".into(),
+        tags: BTreeMap::from([("device".into(), batches::DEVICE.into())]),
+        fields: BTreeMap::from([("v".into(), FieldValue::I64(1))]),
+        timestamp_ns: batches::T0 * 1_000_000_000,
+    };
+    assert_eq!(stored(&server), [point]);
+}
+
+#[test]
+fn network_budgets() {
+    let (Some(elf), Some(base)) = (firmware(), baseline()) else {
+        return;
+    };
+    let server = TestServer::start();
+    let with = run(elf, server.addr().port());
+    assert!(with.success, "the firmware failed:\n{}", with.output);
+    let without = run(base, server.addr().port());
+    assert!(without.success, "the baseline failed:\n{}", without.output);
+    let fp = footprint(elf).unwrap_or_else(|e| panic!("{e}"));
+    let base_fp = footprint(base).unwrap_or_else(|e| panic!("{e}"));
+    let stack = with.stack.unwrap_or(usize::MAX);
+    let base_stack = without.stack.unwrap_or(usize::MAX);
+    let lib_flash = fp.flash.saturating_sub(base_fp.flash);
+    let lib_ram = fp.ram.saturating_sub(base_fp.ram);
+    let kib = |b: u64| b as f64 / 1024.0;
+    println!(
+        "network firmware budgets (examples/firmware-net, blocking: Stellaris Ethernet driver, \
+         smoltcp 0.13, embedded-nal stack, linewire::nal; thumbv7m-none-eabi, opt-level \"z\", \
+         fat LTO, lm3s6965evb under qemu, -nic user)"
+    );
+    println!("| image | flash (.text+.rodata) | RAM (.data+.bss) | peak stack |");
+    println!("|---|---|---|---|");
+    println!(
+        "| firmware-net (whole image) | {} B ({:.1} KiB; budget {} KiB) | {} B (budget {} KiB) | {stack} B (budget {} KiB) |",
+        fp.flash,
+        kib(fp.flash),
+        NET_FLASH_BUDGET / 1024,
+        fp.ram,
+        NET_RAM_BUDGET / 1024,
+        NET_STACK_BUDGET / 1024,
+    );
+    println!(
+        "| baseline-net (same network, no linewire) | {} B ({:.1} KiB) | {} B | {base_stack} B |",
+        base_fp.flash,
+        kib(base_fp.flash),
+        base_fp.ram,
+    );
+    println!(
+        "| linewire and its use over the network (batches, write transaction, nal adapter, outcome printing, response buffer) | {lib_flash} B ({:.1} KiB) | {lib_ram} B | {} B more |",
+        kib(lib_flash),
+        stack.saturating_sub(base_stack),
+    );
+    println!(
+        "| today's budgets for the plain path (tests/firmware.rs, linewire's own cost) | {} KiB | 0 B | {} KiB |",
+        PLAIN_FLASH_BUDGET / 1024,
+        PLAIN_STACK_BUDGET / 1024
+    );
+    println!("stack painted: {} B", with.painted);
+    assert!(stack < with.painted, "the stack paint was exhausted");
+    assert!(
+        fp.flash <= NET_FLASH_BUDGET,
+        "flash {} B over budget",
+        fp.flash
+    );
+    assert!(fp.ram <= NET_RAM_BUDGET, "RAM {} B over budget", fp.ram);
+    assert!(stack <= NET_STACK_BUDGET, "stack {stack} B over budget");
+}
+
+#[test]
+fn a_run_without_a_port_fails_with_a_sentence() {
+    let Some(elf) = firmware() else { return };
+    let run = run_with(elf, "arg=firmware-net");
+    assert!(
+        !run.success,
+        "the firmware reported success:\n{}",
+        run.output
+    );
+    assert_eq!(
+        run.errors,
+        [
+            "the command line names no server port (pass port=N): run qemu with \
+          -semihosting-config enable=on,arg=firmware-net,arg=port=N"
+        ],
+        "{}",
+        run.output
+    );
+    assert!(run.batches.is_empty());
+    let run = run_with(elf, "arg=firmware-net,arg=port=70000");
+    assert!(!run.success);
+    assert!(
+        run.errors
+            .first()
+            .is_some_and(|e| e.starts_with("the command line's port is not a number")),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn the_port_comes_from_the_command_line() {
+    use config::PortError;
+    assert_eq!(config::port("firmware-net port=8086"), Ok(8086));
+    assert_eq!(config::port("port=1 port=2"), Ok(1));
+    assert_eq!(config::port("x=1 port=65535 y"), Ok(65535));
+    assert_eq!(config::port("firmware-net"), Err(PortError::Missing));
+    assert_eq!(config::port(""), Err(PortError::Missing));
+    assert_eq!(config::port("sport=80"), Err(PortError::Missing));
+    for bad in [
+        "port=",
+        "port=0",
+        "port=65536",
+        "port=-1",
+        "port=80x",
+        "port= 80",
+    ] {
+        assert_eq!(config::port(bad), Err(PortError::Invalid), "{bad}");
+    }
+    assert_eq!(config::arg("a=1 b=x=y", "b"), Some("x=y"));
+}
+
+/// qemu's `stellaris_enet` transmit side: the frame the words describe.
+fn qemu_transmit(words: &[u32]) -> Vec<u8> {
+    let (first, rest) = words.split_first().expect("a first word");
+    let len = (first & 0xffff) as usize + fifo::HEADER;
+    let mut frame: Vec<u8> = first.to_le_bytes()[2..].to_vec();
+    for w in rest {
+        frame.extend_from_slice(&w.to_le_bytes());
+    }
+    frame.truncate(len);
+    frame
+}
+
+/// qemu's `stellaris_enet` receive side: the record of `frame`, as words.
+fn qemu_record(frame: &[u8]) -> Vec<u32> {
+    let mut record = ((frame.len() + fifo::RX_OVERHEAD) as u16)
+        .to_le_bytes()
+        .to_vec();
+    record.extend_from_slice(frame);
+    record.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]); // the FCS
+    record
+        .chunks(4)
+        .map(|c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            u32::from_le_bytes(w)
+        })
+        .collect()
+}
+
+#[test]
+fn frames_cross_the_fifo_unchanged() {
+    for len in [
+        fifo::HEADER,
+        15,
+        16,
+        17,
+        60,
+        61,
+        62,
+        63,
+        64,
+        1000,
+        fifo::MAX_FRAME,
+    ] {
+        let frame: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+        let words: Vec<u32> = fifo::tx_words(&frame).expect("a valid length").collect();
+        assert_eq!(words.len(), 1 + (len - 2).div_ceil(4), "{len}");
+        assert_eq!(qemu_transmit(&words), frame, "{len}");
+
+        let record = qemu_record(&frame);
+        let head = fifo::rx_record(record[0]);
+        assert_eq!(head.frame_len, Some(len));
+        assert_eq!(head.words, record.len(), "{len}");
+        let mut rx = vec![0u8; fifo::MAX_FRAME];
+        for (i, w) in record.iter().enumerate() {
+            fifo::unpack(i, *w, &mut rx);
+        }
+        assert_eq!(&rx[..len], &frame[..], "{len}");
+    }
+    assert!(fifo::tx_words(&[0; fifo::HEADER - 1]).is_none());
+    assert!(fifo::tx_words(&[0; fifo::MAX_FRAME + 1]).is_none());
+}
+
+#[test]
+fn impossible_record_lengths_are_drained_and_dropped() {
+    let cases = [
+        (0u32, 1, None),
+        (5, 2, None),
+        (19, 5, None),
+        (20, 5, Some(14)),
+        (1520, 380, Some(1514)),
+        (1521, 381, None),
+        (0xffff, 512, None),
+        // Only the low half is the length.
+        (0xabcd_0040, 16, Some(58)),
+    ];
+    for (first, words, frame_len) in cases {
+        assert_eq!(
+            fifo::rx_record(first),
+            fifo::RxRecord { words, frame_len },
+            "{first:#x}"
+        );
+    }
+    // Bytes past the buffer are skipped, not written.
+    let mut small = [0u8; 3];
+    fifo::unpack(0, 0x4433_2211, &mut small);
+    fifo::unpack(1, 0x8877_6655, &mut small);
+    assert_eq!(small, [0x33, 0x44, 0x55]);
+}
