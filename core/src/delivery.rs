@@ -366,7 +366,7 @@ impl<'a> Completion<'a> {
 /// m.set_on_misconfigured(OnMisconfigured::Drop);
 /// assert_eq!(m.next_wakeup(0), None);
 /// ```
-////// [`Next`], [`Completion`], [`Event`], [`Stats`], [`LastError`].
+///
 ///
 /// One engine decides what happens to queued points: when a batch goes
 /// out, how large it is, and what an answer (or a failure) means for it.
