@@ -367,7 +367,6 @@ impl<'a> Completion<'a> {
 /// assert_eq!(m.next_wakeup(0), None);
 /// ```
 ///
-///
 /// One engine decides what happens to queued points: when a batch goes
 /// out, how large it is, and what an answer (or a failure) means for it.
 /// It owns the [`QueueInner`] (any storage) and the retry state
