@@ -53,7 +53,8 @@ cargo fmt --manifest-path examples/embassy/Cargo.toml -- --check
 
 step "networked firmware: lm3s6965evb Ethernet under qemu user networking, smoltcp, the test kit on loopback"
 cargo fmt --manifest-path examples/firmware-net/Cargo.toml -- --check
-(cd examples/firmware-net && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release -- -D warnings && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release --features embassy -- -D warnings)
+(cd examples/firmware-net && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release -- -D warnings && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release --features embassy -- -D warnings && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release --features async --bins -- -D warnings)
+# The blocking, async (embassy-net, Writer::poll_async) and TLS variants.
 cargo test -q -p linewire-firmware-test --test network -- --nocapture
 
 step "docs"

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use linewire_firmware_test::{build_release, footprint, missing_prerequisite};
+use linewire_firmware_test::{build_release, build_release_with, footprint, missing_prerequisite};
 use linewire_testkit::{Fault, FaultPlan, FieldValue, Point, TestServer};
 
 #[path = "../../../examples/firmware-net/src/batches.rs"]
@@ -59,15 +59,10 @@ fn bin_dir() -> Option<&'static Elves> {
     static ELVES: OnceLock<Option<Elves>> = OnceLock::new();
     ELVES
         .get_or_init(|| {
-            if let Some(why) = missing_prerequisite() {
-                if std::env::var_os("CI").is_some() {
-                    panic!("the network lane cannot run in CI: {why}");
-                }
-                eprintln!("SKIPPED: network lane: {why}");
+            if !prerequisites() {
                 return None;
             }
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/firmware-net");
-            let bin = build_release(&dir).unwrap_or_else(|e| panic!("{e}"));
+            let bin = build_release(&crate_dir()).unwrap_or_else(|e| panic!("{e}"));
             Some(Elves {
                 firmware: bin.join("firmware-net"),
                 baseline: bin.join("baseline-net"),
@@ -76,12 +71,46 @@ fn bin_dir() -> Option<&'static Elves> {
         .as_ref()
 }
 
+fn crate_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/firmware-net")
+}
+
+/// Whether qemu and the target are there; outside CI, says loudly why not.
+fn prerequisites() -> bool {
+    match missing_prerequisite() {
+        None => true,
+        Some(why) if std::env::var_os("CI").is_some() => {
+            panic!("the network lane cannot run in CI: {why}")
+        }
+        Some(why) => {
+            eprintln!("SKIPPED: network lane: {why}");
+            false
+        }
+    }
+}
+
+/// The async variant's ELF (`--features async`), built once.
+fn async_firmware() -> Option<&'static Path> {
+    static ELF: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ELF.get_or_init(|| {
+        if !prerequisites() {
+            return None;
+        }
+        let args = ["--features", "async", "--bin", "firmware-async"];
+        let bin = build_release_with(&crate_dir(), &args).unwrap_or_else(|e| panic!("{e}"));
+        Some(bin.join("firmware-async"))
+    })
+    .as_deref()
+}
+
 /// What a run printed and how it ended.
 #[derive(Debug, Default)]
 struct NetRun {
     success: bool,
     /// `BATCH` records without the tag.
     batches: Vec<String>,
+    /// `POLL` records (the async variant) without the tag.
+    polls: Vec<String>,
     stack: Option<usize>,
     painted: usize,
     enet: String,
@@ -151,6 +180,7 @@ fn run_with(elf: &Path, args: &str) -> NetRun {
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
         match tag {
             "BATCH" => run.batches.push(rest.to_string()),
+            "POLL" => run.polls.push(rest.to_string()),
             "STACK" => run.stack = rest.strip_prefix("run ").and_then(|n| n.parse().ok()),
             "PAINTED" => run.painted = rest.parse().unwrap_or(0),
             "ENET" => run.enet = rest.to_string(),
@@ -160,6 +190,19 @@ fn run_with(elf: &Path, args: &str) -> NetRun {
         }
     }
     run
+}
+
+/// A port nothing listens on, below the ephemeral range: a port bound to 0
+/// and closed could be handed at once to another test's server (bound to 0
+/// too), which would then receive this run's writes. Found once: a second
+/// search would bind it while the first test's firmware connects.
+fn refused_port() -> u16 {
+    static PORT: OnceLock<u16> = OnceLock::new();
+    *PORT.get_or_init(|| {
+        (10_000..10_100)
+            .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+            .expect("a free port from 10000 to 10099")
+    })
 }
 
 /// The points of batches `range`, as the test kit stores them.
@@ -302,11 +345,7 @@ fn a_server_that_keeps_failing_fails_the_run() {
 #[test]
 fn a_refused_connection_is_reported() {
     let Some(elf) = firmware() else { return };
-    // A port nothing listens on: bound, then closed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = refused_port();
     let run = run(elf, port);
     assert!(
         !run.success,
@@ -402,6 +441,166 @@ fn network_budgets() {
     );
     assert!(fp.ram <= NET_RAM_BUDGET, "RAM {} B over budget", fp.ram);
     assert!(stack <= NET_STACK_BUDGET, "stack {stack} B over budget");
+}
+
+/// The async variant's budgets (whole image: driver, embassy-net and its
+/// smoltcp, the time driver, linewire's writer and its queue): measured,
+/// with room; a regression fails.
+const ASYNC_FLASH_BUDGET: u64 = 72 * 1024;
+const ASYNC_RAM_BUDGET: u64 = 8 * 1024;
+const ASYNC_STACK_BUDGET: usize = 8 * 1024;
+
+const DELIVERED: &str = "Delivered lines=3 reconnect=false";
+
+fn poll_line(n: u32, poll: u32, connects: u32, text: &str) -> String {
+    format!("{n} {poll} connects={connects} {text}")
+}
+
+#[test]
+fn async_batches_are_stored_over_one_kept_alive_connection() {
+    let Some(elf) = async_firmware() else { return };
+    let server = TestServer::start();
+    let run = run(elf, server.addr().port());
+    assert!(run.success, "the async firmware failed:\n{}", run.output);
+    assert_eq!(run.done.as_deref(), Some("ok"), "{}", run.output);
+    let expected: Vec<String> = (0..batches::BATCHES)
+        .map(|n| poll_line(n, 1, 1, DELIVERED))
+        .collect();
+    assert_eq!(run.polls, expected, "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), batches::BATCHES as usize);
+}
+
+#[test]
+fn async_a_closed_connection_and_a_503_are_survived() {
+    let Some(elf) = async_firmware() else { return };
+    // As the blocking variant's: the second answer closes the connection
+    // (the writer says to reconnect), the third is a 503 that the writer
+    // retries after its backoff, on the same connection.
+    let plan = FaultPlan::new()
+        .on_request(2, Fault::ConnectionClose)
+        .on_request(
+            3,
+            Fault::ServiceUnavailable {
+                retry_after_secs: None,
+            },
+        );
+    let server = TestServer::builder().fault_plan(plan).start();
+    let run = run(elf, server.addr().port());
+    assert!(run.success, "the async firmware failed:\n{}", run.output);
+    let expected = vec![
+        poll_line(0, 1, 1, DELIVERED),
+        poll_line(1, 1, 1, "Delivered lines=3 reconnect=true"),
+        poll_line(2, 1, 2, "Retrying reconnect=false"),
+        poll_line(2, 2, 2, DELIVERED),
+    ];
+    assert_eq!(run.polls, expected, "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), 4);
+}
+
+#[test]
+fn async_a_refused_connection_is_retried_and_reported() {
+    let Some(elf) = async_firmware() else { return };
+    let port = refused_port();
+    let run = run(elf, port);
+    assert!(
+        !run.success,
+        "the async firmware reported success:\n{}",
+        run.output
+    );
+    assert_eq!(run.done.as_deref(), Some("failed"), "{}", run.output);
+    // Three polls of the first batch, each a refused connect the writer
+    // backs off from; then the next batches queue behind it.
+    assert_eq!(
+        run.polls[..3],
+        [
+            poll_line(0, 1, 0, "connect-failed Retrying"),
+            poll_line(0, 2, 0, "connect-failed Retrying"),
+            poll_line(0, 3, 0, "connect-failed Retrying"),
+        ],
+        "{}",
+        run.output
+    );
+}
+
+/// A variant's figures against its budgets, printed as a table row.
+struct Figures {
+    flash: u64,
+    ram: u64,
+    stack: usize,
+}
+
+fn figures(elf: &Path, run: &NetRun) -> Figures {
+    let fp = footprint(elf).unwrap_or_else(|e| panic!("{e}"));
+    let stack = run.stack.unwrap_or(usize::MAX);
+    assert!(stack < run.painted, "the stack paint was exhausted");
+    Figures {
+        flash: fp.flash,
+        ram: fp.ram,
+        stack,
+    }
+}
+
+#[test]
+fn async_network_budgets() {
+    let (Some(elf), Some(plain)) = (async_firmware(), firmware()) else {
+        return;
+    };
+    let server = TestServer::start();
+    let with = run(elf, server.addr().port());
+    assert!(with.success, "the async firmware failed:\n{}", with.output);
+    let blocking = run(plain, server.addr().port());
+    assert!(
+        blocking.success,
+        "the firmware failed:\n{}",
+        blocking.output
+    );
+    let a = figures(elf, &with);
+    let b = figures(plain, &blocking);
+    let kib = |b: u64| b as f64 / 1024.0;
+    println!(
+        "async network firmware budgets (examples/firmware-net --features async: the same \
+         Stellaris driver under embassy-net 0.9, embassy_futures::block_on, a semihosting time \
+         driver, Writer::poll_async over a TcpSocket; thumbv7m-none-eabi, opt-level \"z\", fat LTO)"
+    );
+    println!("| image | flash (.text+.rodata) | RAM (.data+.bss) | peak stack |");
+    println!("|---|---|---|---|");
+    println!(
+        "| firmware-async (whole image) | {} B ({:.1} KiB; budget {} KiB) | {} B (budget {} KiB) | {} B (budget {} KiB) |",
+        a.flash,
+        kib(a.flash),
+        ASYNC_FLASH_BUDGET / 1024,
+        a.ram,
+        ASYNC_RAM_BUDGET / 1024,
+        a.stack,
+        ASYNC_STACK_BUDGET / 1024,
+    );
+    println!(
+        "| firmware-net (blocking, for comparison) | {} B ({:.1} KiB) | {} B | {} B |",
+        b.flash,
+        kib(b.flash),
+        b.ram,
+        b.stack,
+    );
+    println!(
+        "| async over blocking (embassy-net's runner and time, the writer and its 1 KiB queue, futures on the stack) | {:+} B | {:+} B | {:+} B |",
+        a.flash as i64 - b.flash as i64,
+        a.ram as i64 - b.ram as i64,
+        a.stack as i64 - b.stack as i64,
+    );
+    println!("stack painted: {} B", with.painted);
+    assert!(
+        a.flash <= ASYNC_FLASH_BUDGET,
+        "flash {} B over budget",
+        a.flash
+    );
+    assert!(a.ram <= ASYNC_RAM_BUDGET, "RAM {} B over budget", a.ram);
+    assert!(
+        a.stack <= ASYNC_STACK_BUDGET,
+        "stack {} B over budget",
+        a.stack
+    );
 }
 
 #[test]
