@@ -6,7 +6,9 @@
 //! on the host's loopback, reached through qemu's user networking (slirp:
 //! the device is 10.0.2.15, the host 10.0.2.2). With feature `async`,
 //! `firmware-async` writes them with `linewire::Writer::poll_async` over
-//! embassy-net on the same controller (module `async_net`).
+//! embassy-net on the same controller (module `async_net`); with feature
+//! `tls`, `firmware-tls` writes them over TLS 1.3 (`embedded-tls`) to the
+//! test kit's HTTPS server, the certificate verified against its CA.
 //!
 //! Output protocol (semihosting stdout, one record a line):
 //!
@@ -15,6 +17,7 @@
 //! BATCH <n> <attempt> connects=<c> <text>           a write's outcome (linewire_firmware_demo::describe)
 //! BATCH <n> <attempt> connects=<c> error=<text>     a write's error [cause=<the stack's error>]
 //! POLL <n> <poll> connects=<c> <event> reconnect=<b> a poll of the async writer (firmware-async)
+//! HANDSHAKE <s> ok ms=<ms>|error=<e>                a TLS session's handshake (firmware-tls)
 //! BASELINE status=204|failed                        the baseline's one request (baseline-net)
 //! ENET dropped=<n> unsent=<n>                       the driver's counters
 //! ERROR <sentence>                                  why the run cannot go on

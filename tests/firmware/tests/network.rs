@@ -5,7 +5,10 @@
 //! device is 10.0.2.15, the host 10.0.2.2), on the port the test kit was
 //! given (bound to port 0, passed on the semihosting command line). Each
 //! test asserts what the test kit stored, exactly, and what the firmware
-//! reported.
+//! reported. Three variants: blocking (`firmware-net`), async
+//! (`firmware-async`: embassy-net, `Writer::poll_async`) and TLS
+//! (`firmware-tls`: embedded-tls 0.19 against the test kit's HTTPS server,
+//! its certificate verified against the test kit's CA and name).
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -103,6 +106,20 @@ fn async_firmware() -> Option<&'static Path> {
     .as_deref()
 }
 
+/// The TLS variant's ELF (`--features tls`), built once.
+fn tls_firmware() -> Option<&'static Path> {
+    static ELF: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ELF.get_or_init(|| {
+        if !prerequisites() {
+            return None;
+        }
+        let args = ["--features", "tls", "--bin", "firmware-tls"];
+        let bin = build_release_with(&crate_dir(), &args).unwrap_or_else(|e| panic!("{e}"));
+        Some(bin.join("firmware-tls"))
+    })
+    .as_deref()
+}
+
 /// What a run printed and how it ended.
 #[derive(Debug, Default)]
 struct NetRun {
@@ -111,6 +128,10 @@ struct NetRun {
     batches: Vec<String>,
     /// `POLL` records (the async variant) without the tag.
     polls: Vec<String>,
+    /// `HANDSHAKE` records (the TLS variant) without the tag.
+    handshakes: Vec<String>,
+    /// `CONNECTS` (the TLS variant): TCP connections opened.
+    connects: Option<u32>,
     stack: Option<usize>,
     painted: usize,
     enet: String,
@@ -181,6 +202,8 @@ fn run_with(elf: &Path, args: &str) -> NetRun {
         match tag {
             "BATCH" => run.batches.push(rest.to_string()),
             "POLL" => run.polls.push(rest.to_string()),
+            "HANDSHAKE" => run.handshakes.push(rest.to_string()),
+            "CONNECTS" => run.connects = rest.parse().ok(),
             "STACK" => run.stack = rest.strip_prefix("run ").and_then(|n| n.parse().ok()),
             "PAINTED" => run.painted = rest.parse().unwrap_or(0),
             "ENET" => run.enet = rest.to_string(),
@@ -600,6 +623,304 @@ fn async_network_budgets() {
         a.stack <= ASYNC_STACK_BUDGET,
         "stack {} B over budget",
         a.stack
+    );
+}
+
+/// The TLS variant's budgets (whole image: the blocking network, then
+/// embedded-tls with P-256, AES-GCM, SHA-256 and the certificate check,
+/// ChaCha20 for the random numbers; the 16 KiB read and 2 KiB write record
+/// buffers, the CA's buffer): measured, with room; a regression fails.
+const TLS_FLASH_BUDGET: u64 = 160 * 1024;
+const TLS_RAM_BUDGET: u64 = 32 * 1024;
+const TLS_STACK_BUDGET: usize = 34 * 1024;
+/// The lm3s6965's RAM: the statics and the peak stack must fit in it.
+const CHIP_RAM: u64 = 64 * 1024;
+
+/// The server name in the test kit's certificate (it also has
+/// 127.0.0.1, which embedded-tls does not match: it checks DNS names only).
+const TLS_NAME: &str = "localhost";
+
+/// The DER bytes of the first certificate in `pem`.
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    let b64: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c:?}"),
+        }
+    };
+    let digits: Vec<u8> = b64.bytes().filter(|&c| c != b'=').collect();
+    let mut der = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= value(c) << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        der.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    assert!(!der.is_empty(), "no certificate in the PEM");
+    der
+}
+
+/// A DER file of the CA in `pem` for the firmware to read, removed on drop.
+struct CaFile(PathBuf);
+
+impl CaFile {
+    fn new(pem: &str) -> Self {
+        static SERIAL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("linewire-ca-{}-{n}.der", std::process::id()));
+        std::fs::write(&path, pem_to_der(pem)).expect("the CA file is written");
+        CaFile(path)
+    }
+}
+
+impl Drop for CaFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Runs the TLS firmware against `server`, trusting `ca` for `name`.
+fn run_tls(elf: &Path, server: &TestServer, ca: &CaFile, name: &str) -> NetRun {
+    run_with(
+        elf,
+        &format!(
+            "arg=firmware-tls,arg=port={},arg=ca={},arg=name={name}",
+            server.addr().port(),
+            ca.0.display()
+        ),
+    )
+}
+
+fn tls_batch_line(n: u32, attempt: u32, session: u32, text: &str) -> String {
+    format!("{n} {attempt} session={session} {text}")
+}
+
+/// The handshake records without their times.
+fn handshakes(run: &NetRun) -> Vec<String> {
+    run.handshakes
+        .iter()
+        .map(|h| match h.split_once(" ms=") {
+            Some((head, _)) => head.to_string(),
+            None => h.clone(),
+        })
+        .collect()
+}
+
+#[test]
+fn tls_batches_are_stored_over_one_verified_session() {
+    let Some(elf) = tls_firmware() else { return };
+    let server = TestServer::builder().https().start();
+    let ca = CaFile::new(server.ca_pem());
+    let run = run_tls(elf, &server, &ca, TLS_NAME);
+    assert!(run.success, "the TLS firmware failed:\n{}", run.output);
+    assert_eq!(run.done.as_deref(), Some("ok"), "{}", run.output);
+    assert_eq!(handshakes(&run), ["1 ok"], "{}", run.output);
+    let expected: Vec<String> = (0..batches::BATCHES)
+        .map(|n| tls_batch_line(n, 1, 1, WRITTEN))
+        .collect();
+    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(run.connects, Some(1), "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), batches::BATCHES as usize);
+    assert_eq!(run.enet, "dropped=0 unsent=0");
+}
+
+#[test]
+fn tls_a_closed_connection_and_a_503_are_survived_with_a_new_handshake() {
+    let Some(elf) = tls_firmware() else { return };
+    let plan = FaultPlan::new()
+        .on_request(2, Fault::ConnectionClose)
+        .on_request(
+            3,
+            Fault::ServiceUnavailable {
+                retry_after_secs: None,
+            },
+        );
+    let server = TestServer::builder().https().fault_plan(plan).start();
+    let ca = CaFile::new(server.ca_pem());
+    let run = run_tls(elf, &server, &ca, TLS_NAME);
+    assert!(run.success, "the TLS firmware failed:\n{}", run.output);
+    assert_eq!(handshakes(&run), ["1 ok", "2 ok"], "{}", run.output);
+    let expected = vec![
+        tls_batch_line(0, 1, 1, WRITTEN),
+        tls_batch_line(1, 1, 1, WRITTEN),
+        tls_batch_line(
+            2,
+            1,
+            2,
+            "status=503 outcome=Unavailable action=RetryLater retry_after=- rejected=- dropped=- complete=true",
+        ),
+        tls_batch_line(2, 2, 2, WRITTEN),
+    ];
+    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(run.connects, Some(2), "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), 4);
+}
+
+#[test]
+fn tls_another_servers_ca_is_refused() {
+    let Some(elf) = tls_firmware() else { return };
+    let server = TestServer::builder().https().start();
+    let other = TestServer::builder().https().start();
+    let ca = CaFile::new(other.ca_pem());
+    let run = run_tls(elf, &server, &ca, TLS_NAME);
+    assert!(
+        !run.success,
+        "the TLS firmware trusted another CA:\n{}",
+        run.output
+    );
+    // Each batch's three handshakes fail on the certificate's signature;
+    // no request is sent.
+    assert_eq!(run.handshakes.len(), 9, "{}", run.output);
+    assert!(
+        run.handshakes
+            .iter()
+            .all(|h| h.ends_with("error=InvalidCertificate")),
+        "{}",
+        run.output
+    );
+    assert!(run.batches.is_empty(), "{}", run.output);
+    assert!(server.write_requests().is_empty());
+    assert!(stored(&server).is_empty());
+}
+
+#[test]
+fn tls_a_name_the_certificate_lacks_is_refused() {
+    let Some(elf) = tls_firmware() else { return };
+    let server = TestServer::builder().https().start();
+    let ca = CaFile::new(server.ca_pem());
+    let run = run_tls(elf, &server, &ca, batches::HOST);
+    assert!(
+        !run.success,
+        "the TLS firmware accepted a certificate for another name:\n{}",
+        run.output
+    );
+    assert_eq!(run.handshakes.len(), 9, "{}", run.output);
+    assert!(
+        run.handshakes
+            .iter()
+            .all(|h| h.ends_with("error=InvalidCertificate")),
+        "{}",
+        run.output
+    );
+    assert!(server.write_requests().is_empty());
+}
+
+#[test]
+fn tls_a_run_without_a_ca_fails_with_a_sentence() {
+    let Some(elf) = tls_firmware() else { return };
+    let run = run_with(elf, "arg=firmware-tls,arg=port=8086");
+    assert!(!run.success, "{}", run.output);
+    assert_eq!(
+        run.errors,
+        ["the command line names no CA file or server name (pass ca=PATH name=HOST)"],
+        "{}",
+        run.output
+    );
+    let run = run_with(
+        elf,
+        "arg=firmware-tls,arg=port=8086,arg=ca=/nonexistent/ca.der,arg=name=localhost",
+    );
+    assert!(!run.success, "{}", run.output);
+    assert_eq!(
+        run.errors,
+        ["the CA file cannot be read (or is over 2048 bytes)"],
+        "{}",
+        run.output
+    );
+    assert!(run.handshakes.is_empty() && run.batches.is_empty());
+}
+
+#[test]
+fn tls_network_budgets() {
+    let (Some(elf), Some(plain)) = (tls_firmware(), firmware()) else {
+        return;
+    };
+    let server = TestServer::builder().https().start();
+    let ca = CaFile::new(server.ca_pem());
+    let with = run_tls(elf, &server, &ca, TLS_NAME);
+    assert!(with.success, "the TLS firmware failed:\n{}", with.output);
+    let http = TestServer::start();
+    let blocking = run(plain, http.addr().port());
+    assert!(
+        blocking.success,
+        "the firmware failed:\n{}",
+        blocking.output
+    );
+    let t = figures(elf, &with);
+    let b = figures(plain, &blocking);
+    let kib = |b: u64| b as f64 / 1024.0;
+    let handshake_ms = with
+        .handshakes
+        .first()
+        .and_then(|h| h.split_once(" ms="))
+        .map_or("?", |(_, ms)| ms);
+    println!(
+        "TLS network firmware budgets (examples/firmware-net --features tls: embedded-tls 0.19, \
+         TLS 1.3 TLS_AES_128_GCM_SHA256, P-256 key share, the certificate verified against the \
+         test kit's CA and \"{TLS_NAME}\" (rustpki), ChaCha20 random numbers, over the blocking \
+         smoltcp stack and linewire::nal; thumbv7m-none-eabi, opt-level \"z\", fat LTO)"
+    );
+    println!("| image | flash (.text+.rodata) | RAM (.data+.bss) | peak stack |");
+    println!("|---|---|---|---|");
+    println!(
+        "| firmware-tls (whole image) | {} B ({:.1} KiB; budget {} KiB) | {} B ({:.1} KiB; budget {} KiB) | {} B ({:.1} KiB; budget {} KiB) |",
+        t.flash,
+        kib(t.flash),
+        TLS_FLASH_BUDGET / 1024,
+        t.ram,
+        kib(t.ram),
+        TLS_RAM_BUDGET / 1024,
+        t.stack,
+        kib(t.stack as u64),
+        TLS_STACK_BUDGET / 1024,
+    );
+    println!(
+        "| firmware-net (the same without TLS) | {} B ({:.1} KiB) | {} B | {} B |",
+        b.flash,
+        kib(b.flash),
+        b.ram,
+        b.stack,
+    );
+    println!(
+        "| TLS over plain (embedded-tls and its crypto, the record buffers, the CA buffer, the handshake on the stack) | {:+} B ({:+.1} KiB) | {:+} B | {:+} B |",
+        t.flash as i64 - b.flash as i64,
+        (t.flash as f64 - b.flash as f64) / 1024.0,
+        t.ram as i64 - b.ram as i64,
+        t.stack as i64 - b.stack as i64,
+    );
+    println!(
+        "first handshake: {handshake_ms} ms of qemu's clock; stack painted: {} B",
+        with.painted
+    );
+    assert!(
+        t.flash <= TLS_FLASH_BUDGET,
+        "flash {} B over budget",
+        t.flash
+    );
+    assert!(t.ram <= TLS_RAM_BUDGET, "RAM {} B over budget", t.ram);
+    assert!(
+        t.stack <= TLS_STACK_BUDGET,
+        "stack {} B over budget",
+        t.stack
+    );
+    assert!(
+        t.ram + t.stack as u64 <= CHIP_RAM,
+        "statics and stack ({} B) over the chip's 64 KiB",
+        t.ram + t.stack as u64
     );
 }
 
