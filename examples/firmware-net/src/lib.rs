@@ -39,3 +39,5 @@ pub mod fifo;
 pub mod host;
 pub mod net;
 pub mod stellaris;
+#[cfg(feature = "tls")]
+pub mod tls;

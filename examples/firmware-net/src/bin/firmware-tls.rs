@@ -33,12 +33,7 @@ use core::fmt::Write as _;
 use core::net::SocketAddr;
 
 use cortex_m_rt::entry;
-use embedded_tls::blocking::{
-    Aes128GcmSha256, Certificate, CryptoProvider, TlsConfig, TlsConnection, TlsContext, TlsError,
-    TlsVerifier,
-};
-use embedded_tls::pki::CertVerifier;
-use embedded_tls::{CryptoRngCore, TlsClock};
+use embedded_tls::blocking::{Aes128GcmSha256, TlsConfig, TlsConnection, TlsContext};
 use linewire::http::{self, Action, Target};
 use linewire::nal::{NalStream, ZeroRead};
 use linewire::Batch;
@@ -46,30 +41,12 @@ use linewire_firmware_demo::describe;
 use linewire_firmware_net::batches::{self, BATCHES, BUCKET, CAPACITY, TOKEN};
 use linewire_firmware_net::host::{self, stack, Console};
 use linewire_firmware_net::net::Deadline;
-use linewire_firmware_net::{board, clock, config};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use linewire_firmware_net::tls::{self, Parts, Provider, Settings};
+use linewire_firmware_net::{board, clock};
 
 /// Tries of one batch (sends, or handshakes before it).
 const MAX_ATTEMPTS: u32 = 3;
 const RESPONSE_BUF: usize = 512;
-/// A TLS record's largest size (16 KiB of plaintext, its header, tag and
-/// padding): the server chooses how large its records are, so the read
-/// buffer takes the largest.
-const TLS_READ_BUF: usize = 16_640;
-/// Records the firmware sends: a request's head and body in a few records.
-const TLS_WRITE_BUF: usize = 2048;
-/// The CA certificate (DER) read from the host.
-const CA_BUF: usize = 2048;
-/// Room for the server's certificate chain, kept from the `Certificate`
-/// message to check the `CertificateVerify` signature.
-const CHAIN_BUF: usize = 2048;
-
-// The record buffers and the CA in statics: RAM the budgets count, not
-// stack. Taken once, in `main`.
-static mut TLS_RX: [u8; TLS_READ_BUF] = [0; TLS_READ_BUF];
-static mut TLS_TX: [u8; TLS_WRITE_BUF] = [0; TLS_WRITE_BUF];
-static mut CA: [u8; CA_BUF] = [0; CA_BUF];
 
 #[entry]
 fn main() -> ! {
@@ -77,105 +54,20 @@ fn main() -> ! {
     let sp = stack::sp();
     let mut out = Console::open();
     let mut line = [0u8; 256];
-    let ok = match Settings::parse(&mut out, &mut line) {
+    let ok = match Settings::read(&mut out, &mut line) {
         Some(settings) => run(&mut out, &settings),
         None => false,
     };
     host::finish(&mut out, sp, painted, ok)
 }
 
-/// The command line's settings.
-struct Settings<'a> {
-    port: u16,
-    ca_path: &'a str,
-    name: &'a str,
-}
-
-impl<'a> Settings<'a> {
-    /// Reads them, or says what is wrong.
-    fn parse(out: &mut Console, line: &'a mut [u8]) -> Option<Self> {
-        let Some(line) = host::command_line(line) else {
-            let _ = writeln!(out, "ERROR the command line cannot be read");
-            return None;
-        };
-        let port = match config::port(line) {
-            Ok(p) => p,
-            Err(e) => {
-                let _ = writeln!(out, "ERROR {e}");
-                return None;
-            }
-        };
-        let _ = writeln!(out, "CONFIG port={port}");
-        let (Some(ca_path), Some(name)) = (config::arg(line, "ca"), config::arg(line, "name"))
-        else {
-            let _ = writeln!(
-                out,
-                "ERROR the command line names no CA file or server name (pass ca=PATH name=HOST)"
-            );
-            return None;
-        };
-        Some(Settings {
-            port,
-            ca_path,
-            name,
-        })
-    }
-}
-
-/// embedded-tls's crypto: a random number generator and the certificate
-/// check (the CA, the server's name, the validity dates).
-struct Provider<'r, 'c> {
-    rng: &'r mut ChaCha20Rng,
-    verifier: CertVerifier<'c, Aes128GcmSha256, HostClock, CHAIN_BUF>,
-}
-
-impl CryptoProvider for Provider<'_, '_> {
-    type CipherSuite = Aes128GcmSha256;
-    type Signature = &'static [u8];
-
-    fn rng(&mut self) -> impl CryptoRngCore {
-        &mut *self.rng
-    }
-
-    fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Aes128GcmSha256>, TlsError> {
-        Ok(&mut self.verifier)
-    }
-}
-
-/// The certificates' validity dates are checked against the host's wall
-/// clock (`SYS_TIME`); a device uses its RTC or SNTP time.
-struct HostClock;
-
-impl TlsClock for HostClock {
-    fn now() -> Option<u64> {
-        // SAFETY: SYS_TIME takes no argument.
-        let secs = unsafe { cortex_m_semihosting::syscall1(cortex_m_semihosting::nr::TIME, 0) };
-        // The host answers -1 on error; then the dates go unchecked.
-        (secs != usize::MAX).then_some(secs as u64)
-    }
-}
-
 /// Reads the CA, brings the network up and writes the batches; `true`
 /// when every batch was stored.
 #[inline(never)]
 fn run(out: &mut Console, settings: &Settings<'_>) -> bool {
-    // SAFETY: `run` is called once: these are the only references to the
-    // statics.
-    let (ca_buf, rx, tx) = unsafe {
-        (
-            &mut *core::ptr::addr_of_mut!(CA),
-            &mut *core::ptr::addr_of_mut!(TLS_RX),
-            &mut *core::ptr::addr_of_mut!(TLS_TX),
-        )
-    };
-    let Some(ca) = host::read_file(settings.ca_path, ca_buf) else {
-        let _ = writeln!(
-            out,
-            "ERROR the CA file cannot be read (or is over {CA_BUF} bytes)"
-        );
+    let Some(Parts { ca, rx, tx }) = tls::parts(out, settings) else {
         return false;
     };
-    let _ = writeln!(out, "CA bytes={}", ca.len());
     let Some(stack) = board::network() else {
         let _ = writeln!(out, "ERROR the network was already brought up");
         return false;
@@ -190,9 +82,7 @@ fn run(out: &mut Console, settings: &Settings<'_>) -> bool {
     let server = SocketAddr::new(board::GATEWAY.into(), settings.port);
     let mut conn = NalStream::new(stack, server, Deadline::standard()).zero_read(ZeroRead::NoData);
     let config = TlsConfig::new().with_server_name(settings.name);
-    // Not secret on this board: it has no hardware RNG, and the seed is the
-    // time. A device seeds it from its TRNG.
-    let mut rng = ChaCha20Rng::seed_from_u64(clock::seed());
+    let mut rng = tls::rng();
     let mut batch = Batch::<CAPACITY>::new();
     let mut buf = [0u8; RESPONSE_BUF];
     let mut all_stored = true;
@@ -215,11 +105,8 @@ fn run(out: &mut Console, settings: &Settings<'_>) -> bool {
         // then batches while the server keeps the connection.
         sessions = sessions.saturating_add(1);
         let mut tls: TlsConnection<'_, _, Aes128GcmSha256> =
-            TlsConnection::new(&mut conn, &mut rx[..], &mut tx[..]);
-        let provider = Provider {
-            rng: &mut rng,
-            verifier: CertVerifier::new(Certificate::X509(ca)),
-        };
+            TlsConnection::new(&mut conn, &mut *rx, &mut *tx);
+        let provider = Provider::new(&mut rng, ca);
         let started = clock::now();
         let opened = tls.open(TlsContext::new(&config, provider));
         let _ = write!(out, "HANDSHAKE {sessions} ");
