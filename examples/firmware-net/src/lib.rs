@@ -8,7 +8,8 @@
 //! `firmware-async` writes them with `linewire::Writer::poll_async` over
 //! embassy-net on the same controller (module `async_net`); with feature
 //! `tls`, `firmware-tls` writes them over TLS 1.3 (`embedded-tls`) to the
-//! test kit's HTTPS server, the certificate verified against its CA.
+//! test kit's HTTPS server, the certificate verified against its CA (module
+//! `tls`); with both, `firmware-async-tls` does so over embassy-net.
 //!
 //! Output protocol (semihosting stdout, one record a line):
 //!
