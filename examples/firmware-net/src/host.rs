@@ -67,7 +67,10 @@ pub const MAX_PATH: usize = 255;
 /// `SYS_CLOSE`): the bytes read, or `None` when the path is too long, the
 /// file cannot be opened or read, or it does not fit in `buf`.
 pub fn read_file<'b>(path: &str, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-    // The host reads a NUL-terminated name.
+    if path.len() > MAX_PATH {
+        return None;
+    }
+    // The host reads a NUL-terminated name: the last byte stays 0.
     let mut name = [0u8; MAX_PATH + 1];
     name.get_mut(..path.len())?.copy_from_slice(path.as_bytes());
     let open = [name.as_ptr() as usize, nr::open::R_BINARY, path.len()];
