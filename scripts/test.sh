@@ -53,7 +53,10 @@ cargo fmt --manifest-path examples/embassy/Cargo.toml -- --check
 
 step "networked firmware: lm3s6965evb Ethernet under qemu user networking, smoltcp, the test kit on loopback"
 cargo fmt --manifest-path examples/firmware-net/Cargo.toml -- --check
-(cd examples/firmware-net && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release -- -D warnings && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release --features embassy -- -D warnings)
+(cd examples/firmware-net && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release -- -D warnings && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release --features embassy -- -D warnings && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release --features async --bins -- -D warnings && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release --features tls --bins -- -D warnings && env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo clippy -q --release --features async,tls --bins -- -D warnings)
+# The blocking and async (embassy-net, Writer::poll_async) variants, TLS over
+# each (embedded-tls, the test kit's HTTPS server, its CA and name verified),
+# and their budgets.
 cargo test -q -p linewire-firmware-test --test network -- --nocapture
 
 step "docs"

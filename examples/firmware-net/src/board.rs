@@ -29,22 +29,32 @@ static mut ENET: Enet = Enet::new();
 static mut STORAGE: [SocketStorage<'static>; SOCKETS] = [SocketStorage::EMPTY; SOCKETS];
 static mut BUFFERS: [[u8; SOCKET_BUF]; 2 * SOCKETS] = [[0; SOCKET_BUF]; 2 * SOCKETS];
 
-/// Starts the controller and returns the stack; `None` after the first
-/// call (it owns the controller and the statics).
-pub fn network() -> Option<BoardStack> {
+/// Starts the controller and returns it alone, for a stack of the
+/// caller's (embassy-net in `firmware-async`); `None` after the first call
+/// of this or [`network`] (they own the controller).
+pub fn controller() -> Option<&'static mut Enet> {
     if TAKEN.swap(true, Ordering::AcqRel) {
         return None;
     }
-    // SAFETY: `TAKEN` lets this run once: these are the only references
-    // to the statics.
-    let (enet, storage, buffers) = unsafe {
+    // SAFETY: `TAKEN` lets this run once: this is the only reference to
+    // the static.
+    let enet = unsafe { &mut *core::ptr::addr_of_mut!(ENET) };
+    enet.start();
+    Some(enet)
+}
+
+/// Starts the controller and returns the stack; `None` after the first
+/// call of this or [`controller`] (it owns the controller and the statics).
+pub fn network() -> Option<BoardStack> {
+    let enet = controller()?;
+    // SAFETY: `controller` succeeds once, and only here does this module
+    // use the socket statics: these are the only references to them.
+    let (storage, buffers) = unsafe {
         (
-            &mut *core::ptr::addr_of_mut!(ENET),
             &mut *core::ptr::addr_of_mut!(STORAGE),
             &mut *core::ptr::addr_of_mut!(BUFFERS),
         )
     };
-    enet.start();
     let seed = clock::seed();
     let mac = enet.mac();
     let iface = net::interface(enet, mac, DEVICE_IP, PREFIX, GATEWAY, seed);

@@ -60,6 +60,39 @@ pub fn command_line(buf: &mut [u8]) -> Option<&str> {
     core::str::from_utf8(buf.get(..len)?).ok()
 }
 
+/// The longest path [`read_file`] takes.
+pub const MAX_PATH: usize = 255;
+
+/// Reads the host's file at `path` into `buf` (`SYS_OPEN`, `SYS_READ`,
+/// `SYS_CLOSE`): the bytes read, or `None` when the path is too long, the
+/// file cannot be opened or read, or it does not fit in `buf`.
+pub fn read_file<'b>(path: &str, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    if path.len() > MAX_PATH {
+        return None;
+    }
+    // The host reads a NUL-terminated name: the last byte stays 0.
+    let mut name = [0u8; MAX_PATH + 1];
+    name.get_mut(..path.len())?.copy_from_slice(path.as_bytes());
+    let open = [name.as_ptr() as usize, nr::open::R_BINARY, path.len()];
+    // SAFETY: the block names a NUL-terminated string that outlives the call.
+    let handle = unsafe { cortex_m_semihosting::syscall(nr::OPEN, &open) };
+    if handle == usize::MAX {
+        return None;
+    }
+    let read = [handle, buf.as_mut_ptr() as usize, buf.len()];
+    // SAFETY: the host writes at most `buf.len()` bytes into `buf`; it
+    // answers how many of them it did not fill.
+    let unfilled = unsafe { cortex_m_semihosting::syscall(nr::READ, &read) };
+    // SAFETY: `handle` is the open file's.
+    unsafe { cortex_m_semihosting::syscall(nr::CLOSE, &[handle]) };
+    let len = buf.len().checked_sub(unfilled)?;
+    // A full buffer may have cut the file short.
+    if len == buf.len() {
+        return None;
+    }
+    buf.get(..len)
+}
+
 /// The server's port from the command line; on a missing or invalid one,
 /// says so and ends the run with a failure.
 pub fn server_port(out: &mut Console, line: &mut [u8]) -> u16 {

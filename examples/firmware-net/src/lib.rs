@@ -4,7 +4,12 @@
 //! and the semihosting scaffolding ([`host`]). The binary writes the
 //! batches of [`batches`] with `linewire::nal::NalStream` to the test kit
 //! on the host's loopback, reached through qemu's user networking (slirp:
-//! the device is 10.0.2.15, the host 10.0.2.2).
+//! the device is 10.0.2.15, the host 10.0.2.2). With feature `async`,
+//! `firmware-async` writes them with `linewire::Writer::poll_async` over
+//! embassy-net on the same controller (module `async_net`); with feature
+//! `tls`, `firmware-tls` writes them over TLS 1.3 (`embedded-tls`) to the
+//! test kit's HTTPS server, the certificate verified against its CA (module
+//! `tls`); with both, `firmware-async-tls` does so over embassy-net.
 //!
 //! Output protocol (semihosting stdout, one record a line):
 //!
@@ -12,6 +17,8 @@
 //! CONFIG port=<n>                                   the server port from the command line
 //! BATCH <n> <attempt> connects=<c> <text>           a write's outcome (linewire_firmware_demo::describe)
 //! BATCH <n> <attempt> connects=<c> error=<text>     a write's error [cause=<the stack's error>]
+//! POLL <n> <poll> connects=<c> <event> reconnect=<b> a poll of the async writer (firmware-async)
+//! HANDSHAKE <s> ok ms=<ms>|error=<e>                a TLS session's handshake (firmware-tls)
 //! BASELINE status=204|failed                        the baseline's one request (baseline-net)
 //! ENET dropped=<n> unsent=<n>                       the driver's counters
 //! ERROR <sentence>                                  why the run cannot go on
@@ -23,6 +30,8 @@
 //! The run's exit status is 0 exactly when it printed `DONE ok`.
 #![no_std]
 
+#[cfg(feature = "async")]
+pub mod async_net;
 pub mod batches;
 pub mod board;
 pub mod clock;
@@ -31,3 +40,5 @@ pub mod fifo;
 pub mod host;
 pub mod net;
 pub mod stellaris;
+#[cfg(feature = "tls")]
+pub mod tls;

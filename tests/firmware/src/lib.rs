@@ -74,9 +74,19 @@ pub fn build_firmware() -> Result<Elves, String> {
 ///
 /// The build's output when it fails.
 pub fn build_release(dir: &Path) -> Result<PathBuf, String> {
+    build_release_with(dir, &[])
+}
+
+/// [`build_release`] with more arguments to `cargo build --release`
+/// (`--features`, `--bin`).
+///
+/// # Errors
+///
+/// The build's output when it fails.
+pub fn build_release_with(dir: &Path, args: &[&str]) -> Result<PathBuf, String> {
     let target_dir = dir.join("target");
     let mut cmd = Command::new("cargo");
-    cmd.current_dir(dir).args(["build", "--release"]);
+    cmd.current_dir(dir).args(["build", "--release"]).args(args);
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
         let cargo_var = k.starts_with("CARGO_") && k != "CARGO_HOME";

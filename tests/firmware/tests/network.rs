@@ -5,7 +5,11 @@
 //! device is 10.0.2.15, the host 10.0.2.2), on the port the test kit was
 //! given (bound to port 0, passed on the semihosting command line). Each
 //! test asserts what the test kit stored, exactly, and what the firmware
-//! reported.
+//! reported. Four variants: blocking (`firmware-net`), async
+//! (`firmware-async`: embassy-net, `Writer::poll_async`), and TLS over
+//! each (`firmware-tls`, `firmware-async-tls`: embedded-tls 0.19 against
+//! the test kit's HTTPS server, its certificate verified against the test
+//! kit's CA and name).
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -14,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use linewire_firmware_test::{build_release, footprint, missing_prerequisite};
+use linewire_firmware_test::{build_release, build_release_with, footprint, missing_prerequisite};
 use linewire_testkit::{Fault, FaultPlan, FieldValue, Point, TestServer};
 
 #[path = "../../../examples/firmware-net/src/batches.rs"]
@@ -59,15 +63,10 @@ fn bin_dir() -> Option<&'static Elves> {
     static ELVES: OnceLock<Option<Elves>> = OnceLock::new();
     ELVES
         .get_or_init(|| {
-            if let Some(why) = missing_prerequisite() {
-                if std::env::var_os("CI").is_some() {
-                    panic!("the network lane cannot run in CI: {why}");
-                }
-                eprintln!("SKIPPED: network lane: {why}");
+            if !prerequisites() {
                 return None;
             }
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/firmware-net");
-            let bin = build_release(&dir).unwrap_or_else(|e| panic!("{e}"));
+            let bin = build_release(&crate_dir()).unwrap_or_else(|e| panic!("{e}"));
             Some(Elves {
                 firmware: bin.join("firmware-net"),
                 baseline: bin.join("baseline-net"),
@@ -76,12 +75,78 @@ fn bin_dir() -> Option<&'static Elves> {
         .as_ref()
 }
 
+fn crate_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/firmware-net")
+}
+
+/// Whether qemu and the target are there; outside CI, says loudly why not.
+fn prerequisites() -> bool {
+    match missing_prerequisite() {
+        None => true,
+        Some(why) if std::env::var_os("CI").is_some() => {
+            panic!("the network lane cannot run in CI: {why}")
+        }
+        Some(why) => {
+            eprintln!("SKIPPED: network lane: {why}");
+            false
+        }
+    }
+}
+
+/// The async variant's ELF (`--features async`), built once.
+fn async_firmware() -> Option<&'static Path> {
+    static ELF: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ELF.get_or_init(|| {
+        if !prerequisites() {
+            return None;
+        }
+        let args = ["--features", "async", "--bin", "firmware-async"];
+        let bin = build_release_with(&crate_dir(), &args).unwrap_or_else(|e| panic!("{e}"));
+        Some(bin.join("firmware-async"))
+    })
+    .as_deref()
+}
+
+/// The TLS variant's ELF (`--features tls`), built once.
+fn tls_firmware() -> Option<&'static Path> {
+    static ELF: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ELF.get_or_init(|| {
+        if !prerequisites() {
+            return None;
+        }
+        let args = ["--features", "tls", "--bin", "firmware-tls"];
+        let bin = build_release_with(&crate_dir(), &args).unwrap_or_else(|e| panic!("{e}"));
+        Some(bin.join("firmware-tls"))
+    })
+    .as_deref()
+}
+
+/// The async TLS variant's ELF (`--features async,tls`), built once.
+fn async_tls_firmware() -> Option<&'static Path> {
+    static ELF: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ELF.get_or_init(|| {
+        if !prerequisites() {
+            return None;
+        }
+        let args = ["--features", "async,tls", "--bin", "firmware-async-tls"];
+        let bin = build_release_with(&crate_dir(), &args).unwrap_or_else(|e| panic!("{e}"));
+        Some(bin.join("firmware-async-tls"))
+    })
+    .as_deref()
+}
+
 /// What a run printed and how it ended.
 #[derive(Debug, Default)]
 struct NetRun {
     success: bool,
     /// `BATCH` records without the tag.
     batches: Vec<String>,
+    /// `POLL` records (the async variant) without the tag.
+    polls: Vec<String>,
+    /// `HANDSHAKE` records (the TLS variant) without the tag.
+    handshakes: Vec<String>,
+    /// `CONNECTS` (the TLS variant): TCP connections opened.
+    connects: Option<u32>,
     stack: Option<usize>,
     painted: usize,
     enet: String,
@@ -151,6 +216,9 @@ fn run_with(elf: &Path, args: &str) -> NetRun {
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
         match tag {
             "BATCH" => run.batches.push(rest.to_string()),
+            "POLL" => run.polls.push(rest.to_string()),
+            "HANDSHAKE" => run.handshakes.push(rest.to_string()),
+            "CONNECTS" => run.connects = rest.parse().ok(),
             "STACK" => run.stack = rest.strip_prefix("run ").and_then(|n| n.parse().ok()),
             "PAINTED" => run.painted = rest.parse().unwrap_or(0),
             "ENET" => run.enet = rest.to_string(),
@@ -160,6 +228,19 @@ fn run_with(elf: &Path, args: &str) -> NetRun {
         }
     }
     run
+}
+
+/// A port nothing listens on, below the ephemeral range: a port bound to 0
+/// and closed could be handed at once to another test's server (bound to 0
+/// too), which would then receive this run's writes. Found once: a second
+/// search would bind it while the first test's firmware connects.
+fn refused_port() -> u16 {
+    static PORT: OnceLock<u16> = OnceLock::new();
+    *PORT.get_or_init(|| {
+        (10_000..10_100)
+            .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+            .expect("a free port from 10000 to 10099")
+    })
 }
 
 /// The points of batches `range`, as the test kit stores them.
@@ -302,11 +383,7 @@ fn a_server_that_keeps_failing_fails_the_run() {
 #[test]
 fn a_refused_connection_is_reported() {
     let Some(elf) = firmware() else { return };
-    // A port nothing listens on: bound, then closed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = refused_port();
     let run = run(elf, port);
     assert!(
         !run.success,
@@ -402,6 +479,541 @@ fn network_budgets() {
     );
     assert!(fp.ram <= NET_RAM_BUDGET, "RAM {} B over budget", fp.ram);
     assert!(stack <= NET_STACK_BUDGET, "stack {stack} B over budget");
+}
+
+/// The async variant's budgets (whole image: driver, embassy-net and its
+/// smoltcp, the time driver, linewire's writer and its queue): measured,
+/// with room; a regression fails.
+const ASYNC_FLASH_BUDGET: u64 = 72 * 1024;
+const ASYNC_RAM_BUDGET: u64 = 8 * 1024;
+const ASYNC_STACK_BUDGET: usize = 8 * 1024;
+
+const DELIVERED: &str = "Delivered lines=3 reconnect=false";
+
+fn poll_line(n: u32, poll: u32, connects: u32, text: &str) -> String {
+    format!("{n} {poll} connects={connects} {text}")
+}
+
+#[test]
+fn async_batches_are_stored_over_one_kept_alive_connection() {
+    let Some(elf) = async_firmware() else { return };
+    let server = TestServer::start();
+    let run = run(elf, server.addr().port());
+    assert!(run.success, "the async firmware failed:\n{}", run.output);
+    assert_eq!(run.done.as_deref(), Some("ok"), "{}", run.output);
+    let expected: Vec<String> = (0..batches::BATCHES)
+        .map(|n| poll_line(n, 1, 1, DELIVERED))
+        .collect();
+    assert_eq!(run.polls, expected, "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), batches::BATCHES as usize);
+}
+
+#[test]
+fn async_a_closed_connection_and_a_503_are_survived() {
+    let Some(elf) = async_firmware() else { return };
+    // As the blocking variant's: the second answer closes the connection
+    // (the writer says to reconnect), the third is a 503 that the writer
+    // retries after its backoff, on the same connection.
+    let plan = FaultPlan::new()
+        .on_request(2, Fault::ConnectionClose)
+        .on_request(
+            3,
+            Fault::ServiceUnavailable {
+                retry_after_secs: None,
+            },
+        );
+    let server = TestServer::builder().fault_plan(plan).start();
+    let run = run(elf, server.addr().port());
+    assert!(run.success, "the async firmware failed:\n{}", run.output);
+    let expected = vec![
+        poll_line(0, 1, 1, DELIVERED),
+        poll_line(1, 1, 1, "Delivered lines=3 reconnect=true"),
+        poll_line(2, 1, 2, "Retrying reconnect=false"),
+        poll_line(2, 2, 2, DELIVERED),
+    ];
+    assert_eq!(run.polls, expected, "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), 4);
+}
+
+#[test]
+fn async_a_refused_connection_is_retried_and_reported() {
+    let Some(elf) = async_firmware() else { return };
+    let port = refused_port();
+    let run = run(elf, port);
+    assert!(
+        !run.success,
+        "the async firmware reported success:\n{}",
+        run.output
+    );
+    assert_eq!(run.done.as_deref(), Some("failed"), "{}", run.output);
+    // Three polls of the first batch, each a refused connect the writer
+    // backs off from; then the next batches queue behind it.
+    assert_eq!(
+        run.polls[..3],
+        [
+            poll_line(0, 1, 0, "connect-failed Retrying"),
+            poll_line(0, 2, 0, "connect-failed Retrying"),
+            poll_line(0, 3, 0, "connect-failed Retrying"),
+        ],
+        "{}",
+        run.output
+    );
+}
+
+/// A variant's figures against its budgets, printed as a table row.
+struct Figures {
+    flash: u64,
+    ram: u64,
+    stack: usize,
+}
+
+fn figures(elf: &Path, run: &NetRun) -> Figures {
+    let fp = footprint(elf).unwrap_or_else(|e| panic!("{e}"));
+    let stack = run.stack.unwrap_or(usize::MAX);
+    assert!(stack < run.painted, "the stack paint was exhausted");
+    Figures {
+        flash: fp.flash,
+        ram: fp.ram,
+        stack,
+    }
+}
+
+#[test]
+fn async_network_budgets() {
+    let (Some(elf), Some(plain)) = (async_firmware(), firmware()) else {
+        return;
+    };
+    let server = TestServer::start();
+    let with = run(elf, server.addr().port());
+    assert!(with.success, "the async firmware failed:\n{}", with.output);
+    let blocking = run(plain, server.addr().port());
+    assert!(
+        blocking.success,
+        "the firmware failed:\n{}",
+        blocking.output
+    );
+    let a = figures(elf, &with);
+    let b = figures(plain, &blocking);
+    let kib = |b: u64| b as f64 / 1024.0;
+    println!(
+        "async network firmware budgets (examples/firmware-net --features async: the same \
+         Stellaris driver under embassy-net 0.9, embassy_futures::block_on, a semihosting time \
+         driver, Writer::poll_async over a TcpSocket; thumbv7m-none-eabi, opt-level \"z\", fat LTO)"
+    );
+    println!("| image | flash (.text+.rodata) | RAM (.data+.bss) | peak stack |");
+    println!("|---|---|---|---|");
+    println!(
+        "| firmware-async (whole image) | {} B ({:.1} KiB; budget {} KiB) | {} B (budget {} KiB) | {} B (budget {} KiB) |",
+        a.flash,
+        kib(a.flash),
+        ASYNC_FLASH_BUDGET / 1024,
+        a.ram,
+        ASYNC_RAM_BUDGET / 1024,
+        a.stack,
+        ASYNC_STACK_BUDGET / 1024,
+    );
+    println!(
+        "| firmware-net (blocking, for comparison) | {} B ({:.1} KiB) | {} B | {} B |",
+        b.flash,
+        kib(b.flash),
+        b.ram,
+        b.stack,
+    );
+    println!(
+        "| async over blocking (embassy-net's runner and time, the writer and its 1 KiB queue, futures on the stack) | {:+} B | {:+} B | {:+} B |",
+        a.flash as i64 - b.flash as i64,
+        a.ram as i64 - b.ram as i64,
+        a.stack as i64 - b.stack as i64,
+    );
+    println!("stack painted: {} B", with.painted);
+    assert!(
+        a.flash <= ASYNC_FLASH_BUDGET,
+        "flash {} B over budget",
+        a.flash
+    );
+    assert!(a.ram <= ASYNC_RAM_BUDGET, "RAM {} B over budget", a.ram);
+    assert!(
+        a.stack <= ASYNC_STACK_BUDGET,
+        "stack {} B over budget",
+        a.stack
+    );
+}
+
+/// The TLS variants' budgets (whole image: the blocking or async network,
+/// then embedded-tls with P-256, AES-GCM, SHA-256 and the certificate
+/// check, ChaCha20 for the random numbers; the 16 KiB read and 2 KiB write
+/// record buffers, the CA's buffer): measured, with room (the stack: about
+/// 31 KiB blocking, 34 KiB async); a regression fails, and so do statics
+/// and stack that would not fit in the chip's RAM.
+const TLS_FLASH_BUDGET: u64 = 160 * 1024;
+const TLS_RAM_BUDGET: u64 = 32 * 1024;
+const TLS_STACK_BUDGET: usize = 36 * 1024;
+/// The lm3s6965's RAM: the statics and the peak stack must fit in it.
+const CHIP_RAM: u64 = 64 * 1024;
+
+/// The server name in the test kit's certificate (it also has
+/// 127.0.0.1, which embedded-tls does not match: it checks DNS names only).
+const TLS_NAME: &str = "localhost";
+
+/// The DER bytes of the first certificate in `pem`.
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    let b64: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c:?}"),
+        }
+    };
+    let digits: Vec<u8> = b64.bytes().filter(|&c| c != b'=').collect();
+    let mut der = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= value(c) << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        der.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    assert!(!der.is_empty(), "no certificate in the PEM");
+    der
+}
+
+/// A DER file of the CA in `pem` for the firmware to read, removed on drop.
+struct CaFile(PathBuf);
+
+impl CaFile {
+    fn new(pem: &str) -> Self {
+        static SERIAL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("linewire-ca-{}-{n}.der", std::process::id()));
+        std::fs::write(&path, pem_to_der(pem)).expect("the CA file is written");
+        CaFile(path)
+    }
+}
+
+impl Drop for CaFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Runs the TLS firmware against `server`, trusting `ca` for `name`.
+fn run_tls(elf: &Path, server: &TestServer, ca: &CaFile, name: &str) -> NetRun {
+    run_with(
+        elf,
+        &format!(
+            "arg=firmware-tls,arg=port={},arg=ca={},arg=name={name}",
+            server.addr().port(),
+            ca.0.display()
+        ),
+    )
+}
+
+fn tls_batch_line(n: u32, attempt: u32, session: u32, text: &str) -> String {
+    format!("{n} {attempt} session={session} {text}")
+}
+
+/// The handshake records without their times.
+fn handshakes(run: &NetRun) -> Vec<String> {
+    run.handshakes
+        .iter()
+        .map(|h| match h.split_once(" ms=") {
+            Some((head, _)) => head.to_string(),
+            None => h.clone(),
+        })
+        .collect()
+}
+
+#[test]
+fn tls_batches_are_stored_over_one_verified_session() {
+    if let Some(elf) = tls_firmware() {
+        let run = check_batches_are_stored_over_one_verified_session(elf);
+        // The blocking firmware owns the driver to the end (embassy-net's
+        // runner keeps it in the async one).
+        assert_eq!(run.enet, "dropped=0 unsent=0");
+    }
+}
+
+#[test]
+fn async_tls_batches_are_stored_over_one_verified_session() {
+    if let Some(elf) = async_tls_firmware() {
+        check_batches_are_stored_over_one_verified_session(elf);
+    }
+}
+
+fn check_batches_are_stored_over_one_verified_session(elf: &Path) -> NetRun {
+    let server = TestServer::builder().https().start();
+    let ca = CaFile::new(server.ca_pem());
+    let run = run_tls(elf, &server, &ca, TLS_NAME);
+    assert!(run.success, "the TLS firmware failed:\n{}", run.output);
+    assert_eq!(run.done.as_deref(), Some("ok"), "{}", run.output);
+    assert_eq!(handshakes(&run), ["1 ok"], "{}", run.output);
+    let expected: Vec<String> = (0..batches::BATCHES)
+        .map(|n| tls_batch_line(n, 1, 1, WRITTEN))
+        .collect();
+    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(run.connects, Some(1), "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), batches::BATCHES as usize);
+    run
+}
+
+#[test]
+fn tls_a_closed_connection_and_a_503_are_survived_with_a_new_handshake() {
+    if let Some(elf) = tls_firmware() {
+        check_a_closed_connection_and_a_503_are_survived_with_a_new_handshake(elf);
+    }
+}
+
+#[test]
+fn async_tls_a_closed_connection_and_a_503_are_survived_with_a_new_handshake() {
+    if let Some(elf) = async_tls_firmware() {
+        check_a_closed_connection_and_a_503_are_survived_with_a_new_handshake(elf);
+    }
+}
+
+fn check_a_closed_connection_and_a_503_are_survived_with_a_new_handshake(elf: &Path) {
+    let plan = FaultPlan::new()
+        .on_request(2, Fault::ConnectionClose)
+        .on_request(
+            3,
+            Fault::ServiceUnavailable {
+                retry_after_secs: None,
+            },
+        );
+    let server = TestServer::builder().https().fault_plan(plan).start();
+    let ca = CaFile::new(server.ca_pem());
+    let run = run_tls(elf, &server, &ca, TLS_NAME);
+    assert!(run.success, "the TLS firmware failed:\n{}", run.output);
+    assert_eq!(handshakes(&run), ["1 ok", "2 ok"], "{}", run.output);
+    let expected = vec![
+        tls_batch_line(0, 1, 1, WRITTEN),
+        tls_batch_line(1, 1, 1, WRITTEN),
+        tls_batch_line(
+            2,
+            1,
+            2,
+            "status=503 outcome=Unavailable action=RetryLater retry_after=- rejected=- dropped=- complete=true",
+        ),
+        tls_batch_line(2, 2, 2, WRITTEN),
+    ];
+    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(run.connects, Some(2), "{}", run.output);
+    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
+    assert_eq!(server.write_requests().len(), 4);
+}
+
+#[test]
+fn tls_another_servers_ca_is_refused() {
+    if let Some(elf) = tls_firmware() {
+        check_another_servers_ca_is_refused(elf);
+    }
+}
+
+#[test]
+fn async_tls_another_servers_ca_is_refused() {
+    if let Some(elf) = async_tls_firmware() {
+        check_another_servers_ca_is_refused(elf);
+    }
+}
+
+fn check_another_servers_ca_is_refused(elf: &Path) {
+    let server = TestServer::builder().https().start();
+    let other = TestServer::builder().https().start();
+    let ca = CaFile::new(other.ca_pem());
+    let run = run_tls(elf, &server, &ca, TLS_NAME);
+    assert!(
+        !run.success,
+        "the TLS firmware trusted another CA:\n{}",
+        run.output
+    );
+    // Each batch's three handshakes fail on the certificate's signature;
+    // no request is sent.
+    assert_eq!(run.handshakes.len(), 9, "{}", run.output);
+    assert!(
+        run.handshakes
+            .iter()
+            .all(|h| h.ends_with("error=InvalidCertificate")),
+        "{}",
+        run.output
+    );
+    assert!(run.batches.is_empty(), "{}", run.output);
+    assert!(server.write_requests().is_empty());
+    assert!(stored(&server).is_empty());
+}
+
+#[test]
+fn tls_a_name_the_certificate_lacks_is_refused() {
+    if let Some(elf) = tls_firmware() {
+        check_a_name_the_certificate_lacks_is_refused(elf);
+    }
+}
+
+#[test]
+fn async_tls_a_name_the_certificate_lacks_is_refused() {
+    if let Some(elf) = async_tls_firmware() {
+        check_a_name_the_certificate_lacks_is_refused(elf);
+    }
+}
+
+fn check_a_name_the_certificate_lacks_is_refused(elf: &Path) {
+    let server = TestServer::builder().https().start();
+    let ca = CaFile::new(server.ca_pem());
+    let run = run_tls(elf, &server, &ca, batches::HOST);
+    assert!(
+        !run.success,
+        "the TLS firmware accepted a certificate for another name:\n{}",
+        run.output
+    );
+    assert_eq!(run.handshakes.len(), 9, "{}", run.output);
+    assert!(
+        run.handshakes
+            .iter()
+            .all(|h| h.ends_with("error=InvalidCertificate")),
+        "{}",
+        run.output
+    );
+    assert!(server.write_requests().is_empty());
+}
+
+#[test]
+fn tls_a_run_without_a_ca_fails_with_a_sentence() {
+    let Some(elf) = tls_firmware() else { return };
+    let run = run_with(elf, "arg=firmware-tls,arg=port=8086");
+    assert!(!run.success, "{}", run.output);
+    assert_eq!(
+        run.errors,
+        ["the command line names no CA file or server name (pass ca=PATH name=HOST)"],
+        "{}",
+        run.output
+    );
+    let run = run_with(
+        elf,
+        "arg=firmware-tls,arg=port=8086,arg=ca=/nonexistent/ca.der,arg=name=localhost",
+    );
+    assert!(!run.success, "{}", run.output);
+    assert_eq!(
+        run.errors,
+        ["the CA file cannot be read (or is over 2048 bytes)"],
+        "{}",
+        run.output
+    );
+    assert!(run.handshakes.is_empty() && run.batches.is_empty());
+}
+
+#[test]
+fn tls_network_budgets() {
+    let (Some(elf), Some(plain)) = (tls_firmware(), firmware()) else {
+        return;
+    };
+    tls_budgets(
+        "TLS network firmware budgets (examples/firmware-net --features tls: blocking, over \
+         smoltcp and linewire::nal",
+        ("firmware-tls", elf),
+        ("firmware-net", plain),
+    );
+}
+
+#[test]
+fn async_tls_network_budgets() {
+    let (Some(elf), Some(plain)) = (async_tls_firmware(), async_firmware()) else {
+        return;
+    };
+    tls_budgets(
+        "async TLS network firmware budgets (examples/firmware-net --features async,tls: \
+         embedded-tls's async connection over an embassy-net TcpSocket, write_batch_async, \
+         block_on",
+        ("firmware-async-tls", elf),
+        ("firmware-async", plain),
+    );
+}
+
+/// Runs a TLS firmware and the same without TLS, prints their figures
+/// and the difference, and holds the TLS one to its budgets.
+fn tls_budgets(title: &str, (name, elf): (&str, &Path), (plain_name, plain): (&str, &Path)) {
+    let server = TestServer::builder().https().start();
+    let ca = CaFile::new(server.ca_pem());
+    let with = run_tls(elf, &server, &ca, TLS_NAME);
+    assert!(with.success, "{name} failed:\n{}", with.output);
+    let http = TestServer::start();
+    let without = run(plain, http.addr().port());
+    assert!(without.success, "{plain_name} failed:\n{}", without.output);
+    let t = figures(elf, &with);
+    let b = figures(plain, &without);
+    let kib = |b: u64| b as f64 / 1024.0;
+    let handshake_ms = with
+        .handshakes
+        .first()
+        .and_then(|h| h.split_once(" ms="))
+        .map_or("?", |(_, ms)| ms);
+    println!(
+        "{title}; embedded-tls 0.19, TLS 1.3 TLS_AES_128_GCM_SHA256, P-256 key share, the \
+         certificate verified against the test kit's CA and \"{TLS_NAME}\" (rustpki), ChaCha20 \
+         random numbers; thumbv7m-none-eabi, opt-level \"z\", fat LTO)"
+    );
+    println!("| image | flash (.text+.rodata) | RAM (.data+.bss) | peak stack |");
+    println!("|---|---|---|---|");
+    println!(
+        "| {name} (whole image) | {} B ({:.1} KiB; budget {} KiB) | {} B ({:.1} KiB; budget {} KiB) | {} B ({:.1} KiB; budget {} KiB) |",
+        t.flash,
+        kib(t.flash),
+        TLS_FLASH_BUDGET / 1024,
+        t.ram,
+        kib(t.ram),
+        TLS_RAM_BUDGET / 1024,
+        t.stack,
+        kib(t.stack as u64),
+        TLS_STACK_BUDGET / 1024,
+    );
+    println!(
+        "| {plain_name} (the same without TLS) | {} B ({:.1} KiB) | {} B ({:.1} KiB) | {} B ({:.1} KiB) |",
+        b.flash,
+        kib(b.flash),
+        b.ram,
+        kib(b.ram),
+        b.stack,
+        kib(b.stack as u64),
+    );
+    println!(
+        "| TLS's cost (embedded-tls and its crypto, the record buffers, the CA buffer, the handshake on the stack) | {:+} B ({:+.1} KiB) | {:+} B ({:+.1} KiB) | {:+} B ({:+.1} KiB) |",
+        t.flash as i64 - b.flash as i64,
+        (t.flash as f64 - b.flash as f64) / 1024.0,
+        t.ram as i64 - b.ram as i64,
+        (t.ram as f64 - b.ram as f64) / 1024.0,
+        t.stack as i64 - b.stack as i64,
+        (t.stack as f64 - b.stack as f64) / 1024.0,
+    );
+    println!(
+        "first handshake: {handshake_ms} ms of qemu's clock; stack painted: {} B",
+        with.painted
+    );
+    assert!(
+        t.flash <= TLS_FLASH_BUDGET,
+        "flash {} B over budget",
+        t.flash
+    );
+    assert!(t.ram <= TLS_RAM_BUDGET, "RAM {} B over budget", t.ram);
+    assert!(
+        t.stack <= TLS_STACK_BUDGET,
+        "stack {} B over budget",
+        t.stack
+    );
+    assert!(
+        t.ram + t.stack as u64 <= CHIP_RAM,
+        "statics and stack ({} B) over the chip's 64 KiB",
+        t.ram + t.stack as u64
+    );
 }
 
 #[test]
