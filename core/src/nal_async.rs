@@ -43,7 +43,11 @@
 //! loop {
 //!     let socket = client.connect(server).await?;
 //!     let mut tls = TlsConnection::new(socket, &mut rx, &mut tx);
-//!     tls.open(TlsContext::new(&config, UnsecureProvider::new::<Aes128GcmSha256>(rng))).await?;
+//!     // A provider whose verifier is `embedded_tls::pki::CertVerifier` over your CA,
+//!     // with `config = TlsConfig::new().with_server_name("influx.example.com")`:
+//!     // never `UnsecureProvider`, which accepts any certificate. A complete one:
+//!     // examples/firmware-net/src/tls.rs and the README's "TLS on the device".
+//!     tls.open(TlsContext::new(&config, VerifyingProvider::new(&mut rng, ca_der))).await?;
 //!     loop {
 //!         let batch = next_batch().await;
 //!         match write_batch_async(&mut tls, &target, &batch, &mut buf).await {
