@@ -62,6 +62,15 @@ What is outside the contract:
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+/// Whether the formatter takes its microcontroller paths (less flash, fewer
+/// cycles saved): on targets without an OS, and with `small` on any target,
+/// so that `cargo test --features small` runs them on the host under the
+/// same property and oracle tests as the host paths. A constant rather
+/// than a `cfg` so that both paths compile (and are linted) everywhere; the
+/// branch not taken folds away. `inline` attributes, which cannot read a
+/// constant, stay keyed to `target_os = "none"`.
+pub(crate) const MCU: bool = cfg!(any(target_os = "none", feature = "small"));
+
 mod batch;
 mod check;
 mod delivery;
