@@ -41,6 +41,17 @@ What is outside the contract:
 - With `alloc` (the `gzip` feature, `BoxedQueue`), a failed allocation
   goes to the global allocator's error handler, which aborts under `std`
   and panics in `no_std` builds.
+
+## Names
+
+A setting made by a by-value builder method, `x(self, value) -> Self`
+([`RetryPolicy`], [`http::Target`], [`Queue::overflow`]), is read back
+with `get_x(&self)`, named after its setter (as `std::process::Command`'s
+`arg` and `get_args`): `RetryPolicy::new().max_retries(Some(3))` and
+[`RetryPolicy::get_max_retries`]. A setting changed in place with
+`set_x(&mut self, value)` is read with `x(&self)` ([`Delivery::set_max_lines`]
+and [`Delivery::max_lines`]). Durations as integers carry their unit
+(`_ms`, `_secs`).
 "#]
 // Where other crates' docs link to this one when its docs are not built
 // beside theirs (`cargo doc --no-deps`): without it, their links into the
