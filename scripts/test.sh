@@ -67,7 +67,8 @@ step "tests"
 test_log="$(mktemp)"
 trap 'rm -f "$test_log"' EXIT
 cargo test --workspace 2>&1 | tee "$test_log"
-# The core again with `small`: its float printer held to ryu bit for bit.
+# The core again with `small`: its float printer held to ryu bit for bit,
+# and the microcontroller formatting paths (`MCU`) under the oracle tests.
 cargo test -p linewire --features small --lib --tests 2>&1 | tee -a "$test_log"
 # The async transaction and the embedded-nal-async adapter (their tests and
 # doc examples compile only with the features).

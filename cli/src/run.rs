@@ -132,10 +132,10 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
         let ms = secs.saturating_mul(1000);
         let retries = args.max_retries.saturating_add(1);
         let elapsed = policy
-            .max_elapsed()
+            .get_max_elapsed_ms()
             .map(|e| e.max(ms.saturating_mul(retries)));
         policy = policy
-            .max_interval_ms(ms.min(policy.max_interval()))
+            .max_interval_ms(ms.min(policy.get_max_interval_ms()))
             .max_elapsed_ms(elapsed)
             .max_retry_after_ms(ms);
     }

@@ -554,7 +554,7 @@ impl<S: Storage, R: Random> Delivery<S, R> {
     /// ```
     /// # let mut m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
     /// m.set_overflow(linewire::Overflow::Block);
-    /// assert_eq!(m.queue().overflow_policy(), linewire::Overflow::Block);
+    /// assert_eq!(m.queue().get_overflow(), linewire::Overflow::Block);
     /// ```
     pub fn set_overflow(&mut self, overflow: crate::Overflow) {
         self.queue.set_overflow(overflow);

@@ -5,13 +5,14 @@
 //! multiplies, shifts and masks on one 64-bit word, which matters for the
 //! 19-digit nanosecond timestamp of every point and costs no table in flash.
 
+use crate::MCU;
+
 /// The eight decimal digits of `x` (below 10^8), most significant first,
 /// as ASCII, leading zeros included.
 ///
 /// A larger `x` gives wrong digits, never a panic: the lane arithmetic
 /// wraps rather than checks, so that it costs no more than in release.
 // Hosts only (microcontrollers use `u64_digits_by_one`).
-#[cfg_attr(target_os = "none", allow(dead_code))]
 #[inline]
 pub(crate) fn eight_digits(x: u32) -> [u8; 8] {
     let x = u64::from(x);
@@ -28,7 +29,6 @@ pub(crate) fn eight_digits(x: u32) -> [u8; 8] {
 }
 
 /// The high 64 bits of `a * b`.
-#[cfg(any(target_os = "none", feature = "small", test))]
 // Out of line on microcontrollers: less flash than a copy per caller.
 #[cfg_attr(target_os = "none", inline(never))]
 #[cfg_attr(not(target_os = "none"), inline(always))]
@@ -42,10 +42,11 @@ pub(crate) fn mul_high(a: u64, b: u64) -> u64 {
 /// compiler does the same with native instructions.
 #[inline(always)]
 pub(crate) fn div_1e8(n: u64) -> u64 {
-    #[cfg(target_os = "none")]
-    return mul_high(n, 0xABCC_7711_8461_CEFD) >> 26;
-    #[cfg(not(target_os = "none"))]
-    return n / 100_000_000;
+    if MCU {
+        mul_high(n, 0xABCC_7711_8461_CEFD) >> 26
+    } else {
+        n / 100_000_000
+    }
 }
 
 /// Room for the digits of any `u64` (20), in whole eight-digit chunks.
@@ -56,16 +57,16 @@ pub(crate) const U64_DIGITS: usize = 24;
 /// they start. Bytes before that may be overwritten with zeros.
 #[cfg_attr(not(target_os = "none"), inline(always))]
 pub(crate) fn u64_digits(n: u64, out: &mut [u8], end: usize) -> usize {
-    #[cfg(target_os = "none")]
-    return u64_digits_by_one(n, out, end);
-    #[cfg(not(target_os = "none"))]
-    return u64_digits_by_eight(n, out, end);
+    if MCU {
+        u64_digits_by_one(n, out, end)
+    } else {
+        u64_digits_by_eight(n, out, end)
+    }
 }
 
 /// [`u64_digits`] on microcontrollers: a digit at a time (32-bit
 /// multiplies by a constant) from chunks below 10^8, so neither the
 /// eight-digit lane code nor a 64-bit division is linked.
-#[cfg(any(target_os = "none", test))]
 fn u64_digits_by_one(n: u64, out: &mut [u8], end: usize) -> usize {
     const CHUNK: u32 = 100_000_000;
     let mut at = end;
@@ -92,7 +93,6 @@ fn u64_digits_by_one(n: u64, out: &mut [u8], end: usize) -> usize {
 }
 
 /// [`u64_digits`] on hosts: eight digits per step.
-#[cfg(not(target_os = "none"))]
 #[inline(always)]
 fn u64_digits_by_eight(n: u64, out: &mut [u8], end: usize) -> usize {
     const CHUNK: u32 = 100_000_000;
@@ -114,7 +114,6 @@ fn u64_digits_by_eight(n: u64, out: &mut [u8], end: usize) -> usize {
 
 /// How many of the eight digits are leading zeros, keeping at least one digit.
 // Hosts only (microcontrollers use `u64_digits_by_one`).
-#[cfg_attr(target_os = "none", allow(dead_code))]
 #[inline]
 pub(crate) fn leading_zeros(digits: [u8; 8]) -> usize {
     let values = u64::from_le_bytes(digits).wrapping_sub(0x3030_3030_3030_3030);
@@ -122,7 +121,6 @@ pub(crate) fn leading_zeros(digits: [u8; 8]) -> usize {
 }
 
 // Hosts only (microcontrollers use `u64_digits_by_one`).
-#[cfg_attr(target_os = "none", allow(dead_code))]
 #[inline(always)]
 fn put<const N: usize>(out: &mut [u8], at: usize, bytes: [u8; N]) {
     if let Some(dst) = out.get_mut(at..at + N) {

@@ -17,6 +17,7 @@
 //! | field key | `,` `"` space `=` | `,` space `=` `\` |
 
 use crate::point::{Part, PointError};
+use crate::MCU;
 
 /// The writable end of a fixed byte buffer: `bytes[..len]` is written.
 ///
@@ -53,7 +54,8 @@ pub(crate) const BACKSLASH: u8 = 8;
 /// Needs a backslash before it inside a string field value.
 pub(crate) const ESC_STRING: u8 = 16;
 
-#[cfg(any(not(target_os = "none"), test))]
+// Evaluated at compile time: an index out of range would be a build error.
+#[allow(clippy::indexing_slicing)]
 const CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
     table[b',' as usize] = ESC_MEASUREMENT | ESC_KEY;
@@ -68,16 +70,24 @@ const CLASS: [u8; 256] = {
     table
 };
 
-#[cfg(not(target_os = "none"))]
-#[inline]
+/// The escape classes of `b`: a table lookup on hosts, [`class_by_match`]
+/// on microcontrollers.
+#[cfg_attr(target_os = "none", inline(always))]
+#[cfg_attr(not(target_os = "none"), inline)]
 pub(crate) fn class(b: u8) -> u8 {
-    // A u8 always indexes a 256-entry table.
-    CLASS[b as usize]
+    if MCU {
+        return class_by_match(b);
+    }
+    // A u8 always indexes a 256-entry table, so the `None` arm is compiled
+    // out: the same single load as indexing.
+    match CLASS.get(usize::from(b)) {
+        Some(&class) => class,
+        None => 0,
+    }
 }
 
 /// On microcontrollers [`class`] is this match: the same classes without
 /// the 256-byte table in flash.
-#[cfg(any(target_os = "none", test))]
 #[cfg_attr(target_os = "none", inline(never))]
 fn class_by_match(b: u8) -> u8 {
     match b {
@@ -88,12 +98,6 @@ fn class_by_match(b: u8) -> u8 {
         b'"' => ESC_STRING,
         _ => 0,
     }
-}
-
-#[cfg(target_os = "none")]
-#[inline(always)]
-pub(crate) fn class(b: u8) -> u8 {
-    class_by_match(b)
 }
 
 pub(crate) fn escape_bit(part: Part) -> u8 {
@@ -136,10 +140,11 @@ pub(crate) fn strip<'a>(b: &'a [u8], p: &[u8]) -> Option<&'a [u8]> {
 /// not link `memcmp`.
 #[inline(always)]
 pub(crate) fn is_time(name: &[u8]) -> bool {
-    #[cfg(target_os = "none")]
-    return matches!(name, [b't', b'i', b'm', b'e']);
-    #[cfg(not(target_os = "none"))]
-    return name == b"time";
+    if MCU {
+        matches!(name, [b't', b'i', b'm', b'e'])
+    } else {
+        name == b"time"
+    }
 }
 
 /// Validates `name` and appends it, escaped for `part`, in one pass.
@@ -163,8 +168,7 @@ pub(crate) fn write_name(out: &mut Buf<'_>, name: &[u8], part: Part) -> Result<(
     // Most names need no escape: check and copy them a word at a time.
     // Not on microcontrollers, where flash is scarcer than cycles: the
     // byte loop below gives the same bytes.
-    #[cfg(not(target_os = "none"))]
-    {
+    if !MCU {
         let at = out.len;
         if let Some(dst) = out.bytes.get_mut(at..at + name.len()) {
             if copy_plain(dst, name, part != Part::Measurement) {
@@ -197,8 +201,9 @@ fn write_name_slow(
     let special = esc | FORBIDDEN | BACKSLASH;
     // On hosts the clean prefix is copied whole first; on
     // microcontrollers the loop below alone does the same in less flash.
-    #[cfg(not(target_os = "none"))]
-    let clean = {
+    let clean = if MCU {
+        0
+    } else {
         let clean = name
             .iter()
             .position(|&b| class(b) & special != 0)
@@ -209,8 +214,6 @@ fn write_name_slow(
         }
         clean
     };
-    #[cfg(target_os = "none")]
-    let clean = 0;
     let mut start = clean;
     for (i, &b) in name.iter().enumerate().skip(start) {
         let c = class(b);
@@ -249,7 +252,7 @@ fn write_name_slow(
 pub(crate) fn write_string(out: &mut Buf<'_>, value: &[u8]) -> Result<(), PointError> {
     // The word-wide check first is faster, but on a microcontroller not
     // worth its flash: there the byte loop alone does.
-    if cfg!(target_os = "none") || has_quote_or_backslash(value) {
+    if MCU || has_quote_or_backslash(value) {
         out.len = write_string_escaped(out.bytes, out.len, value)?;
         Ok(())
     } else {
@@ -310,8 +313,7 @@ pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> 
     let dst = out.bytes.get_mut(start..end).ok_or(PointError::BatchFull)?;
     // Short copies without a `memcpy` call, except on microcontrollers
     // (flash is scarcer than cycles there).
-    #[cfg(not(target_os = "none"))]
-    if bytes.len() <= 32 {
+    if !MCU && bytes.len() <= 32 {
         copy_short(dst, bytes);
         out.len = end;
         return Ok(());
@@ -327,17 +329,16 @@ pub(crate) fn extend(out: &mut Buf<'_>, bytes: &[u8]) -> Result<(), PointError> 
 /// location and its file name in flash.
 #[inline(always)]
 pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
-    #[cfg(target_os = "none")]
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = *s;
+    if MCU {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    } else {
+        dst.copy_from_slice(src);
     }
-    #[cfg(not(target_os = "none"))]
-    dst.copy_from_slice(src);
 }
 
-#[cfg_attr(target_os = "none", allow(dead_code))]
 const ONES: u64 = 0x0101_0101_0101_0101;
-#[cfg_attr(target_os = "none", allow(dead_code))]
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 #[inline(always)]
@@ -366,7 +367,6 @@ fn store<const W: usize>(dst: &mut [u8], at: usize, word: [u8; W]) {
 /// byte is below `-` (0x2D), a backslash, or (in keys and tag values) `=`.
 /// False alarms (`!` to `+`) only send the name down the slow path.
 #[inline(always)]
-#[cfg_attr(target_os = "none", allow(dead_code))]
 fn may_be_special(word: [u8; 8], key: bool) -> bool {
     let w = u64::from_le_bytes(word);
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v;
@@ -383,7 +383,6 @@ fn may_be_special(word: [u8; 8], key: bool) -> bool {
 /// word overlapping the one before) instead of a call to `memcpy`.
 /// Returns false, having perhaps written part of `dst`, otherwise.
 #[inline(always)]
-#[cfg_attr(target_os = "none", allow(dead_code))]
 fn copy_plain(dst: &mut [u8], src: &[u8], key: bool) -> bool {
     let n = src.len();
     if n >= 8 {
@@ -429,7 +428,6 @@ fn copy_plain(dst: &mut [u8], src: &[u8], key: bool) -> bool {
 
 /// Copies up to 32 bytes with at most two overlapping word copies.
 #[inline(always)]
-#[cfg_attr(target_os = "none", allow(dead_code))]
 fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
     if n >= 16 {

@@ -1,14 +1,86 @@
 #![no_std]
 #![doc = include_str!("../../README.md")]
+#![doc = r#"
+## No panics
+
+No function of this crate panics on what a caller passes it, on its
+configuration or on bytes from the network, at any layer:
+
+- **Points and batches** ([`PointBuilder`], [`Batch`], [`Lines`],
+  [`check_line`], [`Precision`]): a name, value or timestamp that cannot
+  be written, or a batch without room, is a [`PointError`],
+  [`TimestampError`] or [`LineError`].
+- **Queue and retry** ([`Queue`], [`RetryPolicy`], [`Backoff`]): a full
+  queue is an [`Overflow`] decision or a [`QueueError`]; delays and
+  counters saturate.
+- **Delivery and writers** ([`Delivery`], [`Writer`]): the sans-IO machine
+  takes time as an argument and turns every answer, failure or
+  misconfiguration into a [`Next`], [`Event`] or [`LastError`].
+- **HTTP** ([`http`]): the request encoder, response reader and
+  error-body parser take any bytes from the peer (see the contract in
+  [`http`]; they are fuzzed in `core/fuzz`).
+- **Adapters** (`nal`, `nal_async`): lengths the stack reports are clamped
+  to the caller's buffer, and every wait ends when the caller's `Wait`
+  says so.
+
+This is enforced, not only reviewed: library code is built with
+`clippy::indexing_slicing`, `unwrap_used`, `expect_used`, `panic` and
+`unreachable` denied (tests are exempt); slices are read with `get`,
+checked splits and iterators, and the one allowed index is into a table
+built at compile time. Arithmetic on lengths, counters and times is
+checked, saturating or bounded by a check just before it (reviewed, and
+exercised by the tests, which run with overflow checks on).
+
+What is outside the contract:
+
+- [`Name::new`] panics on text that is not a plain name. It is meant for
+  `const` items, where that panic is a compile error; at run time use
+  [`Name::try_new`].
+- Code the caller hands in can panic on its own: streams and TCP stacks,
+  clocks, random sources, `Wait` closures and TLS hooks.
+- With `alloc` (the `gzip` feature, `BoxedQueue`), a failed allocation
+  goes to the global allocator's error handler, which aborts under `std`
+  and panics in `no_std` builds.
+
+## Names
+
+A setting made by a by-value builder method, `x(self, value) -> Self`
+([`RetryPolicy`], [`http::Target`], [`Queue::overflow`]), is read back
+with `get_x(&self)`, named after its setter (as `std::process::Command`'s
+`arg` and `get_args`): `RetryPolicy::new().max_retries(Some(3))` and
+[`RetryPolicy::get_max_retries`]. A setting changed in place with
+`set_x(&mut self, value)` is read with `x(&self)` ([`Delivery::set_max_lines`]
+and [`Delivery::max_lines`]). Durations as integers carry their unit
+(`_ms`, `_secs`).
+"#]
 // Where other crates' docs link to this one when its docs are not built
 // beside theirs (`cargo doc --no-deps`): without it, their links into the
 // core render as plain text. Keep the version in step with Cargo.toml.
 #![doc(html_root_url = "https://docs.rs/linewire/0.1.0")]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable
+    )
+)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+
+/// Whether the formatter takes its microcontroller paths (less flash, fewer
+/// cycles saved): on targets without an OS, and with `small` on any target,
+/// so that `cargo test --features small` runs them on the host under the
+/// same property and oracle tests as the host paths. A constant rather
+/// than a `cfg` so that both paths compile (and are linted) everywhere; the
+/// branch not taken folds away. `inline` attributes, which cannot read a
+/// constant, stay keyed to `target_os = "none"`.
+pub(crate) const MCU: bool = cfg!(any(target_os = "none", feature = "small"));
 
 mod batch;
 mod check;

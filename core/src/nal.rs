@@ -46,7 +46,7 @@
 //! use core::net::{Ipv4Addr, SocketAddr};
 //! use linewire::http::{Action, Target};
 //! use linewire::nal::{NalStream, Spin};
-//! # use linewire::nal::doc_stack::ScriptStack;
+//! # use linewire_testkit::nal::ScriptStack;
 //! # let stack = ScriptStack::new(b"HTTP/1.1 204 No Content\r\n\r\n");
 //!
 //! let server = SocketAddr::new(Ipv4Addr::new(192, 168, 1, 10).into(), 8086);
@@ -362,7 +362,7 @@ impl<E: fmt::Debug> defmt::Format for Error<E> {
 /// use core::net::{Ipv4Addr, SocketAddr};
 /// use embedded_io::{Read, Write};
 /// use linewire::nal::{NalStream, Spin};
-/// # use linewire::nal::doc_stack::ScriptStack;
+/// # use linewire_testkit::nal::ScriptStack;
 ///
 /// // A stack that takes one byte per send and answers WouldBlock in between.
 /// let stack = ScriptStack::new(b"pong").one_byte_at_a_time();
@@ -372,7 +372,7 @@ impl<E: fmt::Debug> defmt::Format for Error<E> {
 /// let n = conn.read(&mut buf)?;
 /// assert_eq!(&buf[..n], b"p");
 /// assert_eq!(conn.stack().sent(), b"ping");
-/// # Ok::<(), linewire::nal::Error<linewire::nal::doc_stack::ScriptError>>(())
+/// # Ok::<(), linewire::nal::Error<linewire_testkit::nal::ScriptError>>(())
 /// ```
 pub struct NalStream<S: TcpClientStack, W = Spin> {
     stack: S,
@@ -406,7 +406,7 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// ```
     /// use core::net::{Ipv4Addr, SocketAddr};
     /// use linewire::nal::{NalStream, Op, Spin};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// # let stack = ScriptStack::new(b"");
     /// let addr = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 2).into(), 8086);
     /// let conn = NalStream::new(stack, addr, Spin::new(1000));
@@ -439,7 +439,7 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// ```
     /// use core::net::{Ipv4Addr, SocketAddr};
     /// use linewire::nal::{NalStream, Spin, ZeroRead};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// # let stack = ScriptStack::new(b"");
     /// let conn = NalStream::new(stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8086), Spin::new(10))
     ///     .zero_read(ZeroRead::NoData);
@@ -455,7 +455,7 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal::{NalStream, Spin};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8086);
     /// let conn = NalStream::new(ScriptStack::new(b""), addr, Spin::new(10));
     /// assert_eq!(conn.remote(), addr);
@@ -470,13 +470,13 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal::{NalStream, Spin};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// let a = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8086);
     /// let mut conn = NalStream::new(ScriptStack::new(b""), a, Spin::new(10));
     /// conn.connect()?;
     /// conn.set_remote(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8087));
     /// assert!(!conn.is_connected());
-    /// # Ok::<(), linewire::nal::Error<linewire::nal::doc_stack::ScriptError>>(())
+    /// # Ok::<(), linewire::nal::Error<linewire_testkit::nal::ScriptError>>(())
     /// ```
     pub fn set_remote(&mut self, remote: SocketAddr) {
         if remote != self.remote {
@@ -490,12 +490,12 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal::{NalStream, Spin};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// let mut conn = NalStream::new(ScriptStack::new(b""), SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1), Spin::new(10));
     /// assert!(!conn.is_connected());
     /// conn.connect()?;
     /// assert!(conn.is_connected());
-    /// # Ok::<(), linewire::nal::Error<linewire::nal::doc_stack::ScriptError>>(())
+    /// # Ok::<(), linewire::nal::Error<linewire_testkit::nal::ScriptError>>(())
     /// ```
     pub fn is_connected(&self) -> bool {
         self.socket.is_some()
@@ -507,12 +507,12 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal::{NalStream, Spin};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// let mut conn = NalStream::new(ScriptStack::new(b""), SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1), Spin::new(10));
     /// conn.connect()?;
     /// conn.connect()?; // already connected: no-op
     /// assert_eq!(conn.connects(), 1);
-    /// # Ok::<(), linewire::nal::Error<linewire::nal::doc_stack::ScriptError>>(())
+    /// # Ok::<(), linewire::nal::Error<linewire_testkit::nal::ScriptError>>(())
     /// ```
     pub fn connects(&self) -> u32 {
         self.connects
@@ -529,7 +529,7 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// use embedded_nal::TcpErrorKind;
     /// use linewire::http::{Target, TransportError, WriteError};
     /// use linewire::nal::{Error, NalStream, Spin};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// let stack = ScriptStack::new(b"").refuse_connections();
     /// let mut conn = NalStream::new(stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1), Spin::new(10));
     /// let target = Target::v2("h", "b", "t")?;
@@ -547,7 +547,7 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal::{NalStream, Spin};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// let conn = NalStream::new(ScriptStack::new(b""), SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1), Spin::new(10));
     /// assert!(conn.stack().sent().is_empty());
     /// ```
@@ -561,7 +561,7 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal::{NalStream, Spin};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// let mut conn = NalStream::new(ScriptStack::new(b""), SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1), Spin::new(10));
     /// let _stack: &mut ScriptStack<'_> = conn.stack_mut();
     /// ```
@@ -580,7 +580,7 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal::{Error, NalStream, Op, Spin};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// let mut conn = NalStream::new(ScriptStack::new(b""), SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1), Spin::new(10));
     /// conn.connect()?;
     /// assert!(conn.is_connected());
@@ -590,7 +590,7 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// let mut conn = NalStream::new(stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1), Spin::new(0));
     /// assert!(matches!(conn.connect(), Err(Error::Stalled(Op::Connect))));
     /// assert!(!conn.is_connected());
-    /// # Ok::<(), linewire::nal::Error<linewire::nal::doc_stack::ScriptError>>(())
+    /// # Ok::<(), linewire::nal::Error<linewire_testkit::nal::ScriptError>>(())
     /// ```
     pub fn connect(&mut self) -> Result<(), Error<S::Error>> {
         if self.socket.is_some() {
@@ -635,13 +635,13 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal::{NalStream, Spin};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// let mut conn = NalStream::new(ScriptStack::new(b""), SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1), Spin::new(10));
     /// conn.connect()?;
     /// conn.close()?;
     /// assert!(!conn.is_connected());
     /// assert_eq!(conn.stack().open_sockets(), 0);
-    /// # Ok::<(), linewire::nal::Error<linewire::nal::doc_stack::ScriptError>>(())
+    /// # Ok::<(), linewire::nal::Error<linewire_testkit::nal::ScriptError>>(())
     /// ```
     pub fn close(&mut self) -> Result<(), Error<S::Error>> {
         self.eof = false;
@@ -679,7 +679,7 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// use linewire::http::{Outcome, Target};
     /// use linewire::nal::{NalStream, Spin};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// let stack = ScriptStack::new(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
     /// let mut conn = NalStream::new(stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8086), Spin::new(100));
     /// let target = Target::v2("localhost", "b", "t")?.port(8086);
@@ -713,7 +713,7 @@ impl<S: TcpClientStack, W: Wait<S>> NalStream<S, W> {
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// use linewire::http::{Outcome, Payload, ReadLimits, Target};
     /// use linewire::nal::{NalStream, Spin};
-    /// # use linewire::nal::doc_stack::ScriptStack;
+    /// # use linewire_testkit::nal::ScriptStack;
     /// let stack = ScriptStack::new(b"HTTP/1.1 204 No Content\r\n\r\n");
     /// let mut conn = NalStream::new(stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8086), Spin::new(100));
     /// let target = Target::v2("localhost", "b", "t")?;
@@ -870,131 +870,6 @@ impl<S: TcpClientStack, W: Wait<S>> embedded_io::Read for NalStream<S, W> {
                 }
                 Err(nb::Error::Other(e)) => return Err(self.fail(Error::Receive(e))),
             }
-        }
-    }
-}
-
-/// A scripted in-memory stack for the examples in this module's
-/// documentation. Not part of the API.
-#[doc(hidden)]
-pub mod doc_stack {
-    use core::net::SocketAddr;
-    use embedded_nal::{nb, TcpClientStack, TcpError, TcpErrorKind};
-
-    /// The scripted stack's error.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct ScriptError(pub bool);
-
-    impl TcpError for ScriptError {
-        fn kind(&self) -> TcpErrorKind {
-            if self.0 {
-                TcpErrorKind::PipeClosed
-            } else {
-                TcpErrorKind::Other
-            }
-        }
-    }
-
-    /// Replays `reply` after every request; records what is sent.
-    #[derive(Debug)]
-    pub struct ScriptStack<'a> {
-        reply: &'a [u8],
-        pos: usize,
-        one_byte: bool,
-        blocked: bool,
-        refuse: bool,
-        never_connect: bool,
-        open: usize,
-        sent: heapless::Vec<u8, 1024>,
-    }
-
-    impl<'a> ScriptStack<'a> {
-        /// A stack whose peer answers `reply` to each request.
-        pub fn new(reply: &'a [u8]) -> Self {
-            Self {
-                reply,
-                pos: 0,
-                one_byte: false,
-                blocked: false,
-                refuse: false,
-                never_connect: false,
-                open: 0,
-                sent: heapless::Vec::new(),
-            }
-        }
-        /// One byte per send and receive, `WouldBlock` in between.
-        pub fn one_byte_at_a_time(mut self) -> Self {
-            self.one_byte = true;
-            self
-        }
-        /// Every connect fails.
-        pub fn refuse_connections(mut self) -> Self {
-            self.refuse = true;
-            self
-        }
-        /// Every connect answers `WouldBlock`.
-        pub fn connect_never_completes(mut self) -> Self {
-            self.never_connect = true;
-            self
-        }
-        /// The bytes sent so far (the first 1024).
-        pub fn sent(&self) -> &[u8] {
-            &self.sent
-        }
-        /// Sockets opened and not closed.
-        pub fn open_sockets(&self) -> usize {
-            self.open
-        }
-        fn chunk(&mut self, len: usize) -> nb::Result<usize, ScriptError> {
-            if self.one_byte {
-                self.blocked = !self.blocked;
-                if self.blocked {
-                    return Err(nb::Error::WouldBlock);
-                }
-                return Ok(len.min(1));
-            }
-            Ok(len)
-        }
-    }
-
-    impl TcpClientStack for ScriptStack<'_> {
-        type TcpSocket = ();
-        type Error = ScriptError;
-        fn socket(&mut self) -> Result<(), ScriptError> {
-            self.open = self.open.saturating_add(1);
-            Ok(())
-        }
-        fn connect(&mut self, _: &mut (), _: SocketAddr) -> nb::Result<(), ScriptError> {
-            if self.refuse {
-                return Err(nb::Error::Other(ScriptError(false)));
-            }
-            if self.never_connect {
-                return Err(nb::Error::WouldBlock);
-            }
-            self.pos = 0;
-            Ok(())
-        }
-        fn send(&mut self, _: &mut (), buf: &[u8]) -> nb::Result<usize, ScriptError> {
-            let n = self.chunk(buf.len())?;
-            // A send after reading (part of) the reply starts a new exchange.
-            self.pos = 0;
-            for b in buf.iter().take(n) {
-                let _ = self.sent.push(*b);
-            }
-            Ok(n)
-        }
-        fn receive(&mut self, _: &mut (), buf: &mut [u8]) -> nb::Result<usize, ScriptError> {
-            let rest = self.reply.get(self.pos..).unwrap_or(&[]);
-            let n = self.chunk(buf.len().min(rest.len()))?;
-            for (d, s) in buf.iter_mut().zip(rest.iter()).take(n) {
-                *d = *s;
-            }
-            self.pos = self.pos.saturating_add(n);
-            Ok(n)
-        }
-        fn close(&mut self, _: ()) -> Result<(), ScriptError> {
-            self.open = self.open.saturating_sub(1);
-            Ok(())
         }
     }
 }

@@ -71,7 +71,7 @@
 //! use core::net::{Ipv4Addr, SocketAddr};
 //! use linewire::http::{Action, Target};
 //! use linewire::nal_async::NalAsyncStream;
-//! # use linewire::nal_async::doc_stack::ScriptConnect;
+//! # use linewire_testkit::nal_async::ScriptConnect;
 //! # let stack = ScriptConnect::new(b"HTTP/1.1 204 No Content\r\n\r\n");
 //! # embassy_futures::block_on(async {
 //!
@@ -103,7 +103,7 @@ use crate::http::{self, Payload, ReadLimits, Reply, Target, TransportError, Writ
 ///
 /// ```
 /// use linewire::nal_async::Handshake;
-/// # use linewire::nal_async::doc_stack::ScriptConn;
+/// # use linewire_testkit::nal_async::ScriptConn;
 ///
 /// // A hook that counts connections and sends a greeting first.
 /// struct Greet(u32);
@@ -135,7 +135,7 @@ pub trait Handshake<C> {
 ///
 /// ```
 /// use linewire::nal_async::{Handshake, Plain};
-/// # use linewire::nal_async::doc_stack::ScriptConn;
+/// # use linewire_testkit::nal_async::ScriptConn;
 ///
 /// let conn = ScriptConn::new(b"pong");
 /// let stream = embassy_futures::block_on(Plain.handshake(conn))?;
@@ -227,7 +227,7 @@ impl embedded_io_async::Error for Error {
 /// ```
 /// use core::net::{Ipv4Addr, SocketAddr};
 /// use linewire::nal_async::NalAsyncStream;
-/// # use linewire::nal_async::doc_stack::ScriptConnect;
+/// # use linewire_testkit::nal_async::ScriptConnect;
 /// # let stack = ScriptConnect::new(b"");
 /// let conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8086));
 /// assert!(!conn.is_connected());
@@ -269,7 +269,7 @@ impl<'a, T: TcpConnect + 'a> NalAsyncStream<'a, T, Plain> {
     /// ```
     /// use core::net::{Ipv4Addr, SocketAddr};
     /// use linewire::nal_async::NalAsyncStream;
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// # let stack = ScriptConnect::new(b"");
     /// let addr = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 2).into(), 8086);
     /// let conn = NalAsyncStream::new(&stack, addr);
@@ -291,7 +291,7 @@ where
     /// ```
     /// use core::net::{Ipv4Addr, SocketAddr};
     /// use linewire::nal_async::{NalAsyncStream, Plain};
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// # let stack = ScriptConnect::new(b"");
     /// let conn = NalAsyncStream::with_handshake(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 443), Plain);
     /// assert_eq!(conn.connects(), 0);
@@ -313,7 +313,7 @@ where
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal_async::NalAsyncStream;
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// # let stack = ScriptConnect::new(b"");
     /// let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8086);
     /// assert_eq!(NalAsyncStream::new(&stack, addr).remote(), addr);
@@ -328,7 +328,7 @@ where
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal_async::NalAsyncStream;
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// # let stack = ScriptConnect::new(b"");
     /// # embassy_futures::block_on(async {
     /// let mut conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8086));
@@ -351,7 +351,7 @@ where
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal_async::NalAsyncStream;
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// # let stack = ScriptConnect::new(b"");
     /// # embassy_futures::block_on(async {
     /// let mut conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1));
@@ -372,7 +372,7 @@ where
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal_async::NalAsyncStream;
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// # let stack = ScriptConnect::new(b"");
     /// # embassy_futures::block_on(async {
     /// let mut conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1));
@@ -396,7 +396,7 @@ where
     /// use embedded_io_async::ErrorKind;
     /// use linewire::http::Target;
     /// use linewire::nal_async::{Error, NalAsyncStream};
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// let stack = ScriptConnect::new(b"").refuse_connections();
     /// let mut conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1));
     /// let target = Target::v2("h", "b", "t")?;
@@ -415,7 +415,7 @@ where
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal_async::NalAsyncStream;
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// let stack = ScriptConnect::new(b"");
     /// let conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1));
     /// assert_eq!(conn.stack().connects(), 0);
@@ -429,7 +429,7 @@ where
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal_async::{NalAsyncStream, Plain};
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// # let stack = ScriptConnect::new(b"");
     /// let conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1));
     /// assert_eq!(conn.hook(), &Plain);
@@ -444,7 +444,7 @@ where
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal_async::{NalAsyncStream, Plain};
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// # let stack = ScriptConnect::new(b"");
     /// let mut conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1));
     /// let _hook: &mut Plain = conn.hook_mut();
@@ -465,7 +465,7 @@ where
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal_async::NalAsyncStream;
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// # let stack = ScriptConnect::new(b"");
     /// # embassy_futures::block_on(async {
     /// let mut conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1));
@@ -499,7 +499,7 @@ where
     /// ```
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// # use linewire::nal_async::NalAsyncStream;
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// # let stack = ScriptConnect::new(b"");
     /// # embassy_futures::block_on(async {
     /// let mut conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1));
@@ -536,7 +536,7 @@ where
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// use linewire::http::{Outcome, Target};
     /// use linewire::nal_async::NalAsyncStream;
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// let stack = ScriptConnect::new(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
     /// let mut conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8086));
     /// let target = Target::v2("localhost", "b", "t")?.port(8086);
@@ -574,7 +574,7 @@ where
     /// # use core::net::{Ipv4Addr, SocketAddr};
     /// use linewire::http::{Outcome, Payload, ReadLimits, Target};
     /// use linewire::nal_async::NalAsyncStream;
-    /// # use linewire::nal_async::doc_stack::ScriptConnect;
+    /// # use linewire_testkit::nal_async::ScriptConnect;
     /// let stack = ScriptConnect::new(b"HTTP/1.1 204 No Content\r\n\r\n");
     /// let mut conn = NalAsyncStream::new(&stack, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8086));
     /// let target = Target::v2("localhost", "b", "t")?;
@@ -627,108 +627,5 @@ where
             self.last_error = Some(err);
         }
         err
-    }
-}
-
-/// A scripted in-memory stack for the examples in this module's
-/// documentation. Not part of the API.
-#[doc(hidden)]
-pub mod doc_stack {
-    use core::cell::Cell;
-    use core::net::SocketAddr;
-
-    use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
-    use embedded_nal_async::TcpConnect;
-
-    /// Replays `reply` after every request on each connection.
-    #[derive(Debug)]
-    pub struct ScriptConnect<'r> {
-        reply: &'r [u8],
-        refuse: bool,
-        connects: Cell<u32>,
-    }
-
-    impl<'r> ScriptConnect<'r> {
-        /// A stack whose peer answers `reply` to each request.
-        pub fn new(reply: &'r [u8]) -> Self {
-            Self {
-                reply,
-                refuse: false,
-                connects: Cell::new(0),
-            }
-        }
-        /// Every connect is refused.
-        pub fn refuse_connections(mut self) -> Self {
-            self.refuse = true;
-            self
-        }
-        /// Connections opened so far.
-        pub fn connects(&self) -> u32 {
-            self.connects.get()
-        }
-    }
-
-    /// A scripted connection.
-    #[derive(Debug)]
-    pub struct ScriptConn<'r> {
-        reply: &'r [u8],
-        pos: usize,
-    }
-
-    impl<'r> ScriptConn<'r> {
-        /// A connection whose peer answers `reply`.
-        pub fn new(reply: &'r [u8]) -> Self {
-            Self { reply, pos: 0 }
-        }
-        /// The scripted reply.
-        pub fn reply(&self) -> &'r [u8] {
-            self.reply
-        }
-    }
-
-    impl ErrorType for ScriptConn<'_> {
-        type Error = ErrorKind;
-    }
-
-    impl Read for ScriptConn<'_> {
-        async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-            let rest = self.reply.get(self.pos..).unwrap_or_default();
-            let n = rest.len().min(buf.len());
-            for (d, s) in buf.iter_mut().zip(rest) {
-                *d = *s;
-            }
-            self.pos = self.pos.saturating_add(n);
-            Ok(n)
-        }
-    }
-
-    impl Write for ScriptConn<'_> {
-        async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-            // A request after (part of) a reply starts a new exchange.
-            self.pos = 0;
-            Ok(buf.len())
-        }
-        async fn flush(&mut self) -> Result<(), ErrorKind> {
-            Ok(())
-        }
-    }
-
-    impl<'r> TcpConnect for ScriptConnect<'r> {
-        type Error = ErrorKind;
-        type Connection<'a>
-            = ScriptConn<'r>
-        where
-            Self: 'a;
-
-        async fn connect<'a>(&'a self, _: SocketAddr) -> Result<ScriptConn<'r>, ErrorKind> {
-            if self.refuse {
-                return Err(ErrorKind::ConnectionRefused);
-            }
-            self.connects.set(self.connects.get().saturating_add(1));
-            Ok(ScriptConn {
-                reply: self.reply,
-                pos: 0,
-            })
-        }
     }
 }

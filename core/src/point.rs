@@ -9,6 +9,7 @@ use crate::digits::{self, U64_DIGITS};
 use crate::escape::{self, Buf};
 use crate::name::Name;
 use crate::precision;
+use crate::MCU;
 
 /// The longest string field value InfluxDB 1.x and 2.x store, in bytes.
 pub const MAX_STRING_FIELD_LEN: usize = 64 * 1024;
@@ -228,9 +229,10 @@ pub struct PointBuilder<'b, S: Storage, State> {
 /// The key-hash bits: 32 per half on hosts; on microcontrollers 16 per
 /// half, in one 32-bit word (a smaller builder to move, no 64-bit
 /// arithmetic; a collision only costs a scan).
-#[cfg(not(target_os = "none"))]
+// A type, so a `cfg` (keyed as `crate::MCU`) rather than the constant.
+#[cfg(not(any(target_os = "none", feature = "small")))]
 type Seen = u64;
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", feature = "small"))]
 type Seen = u32;
 
 /// Where the field keys' bits begin in [`Seen`].
@@ -383,13 +385,13 @@ impl<'b, S: Storage> PointBuilder<'b, S, NoFields> {
 /// reversals: `rotate_right` moves bytes with `ptr::copy`, which links
 /// `compiler_builtins`' 1.6 KiB `memmove` on a Cortex-M.
 fn rotate_right(span: &mut [u8], k: usize) {
-    #[cfg(not(target_os = "none"))]
-    span.rotate_right(k);
-    #[cfg(target_os = "none")]
-    rotate_by_reversal(span, k);
+    if MCU {
+        rotate_by_reversal(span, k);
+    } else {
+        span.rotate_right(k);
+    }
 }
 
-#[cfg(any(target_os = "none", test))]
 fn rotate_by_reversal(span: &mut [u8], k: usize) {
     // Checked splits and iterator swaps: no panic paths (core's `reverse`
     // keeps a bounds check).
@@ -592,9 +594,10 @@ fn write_float(buf: &mut Buf<'_>, v: f64) -> Result<(), PointError> {
     // Only where doubles are native: on a microcontroller without a
     // double-precision FPU the multiply and divide below are software
     // routines, slower than ryu's integer arithmetic and extra flash.
-    #[cfg(not(target_os = "none"))]
-    if let Some((negative, n, k)) = short_decimal(v) {
-        return write_fixed(buf, negative, n, k);
+    if !MCU {
+        if let Some((negative, n, k)) = short_decimal(v) {
+            return write_fixed(buf, negative, n, k);
+        }
     }
     // `small`: the same digits without ryu's printer (and the `memmove`
     // it links); see `float.rs`.
@@ -605,7 +608,6 @@ fn write_float(buf: &mut Buf<'_>, v: f64) -> Result<(), PointError> {
 }
 
 /// `v` as `n / 10^k` (sign apart) when a short decimal reads back as `v`.
-#[cfg(not(target_os = "none"))]
 #[inline(always)]
 fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
     const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
@@ -640,7 +642,6 @@ fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
 /// Writes `n / 10^k` (`k <= 4`, `n` below 2^52) with at least one digit
 /// after the point, in one copy: the integer part, the point, then the
 /// fraction as `k` digits (one zero when `k` is 0).
-#[cfg(not(target_os = "none"))]
 #[inline(always)]
 fn write_fixed(buf: &mut Buf<'_>, negative: bool, n: u64, k: usize) -> Result<(), PointError> {
     // `n.0` is `n0` with one decimal.
@@ -678,7 +679,6 @@ fn write_fixed(buf: &mut Buf<'_>, negative: bool, n: u64, k: usize) -> Result<()
 
 /// [`write_fixed`] for up to eight digits (most readings), `1 <= k <= 4`:
 /// the digits come as one word, and the point goes in with shifts.
-#[cfg(not(target_os = "none"))]
 #[inline(always)]
 fn write_fixed_short(
     buf: &mut Buf<'_>,

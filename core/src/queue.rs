@@ -337,7 +337,7 @@ impl<S: Storage> QueueInner<S> {
     /// use linewire::{Overflow, Queue};
     ///
     /// let q = Queue::<128>::new().overflow(Overflow::Refuse);
-    /// assert_eq!(q.overflow_policy(), Overflow::Refuse);
+    /// assert_eq!(q.get_overflow(), Overflow::Refuse);
     /// ```
     #[must_use]
     pub const fn overflow(mut self, overflow: Overflow) -> Self {
@@ -350,7 +350,7 @@ impl<S: Storage> QueueInner<S> {
     /// ```
     /// let mut q = linewire::Queue::<128>::new();
     /// q.set_overflow(linewire::Overflow::Refuse);
-    /// assert_eq!(q.overflow_policy(), linewire::Overflow::Refuse);
+    /// assert_eq!(q.get_overflow(), linewire::Overflow::Refuse);
     /// ```
     pub fn set_overflow(&mut self, overflow: Overflow) {
         self.overflow = overflow;
@@ -359,10 +359,17 @@ impl<S: Storage> QueueInner<S> {
     /// The overflow policy.
     ///
     /// ```
-    /// assert_eq!(linewire::Queue::<8>::new().overflow_policy(), linewire::Overflow::DropOldest);
+    /// assert_eq!(linewire::Queue::<8>::new().get_overflow(), linewire::Overflow::DropOldest);
     /// ```
-    pub const fn overflow_policy(&self) -> Overflow {
+    pub const fn get_overflow(&self) -> Overflow {
         self.overflow
+    }
+
+    /// Renamed [`get_overflow`](Self::get_overflow).
+    #[deprecated(note = "renamed `get_overflow`")]
+    #[doc(hidden)]
+    pub const fn overflow_policy(&self) -> Overflow {
+        self.get_overflow()
     }
 
     /// The precision of the queued timestamps.

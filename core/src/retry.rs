@@ -92,7 +92,7 @@ impl Random for XorShift32 {
 ///
 /// // Never give up on a batch: only the queue bound drops data.
 /// let keep = RetryPolicy::new().max_retries(None).max_elapsed_ms(None);
-/// assert_eq!(keep.max_retries_setting(), None);
+/// assert_eq!(keep.get_max_retries(), None);
 /// // The first wait is in [5 s, 10 s).
 /// assert_eq!(RetryPolicy::new().backoff_ms(0, 0), 5_000);
 /// assert_eq!(RetryPolicy::new().backoff_ms(0, u32::MAX), 9_999);
@@ -121,7 +121,7 @@ impl RetryPolicy {
     ///
     /// ```
     /// const POLICY: linewire::RetryPolicy = linewire::RetryPolicy::new();
-    /// assert_eq!(POLICY.max_interval(), 125_000);
+    /// assert_eq!(POLICY.get_max_interval_ms(), 125_000);
     /// ```
     pub const fn new() -> Self {
         Self {
@@ -176,7 +176,7 @@ impl RetryPolicy {
     ///
     /// ```
     /// let p = linewire::RetryPolicy::new().max_retry_after_ms(600_000);
-    /// assert_eq!(p.retry_after_cap(), 600_000);
+    /// assert_eq!(p.get_max_retry_after_ms(), 600_000);
     /// ```
     #[must_use]
     pub const fn max_retry_after_ms(mut self, ms: u32) -> Self {
@@ -189,7 +189,7 @@ impl RetryPolicy {
     ///
     /// ```
     /// let p = linewire::RetryPolicy::new().max_retries(Some(2));
-    /// assert_eq!(p.max_retries_setting(), Some(2));
+    /// assert_eq!(p.get_max_retries(), Some(2));
     /// ```
     #[must_use]
     pub const fn max_retries(mut self, retries: Option<u32>) -> Self {
@@ -203,7 +203,7 @@ impl RetryPolicy {
     ///
     /// ```
     /// let p = linewire::RetryPolicy::new().max_elapsed_ms(None);
-    /// assert_eq!(p.max_elapsed(), None);
+    /// assert_eq!(p.get_max_elapsed_ms(), None);
     /// ```
     #[must_use]
     pub const fn max_elapsed_ms(mut self, ms: Option<u32>) -> Self {
@@ -211,40 +211,86 @@ impl RetryPolicy {
         self
     }
 
+    /// The first wait's lower bound.
+    ///
+    /// ```
+    /// assert_eq!(linewire::RetryPolicy::new().get_first_interval_ms(), 5_000);
+    /// ```
+    pub const fn get_first_interval_ms(&self) -> u32 {
+        self.first_interval_ms
+    }
+
+    /// The factor between successive waits.
+    ///
+    /// ```
+    /// assert_eq!(linewire::RetryPolicy::new().base(3).get_base(), 3);
+    /// ```
+    pub const fn get_base(&self) -> u32 {
+        self.base
+    }
+
     /// The longest wait between tries.
     ///
     /// ```
-    /// assert_eq!(linewire::RetryPolicy::new().max_interval(), 125_000);
+    /// assert_eq!(linewire::RetryPolicy::new().get_max_interval_ms(), 125_000);
     /// ```
-    pub const fn max_interval(&self) -> u32 {
+    pub const fn get_max_interval_ms(&self) -> u32 {
         self.max_interval_ms
+    }
+
+    /// Renamed [`get_max_interval_ms`](Self::get_max_interval_ms).
+    #[deprecated(note = "renamed `get_max_interval_ms`")]
+    #[doc(hidden)]
+    pub const fn max_interval(&self) -> u32 {
+        self.get_max_interval_ms()
     }
 
     /// The cap on `Retry-After`.
     ///
     /// ```
-    /// assert_eq!(linewire::RetryPolicy::new().retry_after_cap(), 125_000);
+    /// assert_eq!(linewire::RetryPolicy::new().get_max_retry_after_ms(), 125_000);
     /// ```
-    pub const fn retry_after_cap(&self) -> u32 {
+    pub const fn get_max_retry_after_ms(&self) -> u32 {
         self.max_retry_after_ms
+    }
+
+    /// Renamed [`get_max_retry_after_ms`](Self::get_max_retry_after_ms).
+    #[deprecated(note = "renamed `get_max_retry_after_ms`")]
+    #[doc(hidden)]
+    pub const fn retry_after_cap(&self) -> u32 {
+        self.get_max_retry_after_ms()
     }
 
     /// The retry count after which a batch is given up.
     ///
     /// ```
-    /// assert_eq!(linewire::RetryPolicy::new().max_retries_setting(), Some(5));
+    /// assert_eq!(linewire::RetryPolicy::new().get_max_retries(), Some(5));
     /// ```
-    pub const fn max_retries_setting(&self) -> Option<u32> {
+    pub const fn get_max_retries(&self) -> Option<u32> {
         self.max_retries
+    }
+
+    /// Renamed [`get_max_retries`](Self::get_max_retries).
+    #[deprecated(note = "renamed `get_max_retries`")]
+    #[doc(hidden)]
+    pub const fn max_retries_setting(&self) -> Option<u32> {
+        self.get_max_retries()
     }
 
     /// The time after the first failure after which a batch is given up.
     ///
     /// ```
-    /// assert_eq!(linewire::RetryPolicy::new().max_elapsed(), Some(180_000));
+    /// assert_eq!(linewire::RetryPolicy::new().get_max_elapsed_ms(), Some(180_000));
     /// ```
-    pub const fn max_elapsed(&self) -> Option<u32> {
+    pub const fn get_max_elapsed_ms(&self) -> Option<u32> {
         self.max_elapsed_ms
+    }
+
+    /// Renamed [`get_max_elapsed_ms`](Self::get_max_elapsed_ms).
+    #[deprecated(note = "renamed `get_max_elapsed_ms`")]
+    #[doc(hidden)]
+    pub const fn max_elapsed(&self) -> Option<u32> {
+        self.get_max_elapsed_ms()
     }
 
     /// The wait before retry number `retry + 1` (0 for the first retry):
@@ -363,7 +409,7 @@ impl Backoff {
     ///
     /// ```
     /// let b = linewire::Backoff::new(linewire::RetryPolicy::new());
-    /// assert_eq!(b.policy().max_interval(), 125_000);
+    /// assert_eq!(b.policy().get_max_interval_ms(), 125_000);
     /// ```
     pub const fn policy(&self) -> &RetryPolicy {
         &self.policy

@@ -220,7 +220,7 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
     /// ```
     /// # let mut w = linewire::Writer::<256, _>::new(linewire::http::Target::v2("h", "b", "t")?, linewire::Precision::Seconds, linewire::RetryPolicy::new(), || 4u32);
     /// w.set_overflow(linewire::Overflow::Refuse);
-    /// assert_eq!(w.queue().overflow_policy(), linewire::Overflow::Refuse);
+    /// assert_eq!(w.queue().get_overflow(), linewire::Overflow::Refuse);
     /// # Ok::<(), linewire::http::ConfigError>(())
     /// ```
     pub fn set_overflow(&mut self, overflow: crate::Overflow) {
@@ -469,7 +469,7 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
     /// result of a poll that sends nothing; and the target to send it to
     /// (the payload borrows the machine's queue meanwhile).
     pub(crate) fn start(&mut self, now_ms: u64) -> (Start<'_>, &Target<'t>) {
-        self.machine.set_body_limit(self.target.max_body_len());
+        self.machine.set_body_limit(self.target.get_max_body());
         let start = match self.machine.next(now_ms) {
             Next::Send {
                 body, precision, ..
@@ -516,7 +516,7 @@ impl<'t, const N: usize, R: Random> Writer<'t, N, R> {
 
     /// The machine, told the target's body limit.
     fn sync(&mut self) -> &mut Delivery<[u8; N], R> {
-        self.machine.set_body_limit(self.target.max_body_len());
+        self.machine.set_body_limit(self.target.get_max_body());
         &mut self.machine
     }
 }

@@ -154,7 +154,7 @@ fn payload_precision_overrides_target() {
 #[test]
 fn gzip_header_only_when_payload_is_compressed() {
     let t = Target::v2("h", "b", "t").unwrap().gzip(true);
-    assert!(t.gzip_enabled());
+    assert!(t.get_gzip());
     let plain = text(&send(&t, &Payload::new(b"m v=1\n")));
     assert!(!plain.contains("Content-Encoding"), "{plain}");
     let gz: &[u8] = &[0x1f, 0x8b, 0x08, 0x00];
@@ -192,7 +192,7 @@ fn connection_close_and_extra_headers_and_prefix() {
 #[test]
 fn keep_alive_is_default() {
     let t = Target::v2("h", "b", "t").unwrap();
-    assert!(t.keeps_alive());
+    assert!(t.get_keep_alive());
     let r = text(&send(&t, &Payload::new(b"m v=1\n")));
     assert!(!r.to_ascii_lowercase().contains("connection:"), "{r}");
 }

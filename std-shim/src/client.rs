@@ -802,11 +802,18 @@ impl Client {
     ///
     /// ```
     /// let c = linewire_std::Client::new("http://h:8086", None)?;
-    /// assert_eq!(c.precision_setting(), linewire_std::Precision::Nanoseconds);
+    /// assert_eq!(c.get_precision(), linewire_std::Precision::Nanoseconds);
     /// # Ok::<(), linewire_std::Error>(())
     /// ```
-    pub fn precision_setting(&self) -> Precision {
+    pub fn get_precision(&self) -> Precision {
         self.precision
+    }
+
+    /// Renamed [`get_precision`](Self::get_precision). Not yet deprecated:
+    /// the background writer still calls it.
+    #[doc(hidden)]
+    pub fn precision_setting(&self) -> Precision {
+        self.get_precision()
     }
 
     /// gzip request bodies (on by default, as Telegraf does).

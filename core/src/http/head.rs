@@ -94,7 +94,10 @@ fn is_value(b: u8) -> bool {
 /// Parses the head at the start of `buf`, calling `on_header(name, value)`
 /// with byte ranges of `buf` for each header field (the value without
 /// surrounding whitespace, folded lines included as sent). The calls made
-/// before an `Err` are to be discarded.
+/// before an `Err` are to be discarded. The reader uses [`status_line`]
+/// and [`fields`] step by step; this whole-head form is for the tests and
+/// the fuzz target that hold the parser to `httparse`.
+#[cfg(any(test, fuzzing))]
 pub(crate) fn parse(
     buf: &[u8],
     on_header: &mut dyn FnMut((usize, usize), (usize, usize)),

@@ -123,10 +123,12 @@ pub use response::{
 pub use target::{Api, Target, DEFAULT_MAX_BODY};
 
 /// Not public API: the response-head parser, for the fuzz target that holds
-/// it equal to `httparse` (`core/fuzz`, `head_parser`). Calls `on_header`
+/// it equal to `httparse` (`core/fuzz`, `head_parser`), and only in fuzzing
+/// builds (`cargo fuzz` sets `--cfg fuzzing`). Calls `on_header`
 /// with the byte ranges of each header's name and value; returns the head
 /// length, status and whether it is HTTP/1.0, or `Err(0)` for "read more",
 /// `Err(2)` for an invalid head (no limit on the number of headers).
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub fn __parse_head(
     buf: &[u8],

@@ -140,7 +140,7 @@ impl<'a> Target<'a> {
     /// use linewire::http::Target;
     ///
     /// let t = Target::v2("influx.local", "b", "t")?.port(8086);
-    /// assert_eq!(t.port_number(), Some(8086));
+    /// assert_eq!(t.get_port(), Some(8086));
     /// # Ok::<(), linewire::http::ConfigError>(())
     /// ```
     #[must_use]
@@ -267,7 +267,7 @@ impl<'a> Target<'a> {
     /// use linewire::Precision;
     ///
     /// let t = Target::v2("h", "b", "t")?.precision(Precision::Milliseconds);
-    /// assert_eq!(t.precision_setting(), Precision::Milliseconds);
+    /// assert_eq!(t.get_precision(), Precision::Milliseconds);
     /// # Ok::<(), linewire::http::ConfigError>(())
     /// ```
     #[must_use]
@@ -322,7 +322,7 @@ impl<'a> Target<'a> {
     /// ```
     /// use linewire::http::Target;
     ///
-    /// assert!(Target::v2("h", "b", "t")?.gzip(true).gzip_enabled());
+    /// assert!(Target::v2("h", "b", "t")?.gzip(true).get_gzip());
     /// # Ok::<(), linewire::http::ConfigError>(())
     /// ```
     #[must_use]
@@ -337,7 +337,7 @@ impl<'a> Target<'a> {
     /// ```
     /// use linewire::http::Target;
     ///
-    /// assert!(!Target::v2("h", "b", "t")?.keep_alive(false).keeps_alive());
+    /// assert!(!Target::v2("h", "b", "t")?.keep_alive(false).get_keep_alive());
     /// # Ok::<(), linewire::http::ConfigError>(())
     /// ```
     #[must_use]
@@ -353,7 +353,7 @@ impl<'a> Target<'a> {
     /// use linewire::http::Target;
     ///
     /// let t = Target::v2("h", "b", "t")?.max_body(4096);
-    /// assert_eq!(t.max_body_len(), 4096);
+    /// assert_eq!(t.get_max_body(), 4096);
     /// # Ok::<(), linewire::http::ConfigError>(())
     /// ```
     #[must_use]
@@ -379,11 +379,18 @@ impl<'a> Target<'a> {
     /// ```
     /// use linewire::http::Target;
     ///
-    /// assert_eq!(Target::v2("h", "b", "t")?.port_number(), None);
+    /// assert_eq!(Target::v2("h", "b", "t")?.get_port(), None);
     /// # Ok::<(), linewire::http::ConfigError>(())
     /// ```
-    pub fn port_number(&self) -> Option<u16> {
+    pub fn get_port(&self) -> Option<u16> {
         self.port
+    }
+
+    /// Renamed [`get_port`](Self::get_port).
+    #[deprecated(note = "renamed `get_port`")]
+    #[doc(hidden)]
+    pub fn port_number(&self) -> Option<u16> {
+        self.get_port()
     }
 
     /// The bucket (v2) or database (v1).
@@ -417,11 +424,18 @@ impl<'a> Target<'a> {
     /// use linewire::Precision;
     ///
     /// let t = Target::v2("h", "b", "t")?;
-    /// assert_eq!(t.precision_setting(), Precision::Nanoseconds);
+    /// assert_eq!(t.get_precision(), Precision::Nanoseconds);
     /// # Ok::<(), linewire::http::ConfigError>(())
     /// ```
-    pub fn precision_setting(&self) -> Precision {
+    pub fn get_precision(&self) -> Precision {
         self.precision
+    }
+
+    /// Renamed [`get_precision`](Self::get_precision).
+    #[deprecated(note = "renamed `get_precision`")]
+    #[doc(hidden)]
+    pub fn precision_setting(&self) -> Precision {
+        self.get_precision()
     }
 
     /// Whether gzip is wanted for this target.
@@ -429,11 +443,18 @@ impl<'a> Target<'a> {
     /// ```
     /// use linewire::http::Target;
     ///
-    /// assert!(!Target::v2("h", "b", "t")?.gzip_enabled());
+    /// assert!(!Target::v2("h", "b", "t")?.get_gzip());
     /// # Ok::<(), linewire::http::ConfigError>(())
     /// ```
-    pub fn gzip_enabled(&self) -> bool {
+    pub fn get_gzip(&self) -> bool {
         self.gzip
+    }
+
+    /// Renamed [`get_gzip`](Self::get_gzip).
+    #[deprecated(note = "renamed `get_gzip`")]
+    #[doc(hidden)]
+    pub fn gzip_enabled(&self) -> bool {
+        self.get_gzip()
     }
 
     /// Whether the request asks to keep the connection open.
@@ -441,11 +462,18 @@ impl<'a> Target<'a> {
     /// ```
     /// use linewire::http::Target;
     ///
-    /// assert!(Target::v2("h", "b", "t")?.keeps_alive());
+    /// assert!(Target::v2("h", "b", "t")?.get_keep_alive());
     /// # Ok::<(), linewire::http::ConfigError>(())
     /// ```
-    pub fn keeps_alive(&self) -> bool {
+    pub fn get_keep_alive(&self) -> bool {
         self.keep_alive
+    }
+
+    /// Renamed [`get_keep_alive`](Self::get_keep_alive).
+    #[deprecated(note = "renamed `get_keep_alive`")]
+    #[doc(hidden)]
+    pub fn keeps_alive(&self) -> bool {
+        self.get_keep_alive()
     }
 
     /// The largest body this target sends.
@@ -453,11 +481,18 @@ impl<'a> Target<'a> {
     /// ```
     /// use linewire::http::{Target, DEFAULT_MAX_BODY};
     ///
-    /// assert_eq!(Target::v2("h", "b", "t")?.max_body_len(), DEFAULT_MAX_BODY);
+    /// assert_eq!(Target::v2("h", "b", "t")?.get_max_body(), DEFAULT_MAX_BODY);
     /// # Ok::<(), linewire::http::ConfigError>(())
     /// ```
-    pub fn max_body_len(&self) -> usize {
+    pub fn get_max_body(&self) -> usize {
         self.max_body
+    }
+
+    /// Renamed [`get_max_body`](Self::get_max_body).
+    #[deprecated(note = "renamed `get_max_body`")]
+    #[doc(hidden)]
+    pub fn max_body_len(&self) -> usize {
+        self.get_max_body()
     }
 }
 

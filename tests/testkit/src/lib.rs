@@ -130,6 +130,11 @@
 //! by a certificate authority generated at start, its own for each server
 //! ([`TestServer::ca_pem`]). A client that refuses the certificate ends the connection in the
 //! handshake: no request is recorded, [`TestServer::connection_count`] counts it.
+//!
+//! Scripted network stacks: with feature `embedded-nal`, `nal::ScriptStack` is an in-memory
+//! `embedded-nal` TCP stack whose peer answers a fixed reply (for code that drives a stack,
+//! such as `linewire::nal::NalStream`, on the host without a network); with
+//! `embedded-nal-async`, `nal_async::ScriptConnect` is the same for `embedded-nal-async`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -141,6 +146,10 @@ pub struct ReadmeDoctests;
 
 mod fault;
 mod http;
+#[cfg(feature = "embedded-nal")]
+pub mod nal;
+#[cfg(feature = "embedded-nal-async")]
+pub mod nal_async;
 mod server;
 mod store;
 mod tls;
