@@ -231,13 +231,15 @@ pub fn parse_run(out: &str) -> Result<Run, String> {
     Ok(run)
 }
 
-/// Section name → size in bytes, from the section headers of a 32-bit
-/// little-endian ELF file.
-///
-/// # Errors
-///
-/// When the bytes are not such an ELF file.
-pub fn section_sizes(elf: &[u8]) -> Result<BTreeMap<String, u64>, String> {
+/// A section of an ELF file: its name, file offset and size in bytes.
+struct Section {
+    name: String,
+    offset: usize,
+    size: usize,
+}
+
+/// The section headers of a 32-bit little-endian ELF file.
+fn sections(elf: &[u8]) -> Result<Vec<Section>, String> {
     let u16_at = |o: usize| -> Result<usize, String> {
         elf.get(o..o + 2)
             .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
@@ -257,7 +259,7 @@ pub fn section_sizes(elf: &[u8]) -> Result<BTreeMap<String, u64>, String> {
     let shstrndx = u16_at(0x32)?;
     let header = |i: usize| shoff + i * shentsize;
     let strtab = u32_at(header(shstrndx) + 0x10)?;
-    let mut sizes = BTreeMap::new();
+    let mut out = Vec::with_capacity(shnum);
     for i in 0..shnum {
         let h = header(i);
         let name_off = strtab + u32_at(h)?;
@@ -265,10 +267,49 @@ pub fn section_sizes(elf: &[u8]) -> Result<BTreeMap<String, u64>, String> {
             .get(name_off..)
             .and_then(|s| s.iter().position(|&b| b == 0))
             .ok_or("bad section name")?;
-        let name = String::from_utf8_lossy(&elf[name_off..name_off + name_len]).into_owned();
-        *sizes.entry(name).or_insert(0) += u32_at(h + 0x14)? as u64;
+        out.push(Section {
+            name: String::from_utf8_lossy(&elf[name_off..name_off + name_len]).into_owned(),
+            offset: u32_at(h + 0x10)?,
+            size: u32_at(h + 0x14)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Section name → size in bytes, from the section headers of a 32-bit
+/// little-endian ELF file.
+///
+/// # Errors
+///
+/// When the bytes are not such an ELF file.
+pub fn section_sizes(elf: &[u8]) -> Result<BTreeMap<String, u64>, String> {
+    let mut sizes = BTreeMap::new();
+    for s in sections(elf)? {
+        *sizes.entry(s.name).or_insert(0) += s.size as u64;
     }
     Ok(sizes)
+}
+
+/// The names in the symbol table's strings (`.strtab`) of the ELF file at
+/// `path`: every function the linker kept under its (mangled) name.
+///
+/// # Errors
+///
+/// When the file cannot be read or parsed, or has no `.strtab` (stripped).
+pub fn symbol_names(path: &Path) -> Result<Vec<String>, String> {
+    let elf = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let strtab = sections(&elf)?
+        .into_iter()
+        .find(|s| s.name == ".strtab")
+        .ok_or_else(|| format!("{}: no .strtab (stripped?)", path.display()))?;
+    let bytes = elf
+        .get(strtab.offset..strtab.offset + strtab.size)
+        .ok_or("ELF truncated in .strtab")?;
+    Ok(bytes
+        .split(|&b| b == 0)
+        .filter(|n| !n.is_empty())
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect())
 }
 
 /// Flash and RAM of a firmware image, bytes.
