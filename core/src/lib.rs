@@ -1,6 +1,21 @@
 #![no_std]
 #![doc = include_str!("../../README.md")]
 #![doc = r#"
+## Layers
+
+Each layer uses only the layers above it in this list (`core/src/`):
+
+| layer | folder | what |
+|---|---|---|
+| bytes | `bytes.rs` | a fixed buffer's writable end, comparisons and copies without `memcmp` or panic paths, a UTF-8 prefix |
+| line protocol | `line/` | names, escaping, numbers (`digits`, `float`), timestamps ([`Precision`]), points ([`PointBuilder`]), batches ([`Batch`]), the line checker ([`check_line`]) |
+| HTTP | `http/` | the request ([`http::Target`], encoder, gzip body), the response reader (head, framing, chunked), the error-body scanner, `Retry-After`, the [`http::Outcome`] of an answer, the blocking and async transactions |
+| delivery | `delivery/` | the [`Queue`] (any storage), the [`RetryPolicy`], the sans-IO machine [`Delivery`] that decides what happens to queued points, and its drivers [`Writer::poll`] and `Writer::poll_async` |
+| adapters | `nal.rs`, `nal_async.rs`, `gzip.rs` | streams over `embedded-nal` and `embedded-nal-async` stacks; the gzip encoder |
+
+`linewire-std` is one more driver of the same [`Delivery`] (a thread and
+`ureq`), not a second engine.
+
 ## No panics
 
 No function of this crate panics on what a caller passes it, on its
@@ -28,8 +43,10 @@ This is enforced, not only reviewed: library code is built with
 `unreachable` denied (tests are exempt); slices are read with `get`,
 checked splits and iterators, and the one allowed index is into a table
 built at compile time. Arithmetic on lengths, counters and times is
-checked, saturating or bounded by a check just before it (reviewed, and
-exercised by the tests, which run with overflow checks on).
+meant to be checked, saturating or bounded by a check just before it,
+and the tests run with overflow checks on; this part is not lint-enforced
+yet (`clippy::arithmetic_side_effects` lists about 190 sites, not all
+audited).
 
 What is outside the contract:
 
@@ -82,21 +99,12 @@ extern crate alloc;
 /// constant, stay keyed to `target_os = "none"`.
 pub(crate) const MCU: bool = cfg!(any(target_os = "none", feature = "small"));
 
-mod batch;
-mod check;
+// The layers, each using only those above it: byte helpers; line
+// protocol; HTTP; delivery (queue, retry, the machine and its drivers);
+// the network adapters.
+mod bytes;
 mod delivery;
-mod digits;
-mod escape;
-#[cfg(any(feature = "small", test))]
-mod float;
-mod name;
-mod point;
-mod precision;
-mod queue;
-mod retry;
-mod writer;
-#[cfg(feature = "async")]
-mod writer_async;
+mod line;
 
 #[cfg(feature = "gzip")]
 pub mod gzip;
@@ -106,19 +114,19 @@ pub mod nal;
 #[cfg(feature = "embedded-nal-async")]
 pub mod nal_async;
 
-pub use batch::{Batch, BatchInner, BorrowedBatch, DefaultTags, Lines, Storage};
-pub use check::{check_line, LineError, LineErrorKind};
-pub use delivery::{
+pub use delivery::machine::{
     Completion, Delivery, Event, LastError, Next, OnMisconfigured, Stats, DEFAULT_MAX_LINES,
     LAST_MESSAGE_LEN,
 };
-pub use name::Name;
-pub use point::{
+#[cfg(feature = "alloc")]
+pub use delivery::queue::BoxedQueue;
+pub use delivery::queue::{BorrowedQueue, Front, Overflow, Queue, QueueError, QueueInner};
+pub use delivery::retry::{Backoff, Random, Retry, RetryPolicy, XorShift32};
+pub use delivery::writer::{Poll, Writer};
+pub use line::batch::{Batch, BatchInner, BorrowedBatch, DefaultTags, Lines, Storage};
+pub use line::check::{check_line, LineError, LineErrorKind};
+pub use line::name::Name;
+pub use line::point::{
     FieldValue, HasFields, NoFields, Part, PointBuilder, PointError, MAX_STRING_FIELD_LEN,
 };
-pub use precision::{Precision, TimestampError, MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS};
-#[cfg(feature = "alloc")]
-pub use queue::BoxedQueue;
-pub use queue::{BorrowedQueue, Front, Overflow, Queue, QueueError, QueueInner};
-pub use retry::{Backoff, Random, Retry, RetryPolicy, XorShift32};
-pub use writer::{Poll, Writer};
+pub use line::precision::{Precision, TimestampError, MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS};

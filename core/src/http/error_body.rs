@@ -19,7 +19,7 @@
 
 use core::fmt;
 
-use crate::escape::{same, strip};
+use crate::bytes::{same, strip, utf8_prefix};
 
 /// The most rejected line numbers kept from one error body.
 pub const MAX_REJECTED_LINES: usize = 8;
@@ -599,14 +599,6 @@ impl<'a> Json<'a> {
 #[cfg_attr(target_os = "none", inline(always))]
 fn parse_u64(v: &[u8]) -> Option<u64> {
     super::response::parse_u64(v.trim_ascii())
-}
-
-/// The longest valid UTF-8 prefix of `b` (a body cut in the middle of a
-/// character keeps the characters before it).
-pub(crate) fn utf8_prefix(b: &[u8]) -> &str {
-    // `utf8_chunks` rather than `from_utf8`: the same validation in less
-    // flash (no word-at-a-time ASCII path).
-    b.utf8_chunks().next().map_or("", |c| c.valid())
 }
 
 fn hex4(b: &[u8]) -> Option<u32> {

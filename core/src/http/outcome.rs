@@ -21,7 +21,7 @@ use core::fmt;
 
 use super::error_body::{ErrorBody, RejectedLines};
 use super::response::{Response, RetryAfter, Truncation};
-use crate::escape::strip;
+use crate::bytes::strip;
 
 /// What the caller does with the batch.
 ///

@@ -173,7 +173,7 @@ impl Sink for SliceSink<'_> {
             .out
             .get_mut(self.len..end)
             .ok_or(ResourceError::RequestHeadTooLarge)?;
-        crate::escape::copy(dst, bytes);
+        crate::bytes::copy(dst, bytes);
         self.len = end;
         Ok(())
     }
@@ -209,7 +209,7 @@ impl<W: embedded_io::Write> Sink for Staged<'_, '_, W> {
         }
         let end = self.len.saturating_add(bytes.len());
         if let Some(dst) = self.buf.get_mut(self.len..end) {
-            crate::escape::copy(dst, bytes);
+            crate::bytes::copy(dst, bytes);
             self.len = end;
             Ok(())
         } else {
@@ -242,7 +242,7 @@ impl Sink for WindowSink<'_> {
         if lo < hi {
             let src = bytes.get(lo - start..hi - start).unwrap_or_default();
             if let Some(dst) = self.out.get_mut(lo - self.from..hi - self.from) {
-                crate::escape::copy(dst, src);
+                crate::bytes::copy(dst, src);
                 self.kept = hi - self.from;
             }
         }
@@ -292,8 +292,8 @@ pub(crate) fn write_all<W: embedded_io::Write>(
 /// The decimal digits of `n` (the digits code the point formatting links
 /// anyway, no second integer printer).
 fn put_number<S: Sink>(s: &mut S, n: u64) -> Result<(), S::Error> {
-    let mut text = [0u8; crate::digits::U64_DIGITS];
-    let start = crate::digits::u64_digits(n, &mut text, crate::digits::U64_DIGITS);
+    let mut text = [0u8; crate::line::digits::U64_DIGITS];
+    let start = crate::line::digits::u64_digits(n, &mut text, crate::line::digits::U64_DIGITS);
     s.put(text.get(start..).unwrap_or_default())
 }
 

@@ -1370,7 +1370,7 @@ impl<'b> ResponseReader<'b> {
         // Not `Option::map`: it stayed out of line here.
         let text = |range: Option<(usize, usize)>| {
             let (s, e) = range?;
-            Some(super::error_body::utf8_prefix(meta.get(s..e)?))
+            Some(crate::bytes::utf8_prefix(meta.get(s..e)?))
         };
         Ok(Response {
             status,

@@ -33,7 +33,7 @@
 
 use core::num::NonZeroU32;
 
-use crate::digits::{u64_digits, U64_DIGITS};
+use crate::line::digits::{u64_digits, U64_DIGITS};
 
 const MANTISSA_BITS: u32 = 52;
 const BIAS: i32 = 1023;
@@ -106,7 +106,7 @@ fn scale(x: u64, up: (u32, u32), down: (u32, u32)) -> u64 {
 /// One copy, not inlined: the multiply is a few instructions there.
 #[inline(never)]
 fn div10(x: u64) -> u64 {
-    crate::digits::mul_high(x, 0xCCCC_CCCC_CCCC_CCCD) >> 3
+    crate::line::digits::mul_high(x, 0xCCCC_CCCC_CCCC_CCCD) >> 3
 }
 
 fn multiple_of_power_of_5(mut value: u64, p: u32) -> bool {

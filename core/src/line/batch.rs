@@ -1,9 +1,10 @@
 //! Fixed-capacity batches of line-protocol lines, and default tags.
 
-use crate::escape::{self, Buf};
-use crate::name::Name;
-use crate::point::{NoFields, Part, PointBuilder, PointError};
-use crate::precision::Precision;
+use crate::bytes::{self, Buf};
+use crate::line::escape;
+use crate::line::name::Name;
+use crate::line::point::{NoFields, Part, PointBuilder, PointError};
+use crate::line::precision::Precision;
 
 /// Line protocol for up to `N` bytes, held inline: no heap.
 ///
@@ -546,7 +547,7 @@ impl<const N: usize> DefaultTags<N> {
         let new_key = bytes.get(before + 1..key_end).unwrap_or_default();
         let earlier = bytes.get(..before).unwrap_or_default();
         if escape::tag_keys(earlier)
-            .any(|(ks, ke)| escape::same(earlier.get(ks..ke).unwrap_or_default(), new_key))
+            .any(|(ks, ke)| bytes::same(earlier.get(ks..ke).unwrap_or_default(), new_key))
         {
             return Err(PointError::DuplicateTag);
         }

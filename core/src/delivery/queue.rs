@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use crate::escape;
+use crate::line::escape;
 use crate::{BatchInner, Precision, Storage};
 
 /// What a full queue does with a new point.

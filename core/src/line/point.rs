@@ -4,11 +4,12 @@
 use core::fmt;
 use core::marker::PhantomData;
 
-use crate::batch::{BatchInner, Storage};
-use crate::digits::{self, U64_DIGITS};
-use crate::escape::{self, Buf};
-use crate::name::Name;
-use crate::precision;
+use crate::bytes::{self, Buf};
+use crate::line::batch::{BatchInner, Storage};
+use crate::line::digits::{self, U64_DIGITS};
+use crate::line::escape;
+use crate::line::name::Name;
+use crate::line::precision;
 use crate::MCU;
 
 /// The longest string field value InfluxDB 1.x and 2.x store, in bytes.
@@ -529,7 +530,7 @@ fn check_field_key(bytes: &[u8], fields_start: usize, key_start: usize) -> Resul
         .get(fields_start..key_start.saturating_sub(1))
         .unwrap_or_default();
     for (ks, ke) in escape::field_keys(earlier) {
-        if escape::same(earlier.get(ks..ke).unwrap_or_default(), new_key) {
+        if bytes::same(earlier.get(ks..ke).unwrap_or_default(), new_key) {
             return Err(PointError::DuplicateField);
         }
     }
@@ -602,7 +603,7 @@ fn write_float(buf: &mut Buf<'_>, v: f64) -> Result<(), PointError> {
     // `small`: the same digits without ryu's printer (and the `memmove`
     // it links); see `float.rs`.
     #[cfg(feature = "small")]
-    return escape::extend(buf, crate::float::format_finite(v).as_bytes());
+    return escape::extend(buf, crate::line::float::format_finite(v).as_bytes());
     #[cfg(not(feature = "small"))]
     escape::extend(buf, ryu::Buffer::new().format_finite(v).as_bytes())
 }

@@ -12,9 +12,10 @@
 
 use core::fmt;
 
-use crate::escape::{self, BACKSLASH, ESC_KEY, ESC_STRING, FORBIDDEN};
-use crate::point::{Part, PointError, MAX_STRING_FIELD_LEN};
-use crate::precision::{self, Precision};
+use crate::bytes;
+use crate::line::escape::{self, BACKSLASH, ESC_KEY, ESC_STRING, FORBIDDEN};
+use crate::line::point::{Part, PointError, MAX_STRING_FIELD_LEN};
+use crate::line::precision::{self, Precision};
 
 /// The most characters of the line an error message quotes.
 const QUOTED_CHARS: usize = 40;
@@ -331,7 +332,7 @@ impl<'a> Checker<'a> {
             let earlier = b.get(tags_start..at).unwrap_or_default();
             let new_key = b.get(key_start..key.end).unwrap_or_default();
             for (ks, ke) in escape::tag_keys(earlier) {
-                if escape::same(earlier.get(ks..ke).unwrap_or_default(), new_key) {
+                if bytes::same(earlier.get(ks..ke).unwrap_or_default(), new_key) {
                     return Err(self.point_err(PointError::DuplicateTag, key_start, key_text));
                 }
             }
@@ -360,7 +361,7 @@ impl<'a> Checker<'a> {
                 let earlier = b.get(fields_start..key_start - 1).unwrap_or_default();
                 let new_key = b.get(key_start..key.end).unwrap_or_default();
                 for (ks, ke) in escape::field_keys(earlier) {
-                    if escape::same(earlier.get(ks..ke).unwrap_or_default(), new_key) {
+                    if bytes::same(earlier.get(ks..ke).unwrap_or_default(), new_key) {
                         return Err(self.point_err(
                             PointError::DuplicateField,
                             key_start,
@@ -616,14 +617,14 @@ fn classify(token: &[u8]) -> Value {
 
 /// `-?digits[.digits][(e|E)[+-]digits]`: the floats every server reads.
 fn is_float(token: &[u8]) -> bool {
-    let rest = escape::strip(token, b"-").unwrap_or(token);
+    let rest = bytes::strip(token, b"-").unwrap_or(token);
     let digits = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
     let n = digits(rest);
     if n == 0 {
         return false;
     }
     let mut rest = rest.get(n..).unwrap_or_default();
-    if let Some(frac) = escape::strip(rest, b".") {
+    if let Some(frac) = bytes::strip(rest, b".") {
         let n = digits(frac);
         if n == 0 {
             return false;

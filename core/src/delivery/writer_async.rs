@@ -6,9 +6,9 @@
 
 use embedded_io_async::{Read, Write};
 
+use crate::delivery::retry::Random;
+use crate::delivery::writer::{Start, Watched};
 use crate::http::{write_payload_async, ReadLimits, WriteError};
-use crate::retry::Random;
-use crate::writer::{Start, Watched};
 use crate::{Poll, Writer};
 
 impl<const N: usize, R: Random> Writer<'_, N, R> {

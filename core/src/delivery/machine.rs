@@ -3,9 +3,9 @@
 
 use core::fmt;
 
+use crate::delivery::queue::{QueueError, QueueInner};
+use crate::delivery::retry::{Backoff, Random, Retry, RetryPolicy};
 use crate::http::{Action, Outcome, RejectedLines, Reply, WriteError};
-use crate::queue::{QueueError, QueueInner};
-use crate::retry::{Backoff, Random, Retry, RetryPolicy};
 use crate::{BatchInner, Precision, Storage};
 
 /// Bytes of the server's last error message kept in [`Stats::last_message`].
@@ -457,7 +457,7 @@ impl<'a> Completion<'a> {
 ///   failing. Its stats are these `Stats` (its `pending` is `queued`, its
 ///   `dropped` is `dropped_overflow`, `failed` the five counters by why).
 #[derive(Debug)]
-pub struct Delivery<S: Storage, R: Random = crate::retry::XorShift32> {
+pub struct Delivery<S: Storage, R: Random = crate::delivery::retry::XorShift32> {
     queue: QueueInner<S>,
     backoff: Backoff,
     random: R,

@@ -2,10 +2,10 @@
 //! results. The decisions are the [`Delivery`] machine's; a poll's start
 //! and end are sans-IO steps the async driver (`writer_async.rs`) shares.
 
-use crate::delivery::{Completion, Delivery, Event, LastError, Next, Stats};
+use crate::delivery::machine::{Completion, Delivery, Event, LastError, Next, Stats};
+use crate::delivery::queue::{Queue, QueueError};
+use crate::delivery::retry::{Random, RetryPolicy};
 use crate::http::{write_payload, Payload, ReadLimits, Reply, Target, WriteError};
-use crate::queue::{Queue, QueueError};
-use crate::retry::{Random, RetryPolicy};
 use crate::{BatchInner, Precision, Storage};
 
 /// The result of a [`Writer::poll`].
@@ -157,7 +157,7 @@ impl Poll {
 /// # Ok::<(), linewire::http::ConfigError>(())
 /// ```
 #[derive(Debug)]
-pub struct Writer<'t, const N: usize, R: Random = crate::retry::XorShift32> {
+pub struct Writer<'t, const N: usize, R: Random = crate::delivery::retry::XorShift32> {
     machine: Delivery<[u8; N], R>,
     target: Target<'t>,
     /// The last exchange left the connection open for another request, so
