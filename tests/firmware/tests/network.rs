@@ -93,46 +93,39 @@ fn prerequisites() -> bool {
     }
 }
 
-/// The async variant's ELF (`--features async`), built once.
+/// A variant's ELF (`--features FEATURES --bin BIN`), built once into `cell`.
+fn variant(
+    cell: &'static OnceLock<Option<PathBuf>>,
+    features: &str,
+    bin: &str,
+) -> Option<&'static Path> {
+    cell.get_or_init(|| {
+        if !prerequisites() {
+            return None;
+        }
+        let args = ["--features", features, "--bin", bin];
+        let dir = build_release_with(&crate_dir(), &args).unwrap_or_else(|e| panic!("{e}"));
+        Some(dir.join(bin))
+    })
+    .as_deref()
+}
+
+/// The async variant's ELF (embassy-net).
 fn async_firmware() -> Option<&'static Path> {
     static ELF: OnceLock<Option<PathBuf>> = OnceLock::new();
-    ELF.get_or_init(|| {
-        if !prerequisites() {
-            return None;
-        }
-        let args = ["--features", "async", "--bin", "firmware-async"];
-        let bin = build_release_with(&crate_dir(), &args).unwrap_or_else(|e| panic!("{e}"));
-        Some(bin.join("firmware-async"))
-    })
-    .as_deref()
+    variant(&ELF, "async", "firmware-async")
 }
 
-/// The TLS variant's ELF (`--features tls`), built once.
+/// The TLS variant's ELF (embedded-tls over smoltcp and `NalStream`).
 fn tls_firmware() -> Option<&'static Path> {
     static ELF: OnceLock<Option<PathBuf>> = OnceLock::new();
-    ELF.get_or_init(|| {
-        if !prerequisites() {
-            return None;
-        }
-        let args = ["--features", "tls", "--bin", "firmware-tls"];
-        let bin = build_release_with(&crate_dir(), &args).unwrap_or_else(|e| panic!("{e}"));
-        Some(bin.join("firmware-tls"))
-    })
-    .as_deref()
+    variant(&ELF, "tls", "firmware-tls")
 }
 
-/// The async TLS variant's ELF (`--features async,tls`), built once.
+/// The async TLS variant's ELF (embedded-tls over embassy-net).
 fn async_tls_firmware() -> Option<&'static Path> {
     static ELF: OnceLock<Option<PathBuf>> = OnceLock::new();
-    ELF.get_or_init(|| {
-        if !prerequisites() {
-            return None;
-        }
-        let args = ["--features", "async,tls", "--bin", "firmware-async-tls"];
-        let bin = build_release_with(&crate_dir(), &args).unwrap_or_else(|e| panic!("{e}"));
-        Some(bin.join("firmware-async-tls"))
-    })
-    .as_deref()
+    variant(&ELF, "async,tls", "firmware-async-tls")
 }
 
 /// What a run printed and how it ended.
