@@ -711,6 +711,54 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         Ok(evicted)
     }
 
+    /// Queues `bytes`, complete lines of line protocol at the queue's
+    /// precision (see [`QueueInner::push_lines`]). Returns how many old
+    /// lines were evicted to make room.
+    ///
+    /// # Errors
+    ///
+    /// As [`QueueInner::push_lines`]; also [`QueueError::TooLarge`] for a
+    /// line longer than the largest batch.
+    ///
+    /// ```
+    /// use linewire::{Delivery, Next, Queue, RetryPolicy};
+    ///
+    /// let mut m = Delivery::new(Queue::<64>::new(), RetryPolicy::new(), || 0u32);
+    /// assert_eq!(m.push_lines(b"m v=1i 1\nm v=2i 2\n")?, 0);
+    /// assert!(matches!(m.next(0), Next::Send { lines: 2, .. }));
+    /// # Ok::<(), linewire::QueueError>(())
+    /// ```
+    pub fn push_lines(&mut self, bytes: &[u8]) -> Result<usize, QueueError> {
+        let evicted = self
+            .queue
+            .push_lines_with_limit(bytes, self.batch_bytes())?;
+        self.in_flight = self.in_flight.saturating_sub(evicted);
+        Ok(evicted)
+    }
+
+    /// Evicts up to `lines` of the oldest queued lines, counted in
+    /// [`Stats::dropped_overflow`] as [`Overflow::DropOldest`](crate::Overflow)
+    /// counts them: for a driver that bounds the queue in lines as well as
+    /// bytes (it reads them first with [`queue`](Self::queue) to report
+    /// them). Lines in flight go first; the answer then applies to the
+    /// rest. Returns how many.
+    ///
+    /// ```
+    /// use linewire::{Delivery, Queue, RetryPolicy};
+    ///
+    /// let mut m = Delivery::new(Queue::<64>::new(), RetryPolicy::new(), || 0u32);
+    /// m.push_lines(b"m v=1i\nm v=2i\n")?;
+    /// m.next(0);
+    /// assert_eq!(m.drop_oldest(1), 1);
+    /// assert_eq!((m.in_flight(), m.stats().dropped_overflow), (1, 1));
+    /// # Ok::<(), linewire::QueueError>(())
+    /// ```
+    pub fn drop_oldest(&mut self, lines: usize) -> usize {
+        let n = self.queue.drop_oldest(lines);
+        self.in_flight = self.in_flight.saturating_sub(n);
+        n
+    }
+
     /// When the machine wants [`next`](Self::next) called: `now_ms` (or
     /// earlier) when points are queued and no backoff runs, the end of the
     /// backoff, or `None` when the queue is empty or the machine halted.

@@ -54,6 +54,10 @@ pub enum QueueError {
     /// The batch's precision differs from the queue's: its timestamps would
     /// be sent in the wrong unit.
     PrecisionMismatch,
+    /// The bytes do not end with the end of a line
+    /// ([`QueueInner::push_lines`]): no final `\n`, or a string field left
+    /// open.
+    Unframed,
 }
 
 impl fmt::Display for QueueError {
@@ -65,6 +69,9 @@ impl fmt::Display for QueueError {
             }
             Self::PrecisionMismatch => {
                 f.write_str("the batch's precision differs from the queue's")
+            }
+            Self::Unframed => {
+                f.write_str("the lines do not end with a line feed outside a string field")
             }
         }
     }
@@ -476,19 +483,116 @@ impl<S: Storage> QueueInner<S> {
         batch: &BatchInner<B>,
         max_line: usize,
     ) -> Result<usize, QueueError> {
-        let cap = self.capacity();
-        let bytes = batch.as_bytes();
         let count = batch.line_count();
         if count == 0 {
             return Ok(0);
         }
-        let refuse = |q: &mut Self, e: QueueError| {
-            q.refused = q.refused.saturating_add(count as u64);
-            Err(e)
-        };
         if batch.precision() != self.precision {
-            return refuse(self, QueueError::PrecisionMismatch);
+            return self.refuse(count, QueueError::PrecisionMismatch);
         }
+        let longest = batch.lines().map(|l| l.len() + 1).max().unwrap_or(0);
+        self.push_framed(batch.as_bytes(), count, longest, max_line)
+    }
+
+    /// Queues `bytes`: complete lines of line protocol at the queue's
+    /// precision, each ending in `\n` (a string field may hold a raw line
+    /// feed: lines end where line protocol says, as in a batch), such as
+    /// text read from a file. Returns how many old lines were evicted, as
+    /// [`push`](Self::push) does; the lines are not checked otherwise (the
+    /// server reports bad ones).
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](Self::push); [`QueueError::Unframed`] when `bytes` does
+    /// not end with the end of a line (no final `\n`, or a string field
+    /// left open).
+    ///
+    /// ```
+    /// use linewire::{Queue, QueueError};
+    ///
+    /// let mut queue = Queue::<64>::new();
+    /// queue.push_lines(b"m s=\"a\nb\" 1\nm v=2i 2\n")?;
+    /// assert_eq!(queue.len(), 2);
+    /// assert_eq!(queue.push_lines(b"m s=\"open 1\n"), Err(QueueError::Unframed));
+    /// # Ok::<(), QueueError>(())
+    /// ```
+    pub fn push_lines(&mut self, bytes: &[u8]) -> Result<usize, QueueError> {
+        self.push_lines_with_limit(bytes, usize::MAX)
+    }
+
+    /// [`push_lines`](Self::push_lines), refusing lines longer than
+    /// `max_line` bytes.
+    pub(crate) fn push_lines_with_limit(
+        &mut self,
+        bytes: &[u8],
+        max_line: usize,
+    ) -> Result<usize, QueueError> {
+        match frame(bytes) {
+            Some((0, _)) => Ok(0),
+            Some((count, longest)) => self.push_framed(bytes, count, longest, max_line),
+            None => {
+                let count = bytes.iter().filter(|&&b| b == b'\n').count().max(1);
+                self.refuse(count, QueueError::Unframed)
+            }
+        }
+    }
+
+    /// The queued bytes, oldest first, in up to two slices of whole lines
+    /// (the older region, then the newer one once the writing end has
+    /// wrapped): for a driver that reports the lines it gives up on.
+    ///
+    /// ```
+    /// let mut queue = linewire::Queue::<64>::new();
+    /// queue.push_lines(b"m v=1i\n")?;
+    /// assert_eq!(queue.regions(), [&b"m v=1i\n"[..], &b""[..]]);
+    /// # Ok::<(), linewire::QueueError>(())
+    /// ```
+    pub fn regions(&self) -> [&[u8]; 2] {
+        let b = self.bytes.bytes();
+        [
+            b.get(self.a_start..self.a_end).unwrap_or_default(),
+            b.get(..self.b_end).unwrap_or_default(),
+        ]
+    }
+
+    /// Evicts up to `lines` lines from the front, counted as dropped (as
+    /// [`Overflow::DropOldest`] does): for a driver that keeps a bound of
+    /// its own (a line count) besides the queue's bytes. Returns how many.
+    ///
+    /// ```
+    /// use linewire::Queue;
+    ///
+    /// let mut queue = Queue::<64>::new();
+    /// queue.push_lines(b"m v=1i\nm v=2i\nm v=3i\n")?;
+    /// assert_eq!(queue.drop_oldest(2), 2);
+    /// assert_eq!((queue.len(), queue.dropped()), (1, 2));
+    /// assert_eq!(queue.front(64, 10).bytes(), b"m v=3i\n");
+    /// # Ok::<(), linewire::QueueError>(())
+    /// ```
+    pub fn drop_oldest(&mut self, lines: usize) -> usize {
+        let mut n = 0;
+        while n < lines && self.drop_front_line() == 1 {
+            n += 1;
+        }
+        n
+    }
+
+    fn refuse(&mut self, count: usize, e: QueueError) -> Result<usize, QueueError> {
+        self.refused = self.refused.saturating_add(count as u64);
+        Err(e)
+    }
+
+    /// Queues `count` lines of `bytes` (framed already), the longest of
+    /// them `longest` bytes.
+    fn push_framed(
+        &mut self,
+        bytes: &[u8],
+        count: usize,
+        longest: usize,
+        max_line: usize,
+    ) -> Result<usize, QueueError> {
+        let cap = self.capacity();
+        let refuse = |q: &mut Self, e: QueueError| q.refuse(count, e);
         if bytes.len() > cap {
             return refuse(
                 self,
@@ -498,11 +602,11 @@ impl<S: Storage> QueueInner<S> {
                 },
             );
         }
-        if let Some(long) = batch.lines().map(|l| l.len() + 1).find(|&l| l > max_line) {
+        if longest > max_line {
             return refuse(
                 self,
                 QueueError::TooLarge {
-                    len: long,
+                    len: longest,
                     max: max_line,
                 },
             );
@@ -727,4 +831,18 @@ impl<S: Storage> QueueInner<S> {
         self.b_end = 0;
         self.lines = 0;
     }
+}
+
+/// `(lines, longest line)` of `bytes` when it is whole lines, each ending
+/// where line protocol says (`\n`, outside string fields); `None` when its
+/// end is not the end of a line.
+fn frame(bytes: &[u8]) -> Option<(usize, usize)> {
+    let (mut at, mut lines, mut longest) = (0, 0, 0);
+    while at < bytes.len() {
+        let end = escape::line_end(bytes, at)? + 1;
+        longest = longest.max(end - at);
+        lines += 1;
+        at = end;
+    }
+    Some((lines, longest))
 }

@@ -192,7 +192,9 @@ fn transient_failures_are_retried_with_the_core_policy() {
     w.push_lines(&lines(0..4)).unwrap();
     w.flush();
     let s = w.stats();
-    assert_eq!((s.sent, s.failed(), s.retries, s.requests), (4, 0, 4, 5));
+    // The resend after the closed connection is the machine's (its stale
+    // connection rule), so it is a request of its own: six, as the server saw.
+    assert_eq!((s.sent, s.failed(), s.retries, s.requests), (4, 0, 4, 6));
     assert_eq!(server.write_requests().len(), 6);
     assert_eq!(server.points("farm").len(), 4);
     assert!(seen.lock().unwrap().is_empty());
@@ -614,7 +616,16 @@ fn an_early_413_and_close_is_split_until_stored() {
     assert_eq!(server.point_count("farm"), 60_000);
     let reqs = server.write_requests();
     let refused = reqs.iter().filter(|r| r.status == Some(413)).count();
-    assert!(refused >= 3, "{refused} early 413s");
+    assert!(refused >= 1, "{refused} early 413s");
+    // The 413 names the largest body (`maxLength`): the machine makes it
+    // its byte limit, so every later request fits.
+    assert!(
+        reqs.iter()
+            .skip_while(|r| r.status != Some(413))
+            .filter(|r| r.status != Some(413))
+            .all(|r| r.body.len() <= 400 * 1024),
+        "later bodies fit the server's limit"
+    );
     assert!(
         reqs.iter()
             .filter(|r| r.status == Some(413))
