@@ -564,10 +564,47 @@ fn skip_field_value(bytes: &[u8], start: usize) -> Option<usize> {
     )
 }
 
+/// The index of the first `\n` in `rest` when no `"` or `\\` comes before
+/// it; `None` otherwise (or without a `\n`).
+fn plain_line_end(rest: &[u8]) -> Option<usize> {
+    // Blocks without any of the three bytes are skipped whole (the
+    // compiler vectorizes the test).
+    let mut at = 0;
+    for block in rest.chunks_exact(16) {
+        let hit = block.iter().fold(false, |hit, &b| {
+            hit | (b == b'\n') | (b == b'"') | (b == b'\\')
+        });
+        if hit {
+            break;
+        }
+        at += 16;
+    }
+    for (i, &b) in rest.get(at..)?.iter().enumerate() {
+        match b {
+            b'\n' => return Some(at + i),
+            b'"' | b'\\' => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Index of the `\n` that ends the line starting at `start`, in bytes this
 /// crate wrote. String field values may hold raw line feeds, so this tracks
 /// quoting rather than searching for the first `\n`.
 pub(crate) fn line_end(bytes: &[u8], start: usize) -> Option<usize> {
+    // Most lines hold no quote and no backslash: then nothing is quoted or
+    // escaped, and the line ends at its first `\n` (the walk below finds
+    // the same). The queue frames every line it pushes, hands out and
+    // removes, so this is its hot path.
+    match bytes.get(start..).and_then(plain_line_end) {
+        Some(end) => Some(start + end),
+        None => walk_line_end(bytes, start),
+    }
+}
+
+/// [`line_end`], walking the line's parts.
+fn walk_line_end(bytes: &[u8], start: usize) -> Option<usize> {
     // Measurement and tags: everything up to the first unescaped space.
     let mut i = find_unescaped(bytes, start, b" \n")?;
     if bytes.get(i) == Some(&b'\n') {
@@ -631,6 +668,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_plain_path_ends_lines_where_the_walk_does() {
+        let texts: [&[u8]; 9] = [
+            b"m v=1i 1\n",
+            b"m,t=a v=1,w=2 3\nnext\n",
+            b"bad\n",
+            b"m,tag=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa v=1i,w=2.5,s=true 1700000000000000000\nm v=2\n",
+            b"m s=\"a\nb\" 1\n",
+            b"m,t=a\\ b v=1\n",
+            b"m,t=aaaaaaaaaaaaaaaaaaaaaaaaaaaaa v=\"x\ny\" 1\n",
+            b"m v=1i",
+            b"",
+        ];
+        let mut plain = 0;
+        for text in texts {
+            for start in 0..=text.len() {
+                if let Some(end) = text.get(start..).and_then(plain_line_end) {
+                    plain += 1;
+                    assert_eq!(
+                        walk_line_end(text, start),
+                        Some(start + end),
+                        "{text:?} from {start}"
+                    );
+                }
+                assert_eq!(
+                    line_end(text, start).is_some(),
+                    walk_line_end(text, start).is_some()
+                );
+            }
+        }
+        assert!(plain > 100, "{plain}");
     }
 
     #[test]

@@ -310,17 +310,19 @@ impl Driver {
         result: &Result<Written, Error>,
         secret: Option<&str>,
     ) -> (Event, Option<Settled>) {
-        let fresh = self.fresh;
+        let done = completion(result, self.fresh);
+        // The machine resends at once after a stale connection: the next
+        // request goes on a new connection.
+        let stale = matches!(done, Completion::Failed { reused: true, .. });
         self.tries = self.tries.saturating_add(1);
-        let event = machine.complete(now_ms, completion(result, fresh));
+        let event = machine.complete(now_ms, done);
         self.fresh = false;
         // Lines evicted while in flight were at the front of the body.
         let skip = |lines: usize| req.lines.saturating_sub(lines);
         let settled = match event {
             Event::Retrying { until_ms } => {
                 let wait = until_ms.saturating_sub(now_ms);
-                if let (Err(err), true) = (result, wait == 0) {
-                    // The stale connection rule: once, at once.
+                if let (Err(err), true) = (result, stale) {
                     self.fresh = true;
                     self.tries = self.tries.saturating_sub(1);
                     log::warn!(

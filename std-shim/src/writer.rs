@@ -57,7 +57,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use linewire::{BatchInner, Lines, Next, QueueError, RetryPolicy, Storage};
+use linewire::{BatchInner, Event, Lines, Next, QueueError, RetryPolicy, Storage};
 
 use crate::client::Client;
 use crate::deliver::{self, Driver, Machine, Request, Settled};
@@ -439,6 +439,7 @@ impl WriterBuilder {
                 deadline: None,
                 exited: false,
                 in_flight: false,
+                resend: false,
                 ahead: None,
                 compressing: None,
                 evicted: Vec::new(),
@@ -499,6 +500,9 @@ struct State {
     exited: bool,
     /// A request is out (the machine's `upcoming` is worth compressing).
     in_flight: bool,
+    /// The front batch was tried and is to go again (a retry, or the
+    /// halves of a 413): due whatever the batching rule says.
+    resend: bool,
     ahead: Option<Ahead>,
     /// `(first, lines)` of the batch being compressed ahead now.
     compressing: Option<(u64, usize)>,
@@ -786,7 +790,7 @@ impl BackgroundWriter {
         drop(st);
         self.shared.work.notify_one();
         if in_flight {
-            self.shared.ahead.notify_one();
+            self.shared.ahead.notify_all();
         }
         Ok(())
     }
@@ -832,7 +836,7 @@ impl BackgroundWriter {
         let target = st.machine.queue().pushed();
         st.flush_to = st.flush_to.max(target);
         self.shared.work.notify_one();
-        self.shared.ahead.notify_one();
+        self.shared.ahead.notify_all();
         loop {
             if st.low_water() >= target {
                 return true;
@@ -944,7 +948,8 @@ impl Worker {
     fn due(&self, st: &State) -> bool {
         let queued = st.machine.queue().len();
         let waited = st.oldest_at.map_or(Duration::ZERO, |t| t.elapsed());
-        queued >= self.batch_lines
+        st.resend
+            || queued >= self.batch_lines
             || st.low_water() < st.flush_to
             || st.closing
             || waited >= self.interval
@@ -980,6 +985,7 @@ impl Worker {
                 let lines = st.front_texts(usize::MAX);
                 let n = st.machine.abandon();
                 st.ahead = None;
+                st.resend = false;
                 drop(st);
                 self.shared.space.notify_all();
                 log::error!("close timeout: {n} lines not sent");
@@ -998,16 +1004,17 @@ impl Worker {
                 st = wait_for(&self.shared.work, st, left);
                 continue;
             }
+            if gzip && st.compressing.is_some() {
+                // The batch after the one that was in flight, now the
+                // front, is being compressed ahead: wait for it rather
+                // than compress it twice.
+                st = wait(&self.shared.ahead, st);
+                continue;
+            }
             let now = now_ms();
-            let compressing = st.compressing;
             let next = st.machine.next(now);
             let mut req = match next {
-                Next::Send { lines, first, .. } => {
-                    if gzip && compressing == Some((first, lines)) {
-                        // Being compressed ahead: wait for it.
-                        st = wait(&self.shared.ahead, st);
-                        continue;
-                    }
+                Next::Send { .. } => {
                     let Some(req) = Request::of(&next) else {
                         continue;
                     };
@@ -1036,22 +1043,24 @@ impl Worker {
             }
             st.in_flight = true;
             drop(st);
-            self.shared.ahead.notify_one();
+            self.shared.ahead.notify_all();
             let result = driver.send(&self.client, &req);
             st = lock(&self.shared);
             st.in_flight = false;
-            let (_, settled) = driver.complete(
+            let (event, settled) = driver.complete(
                 &mut st.machine,
                 now_ms(),
                 &req,
                 &result,
                 self.client.secret(),
             );
-            st.oldest_at = if st.machine.queue().is_empty() {
-                None
-            } else {
-                Some(Instant::now())
-            };
+            st.resend = matches!(event, Event::Retrying { .. } | Event::Split { .. });
+            if st.machine.queue().is_empty() {
+                st.oldest_at = None;
+            } else if !st.resend {
+                // The lines behind the batch that left wait from now.
+                st.oldest_at = Some(Instant::now());
+            }
             if let Some(Settled::Failed(f)) = settled {
                 drop(st);
                 self.shared.space.notify_all();
@@ -1088,7 +1097,12 @@ impl Worker {
                 {
                     // The batch is final when it is full, when more lines
                     // wait behind it, or when everything goes now.
-                    let behind = st.machine.queue().len() - st.machine.in_flight() - lines;
+                    let behind = st
+                        .machine
+                        .queue()
+                        .len()
+                        .saturating_sub(st.machine.in_flight())
+                        .saturating_sub(lines);
                     let last = first + lines as u64;
                     let fin = lines >= self.batch_lines
                         || behind > 0
