@@ -490,7 +490,12 @@ impl<S: Storage> QueueInner<S> {
         if batch.precision() != self.precision {
             return self.refuse(count, QueueError::PrecisionMismatch);
         }
-        let longest = batch.lines().map(|l| l.len() + 1).max().unwrap_or(0);
+        // No line can be longer than the batch: skip the scan then.
+        let longest = if max_line >= batch.as_bytes().len() {
+            0
+        } else {
+            batch.lines().map(|l| l.len() + 1).max().unwrap_or(0)
+        };
         self.push_framed(batch.as_bytes(), count, longest, max_line)
     }
 
@@ -719,6 +724,15 @@ impl<S: Storage> QueueInner<S> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn front(&self, max_bytes: usize, max_lines: usize) -> Front<'_> {
+        let (len, lines) = self.front_len(max_bytes, max_lines);
+        Front {
+            bytes: self.front_bytes(len),
+            lines,
+        }
+    }
+
+    /// The bytes and lines [`front`](Self::front) would give.
+    pub(crate) fn front_len(&self, max_bytes: usize, max_lines: usize) -> (usize, usize) {
         let mut end = self.a_start;
         let mut lines = 0;
         while lines < max_lines && end < self.a_end {
@@ -731,23 +745,36 @@ impl<S: Storage> QueueInner<S> {
             end = next;
             lines += 1;
         }
-        Front {
-            bytes: self
-                .bytes
-                .bytes()
-                .get(self.a_start..end)
-                .unwrap_or_default(),
-            lines,
-        }
+        (end - self.a_start, lines)
+    }
+
+    /// The first `len` bytes of the older region.
+    pub(crate) fn front_bytes(&self, len: usize) -> &[u8] {
+        self.bytes
+            .bytes()
+            .get(self.a_start..self.a_start.saturating_add(len).min(self.a_end))
+            .unwrap_or_default()
     }
 
     /// The batch [`front`](Self::front) would give once the first `skip`
     /// lines are removed, without removing them: what goes next while
     /// those are in flight (for compressing it ahead). Empty when fewer
     /// than `skip + 1` lines are queued.
-    pub(crate) fn front_after(&self, skip: usize, max_bytes: usize, max_lines: usize) -> Front<'_> {
-        // Skip within the older region, then (once it is used up) the newer.
+    pub(crate) fn front_after(
+        &self,
+        skip: usize,
+        skip_len: usize,
+        max_bytes: usize,
+        max_lines: usize,
+    ) -> Front<'_> {
+        // Skip within the older region, then (once it is used up) the newer;
+        // `skip_len`, the bytes of the `skip` lines when known, skips them
+        // without a scan.
         let (mut start, mut region_end, mut left) = (self.a_start, self.a_end, skip);
+        if skip_len > 0 && skip <= self.lines && skip_len <= self.a_end - self.a_start {
+            start = self.a_start + skip_len;
+            left = 0;
+        }
         while left > 0 {
             if start >= region_end {
                 if region_end != self.a_end || self.b_end == 0 {
@@ -815,6 +842,18 @@ impl<S: Storage> QueueInner<S> {
             removed += count;
         }
         removed
+    }
+
+    /// [`pop_front`](Self::pop_front) of the `lines` lines handed out by
+    /// [`front`](Self::front) as `len` bytes (0: unknown, scan), when
+    /// nothing was removed since: no scan of their lines.
+    pub(crate) fn pop_front_len(&mut self, lines: usize, len: usize) -> usize {
+        if len > 0 && lines > 0 && lines <= self.lines && len <= self.a_end - self.a_start {
+            self.advance_front(self.a_start + len, lines);
+            lines
+        } else {
+            self.pop_front(lines)
+        }
     }
 
     /// Removes every line, counting them as dropped.

@@ -675,7 +675,8 @@ impl BackgroundWriter {
             lock(&self.shared).refused += batch.line_count() as u64;
             return Err(PushError::PrecisionMismatch);
         }
-        self.enqueue(batch.as_bytes(), batch.line_count())
+        // Whole, the batch goes in as a batch: its lines are counted.
+        self.enqueue(batch.as_bytes(), batch.line_count(), &mut |m| m.push(batch))
     }
 
     /// Queues `\n`-separated lines of line protocol (at the client's
@@ -712,13 +713,18 @@ impl BackgroundWriter {
             bytes.push(b'\n');
         }
         let count = Lines::new(&bytes).count();
-        self.enqueue(&bytes, count)
+        self.enqueue(&bytes, count, &mut |m| m.push_lines(&bytes))
     }
 
     /// Queues `count` whole lines, `bytes`, under the back-pressure
     /// policy: the line bound is this writer's, the byte bound the
-    /// machine's queue.
-    fn enqueue(&self, bytes: &[u8], count: usize) -> Result<(), PushError> {
+    /// machine's queue. `whole` pushes all of them into the machine.
+    fn enqueue(
+        &self,
+        bytes: &[u8],
+        count: usize,
+        whole: &mut dyn FnMut(&mut Machine) -> Result<usize, QueueError>,
+    ) -> Result<(), PushError> {
         if count == 0 {
             return Ok(());
         }
@@ -754,7 +760,12 @@ impl BackgroundWriter {
                 after_lines(rest, n)
             };
             let (now, later) = rest.split_at(len.min(rest.len()));
-            match st.machine.push_lines(now) {
+            let pushed = if n == count {
+                whole(&mut st.machine)
+            } else {
+                st.machine.push_lines(now)
+            };
+            match pushed {
                 Ok(_) => {
                     rest = later;
                     left -= n;
@@ -786,12 +797,10 @@ impl BackgroundWriter {
         if !st.evicted.is_empty() {
             log::warn!("queue full: dropped the {} oldest lines", st.evicted.len());
         }
-        let in_flight = st.in_flight;
         drop(st);
+        // Not the compressor: it looks at the next batch when a request
+        // goes out (or on a flush), not at every push.
         self.shared.work.notify_one();
-        if in_flight {
-            self.shared.ahead.notify_all();
-        }
         Ok(())
     }
 
