@@ -597,9 +597,67 @@ pub(crate) fn line_end(bytes: &[u8], start: usize) -> Option<usize> {
     // escaped, and the line ends at its first `\n` (the walk below finds
     // the same). The queue frames every line it pushes, hands out and
     // removes, so this is its hot path.
-    match bytes.get(start..).and_then(plain_line_end) {
-        Some(end) => Some(start + end),
-        None => walk_line_end(bytes, start),
+    if let Some(end) = bytes.get(start..).and_then(plain_line_end) {
+        return Some(start + end);
+    }
+    quick_line_end(bytes, start).or_else(|| walk_line_end(bytes, start))
+}
+
+/// The first index from `from` whose byte is in `set`, skipping blocks of
+/// 16 bytes holding none (the compiler vectorizes the test).
+fn find_any<const N: usize>(bytes: &[u8], from: usize, set: [u8; N]) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let mut at = 0;
+    for block in rest.chunks_exact(16) {
+        let hit = block.iter().fold(false, |hit, &b| {
+            hit | set.iter().fold(false, |h, &t| h | (b == t))
+        });
+        if hit {
+            break;
+        }
+        at += 16;
+    }
+    rest.get(at..)?
+        .iter()
+        .position(|b| set.iter().any(|t| t == b))
+        .map(|p| from + at + p)
+}
+
+/// [`walk_line_end`] for a line without a backslash, with fast searches:
+/// `None` when it meets a backslash (or no end), and the walk decides.
+fn quick_line_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let byte = |i: usize| bytes.get(i).copied();
+    // Measurement and tags: up to the first space.
+    let mut i = find_any(bytes, start, [b' ', b'\n', b'\\'])?;
+    match byte(i)? {
+        b' ' => {}
+        b'\n' => return Some(i),
+        _ => return None,
+    }
+    i += 1;
+    loop {
+        let key_end = find_any(bytes, i, [b'=', b'\n', b' ', b'\\'])?;
+        match byte(key_end)? {
+            b'=' => {}
+            b'\\' => return None,
+            // The timestamp (or a malformed line): the next newline.
+            _ => return find_any(bytes, key_end, [b'\n']),
+        }
+        let value = key_end + 1;
+        let value_end = if byte(value) == Some(b'"') {
+            let close = find_any(bytes, value + 1, [b'"', b'\\'])?;
+            if byte(close)? == b'\\' {
+                return None;
+            }
+            close + 1
+        } else {
+            find_any(bytes, value, [b',', b' ', b'\n']).unwrap_or(bytes.len())
+        };
+        match byte(value_end)? {
+            b',' => i = value_end + 1,
+            b'\n' => return Some(value_end),
+            _ => return find_any(bytes, value_end, [b'\n']),
+        }
     }
 }
 
@@ -701,6 +759,40 @@ mod tests {
             }
         }
         assert!(plain > 100, "{plain}");
+    }
+
+    #[test]
+    fn the_fast_searches_end_lines_where_the_walk_does() {
+        // Every start in many short texts over the bytes that matter.
+        let alphabet = *b"a =,\"\n1\\ab\"=";
+        let mut state = 0x2545_f491_u32;
+        let mut checked = 0;
+        for _ in 0..40_000 {
+            let mut text = [0u8; 40];
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let len = 8 + (state % 33) as usize;
+            for b in text.iter_mut().take(len) {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                *b = alphabet[(state % alphabet.len() as u32) as usize];
+            }
+            let text = &text[..len];
+            for start in 0..=len {
+                assert_eq!(
+                    line_end(text, start),
+                    walk_line_end(text, start),
+                    "{:?} from {start}",
+                    core::str::from_utf8(text)
+                );
+                if quick_line_end(text, start).is_some() {
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
     }
 
     #[test]

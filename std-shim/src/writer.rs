@@ -484,6 +484,7 @@ impl WriterBuilder {
 struct Ahead {
     first: u64,
     lines: usize,
+    body: Vec<u8>,
     gz: Vec<u8>,
 }
 
@@ -1021,8 +1022,21 @@ impl Worker {
                 continue;
             }
             let now = now_ms();
+            let ahead = st.ahead.take();
             let next = st.machine.next(now);
-            let mut req = match next {
+            let req = match next {
+                // Compressed ahead: its copy of the body goes too.
+                Next::Send { first, lines, .. }
+                    if ahead.as_ref().map(|a| (a.first, a.lines)) == Some((first, lines)) =>
+                {
+                    let Some(a) = ahead else { continue };
+                    Request {
+                        body: a.body,
+                        lines,
+                        first,
+                        gz: Some(a.gz),
+                    }
+                }
                 Next::Send { .. } => {
                     let Some(req) = Request::of(&next) else {
                         continue;
@@ -1034,6 +1048,8 @@ impl Worker {
                     if let Some(d) = st.deadline {
                         left = left.min(d.saturating_duration_since(Instant::now()));
                     }
+                    // Still good for the batch after this one.
+                    st.ahead = ahead;
                     st = wait_for(&self.shared.work, st, left);
                     continue;
                 }
@@ -1045,11 +1061,6 @@ impl Worker {
                     continue;
                 }
             };
-            if let Some(a) = st.ahead.take() {
-                if (a.first, a.lines) == (req.first, req.lines) {
-                    req.gz = Some(a.gz);
-                }
-            }
             st.in_flight = true;
             drop(st);
             self.shared.ahead.notify_all();
@@ -1130,7 +1141,12 @@ impl Worker {
             let gz = crate::gzip::gzip(&body, level);
             st = lock(&self.shared);
             st.compressing = None;
-            st.ahead = Some(Ahead { first, lines, gz });
+            st.ahead = Some(Ahead {
+                first,
+                lines,
+                body,
+                gz,
+            });
             self.shared.ahead.notify_all();
         }
     }
