@@ -745,7 +745,10 @@ impl BackgroundWriter {
                     st.refused += left as u64;
                     return Err(PushError::Full);
                 }
-                Backpressure::Block if room == 0 => {
+                // A push waits until all of it fits (it then goes in as
+                // it is, with no scan of its lines); only one larger than
+                // the whole bound goes in parts.
+                Backpressure::Block if room == 0 || (left > room && left <= self.capacity) => {
                     self.shared.work.notify_one();
                     st = wait(&self.shared.space, st);
                     continue;
