@@ -591,10 +591,12 @@ impl<'c> Sender<'c> {
         machine.set_max_lines(lines.len());
         let base = machine.queue().pushed();
         let framed = Lines::new(&body).count() == lines.len();
-        if let Err(e) = framed
-            .then(|| machine.push_lines(&body))
-            .unwrap_or(Err(linewire::QueueError::Unframed))
-        {
+        let pushed = if framed {
+            machine.push_lines(&body)
+        } else {
+            Err(linewire::QueueError::Unframed)
+        };
+        if let Err(e) = pushed {
             // The CLI checks every line before sending, so this is a bug
             // of ours: nothing was sent.
             out.push(Settled::Failed(Failed {
