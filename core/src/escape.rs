@@ -603,9 +603,63 @@ pub(crate) fn line_end(bytes: &[u8], start: usize) -> Option<usize> {
     quick_line_end(bytes, start).or_else(|| walk_line_end(bytes, start))
 }
 
+/// How many `\n` bytes `bytes` holds (counted in blocks the compiler
+/// vectorizes).
+pub(crate) fn count_newlines(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(128)
+        .map(|block| {
+            usize::from(
+                block
+                    .iter()
+                    .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == b'\n'))),
+            )
+        })
+        .sum()
+}
+
+/// `(bytes, lines)` of the first lines of `region` (whole lines, each
+/// ending at its first `\n`: none holds a raw line feed) that fit in
+/// `max_bytes` and `max_lines`, at least one line when `max_lines > 0`.
+/// What a walk with [`line_end`] finds there, by blocks of newlines.
+pub(crate) fn plain_lines(region: &[u8], max_bytes: usize, max_lines: usize) -> (usize, usize) {
+    let (mut end, mut lines, mut at) = (0, 0, 0);
+    if max_lines == 0 {
+        return (0, 0);
+    }
+    for block in region.chunks(64) {
+        let block_end = at + block.len();
+        let c = count_newlines(block);
+        if lines + c < max_lines && block_end <= max_bytes {
+            // Every line ending in the block fits.
+            if let Some(last) = block.iter().rposition(|&b| b == b'\n') {
+                end = at + last + 1;
+            }
+            lines += c;
+            at = block_end;
+            continue;
+        }
+        for (i, &b) in block.iter().enumerate() {
+            if b == b'\n' {
+                let next = at + i + 1;
+                if lines > 0 && next > max_bytes {
+                    return (end, lines);
+                }
+                end = next;
+                lines += 1;
+                if lines >= max_lines {
+                    return (end, lines);
+                }
+            }
+        }
+        at = block_end;
+    }
+    (end, lines)
+}
+
 /// The first index from `from` whose byte is in `set`, skipping blocks of
 /// 16 bytes holding none (the compiler vectorizes the test).
-fn find_any<const N: usize>(bytes: &[u8], from: usize, set: [u8; N]) -> Option<usize> {
+pub(crate) fn find_any<const N: usize>(bytes: &[u8], from: usize, set: [u8; N]) -> Option<usize> {
     let rest = bytes.get(from..)?;
     let mut at = 0;
     for block in rest.chunks_exact(16) {
@@ -793,6 +847,34 @@ mod tests {
             }
         }
         assert!(checked > 10_000, "{checked}");
+    }
+
+    #[test]
+    fn plain_lines_counts_as_the_walk_does() {
+        let mut text = std::vec::Vec::new();
+        for i in 0..300usize {
+            let pad = "x".repeat(i % 97);
+            text.extend_from_slice(std::format!("m,t={pad} v={i}i {i}\n").as_bytes());
+        }
+        for max_lines in [0, 1, 2, 7, 64, 299, 300, 1000] {
+            for max_bytes in [0, 1, 50, 63, 64, 65, 1000, 4096, usize::MAX] {
+                let (mut end, mut lines) = (0, 0);
+                while lines < max_lines && end < text.len() {
+                    let next = line_end(&text, end).unwrap() + 1;
+                    if lines > 0 && next > max_bytes {
+                        break;
+                    }
+                    end = next;
+                    lines += 1;
+                }
+                assert_eq!(
+                    plain_lines(&text, max_bytes, max_lines),
+                    (end, lines),
+                    "{max_bytes} {max_lines}"
+                );
+            }
+        }
+        assert_eq!(count_newlines(&text), 300);
     }
 
     #[test]

@@ -234,6 +234,10 @@ pub struct QueueInner<S: Storage> {
     lines: usize,
     precision: Precision,
     overflow: Overflow,
+    /// Some queued line may hold a raw line feed (in a string field): line
+    /// ends are then found by a walk of each line's parts, else at every
+    /// `\n`, by blocks. Cleared when the queue empties.
+    raw_newlines: bool,
     dropped: u64,
     refused: u64,
     pushed: u64,
@@ -332,6 +336,7 @@ impl<S: Storage> QueueInner<S> {
             lines: 0,
             precision,
             overflow: Overflow::DropOldest,
+            raw_newlines: false,
             dropped: 0,
             refused: 0,
             pushed: 0,
@@ -644,6 +649,9 @@ impl<S: Storage> QueueInner<S> {
         } else {
             self.b_end = end;
         }
+        if escape::count_newlines(bytes) != count {
+            self.raw_newlines = true;
+        }
         self.lines += count;
         self.pushed = self.pushed.saturating_add(count as u64);
         Ok(evicted)
@@ -655,6 +663,7 @@ impl<S: Storage> QueueInner<S> {
             self.a_start = 0;
             self.a_end = 0;
             self.b_end = 0;
+            self.raw_newlines = false;
         }
         if self.b_end > 0 {
             (self.b_end + len <= self.a_start).then_some(self.b_end)
@@ -677,7 +686,43 @@ impl<S: Storage> QueueInner<S> {
     /// in the region ending at `region_end`.
     fn line_in(&self, start: usize, region_end: usize) -> Option<usize> {
         let region = self.bytes.bytes().get(..region_end)?;
-        escape::line_end(region, start).map(|e| e + 1)
+        if self.raw_newlines {
+            escape::line_end(region, start).map(|e| e + 1)
+        } else {
+            escape::find_any(region, start, [b'\n']).map(|e| e + 1)
+        }
+    }
+
+    /// `(bytes, lines)` of the first lines from `start` in the region
+    /// ending at `region_end` that fit `max_bytes` and `max_lines` (at
+    /// least one).
+    fn lines_in(
+        &self,
+        start: usize,
+        region_end: usize,
+        max_bytes: usize,
+        max_lines: usize,
+    ) -> (usize, usize) {
+        if !self.raw_newlines {
+            let region = self
+                .bytes
+                .bytes()
+                .get(start..region_end)
+                .unwrap_or_default();
+            return escape::plain_lines(region, max_bytes, max_lines);
+        }
+        let (mut end, mut lines) = (start, 0);
+        while lines < max_lines && end < region_end {
+            let Some(next) = self.line_in(end, region_end) else {
+                break;
+            };
+            if lines > 0 && next - start > max_bytes {
+                break;
+            }
+            end = next;
+            lines += 1;
+        }
+        (end - start, lines)
     }
 
     /// Evicts the first line, counting it; returns 1, or 0 when empty.
@@ -703,6 +748,7 @@ impl<S: Storage> QueueInner<S> {
             self.a_start = 0;
             self.a_end = 0;
             self.b_end = 0;
+            self.raw_newlines = false;
         }
     }
 
@@ -733,19 +779,7 @@ impl<S: Storage> QueueInner<S> {
 
     /// The bytes and lines [`front`](Self::front) would give.
     pub(crate) fn front_len(&self, max_bytes: usize, max_lines: usize) -> (usize, usize) {
-        let mut end = self.a_start;
-        let mut lines = 0;
-        while lines < max_lines && end < self.a_end {
-            let Some(next) = self.line_after(end) else {
-                break;
-            };
-            if lines > 0 && next - self.a_start > max_bytes {
-                break;
-            }
-            end = next;
-            lines += 1;
-        }
-        (end - self.a_start, lines)
+        self.lines_in(self.a_start, self.a_end, max_bytes, max_lines)
     }
 
     /// The first `len` bytes of the older region.
@@ -798,19 +832,13 @@ impl<S: Storage> QueueInner<S> {
         if start >= region_end && region_end == self.a_end && self.b_end > 0 {
             (start, region_end) = (0, self.b_end);
         }
-        let (mut end, mut lines) = (start, 0);
-        while lines < max_lines && end < region_end {
-            let Some(next) = self.line_in(end, region_end) else {
-                break;
-            };
-            if lines > 0 && next - start > max_bytes {
-                break;
-            }
-            end = next;
-            lines += 1;
-        }
+        let (len, lines) = self.lines_in(start, region_end, max_bytes, max_lines);
         Front {
-            bytes: self.bytes.bytes().get(start..end).unwrap_or_default(),
+            bytes: self
+                .bytes
+                .bytes()
+                .get(start..start + len)
+                .unwrap_or_default(),
             lines,
         }
     }
@@ -869,6 +897,7 @@ impl<S: Storage> QueueInner<S> {
         self.a_end = 0;
         self.b_end = 0;
         self.lines = 0;
+        self.raw_newlines = false;
     }
 }
 

@@ -141,3 +141,38 @@ fn regions_hold_every_queued_line_in_order_across_the_wrap() {
     let [_, newer] = q.regions();
     assert!(!newer.is_empty(), "the test never wrapped");
 }
+
+#[test]
+fn lines_with_raw_line_feeds_and_without_mix_in_one_queue() {
+    // The queue finds line ends at every `\n` until a line with a raw line
+    // feed is queued, and by walking the lines' parts until it empties.
+    let mut m = machine::<128>();
+    m.set_max_lines(2);
+    m.push_lines(b"a v=1i\nb v=2i\n").unwrap();
+    m.push_lines(b"c s=\"x\ny\"\nd v=4i\n").unwrap();
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    for round in 0..2 {
+        loop {
+            let Next::Send { body, .. } = m.next(0) else {
+                break;
+            };
+            seen.extend(Lines::new(body).map(<[u8]>::to_vec));
+            assert!(matches!(m.complete(0, ok()), Event::Delivered { .. }));
+        }
+        if round == 0 {
+            // Empty again: plain lines only.
+            m.push_lines(b"e v=5i\nf v=6i\ng v=7i\n").unwrap();
+        }
+    }
+    let want: Vec<&[u8]> = vec![
+        b"a v=1i",
+        b"b v=2i",
+        b"c s=\"x\ny\"",
+        b"d v=4i",
+        b"e v=5i",
+        b"f v=6i",
+        b"g v=7i",
+    ];
+    assert_eq!(seen, want);
+    assert_eq!(m.stats().sent, 7);
+}
