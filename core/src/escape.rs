@@ -623,17 +623,30 @@ pub(crate) fn count_newlines(bytes: &[u8]) -> usize {
 /// `max_bytes` and `max_lines`, at least one line when `max_lines > 0`.
 /// What a walk with [`line_end`] finds there, by blocks of newlines.
 pub(crate) fn plain_lines(region: &[u8], max_bytes: usize, max_lines: usize) -> (usize, usize) {
-    let (mut end, mut lines, mut at) = (0, 0, 0);
+    const BLOCK: usize = 64;
+    let (mut lines, mut at) = (0, 0);
+    // The end of the last line taken in a byte-wise pass, and the start of
+    // the last whole block taken that holds a line's end (its last `\n` is
+    // looked for only once, at the end).
+    let (mut end, mut last_block) = (0, None);
+    let settle = |end: usize, last_block: Option<usize>| {
+        last_block
+            .and_then(|b: usize| {
+                let block = region.get(b..(b + BLOCK).min(region.len()))?;
+                block.iter().rposition(|&x| x == b'\n').map(|i| b + i + 1)
+            })
+            .map_or(end, |e| e.max(end))
+    };
     if max_lines == 0 {
         return (0, 0);
     }
-    for block in region.chunks(64) {
+    for block in region.chunks(BLOCK) {
         let block_end = at + block.len();
         let c = count_newlines(block);
         if lines + c < max_lines && block_end <= max_bytes {
             // Every line ending in the block fits.
-            if let Some(last) = block.iter().rposition(|&b| b == b'\n') {
-                end = at + last + 1;
+            if c > 0 {
+                last_block = Some(at);
             }
             lines += c;
             at = block_end;
@@ -643,7 +656,7 @@ pub(crate) fn plain_lines(region: &[u8], max_bytes: usize, max_lines: usize) -> 
             if b == b'\n' {
                 let next = at + i + 1;
                 if lines > 0 && next > max_bytes {
-                    return (end, lines);
+                    return (settle(end, last_block), lines);
                 }
                 end = next;
                 lines += 1;
@@ -654,7 +667,7 @@ pub(crate) fn plain_lines(region: &[u8], max_bytes: usize, max_lines: usize) -> 
         }
         at = block_end;
     }
-    (end, lines)
+    (settle(end, last_block), lines)
 }
 
 /// The first index from `from` whose byte is in `set`, skipping blocks of
