@@ -596,7 +596,11 @@ pub(crate) fn line_end(bytes: &[u8], start: usize) -> Option<usize> {
     // Most lines hold no quote and no backslash: then nothing is quoted or
     // escaped, and the line ends at its first `\n` (the walk below finds
     // the same). The queue frames every line it pushes, hands out and
-    // removes, so this is its hot path.
+    // removes, so this is its hot path. With `small` (flash first) only
+    // the walk is linked.
+    if cfg!(feature = "small") {
+        return walk_line_end(bytes, start);
+    }
     if let Some(end) = bytes.get(start..).and_then(plain_line_end) {
         return Some(start + end);
     }

@@ -649,7 +649,8 @@ impl<S: Storage> QueueInner<S> {
         } else {
             self.b_end = end;
         }
-        if escape::count_newlines(bytes) != count {
+        // With `small` (flash first) line ends are always walked.
+        if cfg!(feature = "small") || escape::count_newlines(bytes) != count {
             self.raw_newlines = true;
         }
         self.lines += count;
@@ -686,7 +687,7 @@ impl<S: Storage> QueueInner<S> {
     /// in the region ending at `region_end`.
     fn line_in(&self, start: usize, region_end: usize) -> Option<usize> {
         let region = self.bytes.bytes().get(..region_end)?;
-        if self.raw_newlines {
+        if self.raw_newlines || cfg!(feature = "small") {
             escape::line_end(region, start).map(|e| e + 1)
         } else {
             escape::find_any(region, start, [b'\n']).map(|e| e + 1)
@@ -703,7 +704,7 @@ impl<S: Storage> QueueInner<S> {
         max_bytes: usize,
         max_lines: usize,
     ) -> (usize, usize) {
-        if !self.raw_newlines {
+        if !self.raw_newlines && !cfg!(feature = "small") {
             let region = self
                 .bytes
                 .bytes()

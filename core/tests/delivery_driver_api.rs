@@ -152,10 +152,7 @@ fn lines_with_raw_line_feeds_and_without_mix_in_one_queue() {
     m.push_lines(b"c s=\"x\ny\"\nd v=4i\n").unwrap();
     let mut seen: Vec<Vec<u8>> = Vec::new();
     for round in 0..2 {
-        loop {
-            let Next::Send { body, .. } = m.next(0) else {
-                break;
-            };
+        while let Next::Send { body, .. } = m.next(0) {
             seen.extend(Lines::new(body).map(<[u8]>::to_vec));
             assert!(matches!(m.complete(0, ok()), Event::Delivered { .. }));
         }
