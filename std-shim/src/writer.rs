@@ -79,10 +79,15 @@ const MIN_CAPACITY_BYTES: usize = 1 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Backpressure {
-    /// Wait until the worker has made room.
+    /// Wait until the worker has made room for the whole push (a push of
+    /// more lines than [`WriterBuilder::capacity_lines`] goes in parts;
+    /// one of more bytes than [`WriterBuilder::capacity_bytes`] is
+    /// refused with [`PushError::Full`]).
     #[default]
     Block,
-    /// Evict the oldest queued lines (reported as [`FailureReason::Overflow`]).
+    /// Evict the oldest queued lines (reported as [`FailureReason::Overflow`]),
+    /// which may be lines being sent (their answer then counts for the
+    /// rest of the request only) or earlier lines of the same push.
     DropOldest,
     /// Refuse the new lines with [`PushError::Full`].
     Error,
