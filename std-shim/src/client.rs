@@ -1075,18 +1075,18 @@ impl Client {
         self.send(lines.as_bytes(), self.precision)
     }
 
-    /// [`write_line_protocol`](Self::write_line_protocol) of bytes the
-    /// caller knows to be line protocol (the writer's packed lines, built
-    /// from `&str`s): no UTF-8 check, no copy.
-    pub(crate) fn write_body(&self, body: &[u8]) -> Result<Written, Error> {
-        self.send(body, self.precision)
-    }
-
-    /// [`write_body`](Self::write_body) with `gz`, the gzip member of
-    /// `body` compressed beforehand (by a writer compressing the next batch
-    /// while this one is in flight).
-    pub(crate) fn write_body_compressed(&self, body: &[u8], gz: &[u8]) -> Result<Written, Error> {
-        self.send_with(body, Some(gz), self.precision)
+    /// One request of `body` (with `gz`, its gzip member compressed
+    /// beforehand, if any), no resend: for a driver of the core's delivery
+    /// machine, which decides on resends. `expect` asks for
+    /// `100-continue` whatever the body's size (the resend after a
+    /// connection closed before any answer: how an early 413 is heard).
+    pub(crate) fn write_once(
+        &self,
+        body: &[u8],
+        gz: Option<&[u8]>,
+        expect: bool,
+    ) -> Result<Written, Error> {
+        self.send_once(body, gz, self.precision, expect)
     }
 
     /// The gzip level of request bodies, `None` when gzip is off.
@@ -1409,7 +1409,7 @@ fn closed_json(truncated: bool, body: &[u8]) -> Option<Vec<u8>> {
 /// The connection ended (closed or reset) before an answer: what a stale
 /// kept-alive connection or an early refusal with a reset looks like. Not
 /// a refused connection, a name that does not resolve, or a timeout.
-fn closed_before_answer(e: &ureq::Error) -> bool {
+pub(crate) fn closed_before_answer(e: &ureq::Error) -> bool {
     match e {
         ureq::Error::Io(io) => matches!(
             io.kind(),

@@ -1,16 +1,21 @@
-//! Sending one batch of lines until it is settled: the core's retry policy
-//! ([`Backoff`]) for 429/503/5xx/transport failures, 413 split in halves,
-//! partial writes mapped back to the lines they rejected. Shared by the
-//! background writer and the CLI.
+//! The std driver of the core's delivery machine ([`Delivery`]), shared by
+//! the background writer and the CLI: it turns the machine's
+//! [`Next::Send`] into a request through the [`Client`] and the result
+//! into a [`Completion`], and reports what the machine decided (the lines
+//! stored, the lines lost and why). What a status means, when to retry,
+//! wait or give up, the 413 split, partial-write accounting, the resend
+//! after a stale connection and misconfigured requests are the machine's
+//! decisions, not this module's.
 
-use std::cell::OnceCell;
-use std::ops::Range;
 use std::time::Duration;
 
-use linewire::http::{Action, Outcome};
-use linewire::{Backoff, Retry, RetryPolicy, XorShift32};
+use linewire::http::{Outcome, TransportError, WriteError};
+use linewire::{
+    BoxedQueue, Completion, Delivery, Event, LastError, Lines, Next, OnMisconfigured, Precision,
+    RetryPolicy, XorShift32,
+};
 
-use crate::client::{Client, Error, ServerError};
+use crate::client::{closed_before_answer, Client, Error, ServerError, Written};
 use crate::server_text::{for_display, DEFAULT_MAX_CHARS};
 use crate::tls::TlsError;
 
@@ -178,204 +183,64 @@ pub enum Settled {
     Failed(Failed),
 }
 
-/// Counters the delivery updates.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Tries {
-    pub(crate) requests: u64,
-    pub(crate) retries: u64,
+/// The machine over a boxed queue, as linewire-std runs it.
+pub(crate) type Machine = Delivery<Box<[u8]>, XorShift32>;
+
+/// A machine with a queue of `capacity` bytes for `precision`, retrying
+/// under `policy`, dropping (and reporting) misconfigured batches as the
+/// Go and Python clients do, and never blocking a push itself: the driver
+/// applies its back-pressure policy when the queue is full.
+pub(crate) fn machine(capacity: usize, precision: Precision, policy: RetryPolicy) -> Machine {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| d.subsec_nanos() ^ (std::process::id() << 16));
+    let mut m = Delivery::new(
+        BoxedQueue::with_capacity(capacity.max(1), precision),
+        policy,
+        XorShift32::new(seed),
+    );
+    m.set_on_misconfigured(OnMisconfigured::Drop);
+    m.set_overflow(linewire::Overflow::Block);
+    m
 }
 
-/// The delivery's clock, waits and random source.
-pub(crate) struct Ctx<'a> {
-    pub(crate) client: &'a Client,
-    pub(crate) backoff: &'a mut Backoff,
-    pub(crate) rng: &'a mut XorShift32,
-    /// Milliseconds since some fixed start.
-    pub(crate) now_ms: &'a dyn Fn() -> u64,
-    /// Waits until the given time; `false` when the caller wants to stop
-    /// (closing), and the batch is then failed as [`FailureReason::Closed`].
-    pub(crate) wait_until: &'a mut dyn FnMut(u64) -> bool,
-    pub(crate) tries: &'a mut Tries,
-}
-
-/// The tags of a [`Packed`]'s lines.
+/// A batch the machine handed out, copied out of it so that it can be
+/// sent without holding the machine.
 #[derive(Debug)]
-enum Tags {
-    /// Consecutive, from this one (the writer's sequence numbers).
-    From(u64),
-    /// One per line (the CLI's line numbers).
-    Each(Vec<u64>),
+pub(crate) struct Request {
+    /// The lines, each ending in `\n`.
+    pub(crate) body: Vec<u8>,
+    pub(crate) lines: usize,
+    /// The sequence number of the first line (see [`Next::Send`]).
+    pub(crate) first: u64,
+    /// The body's gzip member, compressed ahead.
+    pub(crate) gz: Option<Vec<u8>>,
 }
 
-/// How many `\n` bytes `bytes` holds (counted in blocks the compiler
-/// vectorizes).
-pub(crate) fn count_newlines(bytes: &[u8]) -> usize {
-    bytes
-        .chunks(128)
-        .map(|block| {
-            usize::from(
-                block
-                    .iter()
-                    .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == b'\n'))),
-            )
-        })
-        .sum()
-}
-
-/// The length of the first `n` lines of `parts` (one byte string in up to
-/// two pieces) when every line ends at a `\n`: the offset just past the
-/// `n`th `\n`, or everything when there are fewer.
-pub(crate) fn lines_len(parts: [&[u8]; 2], n: usize) -> usize {
-    let mut left = n;
-    let mut offset = 0usize;
-    if left == 0 {
-        return 0;
-    }
-    for part in parts {
-        for block in part.chunks(128) {
-            let c = count_newlines(block);
-            if c < left {
-                left -= c;
-                offset += block.len();
-                continue;
-            }
-            for (i, &b) in block.iter().enumerate() {
-                if b == b'\n' {
-                    left -= 1;
-                    if left == 0 {
-                        return offset + i + 1;
-                    }
-                }
-            }
-        }
-    }
-    offset
-}
-
-/// Lines packed into one buffer, each followed by `\n`: a request body is
-/// a slice of it, and a 413 split only splits the range of lines. Line
-/// boundaries are given, or (when no line holds a raw newline in a string
-/// field) found at each `\n` when first needed: a batch that goes through
-/// whole never looks for them.
-#[derive(Debug)]
-pub(crate) struct Packed {
-    bytes: Vec<u8>,
-    count: usize,
-    /// The offset just past each line's `\n`.
-    ends: OnceCell<Vec<usize>>,
-    tags: Tags,
-}
-
-impl Packed {
-    /// `count` lines tagged `first`, `first + 1`, ...: `bytes` holds them,
-    /// each followed by `\n`; `ends`, the offset just past each line's
-    /// `\n`, or `None` when every line ends at a `\n`.
-    pub(crate) fn new(bytes: Vec<u8>, count: usize, ends: Option<Vec<usize>>, first: u64) -> Self {
-        Self {
-            bytes,
-            count,
-            ends: ends.map_or_else(OnceCell::new, OnceCell::from),
-            tags: Tags::From(first),
+impl Request {
+    /// The request for `next`, when it is one.
+    pub(crate) fn of(next: &Next<'_>) -> Option<Self> {
+        match *next {
+            Next::Send {
+                body, lines, first, ..
+            } => Some(Self {
+                body: body.to_vec(),
+                lines,
+                first,
+                gz: None,
+            }),
+            _ => None,
         }
     }
 
-    /// Packs owned lines (one copy), keeping their tags.
-    pub(crate) fn from_lines(lines: &[Line]) -> Self {
-        let len = lines.iter().map(|l| l.text.len() + 1).sum();
-        let mut bytes = Vec::with_capacity(len);
-        let mut ends = Vec::with_capacity(lines.len());
-        for l in lines {
-            bytes.extend_from_slice(l.text.as_bytes());
-            bytes.push(b'\n');
-            ends.push(bytes.len());
-        }
-        Self {
-            bytes,
-            count: lines.len(),
-            ends: OnceCell::from(ends),
-            tags: Tags::Each(lines.iter().map(|l| l.tag).collect()),
-        }
-    }
-
-    /// How many lines.
-    pub(crate) fn len(&self) -> usize {
-        self.count
-    }
-
-    fn ends(&self) -> &[usize] {
-        self.ends.get_or_init(|| {
-            let mut ends = Vec::with_capacity(self.count);
-            ends.extend(
-                self.bytes
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &b)| b == b'\n')
-                    .map(|(i, _)| i + 1),
-            );
-            ends
-        })
-    }
-
-    /// Where line `i` starts.
-    fn start(&self, i: usize) -> usize {
-        match i.checked_sub(1) {
-            Some(prev) => self.ends().get(prev).copied().unwrap_or(self.bytes.len()),
-            None => 0,
-        }
-    }
-
-    /// The body of lines `range` (each with its `\n`).
-    pub(crate) fn body(&self, range: &Range<usize>) -> &[u8] {
-        if range.start == 0 && range.end >= self.count {
-            return &self.bytes;
-        }
-        let end = match range.end.checked_sub(1) {
-            Some(last) if range.end > range.start => {
-                self.ends().get(last).copied().unwrap_or(self.bytes.len())
-            }
-            _ => return &[],
-        };
-        self.bytes
-            .get(self.start(range.start)..end)
-            .unwrap_or_default()
-    }
-
-    /// The text of line `i`, without its `\n`.
-    fn text(&self, i: usize) -> &[u8] {
-        let end = self.ends().get(i).map_or(0, |e| e.saturating_sub(1));
-        self.bytes.get(self.start(i)..end).unwrap_or_default()
-    }
-
-    fn tag(&self, i: usize) -> u64 {
-        match &self.tags {
-            Tags::From(first) => first.saturating_add(i as u64),
-            Tags::Each(tags) => tags.get(i).copied().unwrap_or_default(),
-        }
-    }
-
-    /// Line `i`, owned (for a failure report).
-    fn line(&self, i: usize) -> Line {
-        Line {
-            tag: self.tag(i),
-            text: String::from_utf8_lossy(self.text(i)).into_owned(),
-        }
-    }
-
-    /// Every line's text, owned (for a failure report).
-    pub(crate) fn texts(&self) -> Vec<String> {
-        (0..self.len())
-            .map(|i| String::from_utf8_lossy(self.text(i)).into_owned())
-            .collect()
-    }
-
-    /// Lines `range`, owned.
-    fn lines(&self, range: Range<usize>) -> Vec<Line> {
-        range.map(|i| self.line(i)).collect()
+    /// The texts of the lines, in order.
+    fn texts(&self) -> Vec<&[u8]> {
+        Lines::new(&self.body).collect()
     }
 }
 
-/// Unix seconds as [`linewire::http::RetryAfter::delay_secs`] takes them (`u32`,
-/// saturating in 2106).
+/// Unix seconds as [`linewire::http::RetryAfter::delay_secs`] takes them
+/// (`u32`, saturating in 2106).
 fn unix_now() -> Option<u32> {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -383,257 +248,242 @@ fn unix_now() -> Option<u32> {
         .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
 }
 
-/// Sends `lines` until every line is stored or failed; `on` hears of each
-/// settled part.
-///
-/// `compressed`, when given, is the gzip member of the whole batch, sent
-/// by the first request (a retry or a split half is compressed again).
-pub(crate) fn deliver(
-    ctx: &mut Ctx<'_>,
-    lines: &Packed,
-    mut compressed: Option<Vec<u8>>,
-    on: &mut dyn FnMut(Settled),
-) {
-    let mut pending: Vec<Range<usize>> = Vec::with_capacity(8);
-    pending.push(0..lines.len());
-    while let Some(piece) = pending.pop() {
-        if piece.is_empty() {
-            continue;
-        }
-        // Of this piece: requests made and milliseconds waited between them.
-        let mut attempts = 0u32;
-        let mut waited_ms = 0u64;
-        loop {
-            ctx.tries.requests = ctx.tries.requests.saturating_add(1);
-            attempts = attempts.saturating_add(1);
-            let result = match compressed.take() {
-                Some(gz) => ctx.client.write_body_compressed(lines.body(&piece), &gz),
-                None => ctx.client.write_body(lines.body(&piece)),
+/// What the machine is told of a request's result. `fresh`: the request
+/// went on a new connection (the one before it closed before any answer).
+fn completion(result: &Result<Written, Error>, fresh: bool) -> Completion<'_> {
+    match result {
+        Ok(w) => Completion::answered(w.status, Outcome::Written, ""),
+        Err(Error::Server(s)) => Completion::Answered {
+            status: s.status,
+            outcome: s.outcome,
+            message: s.message.as_deref().or(s.detail.as_deref()).unwrap_or(""),
+            unix_now: unix_now(),
+        },
+        Err(Error::Transport(e)) => {
+            // `ureq` does not say whether it took the connection from its
+            // pool; a close before any answer is how a pooled connection
+            // the server dropped shows, so that is told as a reused one
+            // (unless this already was the resend on a new connection).
+            let closed = closed_before_answer(e);
+            let error = if closed {
+                TransportError::ClosedBeforeResponse
+            } else {
+                TransportError::Read(embedded_io::ErrorKind::Other)
             };
-            let err = match result {
-                Ok(_) => {
-                    ctx.backoff.succeeded();
-                    on(Settled::Sent(piece.len()));
-                    break;
-                }
-                Err(e) => e,
-            };
-            let server = match &err {
-                Error::Server(s) => Some(s),
-                Error::Transport(_) => None,
-                Error::Tls(t) => {
-                    log::error!("not sending {} lines: {t}", piece.len());
-                    ctx.backoff.succeeded();
-                    on(Settled::Failed(failed_all(
-                        lines,
-                        piece,
-                        FailureReason::Tls(t.clone()),
-                    )));
-                    break;
-                }
-                Error::Config(m) => {
-                    log::error!("not sending {} lines: {m}", piece.len());
-                    ctx.backoff.succeeded();
-                    on(Settled::Failed(failed_all(
-                        lines,
-                        piece,
-                        FailureReason::Config(m.clone()),
-                    )));
-                    break;
-                }
-            };
-            let action = server.map_or(Action::Retry, |s| s.action());
-            match action {
-                Action::Done => {
-                    ctx.backoff.succeeded();
-                    on(Settled::Sent(piece.len()));
-                    break;
-                }
-                Action::Drop | Action::Stop => {
-                    ctx.backoff.succeeded();
-                    if let Some(s) = server {
-                        on(Settled::Failed(refused(
-                            lines,
-                            piece,
-                            s.clone(),
-                            ctx.client.secret(),
-                        )));
-                    }
-                    break;
-                }
-                Action::Split => {
-                    ctx.backoff.succeeded();
-                    if piece.len() < 2 {
-                        log::error!("a single line is too large for the server: dropped");
-                        if let Some(s) = server {
-                            on(Settled::Failed(failed_all(
-                                lines,
-                                piece,
-                                FailureReason::Server(s.clone()),
-                            )));
-                        }
-                    } else {
-                        let mid = piece.start + piece.len() / 2;
-                        let (first, second) = (piece.start..mid, mid..piece.end);
-                        log::warn!(
-                            "413 for {} lines: splitting into {} + {}",
-                            first.len() + second.len(),
-                            first.len(),
-                            second.len()
-                        );
-                        pending.push(second);
-                        pending.push(first);
-                    }
-                    break;
-                }
-                // `Action` is non-exhaustive: anything new is retried.
-                _ => {
-                    let secs = server
-                        .and_then(|s| s.retry_after)
-                        .and_then(|r| r.delay_secs(unix_now()))
-                        .map(u64::from);
-                    let now = (ctx.now_ms)();
-                    match ctx.backoff.failed(now, secs, ctx.rng) {
-                        Retry::At(at) => {
-                            ctx.tries.retries = ctx.tries.retries.saturating_add(1);
-                            let wait = at.saturating_sub(now);
-                            waited_ms = waited_ms.saturating_add(wait);
-                            let told = match secs {
-                                Some(s) => format!(" (the server asked for {s} s)"),
-                                None => String::new(),
-                            };
-                            log::warn!(
-                                "attempt {attempts} to write {} lines failed: {err}; \
-                                 waiting {wait} ms{told} before retry {} (attempt {})",
-                                piece.len(),
-                                ctx.backoff.retries(),
-                                attempts.saturating_add(1)
-                            );
-                            if !(ctx.wait_until)(at) {
-                                ctx.backoff.succeeded();
-                                on(Settled::Failed(failed_all(
-                                    lines,
-                                    piece,
-                                    FailureReason::Closed,
-                                )));
-                                break;
-                            }
-                        }
-                        // `Retry` is non-exhaustive: anything else gives up.
-                        _ => {
-                            let gave_up = GaveUp {
-                                kind: Retried::of(&err),
-                                tries: attempts,
-                                waited: Duration::from_millis(waited_ms),
-                                last_error: err.to_string(),
-                            };
-                            log::error!("{} lines not written: {gave_up}", piece.len());
-                            on(Settled::Failed(failed_all(
-                                lines,
-                                piece,
-                                FailureReason::GaveUp(gave_up),
-                            )));
-                            break;
-                        }
-                    }
-                }
+            Completion::Failed {
+                error: LastError::Write(WriteError::Transport(error)),
+                received: false,
+                reused: closed && !fresh,
             }
         }
-        if !pending.is_empty() && !(ctx.wait_until)(0) {
-            for piece in pending.drain(..).rev() {
-                on(Settled::Failed(failed_all(
-                    lines,
-                    piece,
-                    FailureReason::Closed,
-                )));
-            }
-        }
+        Err(Error::Tls(_) | Error::Config(_)) => Completion::Misconfigured {
+            error: LastError::Connect,
+        },
     }
 }
 
-fn failed_all(lines: &Packed, piece: Range<usize>, reason: FailureReason) -> Failed {
+/// The driver's memory of the batch at the front between its tries, for
+/// reporting (how often it was tried, how long was waited) and for the
+/// next request's connection.
+#[derive(Debug, Default)]
+pub(crate) struct Driver {
+    tries: u32,
+    waited_ms: u64,
+    /// The next request goes on a new connection after one closed before
+    /// any answer: it asks `Expect: 100-continue`.
+    fresh: bool,
+}
+
+impl Driver {
+    /// Sends `req` through `client`.
+    pub(crate) fn send(&self, client: &Client, req: &Request) -> Result<Written, Error> {
+        client.write_once(&req.body, req.gz.as_deref(), self.fresh)
+    }
+
+    /// Tells `machine` the result of `req` at `now_ms`, and reports what
+    /// became of its lines (tagged with their sequence numbers).
+    pub(crate) fn complete(
+        &mut self,
+        machine: &mut Machine,
+        now_ms: u64,
+        req: &Request,
+        result: &Result<Written, Error>,
+        secret: Option<&str>,
+    ) -> (Event, Option<Settled>) {
+        let done = completion(result, self.fresh);
+        // The machine resends at once after a stale connection: the next
+        // request goes on a new connection.
+        let stale = matches!(done, Completion::Failed { reused: true, .. });
+        self.tries = self.tries.saturating_add(1);
+        let event = machine.complete(now_ms, done);
+        self.fresh = false;
+        // Lines evicted while in flight were at the front of the body.
+        let skip = |lines: usize| req.lines.saturating_sub(lines);
+        let settled = match event {
+            Event::Retrying { until_ms } => {
+                let wait = until_ms.saturating_sub(now_ms);
+                if let (Err(err), true) = (result, stale) {
+                    self.fresh = true;
+                    self.tries = self.tries.saturating_sub(1);
+                    log::warn!(
+                        "the connection closed before the server answered ({}): sending again at once on a new connection",
+                        for_display(&err.to_string(), None, DEFAULT_MAX_CHARS)
+                    );
+                } else if let Err(err) = result {
+                    self.waited_ms = self.waited_ms.saturating_add(wait);
+                    let told = match err.server().and_then(|s| s.retry_after) {
+                        Some(r) => r
+                            .delay_secs(unix_now())
+                            .map(|s| format!(" (the server asked for {s} s)"))
+                            .unwrap_or_default(),
+                        None => String::new(),
+                    };
+                    log::warn!(
+                        "attempt {} to write {} lines failed: {err}; \
+                         waiting {wait} ms{told} before retry {} (attempt {})",
+                        self.tries,
+                        req.lines,
+                        self.tries,
+                        self.tries.saturating_add(1)
+                    );
+                }
+                return (event, None);
+            }
+            Event::Split { lines } => {
+                log::warn!("413 for {lines} lines: splitting in halves");
+                None
+            }
+            Event::Delivered { lines } => Some(Settled::Sent(lines)),
+            Event::PartiallyDelivered {
+                written, rejected, ..
+            } => server(result).map(|e| {
+                let mut f = refused(req, skip(written + rejected), e, secret);
+                // The machine counts: the named lines are reported, the
+                // rest of its count as unnamed.
+                f.lines.truncate(rejected);
+                f.reasons.truncate(rejected);
+                f.written = written;
+                f.unnamed = rejected - f.lines.len();
+                Settled::Failed(f)
+            }),
+            Event::Rejected { lines } => {
+                server(result).map(|e| Settled::Failed(refused(req, skip(lines), e, secret)))
+            }
+            Event::TooLarge { lines } => {
+                log::error!("a single line is too large for the server: dropped");
+                server(result).map(|e| {
+                    Settled::Failed(failed_all(req, skip(lines), FailureReason::Server(e)))
+                })
+            }
+            Event::Misconfigured { lines } => {
+                let reason = match result {
+                    Err(Error::Server(e)) => FailureReason::Server(e.clone()),
+                    Err(Error::Tls(t)) => FailureReason::Tls(t.clone()),
+                    Err(Error::Config(m)) => FailureReason::Config(m.clone()),
+                    _ => FailureReason::Config("the request was refused".into()),
+                };
+                if !matches!(reason, FailureReason::Server(_)) {
+                    log::error!("not sending {lines} lines: {reason}");
+                }
+                Some(Settled::Failed(failed_all(req, skip(lines), reason)))
+            }
+            Event::GaveUp { lines } => result.as_ref().err().map(|err| {
+                let gave_up = GaveUp {
+                    kind: Retried::of(err),
+                    tries: self.tries,
+                    waited: Duration::from_millis(self.waited_ms),
+                    last_error: err.to_string(),
+                };
+                log::error!("{lines} lines not written: {gave_up}");
+                Settled::Failed(failed_all(req, skip(lines), FailureReason::GaveUp(gave_up)))
+            }),
+            _ => None,
+        };
+        // The batch is settled (or split): the next one starts afresh.
+        self.tries = 0;
+        self.waited_ms = 0;
+        (event, settled)
+    }
+}
+
+/// The server's answer in `result`.
+fn server(result: &Result<Written, Error>) -> Option<Box<ServerError>> {
+    match result {
+        Err(Error::Server(e)) => Some(e.clone()),
+        _ => None,
+    }
+}
+
+/// Lines `skip..` of `req`, tagged with their sequence numbers.
+fn lines_of(req: &Request, skip: usize) -> Vec<Line> {
+    req.texts()
+        .into_iter()
+        .enumerate()
+        .skip(skip)
+        .map(|(i, t)| {
+            Line::new(
+                req.first + i as u64,
+                String::from_utf8_lossy(t).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn failed_all(req: &Request, skip: usize, reason: FailureReason) -> Failed {
+    let lines = lines_of(req, skip);
     Failed {
-        reasons: vec![None; piece.len()],
-        lines: lines.lines(piece),
+        reasons: vec![None; lines.len()],
+        lines,
         written: 0,
         unnamed: 0,
         reason,
     }
 }
 
-/// The lines a refusing answer is about. For a partial write, the
-/// rejected lines when the server named them (the message's
-/// `line N (1-based): reason` entries, `unable to parse '<line>': reason`
-/// entries, or the core's list), else the whole request.
-fn refused(
-    lines: &Packed,
-    piece: Range<usize>,
-    err: Box<ServerError>,
-    secret: Option<&str>,
-) -> Failed {
+/// The lines of `req` (from `skip`) a refusing answer is about: those the
+/// server named (the message's `line N (1-based): reason` entries,
+/// `unable to parse '<line>': reason` entries, or the core's list), first;
+/// for a whole-batch rejection every other line after them.
+fn refused(req: &Request, skip: usize, err: Box<ServerError>, secret: Option<&str>) -> Failed {
+    let texts = req.texts();
     let partial = matches!(err.outcome, Outcome::PartiallyWritten(_));
-    if partial || matches!(err.outcome, Outcome::Rejected) {
-        let named: Vec<(usize, Option<String>)> = named_lines(lines, &piece, &err)
-            .into_iter()
-            .map(|(i, why)| (i, why.map(|w| for_display(w, secret, DEFAULT_MAX_CHARS))))
-            .collect();
-        if !named.is_empty() {
-            let mut failed_lines = Vec::with_capacity(named.len());
-            let mut reasons = Vec::with_capacity(named.len());
-            // Which lines of the piece were named (for a whole-batch rejection).
-            let mut is_named = vec![false; if partial { 0 } else { piece.len() }];
-            for (idx, reason) in named {
-                if idx < piece.len() {
-                    failed_lines.push(lines.line(piece.start + idx));
-                    reasons.push(reason);
-                }
-                if let Some(n) = is_named.get_mut(idx) {
-                    *n = true;
-                }
-            }
-            // 3 Core rejects the whole batch even when it names one line.
-            // A partial write may count more rejected lines than it names
-            // (`dropped=N`, a count beyond the lines listed): the larger
-            // figure wins, so no unstored line is counted written.
-            let (written, unnamed) = if partial {
-                let counted = [err.rejected_count, err.dropped.unwrap_or(0)]
-                    .into_iter()
-                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-                    .fold(failed_lines.len(), usize::max)
-                    .min(piece.len());
-                (piece.len() - counted, counted - failed_lines.len())
-            } else {
-                (0, 0)
-            };
-            let mut failed = Failed {
-                lines: failed_lines,
-                reasons,
-                written,
-                unnamed,
-                reason: FailureReason::Server(err),
-            };
-            if !partial {
-                // Whole batch rejected: every line failed, the named ones first.
-                for (line, named) in piece.zip(is_named) {
-                    if !named {
-                        failed.lines.push(lines.line(line));
-                        failed.reasons.push(None);
-                    }
-                }
-            }
-            return failed;
+    let named: Vec<(usize, Option<String>)> = named_lines(&texts, &err)
+        .into_iter()
+        .filter(|(i, _)| *i >= skip)
+        .map(|(i, why)| (i, why.map(|w| for_display(w, secret, DEFAULT_MAX_CHARS))))
+        .collect();
+    let line = |i: usize| {
+        let text = texts.get(i).copied().unwrap_or_default();
+        Line::new(
+            req.first + i as u64,
+            String::from_utf8_lossy(text).into_owned(),
+        )
+    };
+    let mut failed = Failed {
+        lines: Vec::with_capacity(named.len()),
+        reasons: Vec::with_capacity(named.len()),
+        written: 0,
+        unnamed: 0,
+        reason: FailureReason::Server(err),
+    };
+    for (i, why) in &named {
+        failed.lines.push(line(*i));
+        failed.reasons.push(why.clone());
+    }
+    if !partial {
+        // Whole batch rejected: every line failed, the named ones first.
+        for i in (skip..texts.len()).filter(|i| !named.iter().any(|(n, _)| n == i)) {
+            failed.lines.push(line(i));
+            failed.reasons.push(None);
         }
     }
-    failed_all(lines, piece, FailureReason::Server(err))
+    failed
 }
 
-/// `(index in piece, reason)` of each line the server's answer names.
-fn named_lines<'e>(
-    lines: &Packed,
-    piece: &Range<usize>,
-    err: &'e ServerError,
-) -> Vec<(usize, Option<&'e str>)> {
-    let count = piece.len();
+/// `(index in the request, reason)` of each line the server's answer
+/// names, in order.
+fn named_lines<'e>(lines: &[&[u8]], err: &'e ServerError) -> Vec<(usize, Option<&'e str>)> {
+    let count = lines.len();
     let mut out: Vec<(usize, Option<&'e str>)> = Vec::new();
     let mut push = |idx: usize, reason: Option<&'e str>| {
         if idx < count && !out.iter().any(|(i, _)| *i == idx) {
@@ -663,8 +513,7 @@ fn named_lines<'e>(
                     let line = rest.get(..end).unwrap_or_default();
                     let reason = rest.get(end + 3..).unwrap_or_default();
                     let reason = reason.rsplit_once(" dropped=").map_or(reason, |(r, _)| r);
-                    if let Some(idx) = piece.clone().position(|i| lines.text(i) == line.as_bytes())
-                    {
+                    if let Some(idx) = lines.iter().position(|t| *t == line.as_bytes()) {
                         push(idx, Some(reason));
                     }
                 }
@@ -680,25 +529,28 @@ fn named_lines<'e>(
     out
 }
 
-/// A synchronous sender: the retrying delivery with `thread::sleep` for the waits.
+/// A synchronous sender for the CLI: the machine driven until every line
+/// of a batch is settled, with `thread::sleep` for the waits.
 #[derive(Debug)]
 pub struct Sender<'c> {
     client: &'c Client,
-    backoff: Backoff,
-    rng: XorShift32,
+    policy: RetryPolicy,
+    machine: Option<Machine>,
+    driver: Driver,
     start: std::time::Instant,
 }
+
+/// The smallest queue a [`Sender`] allocates (it grows for larger batches).
+const SENDER_MIN_BYTES: usize = 1 << 20;
 
 impl<'c> Sender<'c> {
     /// A sender through `client` with `policy`.
     pub fn new(client: &'c Client, policy: RetryPolicy) -> Self {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(7, |d| d.subsec_nanos());
         Self {
             client,
-            backoff: Backoff::new(policy),
-            rng: XorShift32::new(seed),
+            policy,
+            machine: None,
+            driver: Driver::default(),
             start: std::time::Instant::now(),
         }
     }
@@ -708,35 +560,94 @@ impl<'c> Sender<'c> {
     /// cut to it.
     #[must_use]
     pub fn max_retry_after(mut self, cap: Duration) -> Self {
-        let policy = self.backoff.policy().max_retry_after_ms(duration_ms(cap));
-        self.backoff = Backoff::new(policy);
+        self.policy = self.policy.max_retry_after_ms(duration_ms(cap));
+        self.machine = None;
         self
     }
 
-    /// Sends `lines` until each is stored or failed.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Sends `lines` (in one request, unless the server makes the machine
+    /// split it) until each is stored or failed.
     pub fn send(&mut self, lines: Vec<Line>) -> Vec<Settled> {
-        let start = self.start;
-        let now_ms = move || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let mut wait_until = move |at: u64| {
-            let now = now_ms();
-            if at > now {
-                std::thread::sleep(std::time::Duration::from_millis(at - now));
-            }
-            true
-        };
-        let mut tries = Tries::default();
-        let mut ctx = Ctx {
-            client: self.client,
-            backoff: &mut self.backoff,
-            rng: &mut self.rng,
-            now_ms: &now_ms,
-            wait_until: &mut wait_until,
-            tries: &mut tries,
-        };
         let mut out = Vec::new();
-        deliver(&mut ctx, &Packed::from_lines(&lines), None, &mut |s| {
-            out.push(s)
-        });
+        if lines.is_empty() {
+            return out;
+        }
+        let mut body = Vec::with_capacity(lines.iter().map(|l| l.text.len() + 1).sum());
+        for l in &lines {
+            body.extend_from_slice(l.text.as_bytes());
+            body.push(b'\n');
+        }
+        // Every batch is settled when `send` returns, so a larger queue
+        // loses no state but the counters, which the CLI does not read.
+        let precision = self.client.precision_setting();
+        let mut machine = match self.machine.take() {
+            Some(m) if m.queue().capacity() >= body.len() => m,
+            _ => machine(body.len().max(SENDER_MIN_BYTES), precision, self.policy),
+        };
+        machine.set_max_lines(lines.len());
+        let base = machine.queue().pushed();
+        let framed = Lines::new(&body).count() == lines.len();
+        let pushed = if framed {
+            machine.push_lines(&body)
+        } else {
+            Err(linewire::QueueError::Unframed)
+        };
+        if let Err(e) = pushed {
+            // The CLI checks every line before sending, so this is a bug
+            // of ours: nothing was sent.
+            out.push(Settled::Failed(Failed {
+                reasons: vec![None; lines.len()],
+                lines,
+                written: 0,
+                unnamed: 0,
+                reason: FailureReason::Config(format!("the lines could not be queued: {e}")),
+            }));
+            self.machine = Some(machine);
+            return out;
+        }
+        let tag = |seq: u64| {
+            usize::try_from(seq.saturating_sub(base))
+                .ok()
+                .and_then(|i| lines.get(i))
+                .map_or(seq, Line::tag)
+        };
+        loop {
+            let now = self.now_ms();
+            let next = machine.next(now);
+            let req = match next {
+                Next::Send { .. } => Request::of(&next),
+                Next::Wait { until_ms } => {
+                    std::thread::sleep(Duration::from_millis(until_ms.saturating_sub(now)));
+                    continue;
+                }
+                Next::Discarded { .. } => continue,
+                // Idle (every line settled), or halted (never: the
+                // machine drops misconfigured batches).
+                _ => break,
+            };
+            let Some(req) = req else { break };
+            let result = self.driver.send(self.client, &req);
+            let now = self.now_ms();
+            let secret = self.client.secret();
+            let (_, settled) = self
+                .driver
+                .complete(&mut machine, now, &req, &result, secret);
+            match settled {
+                Some(Settled::Failed(mut f)) => {
+                    for l in &mut f.lines {
+                        l.tag = tag(l.tag);
+                    }
+                    out.push(Settled::Failed(f));
+                }
+                Some(s) => out.push(s),
+                None => {}
+            }
+        }
+        self.machine = Some(machine);
         out
     }
 }

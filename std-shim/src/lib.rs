@@ -38,14 +38,17 @@
 //!   5–20 % of its size) so that it can be sent with a length and
 //!   `Expect: 100-continue` (see [`client`], "Early 413"). Turn gzip off
 //!   with [`Client::gzip`]`(false)`.
-//! - [`BackgroundWriter`]: the queued lines, packed in one ring of bytes
-//!   (at most [`WriterBuilder::capacity_lines`] lines), and the batch being
-//!   sent ([`WriterBuilder::batch_lines`] lines, one contiguous body). With
+//! - [`BackgroundWriter`]: the queue, one ring of bytes allocated when it
+//!   starts ([`WriterBuilder::capacity_bytes`]; by default
+//!   [`writer::BYTES_PER_LINE`] (256) bytes for each of
+//!   [`WriterBuilder::capacity_lines`], at least 1 MiB: 12.8 MB for the
+//!   default 50,000 lines, touched as it fills), the core's delivery
+//!   machine over it, and a copy of the batch being sent
+//!   ([`WriterBuilder::batch_lines`] lines, one contiguous body). With
 //!   gzip on, a second thread compresses the next batch while one is in
-//!   flight (the server answers only once it has parsed a whole body), so
-//!   up to two batches are out of the queue, the next one with its gzip
-//!   copy (5–20 % of its size) and 250 KiB of compressor state while it is
-//!   being compressed.
+//!   flight (the server answers only once it has parsed a whole body): a
+//!   copy of that batch, its gzip member (5–20 % of its size) and 250 KiB
+//!   of compressor state while it is being compressed.
 // Where other crates' docs link to this one when its docs are not built
 // beside theirs (`cargo doc --no-deps`). Keep in step with Cargo.toml.
 #![doc(html_root_url = "https://docs.rs/linewire-std/0.1.0")]

@@ -3,13 +3,24 @@
 //!
 //! A batch goes out when [`WriterBuilder::batch_lines`] lines are queued
 //! (default 5000, as the Go client) or the oldest queued line has waited
-//! [`WriterBuilder::flush_interval`] (default 1 s). Each batch is delivered
-//! with the core's [`RetryPolicy`] (backoff with jitter, `Retry-After`,
-//! give up after 5 retries or 180 s by default); a 413 splits it in halves,
+//! [`WriterBuilder::flush_interval`] (default 1 s), or on a flush or close.
+//!
+//! What happens to a batch is decided by the core's delivery machine,
+//! [`linewire::Delivery`], the same one the core's [`linewire::Writer`]
+//! runs on a microcontroller (see its table of answers): the
+//! [`RetryPolicy`] (backoff with jitter, `Retry-After`, give up after 5
+//! retries or 180 s by default); a 413 splits the batch in halves,
 //! recursively, and a single line that is still too large is dropped and
-//! reported. Partial writes store the good lines; the rejected ones are
-//! reported. 401, 403, 404 and other answers that need a configuration
-//! change fail the batch and report it (they are not retried).
+//! reported; partial writes store the good lines and the rejected ones
+//! are reported; a connection closed before any answer is resent at once
+//! on a new connection. 401, 403, 404 and other answers that need a
+//! configuration change (and TLS handshakes that fail) drop the batch and
+//! report it ([`linewire::OnMisconfigured::Drop`], as the Go and Python
+//! clients do, so a daemon cannot fill its memory behind a revoked
+//! token), where the core writer's default is to halt and keep them. This
+//! module only moves bytes: it queues pushes into the machine, sends what
+//! the machine hands out through `ureq` (TLS, pooled connections), tells
+//! the machine what came back, and reports.
 //!
 //! Lost lines are reported to the [`WriterBuilder::on_failure`] callback
 //! (on the worker thread) and counted in [`Stats`]; everything is logged
@@ -18,18 +29,6 @@
 //! Accounting: `accepted = sent + failed() + dropped + pending` at any time,
 //! and `failed` is split by why as in the core's counters: `rejected`,
 //! `too_large`, `gave_up`, plus `misconfigured` and `unsent_at_close`.
-//!
-//! This is the std counterpart of the core's sans-IO [`linewire::Writer`]:
-//! the same [`RetryPolicy`]/[`Backoff`] decide every wait and when to give
-//! up, and the same [`Outcome`] classification
-//! decides what an answer means, but the queue packs the lines into one
-//! growable ring of bytes (bounded in lines, not a fixed byte array; no
-//! allocation per line), requests go through `ureq` (TLS, pooled
-//! connections) instead of an `embedded-io` stream, and the 413 split is
-//! done here on ranges of the batch's lines. One difference in policy: the
-//! core writer halts on 401/403/404 until resumed; this one reports the
-//! batch as failed and goes on, as the Go and Python clients do, so a
-//! daemon cannot fill its memory behind a revoked token.
 //!
 //! ```
 //! use linewire_std::{Batch, Precision};
@@ -53,18 +52,24 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use linewire::http::Outcome;
-use linewire::{Backoff, BatchInner, RetryPolicy, Storage, XorShift32};
+use linewire::{BatchInner, Event, Lines, Next, QueueError, RetryPolicy, Storage};
 
 use crate::client::Client;
-use crate::deliver::{self, Ctx, Packed, Settled, Tries};
+use crate::deliver::{self, Driver, Machine, Request, Settled};
 pub use crate::deliver::{FailureReason, GaveUp, Retried};
+
+/// Bytes of queue per line of [`WriterBuilder::capacity_lines`] when no
+/// [`WriterBuilder::capacity_bytes`] is set (a line of five fields and
+/// three tags is about 150 bytes).
+pub const BYTES_PER_LINE: usize = 256;
+
+/// The smallest queue allocated by default, in bytes.
+const MIN_CAPACITY_BYTES: usize = 1 << 20;
 
 /// What [`BackgroundWriter::push`] does when the queue is full.
 ///
@@ -74,10 +79,15 @@ pub use crate::deliver::{FailureReason, GaveUp, Retried};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Backpressure {
-    /// Wait until the worker has made room.
+    /// Wait until the worker has made room for the whole push (a push of
+    /// more lines than [`WriterBuilder::capacity_lines`] goes in parts;
+    /// one of more bytes than [`WriterBuilder::capacity_bytes`] is
+    /// refused with [`PushError::Full`]).
     #[default]
     Block,
-    /// Evict the oldest queued lines (reported as [`FailureReason::Overflow`]).
+    /// Evict the oldest queued lines (reported as [`FailureReason::Overflow`]),
+    /// which may be lines being sent (their answer then counts for the
+    /// rest of the request only) or earlier lines of the same push.
     DropOldest,
     /// Refuse the new lines with [`PushError::Full`].
     Error,
@@ -99,6 +109,10 @@ pub enum PushError {
     /// The batch's precision differs from the client's: its timestamps
     /// would be read in the wrong unit.
     PrecisionMismatch,
+    /// The text given to [`BackgroundWriter::push_lines`] does not end
+    /// with the end of a line (a string field left open): where its lines
+    /// end is unknown.
+    Unframed,
 }
 
 impl fmt::Display for PushError {
@@ -107,6 +121,7 @@ impl fmt::Display for PushError {
             Self::Full => "the queue is full",
             Self::Closed => "the writer is closed",
             Self::PrecisionMismatch => "the batch's precision differs from the client's",
+            Self::Unframed => "the lines do not end with a line feed outside a string field",
         })
     }
 }
@@ -136,6 +151,10 @@ pub struct Failure {
 
 /// Counters, in lines. `accepted = sent + failed() + dropped + pending`.
 ///
+/// These are the core machine's [`linewire::Stats`] under this crate's
+/// names (`pending` is its `queued`, `dropped` its `dropped_overflow`),
+/// plus the pushes this writer refused itself.
+///
 /// ```
 /// let s = linewire_std::Stats::default();
 /// assert_eq!(s.lost(), 0);
@@ -160,7 +179,7 @@ pub struct Stats {
     /// (401, 403, 404, a 400 about the query, a missing bucket, a redirect or another
     /// unexpected answer: the URL does not lead to the write endpoint), or whose TLS
     /// handshake failed (a certificate that does not verify). The core
-    /// writer keeps these and halts; this one reports them and goes on.
+    /// writer keeps these and halts by default; this one reports them and goes on.
     pub misconfigured: u64,
     /// Of [`failed`](Stats::failed): lines still queued or retrying when the close timeout
     /// ran out.
@@ -192,23 +211,6 @@ impl Stats {
             .saturating_add(self.unsent_at_close)
     }
 
-    /// Counts `n` lines failed for `reason` in its category.
-    fn count_failed(&mut self, reason: &FailureReason, n: u64) {
-        let category = match reason {
-            FailureReason::Server(e) => match e.outcome {
-                Outcome::Rejected | Outcome::PartiallyWritten(_) => &mut self.rejected,
-                Outcome::TooLarge { .. } => &mut self.too_large,
-                _ => &mut self.misconfigured,
-            },
-            FailureReason::GaveUp(_) => &mut self.gave_up,
-            FailureReason::Config(_) | FailureReason::Tls(_) => &mut self.misconfigured,
-            // Evicted lines are counted in `dropped`, not `failed`.
-            FailureReason::Overflow => return,
-            FailureReason::Closed => &mut self.unsent_at_close,
-        };
-        *category = category.saturating_add(n);
-    }
-
     /// Lines lost: failed, dropped or refused.
     ///
     /// ```
@@ -218,6 +220,24 @@ impl Stats {
         self.failed()
             .saturating_add(self.dropped)
             .saturating_add(self.refused)
+    }
+
+    /// The machine's counters, and `refused` more pushes.
+    fn of(s: &linewire::Stats, refused: u64) -> Self {
+        Self {
+            accepted: s.accepted,
+            sent: s.sent,
+            rejected: s.rejected,
+            too_large: s.too_large,
+            gave_up: s.gave_up,
+            misconfigured: s.misconfigured,
+            unsent_at_close: s.unsent_at_close,
+            dropped: s.dropped_overflow,
+            refused: s.refused.saturating_add(refused),
+            pending: s.queued as u64,
+            requests: s.requests,
+            retries: s.retries,
+        }
     }
 }
 
@@ -247,6 +267,7 @@ pub struct WriterBuilder {
     batch_lines: usize,
     interval: Duration,
     capacity: usize,
+    capacity_bytes: Option<usize>,
     backpressure: Backpressure,
     policy: RetryPolicy,
     close_timeout: Duration,
@@ -260,6 +281,7 @@ impl fmt::Debug for WriterBuilder {
             .field("batch_lines", &self.batch_lines)
             .field("interval", &self.interval)
             .field("capacity", &self.capacity)
+            .field("capacity_bytes", &self.capacity_bytes)
             .field("backpressure", &self.backpressure)
             .field("policy", &self.policy)
             .field("close_timeout", &self.close_timeout)
@@ -293,6 +315,9 @@ impl WriterBuilder {
     }
 
     /// The queue bound in lines (default 50,000, as the Go client; at least 1).
+    /// The queue is also bounded in bytes (see
+    /// [`capacity_bytes`](Self::capacity_bytes)), by default
+    /// [`BYTES_PER_LINE`] bytes a line (at least 1 MiB).
     ///
     /// ```
     /// # let c = linewire_std::Client::new("http://h", None)?;
@@ -301,6 +326,21 @@ impl WriterBuilder {
     /// ```
     pub fn capacity_lines(mut self, lines: usize) -> Self {
         self.capacity = lines.max(1);
+        self
+    }
+
+    /// The queue bound in bytes, allocated when the writer starts (default:
+    /// [`capacity_lines`](Self::capacity_lines) times [`BYTES_PER_LINE`],
+    /// at least 1 MiB). Whichever bound is reached first makes the queue
+    /// full; a push larger than this is refused ([`PushError::Full`]).
+    ///
+    /// ```
+    /// # let c = linewire_std::Client::new("http://h", None)?;
+    /// let b = linewire_std::BackgroundWriter::builder(c).capacity_bytes(64 << 20);
+    /// # Ok::<(), linewire_std::Error>(())
+    /// ```
+    pub fn capacity_bytes(mut self, bytes: usize) -> Self {
+        self.capacity_bytes = Some(bytes.max(1));
         self
     }
 
@@ -387,19 +427,39 @@ impl WriterBuilder {
     /// # Ok::<(), linewire_std::Error>(())
     /// ```
     pub fn start(self) -> BackgroundWriter {
+        let precision = self.client.precision_setting();
+        let bytes = self.capacity_bytes.unwrap_or_else(|| {
+            self.capacity
+                .saturating_mul(BYTES_PER_LINE)
+                .max(MIN_CAPACITY_BYTES)
+        });
+        let mut machine = deliver::machine(bytes, precision, self.policy);
+        machine.set_max_lines(self.batch_lines);
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                machine,
+                flush_to: 0,
+                oldest_at: None,
+                closing: false,
+                deadline: None,
+                exited: false,
+                in_flight: false,
+                resend: false,
+                ahead: None,
+                compressing: None,
+                evicted: Vec::new(),
+                refused: 0,
+            }),
             work: Condvar::new(),
             space: Condvar::new(),
             done: Condvar::new(),
+            ahead: Condvar::new(),
         });
-        let precision = self.client.precision_setting();
         let worker = Worker {
             shared: Arc::clone(&shared),
             client: self.client,
             batch_lines: self.batch_lines,
             interval: self.interval,
-            policy: self.policy,
             on_failure: self.on_failure,
         };
         let handle = std::thread::Builder::new()
@@ -424,248 +484,74 @@ impl WriterBuilder {
     }
 }
 
-/// Above this many bytes, the queue's ring is freed when it empties.
-const KEEP_RING_BYTES: usize = 1 << 20;
-
-/// Lines queued by one push (or the part of it that fit).
-struct Chunk {
-    /// Its bytes in the ring: the lines, each followed by `\n`.
-    bytes: usize,
+/// A gzip member compressed ahead, for the batch of `lines` lines from
+/// sequence number `first`.
+struct Ahead {
+    first: u64,
     lines: usize,
-    /// Each line's length (`\n` included) when some line holds a raw
-    /// newline (in a string field); `None`: every line ends at a `\n`.
-    lens: Option<VecDeque<usize>>,
+    body: Vec<u8>,
+    gz: Vec<u8>,
 }
 
-/// Lines to queue: `bytes` holds `lines` lines, each followed by `\n`;
-/// `lens`, as in [`Chunk`].
-#[derive(Clone, Copy)]
-struct Input<'a> {
-    bytes: &'a [u8],
-    lines: usize,
-    lens: Option<&'a [usize]>,
-}
-
-impl<'a> Input<'a> {
-    /// The first `n` lines and the rest.
-    fn split(self, n: usize) -> (Self, Self) {
-        let n = n.min(self.lines);
-        let (at, lens) = match self.lens {
-            Some(lens) => {
-                let (a, b) = lens.split_at(n);
-                (a.iter().sum(), Some((a, b)))
-            }
-            None => (deliver::lines_len([self.bytes, &[]], n), None),
-        };
-        let (a, b) = self.bytes.split_at(at.min(self.bytes.len()));
-        (
-            Self {
-                bytes: a,
-                lines: n,
-                lens: lens.map(|(l, _)| l),
-            },
-            Self {
-                bytes: b,
-                lines: self.lines - n,
-                lens: lens.map(|(_, l)| l),
-            },
-        )
-    }
-}
-
-/// The queued lines, oldest first, packed: their bytes (each line followed
-/// by `\n`) in one ring, in chunks as pushed, so a push copies the bytes
-/// once and allocates nothing per line, and a batch is taken with one
-/// copy. Line boundaries are never searched for across a raw newline in a
-/// string field: such chunks record them.
-#[derive(Default)]
-struct Queue {
-    bytes: VecDeque<u8>,
-    chunks: VecDeque<Chunk>,
-    lines: usize,
-}
-
-impl Queue {
-    fn len(&self) -> usize {
-        self.lines
-    }
-
-    fn is_empty(&self) -> bool {
-        self.lines == 0
-    }
-
-    fn push(&mut self, input: Input<'_>) {
-        if input.lines == 0 {
-            return;
-        }
-        self.bytes.extend(input.bytes);
-        self.chunks.push_back(Chunk {
-            bytes: input.bytes.len(),
-            lines: input.lines,
-            lens: input.lens.map(|l| l.iter().copied().collect()),
-        });
-        self.lines += input.lines;
-    }
-
-    /// The length of the first `n` lines of the front chunk (at most all).
-    fn front_len(&self, n: usize) -> usize {
-        let Some(chunk) = self.chunks.front() else {
-            return 0;
-        };
-        if n >= chunk.lines {
-            return chunk.bytes;
-        }
-        match &chunk.lens {
-            Some(lens) => lens.iter().take(n).sum(),
-            None => {
-                let (a, b) = self.bytes.as_slices();
-                let a_len = chunk.bytes.min(a.len());
-                let parts = [
-                    a.get(..a_len).unwrap_or_default(),
-                    b.get(..chunk.bytes - a_len).unwrap_or_default(),
-                ];
-                deliver::lines_len(parts, n)
-            }
-        }
-    }
-
-    /// Removes the first `n` lines of the front chunk (at most all); its
-    /// recorded lengths when it had them.
-    fn consume_front(&mut self, n: usize, bytes: usize) -> Option<Vec<usize>> {
-        let chunk = self.chunks.front_mut()?;
-        let n = n.min(chunk.lines);
-        let lens = chunk.lens.as_mut().map(|l| l.drain(..n).collect());
-        chunk.lines -= n;
-        chunk.bytes -= bytes;
-        if chunk.lines == 0 {
-            self.chunks.pop_front();
-        }
-        self.lines -= n;
-        lens
-    }
-
-    /// Removes the oldest line and returns its text.
-    fn pop_front(&mut self) -> Option<String> {
-        let len = self.front_len(1);
-        self.consume_front(1, len);
-        let mut text: Vec<u8> = self.bytes.drain(..len).collect();
-        text.pop();
-        self.release();
-        Some(String::from_utf8_lossy(&text).into_owned())
-    }
-
-    /// Removes the `n` oldest lines (at most all), packed, tagged from `first`.
-    fn take(&mut self, n: usize, first: u64) -> Packed {
-        let n = n.min(self.lines);
-        let mut left = n;
-        let mut body = Vec::with_capacity(self.bytes_of_first(n));
-        // (bytes, recorded lengths) of each piece taken, for the line ends
-        // when some piece recorded them.
-        let mut pieces: Vec<(usize, Option<Vec<usize>>)> = Vec::new();
-        while left > 0 && !self.chunks.is_empty() {
-            let front_lines = self.chunks.front().map_or(0, |c| c.lines);
-            let k = left.min(front_lines);
-            let len = self.front_len(k);
-            let lens = self.consume_front(k, len);
-            let (front, back) = self.bytes.as_slices();
-            let from_front = len.min(front.len());
-            body.extend_from_slice(front.get(..from_front).unwrap_or_default());
-            body.extend_from_slice(back.get(..len - from_front).unwrap_or_default());
-            self.bytes.drain(..len);
-            pieces.push((len, lens));
-            left -= k;
-        }
-        self.release();
-        let ends = pieces.iter().any(|(_, l)| l.is_some()).then(|| {
-            let mut ends = Vec::with_capacity(n);
-            let mut at = 0usize;
-            for (len, lens) in &pieces {
-                match lens {
-                    Some(lens) => {
-                        for l in lens {
-                            at += l;
-                            ends.push(at);
-                        }
-                    }
-                    None => {
-                        let piece = body.get(at..at + len).unwrap_or_default();
-                        for (i, &b) in piece.iter().enumerate() {
-                            if b == b'\n' {
-                                ends.push(at + i + 1);
-                            }
-                        }
-                        at += len;
-                    }
-                }
-            }
-            ends
-        });
-        Packed::new(body, n - left, ends, first)
-    }
-
-    /// About the bytes of the `n` oldest lines (whole chunks, at most all
-    /// queued bytes): a capacity for a batch body.
-    fn bytes_of_first(&self, n: usize) -> usize {
-        let mut lines = 0usize;
-        let mut bytes = 0usize;
-        for c in &self.chunks {
-            if lines >= n {
-                break;
-            }
-            lines += c.lines;
-            bytes += c.bytes;
-        }
-        bytes
-    }
-
-    /// Frees a large ring once it is empty.
-    fn release(&mut self) {
-        if self.lines == 0 && self.bytes.capacity() > KEEP_RING_BYTES {
-            self.bytes = VecDeque::new();
-            self.chunks = VecDeque::new();
-        }
-    }
-}
-
-#[derive(Default)]
 struct State {
-    queue: Queue,
-    /// The sequence number of the next line pushed.
-    next_seq: u64,
-    /// The first sequence numbers of the batches taken from the queue and
-    /// not yet settled, oldest first (two while the next batch is being
-    /// compressed as one is sent).
-    inflight: std::collections::VecDeque<u64>,
-    /// When the oldest queued line arrived.
-    oldest_at: Option<Instant>,
+    /// The queue and every decision about it.
+    machine: Machine,
     /// Send everything below this sequence number now.
     flush_to: u64,
+    /// When the oldest queued line arrived (or the last batch left).
+    oldest_at: Option<Instant>,
     closing: bool,
-    /// Past this, the worker fails what it holds and exits.
+    /// Past this, the worker gives up what is queued and exits.
     deadline: Option<Instant>,
     exited: bool,
+    /// A request is out (the machine's `upcoming` is worth compressing).
+    in_flight: bool,
+    /// The front batch was tried and is to go again (a retry, or the
+    /// halves of a 413): due whatever the batching rule says.
+    resend: bool,
+    ahead: Option<Ahead>,
+    /// `(first, lines)` of the batch being compressed ahead now.
+    compressing: Option<(u64, usize)>,
     /// Lines evicted by `DropOldest`, to report from the worker thread.
-    dropped_report: Option<Vec<String>>,
-    stats: Stats,
+    evicted: Vec<String>,
+    /// Pushes refused here (closed, full by the line bound).
+    refused: u64,
 }
 
 impl State {
-    /// The sequence number of the oldest queued line (`next_seq` when
-    /// none is): the queued lines are the latest pushed, in order.
-    fn front_seq(&self) -> u64 {
-        self.next_seq.saturating_sub(self.queue.len() as u64)
-    }
-
-    /// The lowest sequence number not yet settled.
+    /// The sequence number of the oldest unsettled line (in flight lines
+    /// are still queued).
     fn low_water(&self) -> u64 {
-        self.inflight
-            .front()
-            .copied()
-            .unwrap_or_else(|| self.front_seq())
+        let q = self.machine.queue();
+        q.pushed().saturating_sub(q.len() as u64)
     }
 
     fn past_deadline(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// The texts of the first `n` queued lines (at most all).
+    fn front_texts(&self, n: usize) -> Vec<String> {
+        self.machine
+            .queue()
+            .regions()
+            .into_iter()
+            .flat_map(Lines::new)
+            .take(n)
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect()
+    }
+
+    /// Evicts the `n` oldest lines (`DropOldest`), keeping their texts
+    /// for the report.
+    fn evict(&mut self, n: usize) {
+        let texts = self.front_texts(n);
+        let n = self.machine.drop_oldest(texts.len());
+        self.evicted.extend(texts.into_iter().take(n));
+    }
+
+    fn stats(&self) -> Stats {
+        Stats::of(&self.machine.stats(), self.refused)
     }
 }
 
@@ -677,6 +563,9 @@ struct Shared {
     space: Condvar,
     /// Wakes flush and close: lines settled, worker exited.
     done: Condvar,
+    /// Wakes the compressor (a request went out, lines arrived) and a
+    /// sender waiting for it.
+    ahead: Condvar,
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
@@ -685,6 +574,22 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
         .state
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn wait<'a>(cv: &Condvar, st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    cv.wait(st)
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn wait_for<'a>(cv: &Condvar, st: MutexGuard<'a, State>, d: Duration) -> MutexGuard<'a, State> {
+    cv.wait_timeout(st, d)
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .0
+}
+
+/// The byte offset just past the first `n` lines of `bytes` (whole lines).
+fn after_lines(bytes: &[u8], n: usize) -> usize {
+    Lines::new(bytes).take(n).map(|l| l.len() + 1).sum()
 }
 
 /// A bounded queue of lines and a worker thread that sends them; see the
@@ -745,6 +650,7 @@ impl BackgroundWriter {
             batch_lines: 5000,
             interval: Duration::from_secs(1),
             capacity: 50_000,
+            capacity_bytes: None,
             backpressure: Backpressure::Block,
             policy: RetryPolicy::new(),
             close_timeout: Duration::from_secs(10),
@@ -757,8 +663,9 @@ impl BackgroundWriter {
     ///
     /// # Errors
     ///
-    /// [`PushError`]: full (under [`Backpressure::Error`]), closed, or a
-    /// precision mismatch. Nothing is queued then.
+    /// [`PushError`]: full (under [`Backpressure::Error`], or more bytes
+    /// than the whole queue holds), closed, or a precision mismatch.
+    /// Nothing is queued then.
     ///
     /// ```
     /// use linewire_std::{Batch, Precision};
@@ -771,31 +678,23 @@ impl BackgroundWriter {
     /// ```
     pub fn push<S: Storage>(&self, batch: &BatchInner<S>) -> Result<(), PushError> {
         if batch.precision() != self.precision {
-            self.count_refused(batch.line_count());
+            lock(&self.shared).refused += batch.line_count() as u64;
             return Err(PushError::PrecisionMismatch);
         }
-        // The batch's bytes are its lines, each followed by `\n`. When one
-        // holds a raw newline (in a string field) there are more `\n`s than
-        // lines, and the batch's own boundaries are recorded.
-        let bytes = batch.as_bytes();
-        let lines = batch.line_count();
-        let lens: Option<Vec<usize>> = (deliver::count_newlines(bytes) != lines)
-            .then(|| batch.lines().map(|l| l.len() + 1).collect());
-        self.enqueue(Input {
-            bytes,
-            lines: lens.as_ref().map_or(lines, Vec::len),
-            lens: lens.as_deref(),
-        })
+        // Whole, the batch goes in as a batch: its lines are counted.
+        self.enqueue(batch.as_bytes(), batch.line_count(), &mut |m| m.push(batch))
     }
 
     /// Queues `\n`-separated lines of line protocol (at the client's
     /// precision). Empty lines are skipped; lines are not validated here
-    /// (the server reports bad ones).
+    /// (the server reports bad ones), but they are framed as line protocol
+    /// frames them: a string field may hold a raw line feed.
     ///
     /// # Errors
     ///
     /// [`PushError::Full`] under [`Backpressure::Error`] when they do not
-    /// all fit (nothing is queued), [`PushError::Closed`] after close.
+    /// all fit (nothing is queued), [`PushError::Closed`] after close,
+    /// [`PushError::Unframed`] when the text ends inside a string field.
     ///
     /// ```
     /// # let client = linewire_std::Client::new("http://localhost:1", None)?.bucket("b");
@@ -811,7 +710,6 @@ impl BackgroundWriter {
     /// ```
     pub fn push_lines(&self, lines: &str) -> Result<(), PushError> {
         let mut bytes = Vec::with_capacity(lines.len() + 1);
-        let mut count = 0usize;
         for line in lines
             .split('\n')
             .map(|l| l.strip_suffix('\r').unwrap_or(l))
@@ -819,94 +717,100 @@ impl BackgroundWriter {
         {
             bytes.extend_from_slice(line.as_bytes());
             bytes.push(b'\n');
-            count += 1;
         }
-        self.enqueue(Input {
-            bytes: &bytes,
-            lines: count,
-            lens: None,
-        })
+        let count = Lines::new(&bytes).count();
+        self.enqueue(&bytes, count, &mut |m| m.push_lines(&bytes))
     }
 
-    /// Queues `input` under the back-pressure policy.
-    fn enqueue(&self, input: Input<'_>) -> Result<(), PushError> {
-        let count = input.lines;
+    /// Queues `count` whole lines, `bytes`, under the back-pressure
+    /// policy: the line bound is this writer's, the byte bound the
+    /// machine's queue. `whole` pushes all of them into the machine.
+    fn enqueue(
+        &self,
+        bytes: &[u8],
+        count: usize,
+        whole: &mut dyn FnMut(&mut Machine) -> Result<usize, QueueError>,
+    ) -> Result<(), PushError> {
         if count == 0 {
             return Ok(());
         }
         let mut st = lock(&self.shared);
-        if st.closing {
-            drop(st);
-            self.count_refused(count);
-            return Err(PushError::Closed);
-        }
-        if self.backpressure == Backpressure::Error
-            && st.queue.len().saturating_add(count) > self.capacity
-        {
-            st.stats.refused = st.stats.refused.saturating_add(count as u64);
-            return Err(PushError::Full);
-        }
-        let mut evicted = Vec::new();
-        let mut rest = input;
-        while rest.lines > 0 {
-            let room = self.capacity.saturating_sub(st.queue.len());
+        let mut rest = bytes;
+        let mut left = count;
+        while left > 0 {
+            if st.closing {
+                st.refused += left as u64;
+                return Err(PushError::Closed);
+            }
+            let queued = st.machine.queue().len();
+            let room = self.capacity.saturating_sub(queued);
+            // The part of the push that goes now (the bytes to push).
             let n = match self.backpressure {
-                // Room for up to a whole queue of new lines, evicting the
-                // oldest (which may be earlier lines of this push).
-                Backpressure::DropOldest => {
-                    let n = rest.lines.min(self.capacity);
-                    for _ in room..n {
-                        if let Some(old) = st.queue.pop_front() {
-                            evicted.push(old);
-                            st.stats.dropped = st.stats.dropped.saturating_add(1);
-                            st.stats.pending = st.stats.pending.saturating_sub(1);
-                        }
-                    }
-                    n
+                Backpressure::Error if left > room => {
+                    st.refused += left as u64;
+                    return Err(PushError::Full);
                 }
-                _ if room == 0 => {
-                    if st.closing {
-                        return Err(PushError::Closed);
-                    }
+                // A push waits until all of it fits (it then goes in as
+                // it is, with no scan of its lines); only one larger than
+                // the whole bound goes in parts.
+                Backpressure::Block if room == 0 || (left > room && left <= self.capacity) => {
                     self.shared.work.notify_one();
-                    st = self
-                        .shared
-                        .space
-                        .wait(st)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    st = wait(&self.shared.space, st);
                     continue;
                 }
-                _ => rest.lines.min(room),
+                Backpressure::Block => left.min(room),
+                // Everything: the oldest are evicted below, which may be
+                // earlier lines of this push.
+                _ => left,
             };
-            let (now, later) = rest.split(n);
-            rest = later;
-            st.queue.push(now);
-            let n = n as u64;
-            st.next_seq = st.next_seq.saturating_add(n);
-            if st.oldest_at.is_none() {
-                st.oldest_at = Some(Instant::now());
-            }
-            st.stats.accepted = st.stats.accepted.saturating_add(n);
-            st.stats.pending = st.stats.pending.saturating_add(n);
-        }
-        if !evicted.is_empty() {
-            log::warn!("queue full: dropped the {} oldest lines", evicted.len());
-            st.dropped_report = Some(match st.dropped_report.take() {
-                Some(mut v) => {
-                    v.extend(evicted);
-                    v
+            let len = if n == left {
+                rest.len()
+            } else {
+                after_lines(rest, n)
+            };
+            let (now, later) = rest.split_at(len.min(rest.len()));
+            let pushed = if n == count {
+                whole(&mut st.machine)
+            } else {
+                st.machine.push_lines(now)
+            };
+            match pushed {
+                Ok(_) => {
+                    rest = later;
+                    left -= n;
+                    if st.oldest_at.is_none() {
+                        st.oldest_at = Some(Instant::now());
+                    }
+                    let over = st.machine.queue().len().saturating_sub(self.capacity);
+                    if over > 0 {
+                        st.evict(over);
+                    }
                 }
-                None => evicted,
-            });
+                // No room for the bytes.
+                Err(QueueError::Full) => match self.backpressure {
+                    Backpressure::Error => {
+                        st.refused += left as u64;
+                        return Err(PushError::Full);
+                    }
+                    Backpressure::DropOldest => st.evict(1),
+                    _ => {
+                        self.shared.work.notify_one();
+                        st = wait(&self.shared.space, st);
+                    }
+                },
+                // Counted refused by the machine.
+                Err(QueueError::Unframed) => return Err(PushError::Unframed),
+                Err(_) => return Err(PushError::Full),
+            }
+        }
+        if !st.evicted.is_empty() {
+            log::warn!("queue full: dropped the {} oldest lines", st.evicted.len());
         }
         drop(st);
+        // Not the compressor: it looks at the next batch when a request
+        // goes out (or on a flush), not at every push.
         self.shared.work.notify_one();
         Ok(())
-    }
-
-    fn count_refused(&self, n: usize) {
-        let mut st = lock(&self.shared);
-        st.stats.refused = st.stats.refused.saturating_add(n as u64);
     }
 
     /// Sends everything queued so far and waits until each line is stored
@@ -947,9 +851,10 @@ impl BackgroundWriter {
 
     fn flush_until(&self, deadline: Option<Instant>) -> bool {
         let mut st = lock(&self.shared);
-        let target = st.next_seq;
+        let target = st.machine.queue().pushed();
         st.flush_to = st.flush_to.max(target);
         self.shared.work.notify_one();
+        self.shared.ahead.notify_all();
         loop {
             if st.low_water() >= target {
                 return true;
@@ -958,21 +863,13 @@ impl BackgroundWriter {
                 return false;
             }
             st = match deadline {
-                None => self
-                    .shared
-                    .done
-                    .wait(st)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                None => wait(&self.shared.done, st),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
                         return false;
                     }
-                    self.shared
-                        .done
-                        .wait_timeout(st, d - now)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .0
+                    wait_for(&self.shared.done, st, d - now)
                 }
             };
         }
@@ -987,7 +884,7 @@ impl BackgroundWriter {
     /// # Ok::<(), linewire_std::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        lock(&self.shared).stats
+        lock(&self.shared).stats()
     }
 
     /// Flushes (up to the close timeout), stops the worker and returns the
@@ -1017,20 +914,16 @@ impl BackgroundWriter {
             let mut st = lock(&self.shared);
             st.closing = true;
             st.deadline = deadline;
-            st.flush_to = st.next_seq;
+            st.flush_to = st.machine.queue().pushed();
         }
         self.shared.work.notify_all();
         self.shared.space.notify_all();
+        self.shared.ahead.notify_all();
         // Wait for the worker; a request in flight may outlast the deadline
         // by up to the client's timeout.
         let mut st = lock(&self.shared);
         while !st.exited {
-            st = self
-                .shared
-                .done
-                .wait_timeout(st, Duration::from_millis(100))
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
+            st = wait_for(&self.shared.done, st, Duration::from_millis(100));
         }
         drop(st);
         if handle.join().is_err() {
@@ -1050,7 +943,6 @@ struct Worker {
     client: Client,
     batch_lines: usize,
     interval: Duration,
-    policy: RetryPolicy,
     on_failure: Option<Callback>,
 }
 
@@ -1058,275 +950,222 @@ impl Worker {
     fn run(self) {
         let start = Instant::now();
         let now_ms = move || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let mut backoff = Backoff::new(self.policy);
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.subsec_nanos() ^ (std::process::id() << 16));
-        let mut rng = XorShift32::new(seed);
-        let mut deliver_one = |batch: Packed, compressed: Option<Vec<u8>>| {
-            let mut tries = Tries::default();
-            let shared = Arc::clone(&self.shared);
-            let mut wait_until = move |at_ms: u64| -> bool {
-                let mut st = lock(&shared);
-                loop {
-                    if st.past_deadline() {
-                        return false;
-                    }
-                    let now = now_ms();
-                    if now >= at_ms {
-                        return true;
-                    }
-                    let mut wait = Duration::from_millis(at_ms - now);
-                    if let Some(d) = st.deadline {
-                        wait = wait.min(d.saturating_duration_since(Instant::now()));
-                    }
-                    st = shared
-                        .work
-                        .wait_timeout(st, wait)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .0;
-                }
-            };
-            let mut ctx = Ctx {
-                client: &self.client,
-                backoff: &mut backoff,
-                rng: &mut rng,
-                now_ms: &now_ms,
-                wait_until: &mut wait_until,
-                tries: &mut tries,
-            };
-            let mut settled = Vec::new();
-            deliver::deliver(&mut ctx, &batch, compressed, &mut |s| settled.push(s));
-            let mut failures = Vec::new();
-            {
-                let mut st = lock(&self.shared);
-                st.stats.requests = st.stats.requests.saturating_add(tries.requests);
-                st.stats.retries = st.stats.retries.saturating_add(tries.retries);
-                for s in settled {
-                    let (sent, failed) = match s {
-                        Settled::Sent(n) => (n, 0),
-                        Settled::Failed(f) => {
-                            // Lines counted rejected but not named are
-                            // failed too, though no line can be reported.
-                            let n = f.lines.len() + f.unnamed;
-                            let w = f.written;
-                            st.stats.count_failed(&f.reason, n as u64);
-                            failures.push(Failure {
-                                lines: f.lines.into_iter().map(|l| l.text).collect(),
-                                written: w,
-                                reason: f.reason,
-                            });
-                            (w, n)
-                        }
-                    };
-                    st.stats.sent = st.stats.sent.saturating_add(sent as u64);
-                    st.stats.pending = st.stats.pending.saturating_sub((sent + failed) as u64);
-                }
-                // Batches are settled in the order they were taken.
-                st.inflight.pop_front();
-            }
-            self.report(failures);
-            self.shared.done.notify_all();
-        };
         match self.client.gzip_level_in_use() {
             // Compress the next batch while this one is in flight: the
             // server answers only once it has parsed the whole body, so
             // compressing after the answer would leave it idle meanwhile.
             Some(level) => std::thread::scope(|scope| {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<(Packed, Vec<u8>)>(0);
-                let this = &self;
-                scope.spawn(move || {
-                    while let Some(batch) = this.next_batch() {
-                        let gz = crate::gzip::gzip(batch.body(&(0..batch.len())), level);
-                        if tx.send((batch, gz)).is_err() {
-                            break;
-                        }
-                    }
-                });
-                for (batch, gz) in rx {
-                    deliver_one(batch, Some(gz));
-                }
+                scope.spawn(|| self.compress_ahead(level));
+                self.send_loop(&now_ms, true);
             }),
-            None => {
-                while let Some(batch) = self.next_batch() {
-                    deliver_one(batch, None);
-                }
-            }
-        }
-        lock(&self.shared).exited = true;
-        self.shared.done.notify_all();
-        self.shared.space.notify_all();
-    }
-
-    fn report(&self, failures: Vec<Failure>) {
-        for f in failures {
-            log::error!("{} lines not stored: {}", f.lines.len(), f.reason);
-            if let Some(cb) = &self.on_failure {
-                cb(&f);
-            }
+            None => self.send_loop(&now_ms, false),
         }
     }
 
-    /// Waits for a batch to be due and takes it; `None` when closing and
-    /// nothing is left.
-    fn next_batch(&self) -> Option<Packed> {
+    /// Whether the batch the machine hands out now is due.
+    fn due(&self, st: &State) -> bool {
+        let queued = st.machine.queue().len();
+        let waited = st.oldest_at.map_or(Duration::ZERO, |t| t.elapsed());
+        st.resend
+            || queued >= self.batch_lines
+            || st.low_water() < st.flush_to
+            || st.closing
+            || waited >= self.interval
+    }
+
+    /// The sending thread: hands the machine's batches to the client and
+    /// the results back, until closed and empty.
+    fn send_loop(&self, now_ms: &dyn Fn() -> u64, gzip: bool) {
+        let mut driver = Driver::default();
         let mut st = lock(&self.shared);
         loop {
-            if let Some(evicted) = st.dropped_report.take() {
+            if !st.evicted.is_empty() {
+                let lines = std::mem::take(&mut st.evicted);
                 drop(st);
-                self.report(vec![Failure {
-                    lines: evicted,
+                self.report(Failure {
+                    lines,
                     written: 0,
                     reason: FailureReason::Overflow,
-                }]);
+                });
                 self.shared.done.notify_all();
                 st = lock(&self.shared);
                 continue;
             }
-            if st.queue.is_empty() {
+            if st.machine.queue().is_empty() {
+                st.oldest_at = None;
                 if st.closing {
-                    return None;
+                    break;
                 }
-                st = self
-                    .shared
-                    .work
-                    .wait(st)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                st = wait(&self.shared.work, st);
                 continue;
             }
             if st.past_deadline() {
-                let first = st.front_seq();
-                let all = st.queue.len();
-                let left = st.queue.take(all, first);
-                let n = all as u64;
-                st.stats.count_failed(&FailureReason::Closed, n);
-                st.stats.pending = st.stats.pending.saturating_sub(n);
-                st.oldest_at = None;
+                let lines = st.front_texts(usize::MAX);
+                let n = st.machine.abandon();
+                st.ahead = None;
+                st.resend = false;
                 drop(st);
                 self.shared.space.notify_all();
                 log::error!("close timeout: {n} lines not sent");
-                self.report(vec![Failure {
-                    lines: left.texts(),
+                self.report(Failure {
+                    lines,
                     written: 0,
                     reason: FailureReason::Closed,
-                }]);
+                });
                 self.shared.done.notify_all();
                 st = lock(&self.shared);
                 continue;
             }
-            let waited = st.oldest_at.map_or(Duration::ZERO, |t| t.elapsed());
-            let flushing = !st.queue.is_empty() && st.front_seq() < st.flush_to;
-            if st.queue.len() >= self.batch_lines
-                || flushing
-                || st.closing
-                || waited >= self.interval
-            {
-                let n = st.queue.len().min(self.batch_lines);
-                let first = st.front_seq();
-                let batch = st.queue.take(n, first);
-                st.inflight.push_back(first);
-                st.oldest_at = if st.queue.is_empty() {
-                    None
-                } else {
-                    Some(Instant::now())
-                };
+            if !self.due(&st) {
+                let waited = st.oldest_at.map_or(Duration::ZERO, |t| t.elapsed());
+                let left = self.interval.saturating_sub(waited);
+                st = wait_for(&self.shared.work, st, left);
+                continue;
+            }
+            if gzip && st.compressing.is_some() {
+                // The batch after the one that was in flight, now the
+                // front, is being compressed ahead: wait for it rather
+                // than compress it twice.
+                st = wait(&self.shared.ahead, st);
+                continue;
+            }
+            let now = now_ms();
+            let ahead = st.ahead.take();
+            let next = st.machine.next(now);
+            let req = match next {
+                // Compressed ahead: its copy of the body goes too.
+                Next::Send { first, lines, .. }
+                    if ahead.as_ref().map(|a| (a.first, a.lines)) == Some((first, lines)) =>
+                {
+                    let Some(a) = ahead else { continue };
+                    Request {
+                        body: a.body,
+                        lines,
+                        first,
+                        gz: Some(a.gz),
+                    }
+                }
+                Next::Send { .. } => {
+                    let Some(req) = Request::of(&next) else {
+                        continue;
+                    };
+                    req
+                }
+                Next::Wait { until_ms } => {
+                    let mut left = Duration::from_millis(until_ms.saturating_sub(now));
+                    if let Some(d) = st.deadline {
+                        left = left.min(d.saturating_duration_since(Instant::now()));
+                    }
+                    // Still good for the batch after this one.
+                    st.ahead = ahead;
+                    st = wait_for(&self.shared.work, st, left);
+                    continue;
+                }
+                Next::Discarded { .. } => continue,
+                // Idle (nothing queued) or halted (never: the machine
+                // drops misconfigured batches).
+                _ => {
+                    st = wait_for(&self.shared.work, st, self.interval);
+                    continue;
+                }
+            };
+            st.in_flight = true;
+            drop(st);
+            self.shared.ahead.notify_all();
+            let result = driver.send(&self.client, &req);
+            st = lock(&self.shared);
+            st.in_flight = false;
+            let (event, settled) = driver.complete(
+                &mut st.machine,
+                now_ms(),
+                &req,
+                &result,
+                self.client.secret(),
+            );
+            st.resend = matches!(event, Event::Retrying { .. } | Event::Split { .. });
+            if st.machine.queue().is_empty() {
+                st.oldest_at = None;
+            } else if !st.resend {
+                // The lines behind the batch that left wait from now.
+                st.oldest_at = Some(Instant::now());
+            }
+            if let Some(Settled::Failed(f)) = settled {
                 drop(st);
                 self.shared.space.notify_all();
-                return Some(batch);
+                self.report(Failure {
+                    lines: f.lines.into_iter().map(|l| l.text).collect(),
+                    written: f.written,
+                    reason: f.reason,
+                });
+                st = lock(&self.shared);
             }
-            let left = self.interval.saturating_sub(waited);
-            st = self
-                .shared
-                .work
-                .wait_timeout(st, left)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
+            self.shared.space.notify_all();
+            self.shared.done.notify_all();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn texts(p: &Packed) -> Vec<String> {
-        p.texts()
+        st.exited = true;
+        st.in_flight = false;
+        drop(st);
+        self.shared.done.notify_all();
+        self.shared.space.notify_all();
+        self.shared.ahead.notify_all();
     }
 
-    #[test]
-    fn queue_takes_whole_lines_across_chunks_and_wraps() {
-        let mut q = Queue::default();
-        let mut want: VecDeque<String> = VecDeque::new();
-        let mut seq = 0u64;
-        let mut first = 0u64;
-        for round in 0..200usize {
-            // Plain chunks and chunks with a raw newline in a string field.
-            let lines: Vec<String> = (0..(round % 7) + 1)
-                .map(|i| {
-                    if (round + i) % 5 == 0 {
-                        format!("m s=\"a\nb{round}\" {i}")
-                    } else {
-                        format!("m v={round}i {i}")
-                    }
-                })
-                .collect();
-            let mut bytes = Vec::new();
-            let mut lens = Vec::new();
-            for l in &lines {
-                bytes.extend_from_slice(l.as_bytes());
-                bytes.push(b'\n');
-                lens.push(l.len() + 1);
-            }
-            let plain = deliver::count_newlines(&bytes) == lines.len();
-            let input = Input {
-                bytes: &bytes,
-                lines: lines.len(),
-                lens: (!plain).then_some(&lens[..]),
+    /// The compressing thread: while a request is in flight, compresses
+    /// the batch the machine will hand out next ([`linewire::Delivery::upcoming`]),
+    /// once it is due.
+    fn compress_ahead(&self, level: u8) {
+        let mut st = lock(&self.shared);
+        while !st.exited {
+            let todo = match st.machine.upcoming() {
+                Next::Send {
+                    body, lines, first, ..
+                } if st.in_flight
+                    && st.compressing.is_none()
+                    && st.ahead.as_ref().map(|a| (a.first, a.lines)) != Some((first, lines)) =>
+                {
+                    // The batch is final when it is full, when more lines
+                    // wait behind it, or when everything goes now.
+                    let behind = st
+                        .machine
+                        .queue()
+                        .len()
+                        .saturating_sub(st.machine.in_flight())
+                        .saturating_sub(lines);
+                    let last = first + lines as u64;
+                    let fin = lines >= self.batch_lines
+                        || behind > 0
+                        || st.closing
+                        || st.flush_to >= last;
+                    fin.then(|| (first, lines, body.to_vec()))
+                }
+                _ => None,
             };
-            let (a, b) = input.split(round % 3);
-            q.push(a);
-            q.push(b);
-            want.extend(lines);
-            seq += bytes.len() as u64;
-            if round % 3 == 2 {
-                let old = q.pop_front().unwrap();
-                assert_eq!(old, want.pop_front().unwrap());
-                first += 1;
-            }
-            let n = (round * 5) % 11;
-            let got = q.take(n, first);
-            let expect: Vec<String> = want.drain(..n.min(want.len())).collect();
-            assert_eq!(texts(&got), expect, "round {round}");
-            assert_eq!(got.len(), expect.len());
-            first += expect.len() as u64;
-            assert_eq!(q.len(), want.len());
+            let Some((first, lines, body)) = todo else {
+                st = wait(&self.shared.ahead, st);
+                continue;
+            };
+            st.compressing = Some((first, lines));
+            drop(st);
+            let gz = crate::gzip::gzip(&body, level);
+            st = lock(&self.shared);
+            st.compressing = None;
+            st.ahead = Some(Ahead {
+                first,
+                lines,
+                body,
+                gz,
+            });
+            self.shared.ahead.notify_all();
         }
-        let rest = q.take(usize::MAX, first);
-        assert_eq!(texts(&rest), Vec::from(want));
-        assert!(q.is_empty() && q.bytes.is_empty() && seq > 0);
     }
 
-    #[test]
-    fn a_raw_newline_in_a_string_field_stays_in_its_line() {
-        let server = linewire_testkit::TestServer::start();
-        let client = Client::new(&server.url(), None).unwrap().bucket("b");
-        let writer = BackgroundWriter::builder(client).capacity_lines(2).start();
-        let mut batch = linewire::Batch::<256>::new();
-        for i in 0..3i64 {
-            batch
-                .point("m")
-                .unwrap()
-                .field("s", "x\ny")
-                .unwrap()
-                .field("v", i)
-                .unwrap()
-                .finish()
-                .unwrap();
+    fn report(&self, f: Failure) {
+        if f.lines.is_empty() && f.written == 0 {
+            return;
         }
-        writer.push(&batch).unwrap();
-        let stats = writer.close();
-        // Three lines (not six), in batches of whole lines: the body is the
-        // batch's bytes either way.
-        assert_eq!((stats.accepted, stats.sent, stats.lost()), (3, 3, 0));
+        log::error!("{} lines not stored: {}", f.lines.len(), f.reason);
+        if let Some(cb) = &self.on_failure {
+            cb(&f);
+        }
     }
 }

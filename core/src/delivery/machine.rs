@@ -428,34 +428,37 @@ impl<'a> Completion<'a> {
 ///   previous exchange left the connection open (`reused`).
 /// - `Writer::poll_async` (feature `async`) is the same loop over
 ///   `embedded-io-async`, through the same start and end as `poll`.
-/// - `linewire-std`'s `BackgroundWriter` (converted next): a worker thread
-///   owns the machine behind its mutex (a `BoxedQueue`
-///   sized from its capacity; the queue is bounded in bytes, so its
-///   `capacity_lines` becomes a byte capacity or an estimate from it, [`Overflow::Block`](crate::Overflow::Block) /
-///   `DropOldest` / `Refuse` for its `Backpressure`, and
-///   [`OnMisconfigured::Drop`] as today). Its batching rule (`batch_lines`
-///   queued, the oldest waited `flush_interval`, a flush) decides when it
-///   calls `next`; it copies (or gzips) the body under the lock, sends it
-///   through ureq without the lock, and calls `complete` with the outcome
-///   of the `ServerError` and `unix_now` for a `Retry-After` date (or
-///   [`Completion::Failed`] for a transport error, as
-///   `LastError::Write(WriteError::Transport(..))` so that the stale
-///   connection rule can apply, [`Completion::Misconfigured`]
-///   for TLS and configuration errors). Pushes from other threads go on
-///   meanwhile: the lines in flight stay queued until `complete`; if
-///   `DropOldest` evicts some of them, they count as dropped and the
-///   answer applies only to the rest (a line is never counted sent
-///   unless the server stored it). To compress ahead (pipelining),
-///   [`Delivery::upcoming`] gives the batch that follows the one in
-///   flight; `next` then gives it with the same `first` and `lines` when
-///   nothing changed (a 2xx), so the compressed body can be used. A 413
-///   splits by the machine's rule (halves, in order), partial writes
-///   arrive as [`Event::PartiallyDelivered`] with the rejected line numbers
-///   of the batch (its `first` maps them to the caller's lines), a close
-///   timeout is [`Delivery::abandon`] ([`Stats::unsent_at_close`]), and
-///   [`Event::GaveUp`] after the driver's last completion says what kept
-///   failing. Its stats are these `Stats` (its `pending` is `queued`, its
-///   `dropped` is `dropped_overflow`, `failed` the five counters by why).
+/// - `linewire-std`'s `BackgroundWriter`: a worker thread owns the machine
+///   behind its mutex (a `BoxedQueue` of `capacity_bytes`, by default
+///   256 bytes for each of its `capacity_lines`; the line bound is the
+///   writer's own, kept with [`Delivery::drop_oldest`] under its
+///   `DropOldest`), with [`Overflow::Block`](crate::Overflow::Block) so that
+///   the writer applies its `Backpressure` (wait, evict and report, or
+///   refuse), and [`OnMisconfigured::Drop`]. Its batching rule
+///   (`batch_lines` queued, the oldest waited `flush_interval`, a flush, a
+///   retry due) decides when it calls `next`; it copies the body under the
+///   lock, sends it through ureq without the lock, and calls `complete`
+///   with the outcome of the `ServerError` and `unix_now` for a
+///   `Retry-After` date, [`Completion::Failed`] for a transport error (as
+///   `LastError::Write(WriteError::Transport(..))`, `reused` when the
+///   connection closed before any answer, so that the stale connection
+///   rule applies, once), or [`Completion::Misconfigured`] for TLS and
+///   configuration errors. Pushes from other threads go on meanwhile
+///   ([`Delivery::push`], [`Delivery::push_lines`] for raw text): the lines
+///   in flight stay queued until `complete`; if some of them are evicted,
+///   they count as dropped and the answer applies only to the rest (a line
+///   is never counted sent unless the server stored it). To compress ahead
+///   (pipelining), a second thread gzips [`Delivery::upcoming`] while a
+///   request is in flight; `next` then gives it with the same `first` and
+///   `lines` when nothing changed (a 2xx), so the compressed body is used.
+///   Reporting is the driver's: it keeps the body it sent, and maps an
+///   event's lines (a partial write's rejected line numbers, from `first`)
+///   back to texts (`linewire::Lines::new`) for its failure callback; a
+///   close timeout is [`Delivery::abandon`] ([`Stats::unsent_at_close`])
+///   after reading the lines from [`QueueInner::regions`]. Its stats are
+///   these `Stats` (its `pending` is `queued`, its `dropped` is
+///   `dropped_overflow`, `failed` the five counters by why). The CLI's
+///   synchronous sender drives the same machine, one batch at a time.
 #[derive(Debug)]
 pub struct Delivery<S: Storage, R: Random = crate::delivery::retry::XorShift32> {
     queue: QueueInner<S>,
@@ -474,6 +477,10 @@ pub struct Delivery<S: Storage, R: Random = crate::delivery::retry::XorShift32> 
     /// Lines of the request in flight (handed out by `next`, not yet
     /// completed) still at the queue's front.
     in_flight: usize,
+    /// The bytes of the request in flight, still the front of the queue's
+    /// older region (0: unknown, after an eviction): removing it or
+    /// skipping it then needs no scan of its lines.
+    in_flight_len: usize,
     sending: bool,
     halted: bool,
     on_misconfigured: OnMisconfigured,
@@ -519,6 +526,7 @@ impl<S: Storage, R: Random> Delivery<S, R> {
             split_lines: 0,
             split_left: 0,
             in_flight: 0,
+            in_flight_len: 0,
             sending: false,
             halted: false,
             on_misconfigured: OnMisconfigured::Halt,
@@ -706,8 +714,56 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         let evicted = self.queue.push_with_limit(batch, self.batch_bytes())?;
         // Eviction takes the front: lines in flight first. They count as
         // dropped; the answer applies to the rest.
-        self.in_flight = self.in_flight.saturating_sub(evicted);
+        self.evicted(evicted);
         Ok(evicted)
+    }
+
+    /// Queues `bytes`, complete lines of line protocol at the queue's
+    /// precision (see [`QueueInner::push_lines`]). Returns how many old
+    /// lines were evicted to make room.
+    ///
+    /// # Errors
+    ///
+    /// As [`QueueInner::push_lines`]; also [`QueueError::TooLarge`] for a
+    /// line longer than the largest batch.
+    ///
+    /// ```
+    /// use linewire::{Delivery, Next, Queue, RetryPolicy};
+    ///
+    /// let mut m = Delivery::new(Queue::<64>::new(), RetryPolicy::new(), || 0u32);
+    /// assert_eq!(m.push_lines(b"m v=1i 1\nm v=2i 2\n")?, 0);
+    /// assert!(matches!(m.next(0), Next::Send { lines: 2, .. }));
+    /// # Ok::<(), linewire::QueueError>(())
+    /// ```
+    pub fn push_lines(&mut self, bytes: &[u8]) -> Result<usize, QueueError> {
+        let evicted = self
+            .queue
+            .push_lines_with_limit(bytes, self.batch_bytes())?;
+        self.evicted(evicted);
+        Ok(evicted)
+    }
+
+    /// Evicts up to `lines` of the oldest queued lines, counted in
+    /// [`Stats::dropped_overflow`] as [`Overflow::DropOldest`](crate::Overflow)
+    /// counts them: for a driver that bounds the queue in lines as well as
+    /// bytes (it reads them first with [`queue`](Self::queue) to report
+    /// them). Lines in flight go first; the answer then applies to the
+    /// rest. Returns how many.
+    ///
+    /// ```
+    /// use linewire::{Delivery, Queue, RetryPolicy};
+    ///
+    /// let mut m = Delivery::new(Queue::<64>::new(), RetryPolicy::new(), || 0u32);
+    /// m.push_lines(b"m v=1i\nm v=2i\n")?;
+    /// m.next(0);
+    /// assert_eq!(m.drop_oldest(1), 1);
+    /// assert_eq!((m.in_flight(), m.stats().dropped_overflow), (1, 1));
+    /// # Ok::<(), linewire::QueueError>(())
+    /// ```
+    pub fn drop_oldest(&mut self, lines: usize) -> usize {
+        let n = self.queue.drop_oldest(lines);
+        self.evicted(n);
+        n
     }
 
     /// When the machine wants [`next`](Self::next) called: `now_ms` (or
@@ -738,6 +794,7 @@ impl<S: Storage, R: Random> Delivery<S, R> {
     pub fn next(&mut self, now_ms: u64) -> Next<'_> {
         self.sending = false;
         self.in_flight = 0;
+        self.in_flight_len = 0;
         if self.halted {
             return Next::Halted;
         }
@@ -749,7 +806,7 @@ impl<S: Storage, R: Random> Delivery<S, R> {
             return Next::Wait { until_ms };
         }
         let (bytes, lines) = (self.batch_bytes(), self.batch_lines());
-        let len = self.queue.front(bytes, lines).bytes().len();
+        let (len, count) = self.queue.front_len(bytes, lines);
         if len > self.body_limit {
             // Only a single line can exceed it (batches are capped below).
             let lines = self.queue.pop_front(1);
@@ -758,13 +815,13 @@ impl<S: Storage, R: Random> Delivery<S, R> {
             return Next::Discarded { lines };
         }
         self.counts.requests = self.counts.requests.saturating_add(1);
-        let front = self.queue.front(bytes, lines);
-        self.in_flight = front.lines();
+        self.in_flight = count;
+        self.in_flight_len = len;
         self.sending = true;
         Next::Send {
-            body: front.bytes(),
+            body: self.queue.front_bytes(len),
             precision: self.queue.precision(),
-            lines: front.lines(),
+            lines: count,
             first: self.queue.front_seq(),
         }
     }
@@ -782,9 +839,12 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         if !self.sending || self.in_flight == 0 {
             return Next::Idle;
         }
-        let front = self
-            .queue
-            .front_after(self.in_flight, self.batch_bytes(), self.max_lines);
+        let front = self.queue.front_after(
+            self.in_flight,
+            self.in_flight_len,
+            self.batch_bytes(),
+            self.max_lines,
+        );
         if front.is_empty() || front.bytes().len() > self.body_limit {
             return Next::Idle;
         }
@@ -816,6 +876,7 @@ impl<S: Storage, R: Random> Delivery<S, R> {
             return Event::Idle;
         }
         let lines = core::mem::take(&mut self.in_flight);
+        let len = core::mem::take(&mut self.in_flight_len);
         let (status, outcome, message, unix_now) = match done {
             Completion::Answered {
                 status,
@@ -838,12 +899,12 @@ impl<S: Storage, R: Random> Delivery<S, R> {
                 }
                 self.counts.last_error = Some(error);
                 self.counts.last_message.clear();
-                return self.failed(now_ms, None, lines);
+                return self.failed(now_ms, None, lines, len);
             }
             Completion::Misconfigured { error } => {
                 self.counts.last_error = Some(error);
                 self.counts.last_message.clear();
-                return self.misconfigured(lines);
+                return self.misconfigured(lines, len);
             }
         };
         self.counts.last_status = Some(status);
@@ -854,12 +915,12 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         }
         match action {
             Action::Done => {
-                self.remove(lines);
+                self.remove(lines, len);
                 self.counts.sent = self.counts.sent.saturating_add(lines as u64);
                 Event::Delivered { lines }
             }
             Action::Drop => {
-                self.remove(lines);
+                self.remove(lines, len);
                 if let Outcome::PartiallyWritten(p) = outcome {
                     let named = usize::try_from(p.rejected.count()).unwrap_or(usize::MAX);
                     let dropped = p
@@ -889,7 +950,7 @@ impl<S: Storage, R: Random> Delivery<S, R> {
                     self.max_bytes = self.max_bytes.min(max).max(1);
                 }
                 if lines <= 1 {
-                    self.remove(lines);
+                    self.remove(lines, len);
                     self.counts.too_large = self.counts.too_large.saturating_add(lines as u64);
                     Event::TooLarge { lines }
                 } else {
@@ -898,13 +959,13 @@ impl<S: Storage, R: Random> Delivery<S, R> {
                     Event::Split { lines }
                 }
             }
-            Action::Stop => self.misconfigured(lines),
+            Action::Stop => self.misconfigured(lines, len),
             _ => {
                 let secs = outcome
                     .retry_after()
                     .and_then(|r| r.delay_secs(unix_now))
                     .map(u64::from);
-                self.failed(now_ms, secs, lines)
+                self.failed(now_ms, secs, lines, len)
             }
         }
     }
@@ -921,15 +982,16 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         self.counts.unsent_at_close = self.counts.unsent_at_close.saturating_add(n as u64);
         self.sending = false;
         self.in_flight = 0;
+        self.in_flight_len = 0;
         self.split_done(n);
         self.backoff.succeeded();
         n
     }
 
-    fn misconfigured(&mut self, lines: usize) -> Event {
+    fn misconfigured(&mut self, lines: usize, len: usize) -> Event {
         match self.on_misconfigured {
             OnMisconfigured::Drop => {
-                self.remove(lines);
+                self.remove(lines, len);
                 self.counts.misconfigured = self.counts.misconfigured.saturating_add(lines as u64);
                 Event::Misconfigured { lines }
             }
@@ -952,9 +1014,19 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         self.max_bytes.min(self.body_limit)
     }
 
-    /// Removes a batch that is done with (stored or dropped).
-    fn remove(&mut self, lines: usize) {
-        self.queue.pop_front(lines);
+    /// Lines evicted from the front: those in flight go first (the
+    /// answer applies to the rest), and the batch's length is unknown.
+    fn evicted(&mut self, lines: usize) {
+        if lines > 0 {
+            self.in_flight = self.in_flight.saturating_sub(lines);
+            self.in_flight_len = 0;
+        }
+    }
+
+    /// Removes a batch that is done with (stored or dropped); `len`, its
+    /// bytes when known (0: scan).
+    fn remove(&mut self, lines: usize, len: usize) {
+        self.queue.pop_front_len(lines, len);
         self.backoff.succeeded();
         self.split_done(lines);
     }
@@ -967,7 +1039,13 @@ impl<S: Storage, R: Random> Delivery<S, R> {
     }
 
     /// A failed try of the `lines` at the front: back off, or give up.
-    fn failed(&mut self, now_ms: u64, retry_after_secs: Option<u64>, lines: usize) -> Event {
+    fn failed(
+        &mut self,
+        now_ms: u64,
+        retry_after_secs: Option<u64>,
+        lines: usize,
+        len: usize,
+    ) -> Event {
         match self
             .backoff
             .failed(now_ms, retry_after_secs, &mut self.random)
@@ -977,7 +1055,7 @@ impl<S: Storage, R: Random> Delivery<S, R> {
                 Event::Retrying { until_ms }
             }
             _ => {
-                self.queue.pop_front(lines);
+                self.queue.pop_front_len(lines, len);
                 self.split_done(lines);
                 self.counts.gave_up = self.counts.gave_up.saturating_add(lines as u64);
                 Event::GaveUp { lines }

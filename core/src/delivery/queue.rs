@@ -54,6 +54,10 @@ pub enum QueueError {
     /// The batch's precision differs from the queue's: its timestamps would
     /// be sent in the wrong unit.
     PrecisionMismatch,
+    /// The bytes do not end with the end of a line
+    /// ([`QueueInner::push_lines`]): no final `\n`, or a string field left
+    /// open.
+    Unframed,
 }
 
 impl fmt::Display for QueueError {
@@ -65,6 +69,9 @@ impl fmt::Display for QueueError {
             }
             Self::PrecisionMismatch => {
                 f.write_str("the batch's precision differs from the queue's")
+            }
+            Self::Unframed => {
+                f.write_str("the lines do not end with a line feed outside a string field")
             }
         }
     }
@@ -227,6 +234,10 @@ pub struct QueueInner<S: Storage> {
     lines: usize,
     precision: Precision,
     overflow: Overflow,
+    /// Some queued line may hold a raw line feed (in a string field): line
+    /// ends are then found by a walk of each line's parts, else at every
+    /// `\n`, by blocks. Cleared when the queue empties.
+    raw_newlines: bool,
     dropped: u64,
     refused: u64,
     pushed: u64,
@@ -325,6 +336,7 @@ impl<S: Storage> QueueInner<S> {
             lines: 0,
             precision,
             overflow: Overflow::DropOldest,
+            raw_newlines: false,
             dropped: 0,
             refused: 0,
             pushed: 0,
@@ -483,19 +495,121 @@ impl<S: Storage> QueueInner<S> {
         batch: &BatchInner<B>,
         max_line: usize,
     ) -> Result<usize, QueueError> {
-        let cap = self.capacity();
-        let bytes = batch.as_bytes();
         let count = batch.line_count();
         if count == 0 {
             return Ok(0);
         }
-        let refuse = |q: &mut Self, e: QueueError| {
-            q.refused = q.refused.saturating_add(count as u64);
-            Err(e)
-        };
         if batch.precision() != self.precision {
-            return refuse(self, QueueError::PrecisionMismatch);
+            return self.refuse(count, QueueError::PrecisionMismatch);
         }
+        // No line can be longer than the batch: skip the scan then.
+        let longest = if max_line >= batch.as_bytes().len() {
+            0
+        } else {
+            batch.lines().map(|l| l.len() + 1).max().unwrap_or(0)
+        };
+        self.push_framed(batch.as_bytes(), count, longest, max_line)
+    }
+
+    /// Queues `bytes`: complete lines of line protocol at the queue's
+    /// precision, each ending in `\n` (a string field may hold a raw line
+    /// feed: lines end where line protocol says, as in a batch), such as
+    /// text read from a file. Returns how many old lines were evicted, as
+    /// [`push`](Self::push) does; the lines are not checked otherwise (the
+    /// server reports bad ones).
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](Self::push); [`QueueError::Unframed`] when `bytes` does
+    /// not end with the end of a line (no final `\n`, or a string field
+    /// left open).
+    ///
+    /// ```
+    /// use linewire::{Queue, QueueError};
+    ///
+    /// let mut queue = Queue::<64>::new();
+    /// queue.push_lines(b"m s=\"a\nb\" 1\nm v=2i 2\n")?;
+    /// assert_eq!(queue.len(), 2);
+    /// assert_eq!(queue.push_lines(b"m s=\"open 1\n"), Err(QueueError::Unframed));
+    /// # Ok::<(), QueueError>(())
+    /// ```
+    pub fn push_lines(&mut self, bytes: &[u8]) -> Result<usize, QueueError> {
+        self.push_lines_with_limit(bytes, usize::MAX)
+    }
+
+    /// [`push_lines`](Self::push_lines), refusing lines longer than
+    /// `max_line` bytes.
+    pub(crate) fn push_lines_with_limit(
+        &mut self,
+        bytes: &[u8],
+        max_line: usize,
+    ) -> Result<usize, QueueError> {
+        match frame(bytes) {
+            Some((0, _)) => Ok(0),
+            Some((count, longest)) => self.push_framed(bytes, count, longest, max_line),
+            None => {
+                let count = bytes.iter().filter(|&&b| b == b'\n').count().max(1);
+                self.refuse(count, QueueError::Unframed)
+            }
+        }
+    }
+
+    /// The queued bytes, oldest first, in up to two slices of whole lines
+    /// (the older region, then the newer one once the writing end has
+    /// wrapped): for a driver that reports the lines it gives up on.
+    ///
+    /// ```
+    /// let mut queue = linewire::Queue::<64>::new();
+    /// queue.push_lines(b"m v=1i\n")?;
+    /// assert_eq!(queue.regions(), [&b"m v=1i\n"[..], &b""[..]]);
+    /// # Ok::<(), linewire::QueueError>(())
+    /// ```
+    pub fn regions(&self) -> [&[u8]; 2] {
+        let b = self.bytes.bytes();
+        [
+            b.get(self.a_start..self.a_end).unwrap_or_default(),
+            b.get(..self.b_end).unwrap_or_default(),
+        ]
+    }
+
+    /// Evicts up to `lines` lines from the front, counted as dropped (as
+    /// [`Overflow::DropOldest`] does): for a driver that keeps a bound of
+    /// its own (a line count) besides the queue's bytes. Returns how many.
+    ///
+    /// ```
+    /// use linewire::Queue;
+    ///
+    /// let mut queue = Queue::<64>::new();
+    /// queue.push_lines(b"m v=1i\nm v=2i\nm v=3i\n")?;
+    /// assert_eq!(queue.drop_oldest(2), 2);
+    /// assert_eq!((queue.len(), queue.dropped()), (1, 2));
+    /// assert_eq!(queue.front(64, 10).bytes(), b"m v=3i\n");
+    /// # Ok::<(), linewire::QueueError>(())
+    /// ```
+    pub fn drop_oldest(&mut self, lines: usize) -> usize {
+        let mut n = 0;
+        while n < lines && self.drop_front_line() == 1 {
+            n += 1;
+        }
+        n
+    }
+
+    fn refuse(&mut self, count: usize, e: QueueError) -> Result<usize, QueueError> {
+        self.refused = self.refused.saturating_add(count as u64);
+        Err(e)
+    }
+
+    /// Queues `count` lines of `bytes` (framed already), the longest of
+    /// them `longest` bytes.
+    fn push_framed(
+        &mut self,
+        bytes: &[u8],
+        count: usize,
+        longest: usize,
+        max_line: usize,
+    ) -> Result<usize, QueueError> {
+        let cap = self.capacity();
+        let refuse = |q: &mut Self, e: QueueError| q.refuse(count, e);
         if bytes.len() > cap {
             return refuse(
                 self,
@@ -505,11 +619,11 @@ impl<S: Storage> QueueInner<S> {
                 },
             );
         }
-        if let Some(long) = batch.lines().map(|l| l.len() + 1).find(|&l| l > max_line) {
+        if longest > max_line {
             return refuse(
                 self,
                 QueueError::TooLarge {
-                    len: long,
+                    len: longest,
                     max: max_line,
                 },
             );
@@ -542,6 +656,10 @@ impl<S: Storage> QueueInner<S> {
         } else {
             self.b_end = end;
         }
+        // With `small` (flash first) line ends are always walked.
+        if cfg!(feature = "small") || escape::count_newlines(bytes) != count {
+            self.raw_newlines = true;
+        }
         self.lines += count;
         self.pushed = self.pushed.saturating_add(count as u64);
         Ok(evicted)
@@ -553,6 +671,7 @@ impl<S: Storage> QueueInner<S> {
             self.a_start = 0;
             self.a_end = 0;
             self.b_end = 0;
+            self.raw_newlines = false;
         }
         if self.b_end > 0 {
             (self.b_end + len <= self.a_start).then_some(self.b_end)
@@ -575,7 +694,43 @@ impl<S: Storage> QueueInner<S> {
     /// in the region ending at `region_end`.
     fn line_in(&self, start: usize, region_end: usize) -> Option<usize> {
         let region = self.bytes.bytes().get(..region_end)?;
-        escape::line_end(region, start).map(|e| e + 1)
+        if self.raw_newlines || cfg!(feature = "small") {
+            escape::line_end(region, start).map(|e| e + 1)
+        } else {
+            escape::find_any(region, start, [b'\n']).map(|e| e + 1)
+        }
+    }
+
+    /// `(bytes, lines)` of the first lines from `start` in the region
+    /// ending at `region_end` that fit `max_bytes` and `max_lines` (at
+    /// least one).
+    fn lines_in(
+        &self,
+        start: usize,
+        region_end: usize,
+        max_bytes: usize,
+        max_lines: usize,
+    ) -> (usize, usize) {
+        if !self.raw_newlines && !cfg!(feature = "small") {
+            let region = self
+                .bytes
+                .bytes()
+                .get(start..region_end)
+                .unwrap_or_default();
+            return escape::plain_lines(region, max_bytes, max_lines);
+        }
+        let (mut end, mut lines) = (start, 0);
+        while lines < max_lines && end < region_end {
+            let Some(next) = self.line_in(end, region_end) else {
+                break;
+            };
+            if lines > 0 && next - start > max_bytes {
+                break;
+            }
+            end = next;
+            lines += 1;
+        }
+        (end - start, lines)
     }
 
     /// Evicts the first line, counting it; returns 1, or 0 when empty.
@@ -601,6 +756,7 @@ impl<S: Storage> QueueInner<S> {
             self.a_start = 0;
             self.a_end = 0;
             self.b_end = 0;
+            self.raw_newlines = false;
         }
     }
 
@@ -622,35 +778,45 @@ impl<S: Storage> QueueInner<S> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn front(&self, max_bytes: usize, max_lines: usize) -> Front<'_> {
-        let mut end = self.a_start;
-        let mut lines = 0;
-        while lines < max_lines && end < self.a_end {
-            let Some(next) = self.line_after(end) else {
-                break;
-            };
-            if lines > 0 && next - self.a_start > max_bytes {
-                break;
-            }
-            end = next;
-            lines += 1;
-        }
+        let (len, lines) = self.front_len(max_bytes, max_lines);
         Front {
-            bytes: self
-                .bytes
-                .bytes()
-                .get(self.a_start..end)
-                .unwrap_or_default(),
+            bytes: self.front_bytes(len),
             lines,
         }
+    }
+
+    /// The bytes and lines [`front`](Self::front) would give.
+    pub(crate) fn front_len(&self, max_bytes: usize, max_lines: usize) -> (usize, usize) {
+        self.lines_in(self.a_start, self.a_end, max_bytes, max_lines)
+    }
+
+    /// The first `len` bytes of the older region.
+    pub(crate) fn front_bytes(&self, len: usize) -> &[u8] {
+        self.bytes
+            .bytes()
+            .get(self.a_start..self.a_start.saturating_add(len).min(self.a_end))
+            .unwrap_or_default()
     }
 
     /// The batch [`front`](Self::front) would give once the first `skip`
     /// lines are removed, without removing them: what goes next while
     /// those are in flight (for compressing it ahead). Empty when fewer
     /// than `skip + 1` lines are queued.
-    pub(crate) fn front_after(&self, skip: usize, max_bytes: usize, max_lines: usize) -> Front<'_> {
-        // Skip within the older region, then (once it is used up) the newer.
+    pub(crate) fn front_after(
+        &self,
+        skip: usize,
+        skip_len: usize,
+        max_bytes: usize,
+        max_lines: usize,
+    ) -> Front<'_> {
+        // Skip within the older region, then (once it is used up) the newer;
+        // `skip_len`, the bytes of the `skip` lines when known, skips them
+        // without a scan.
         let (mut start, mut region_end, mut left) = (self.a_start, self.a_end, skip);
+        if skip_len > 0 && skip <= self.lines && skip_len <= self.a_end - self.a_start {
+            start = self.a_start + skip_len;
+            left = 0;
+        }
         while left > 0 {
             if start >= region_end {
                 if region_end != self.a_end || self.b_end == 0 {
@@ -674,19 +840,13 @@ impl<S: Storage> QueueInner<S> {
         if start >= region_end && region_end == self.a_end && self.b_end > 0 {
             (start, region_end) = (0, self.b_end);
         }
-        let (mut end, mut lines) = (start, 0);
-        while lines < max_lines && end < region_end {
-            let Some(next) = self.line_in(end, region_end) else {
-                break;
-            };
-            if lines > 0 && next - start > max_bytes {
-                break;
-            }
-            end = next;
-            lines += 1;
-        }
+        let (len, lines) = self.lines_in(start, region_end, max_bytes, max_lines);
         Front {
-            bytes: self.bytes.bytes().get(start..end).unwrap_or_default(),
+            bytes: self
+                .bytes
+                .bytes()
+                .get(start..start + len)
+                .unwrap_or_default(),
             lines,
         }
     }
@@ -720,6 +880,18 @@ impl<S: Storage> QueueInner<S> {
         removed
     }
 
+    /// [`pop_front`](Self::pop_front) of the `lines` lines handed out by
+    /// [`front`](Self::front) as `len` bytes (0: unknown, scan), when
+    /// nothing was removed since: no scan of their lines.
+    pub(crate) fn pop_front_len(&mut self, lines: usize, len: usize) -> usize {
+        if len > 0 && lines > 0 && lines <= self.lines && len <= self.a_end - self.a_start {
+            self.advance_front(self.a_start + len, lines);
+            lines
+        } else {
+            self.pop_front(lines)
+        }
+    }
+
     /// Removes every line, counting them as dropped.
     ///
     /// ```
@@ -733,5 +905,20 @@ impl<S: Storage> QueueInner<S> {
         self.a_end = 0;
         self.b_end = 0;
         self.lines = 0;
+        self.raw_newlines = false;
     }
+}
+
+/// `(lines, longest line)` of `bytes` when it is whole lines, each ending
+/// where line protocol says (`\n`, outside string fields); `None` when its
+/// end is not the end of a line.
+fn frame(bytes: &[u8]) -> Option<(usize, usize)> {
+    let (mut at, mut lines, mut longest) = (0, 0, 0);
+    while at < bytes.len() {
+        let end = escape::line_end(bytes, at)? + 1;
+        longest = longest.max(end - at);
+        lines += 1;
+        at = end;
+    }
+    Some((lines, longest))
 }

@@ -88,11 +88,11 @@ impl Poll {
 /// | | 32-bit | 64-bit |
 /// |---|---|---|
 /// | `Queue<N>` | N + 48 B | N + 64 B |
-/// | `Writer<N>` (including its queue, target, retry state and counters) | N + 392 B | N + 536 B |
+/// | `Writer<N>` (including its queue, target, retry state and counters) | N + 400 B | N + 544 B |
 /// | response buffer (caller's, passed to [`Writer::poll`]) | 1 024 B | 1 024 B |
 ///
-/// So a device keeping 16 KiB of points needs 17 800 bytes for delivery
-/// on a 32-bit MCU: the queue's bytes, 392 B of state (of which the
+/// So a device keeping 16 KiB of points needs 17 808 bytes for delivery
+/// on a 32-bit MCU: the queue's bytes, 400 B of state (of which the
 /// counters are about 160 B, 64 of them the last error message; a
 /// [`Stats`] copy is 184 B), and the 1 KiB
 /// response buffer

@@ -456,6 +456,23 @@ pub struct Lines<'a> {
     pos: usize,
 }
 
+impl<'a> Lines<'a> {
+    /// The lines of `bytes`, complete lines as a batch or a queue holds
+    /// them (each ending in `\n`, which a string field may also hold): a
+    /// request body handed out by [`Delivery::next`](crate::Delivery::next),
+    /// for a driver that reports its lines.
+    ///
+    /// ```
+    /// let mut lines = linewire::Lines::new(b"a s=\"x\ny\"\nb v=1i\n");
+    /// assert_eq!(lines.next(), Some(&b"a s=\"x\ny\""[..]));
+    /// assert_eq!(lines.next(), Some(&b"b v=1i"[..]));
+    /// assert_eq!(lines.next(), None);
+    /// ```
+    pub const fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, pos: 0 }
+    }
+}
+
 impl<'a> Iterator for Lines<'a> {
     type Item = &'a [u8];
 

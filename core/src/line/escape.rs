@@ -511,10 +511,176 @@ fn skip_field_value(bytes: &[u8], start: usize) -> Option<usize> {
     )
 }
 
+/// The index of the first `\n` in `rest` when no `"` or `\\` comes before
+/// it; `None` otherwise (or without a `\n`).
+fn plain_line_end(rest: &[u8]) -> Option<usize> {
+    // Blocks without any of the three bytes are skipped whole (the
+    // compiler vectorizes the test).
+    let mut at = 0;
+    for block in rest.chunks_exact(16) {
+        let hit = block.iter().fold(false, |hit, &b| {
+            hit | (b == b'\n') | (b == b'"') | (b == b'\\')
+        });
+        if hit {
+            break;
+        }
+        at += 16;
+    }
+    for (i, &b) in rest.get(at..)?.iter().enumerate() {
+        match b {
+            b'\n' => return Some(at + i),
+            b'"' | b'\\' => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Index of the `\n` that ends the line starting at `start`, in bytes this
 /// crate wrote. String field values may hold raw line feeds, so this tracks
 /// quoting rather than searching for the first `\n`.
 pub(crate) fn line_end(bytes: &[u8], start: usize) -> Option<usize> {
+    // Most lines hold no quote and no backslash: then nothing is quoted or
+    // escaped, and the line ends at its first `\n` (the walk below finds
+    // the same). The queue frames every line it pushes, hands out and
+    // removes, so this is its hot path. With `small` (flash first) only
+    // the walk is linked.
+    if cfg!(feature = "small") {
+        return walk_line_end(bytes, start);
+    }
+    if let Some(end) = bytes.get(start..).and_then(plain_line_end) {
+        return Some(start + end);
+    }
+    quick_line_end(bytes, start).or_else(|| walk_line_end(bytes, start))
+}
+
+/// How many `\n` bytes `bytes` holds (counted in blocks the compiler
+/// vectorizes).
+pub(crate) fn count_newlines(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(128)
+        .map(|block| {
+            usize::from(
+                block
+                    .iter()
+                    .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == b'\n'))),
+            )
+        })
+        .sum()
+}
+
+/// `(bytes, lines)` of the first lines of `region` (whole lines, each
+/// ending at its first `\n`: none holds a raw line feed) that fit in
+/// `max_bytes` and `max_lines`, at least one line when `max_lines > 0`.
+/// What a walk with [`line_end`] finds there, by blocks of newlines.
+pub(crate) fn plain_lines(region: &[u8], max_bytes: usize, max_lines: usize) -> (usize, usize) {
+    const BLOCK: usize = 64;
+    let (mut lines, mut at) = (0, 0);
+    // The end of the last line taken in a byte-wise pass, and the start of
+    // the last whole block taken that holds a line's end (its last `\n` is
+    // looked for only once, at the end).
+    let (mut end, mut last_block) = (0, None);
+    let settle = |end: usize, last_block: Option<usize>| {
+        last_block
+            .and_then(|b: usize| {
+                let block = region.get(b..(b + BLOCK).min(region.len()))?;
+                block.iter().rposition(|&x| x == b'\n').map(|i| b + i + 1)
+            })
+            .map_or(end, |e| e.max(end))
+    };
+    if max_lines == 0 {
+        return (0, 0);
+    }
+    for block in region.chunks(BLOCK) {
+        let block_end = at + block.len();
+        let c = count_newlines(block);
+        if lines + c < max_lines && block_end <= max_bytes {
+            // Every line ending in the block fits.
+            if c > 0 {
+                last_block = Some(at);
+            }
+            lines += c;
+            at = block_end;
+            continue;
+        }
+        for (i, &b) in block.iter().enumerate() {
+            if b == b'\n' {
+                let next = at + i + 1;
+                if lines > 0 && next > max_bytes {
+                    return (settle(end, last_block), lines);
+                }
+                end = next;
+                lines += 1;
+                if lines >= max_lines {
+                    return (end, lines);
+                }
+            }
+        }
+        at = block_end;
+    }
+    (settle(end, last_block), lines)
+}
+
+/// The first index from `from` whose byte is in `set`, skipping blocks of
+/// 16 bytes holding none (the compiler vectorizes the test).
+pub(crate) fn find_any<const N: usize>(bytes: &[u8], from: usize, set: [u8; N]) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let mut at = 0;
+    for block in rest.chunks_exact(16) {
+        let hit = block.iter().fold(false, |hit, &b| {
+            hit | set.iter().fold(false, |h, &t| h | (b == t))
+        });
+        if hit {
+            break;
+        }
+        at += 16;
+    }
+    rest.get(at..)?
+        .iter()
+        .position(|b| set.iter().any(|t| t == b))
+        .map(|p| from + at + p)
+}
+
+/// [`walk_line_end`] for a line without a backslash, with fast searches:
+/// `None` when it meets a backslash (or no end), and the walk decides.
+fn quick_line_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let byte = |i: usize| bytes.get(i).copied();
+    // Measurement and tags: up to the first space.
+    let mut i = find_any(bytes, start, [b' ', b'\n', b'\\'])?;
+    match byte(i)? {
+        b' ' => {}
+        b'\n' => return Some(i),
+        _ => return None,
+    }
+    i += 1;
+    loop {
+        let key_end = find_any(bytes, i, [b'=', b'\n', b' ', b'\\'])?;
+        match byte(key_end)? {
+            b'=' => {}
+            b'\\' => return None,
+            // The timestamp (or a malformed line): the next newline.
+            _ => return find_any(bytes, key_end, [b'\n']),
+        }
+        let value = key_end + 1;
+        let value_end = if byte(value) == Some(b'"') {
+            let close = find_any(bytes, value + 1, [b'"', b'\\'])?;
+            if byte(close)? == b'\\' {
+                return None;
+            }
+            close + 1
+        } else {
+            find_any(bytes, value, [b',', b' ', b'\n']).unwrap_or(bytes.len())
+        };
+        match byte(value_end)? {
+            b',' => i = value_end + 1,
+            b'\n' => return Some(value_end),
+            _ => return find_any(bytes, value_end, [b'\n']),
+        }
+    }
+}
+
+/// [`line_end`], walking the line's parts.
+fn walk_line_end(bytes: &[u8], start: usize) -> Option<usize> {
     // Measurement and tags: everything up to the first unescaped space.
     let mut i = find_unescaped(bytes, start, b" \n")?;
     if bytes.get(i) == Some(&b'\n') {
@@ -578,6 +744,101 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_plain_path_ends_lines_where_the_walk_does() {
+        let texts: [&[u8]; 9] = [
+            b"m v=1i 1\n",
+            b"m,t=a v=1,w=2 3\nnext\n",
+            b"bad\n",
+            b"m,tag=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa v=1i,w=2.5,s=true 1700000000000000000\nm v=2\n",
+            b"m s=\"a\nb\" 1\n",
+            b"m,t=a\\ b v=1\n",
+            b"m,t=aaaaaaaaaaaaaaaaaaaaaaaaaaaaa v=\"x\ny\" 1\n",
+            b"m v=1i",
+            b"",
+        ];
+        let mut plain = 0;
+        for text in texts {
+            for start in 0..=text.len() {
+                if let Some(end) = text.get(start..).and_then(plain_line_end) {
+                    plain += 1;
+                    assert_eq!(
+                        walk_line_end(text, start),
+                        Some(start + end),
+                        "{text:?} from {start}"
+                    );
+                }
+                assert_eq!(
+                    line_end(text, start).is_some(),
+                    walk_line_end(text, start).is_some()
+                );
+            }
+        }
+        assert!(plain > 100, "{plain}");
+    }
+
+    #[test]
+    fn the_fast_searches_end_lines_where_the_walk_does() {
+        // Every start in many short texts over the bytes that matter.
+        let alphabet = *b"a =,\"\n1\\ab\"=";
+        let mut state = 0x2545_f491_u32;
+        let mut checked = 0;
+        for _ in 0..40_000 {
+            let mut text = [0u8; 40];
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let len = 8 + (state % 33) as usize;
+            for b in text.iter_mut().take(len) {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                *b = alphabet[(state % alphabet.len() as u32) as usize];
+            }
+            let text = &text[..len];
+            for start in 0..=len {
+                assert_eq!(
+                    line_end(text, start),
+                    walk_line_end(text, start),
+                    "{:?} from {start}",
+                    core::str::from_utf8(text)
+                );
+                if quick_line_end(text, start).is_some() {
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+    }
+
+    #[test]
+    fn plain_lines_counts_as_the_walk_does() {
+        let mut text = std::vec::Vec::new();
+        for i in 0..300usize {
+            let pad = "x".repeat(i % 97);
+            text.extend_from_slice(std::format!("m,t={pad} v={i}i {i}\n").as_bytes());
+        }
+        for max_lines in [0, 1, 2, 7, 64, 299, 300, 1000] {
+            for max_bytes in [0, 1, 50, 63, 64, 65, 1000, 4096, usize::MAX] {
+                let (mut end, mut lines) = (0, 0);
+                while lines < max_lines && end < text.len() {
+                    let next = line_end(&text, end).unwrap() + 1;
+                    if lines > 0 && next > max_bytes {
+                        break;
+                    }
+                    end = next;
+                    lines += 1;
+                }
+                assert_eq!(
+                    plain_lines(&text, max_bytes, max_lines),
+                    (end, lines),
+                    "{max_bytes} {max_lines}"
+                );
+            }
+        }
+        assert_eq!(count_newlines(&text), 300);
     }
 
     #[test]
