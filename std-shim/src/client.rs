@@ -809,13 +809,6 @@ impl Client {
         self.precision
     }
 
-    /// Renamed [`get_precision`](Self::get_precision). Not yet deprecated:
-    /// the background writer still calls it.
-    #[doc(hidden)]
-    pub fn precision_setting(&self) -> Precision {
-        self.get_precision()
-    }
-
     /// gzip request bodies (on by default, as Telegraf does).
     ///
     /// ```

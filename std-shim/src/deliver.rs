@@ -248,9 +248,11 @@ fn unix_now() -> Option<u32> {
         .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
 }
 
-/// What the machine is told of a request's result. `fresh`: the request
-/// went on a new connection (the one before it closed before any answer).
-fn completion(result: &Result<Written, Error>, fresh: bool) -> Completion<'_> {
+/// What the machine is told of a request's result. `pooled`: the request
+/// may have gone on a connection ureq kept from an earlier answer (the
+/// exchange before it was answered, and it was not the resend on a new
+/// connection).
+fn completion(result: &Result<Written, Error>, pooled: bool) -> Completion<'_> {
     match result {
         Ok(w) => Completion::answered(w.status, Outcome::Written, ""),
         Err(Error::Server(s)) => Completion::Answered {
@@ -261,9 +263,11 @@ fn completion(result: &Result<Written, Error>, fresh: bool) -> Completion<'_> {
         },
         Err(Error::Transport(e)) => {
             // `ureq` does not say whether it took the connection from its
-            // pool; a close before any answer is how a pooled connection
-            // the server dropped shows, so that is told as a reused one
-            // (unless this already was the resend on a new connection).
+            // pool; a close before any answer after an answered exchange is
+            // how a pooled connection the server dropped shows, so that is
+            // told as a reused one. The core writer's rule: after a failure
+            // there is nothing pooled, so a server that keeps closing gets
+            // no free resends, only the backed-off tries.
             let closed = closed_before_answer(e);
             let error = if closed {
                 TransportError::ClosedBeforeResponse
@@ -273,7 +277,7 @@ fn completion(result: &Result<Written, Error>, fresh: bool) -> Completion<'_> {
             Completion::Failed {
                 error: LastError::Write(WriteError::Transport(error)),
                 received: false,
-                reused: closed && !fresh,
+                reused: closed && pooled,
             }
         }
         Err(Error::Tls(_) | Error::Config(_)) => Completion::Misconfigured {
@@ -292,6 +296,8 @@ pub(crate) struct Driver {
     /// The next request goes on a new connection after one closed before
     /// any answer: it asks `Expect: 100-continue`.
     fresh: bool,
+    /// The last exchange was answered (ureq may have kept its connection).
+    answered: bool,
 }
 
 impl Driver {
@@ -310,7 +316,8 @@ impl Driver {
         result: &Result<Written, Error>,
         secret: Option<&str>,
     ) -> (Event, Option<Settled>) {
-        let done = completion(result, self.fresh);
+        let done = completion(result, self.answered && !self.fresh);
+        self.answered = matches!(result, Ok(_) | Err(Error::Server(_)));
         // The machine resends at once after a stale connection: the next
         // request goes on a new connection.
         let stale = matches!(done, Completion::Failed { reused: true, .. });
@@ -583,7 +590,7 @@ impl<'c> Sender<'c> {
         }
         // Every batch is settled when `send` returns, so a larger queue
         // loses no state but the counters, which the CLI does not read.
-        let precision = self.client.precision_setting();
+        let precision = self.client.get_precision();
         let mut machine = match self.machine.take() {
             Some(m) if m.queue().capacity() >= body.len() => m,
             _ => machine(body.len().max(SENDER_MIN_BYTES), precision, self.policy),

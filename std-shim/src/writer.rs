@@ -427,7 +427,7 @@ impl WriterBuilder {
     /// # Ok::<(), linewire_std::Error>(())
     /// ```
     pub fn start(self) -> BackgroundWriter {
-        let precision = self.client.precision_setting();
+        let precision = self.client.get_precision();
         let bytes = self.capacity_bytes.unwrap_or_else(|| {
             self.capacity
                 .saturating_mul(BYTES_PER_LINE)

@@ -441,8 +441,8 @@ impl<'a> Completion<'a> {
 ///   with the outcome of the `ServerError` and `unix_now` for a
 ///   `Retry-After` date, [`Completion::Failed`] for a transport error (as
 ///   `LastError::Write(WriteError::Transport(..))`, `reused` when the
-///   connection closed before any answer, so that the stale connection
-///   rule applies, once), or [`Completion::Misconfigured`] for TLS and
+///   connection closed before any answer after an answered exchange, as
+///   `poll` does, so that the stale connection rule applies, once), or [`Completion::Misconfigured`] for TLS and
 ///   configuration errors. Pushes from other threads go on meanwhile
 ///   ([`Delivery::push`], [`Delivery::push_lines`] for raw text): the lines
 ///   in flight stay queued until `complete`; if some of them are evicted,

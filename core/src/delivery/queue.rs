@@ -377,13 +377,6 @@ impl<S: Storage> QueueInner<S> {
         self.overflow
     }
 
-    /// Renamed [`get_overflow`](Self::get_overflow).
-    #[deprecated(note = "renamed `get_overflow`")]
-    #[doc(hidden)]
-    pub const fn overflow_policy(&self) -> Overflow {
-        self.get_overflow()
-    }
-
     /// The precision of the queued timestamps.
     ///
     /// ```

@@ -238,13 +238,6 @@ impl RetryPolicy {
         self.max_interval_ms
     }
 
-    /// Renamed [`get_max_interval_ms`](Self::get_max_interval_ms).
-    #[deprecated(note = "renamed `get_max_interval_ms`")]
-    #[doc(hidden)]
-    pub const fn max_interval(&self) -> u32 {
-        self.get_max_interval_ms()
-    }
-
     /// The cap on `Retry-After`.
     ///
     /// ```
@@ -252,13 +245,6 @@ impl RetryPolicy {
     /// ```
     pub const fn get_max_retry_after_ms(&self) -> u32 {
         self.max_retry_after_ms
-    }
-
-    /// Renamed [`get_max_retry_after_ms`](Self::get_max_retry_after_ms).
-    #[deprecated(note = "renamed `get_max_retry_after_ms`")]
-    #[doc(hidden)]
-    pub const fn retry_after_cap(&self) -> u32 {
-        self.get_max_retry_after_ms()
     }
 
     /// The retry count after which a batch is given up.
@@ -270,13 +256,6 @@ impl RetryPolicy {
         self.max_retries
     }
 
-    /// Renamed [`get_max_retries`](Self::get_max_retries).
-    #[deprecated(note = "renamed `get_max_retries`")]
-    #[doc(hidden)]
-    pub const fn max_retries_setting(&self) -> Option<u32> {
-        self.get_max_retries()
-    }
-
     /// The time after the first failure after which a batch is given up.
     ///
     /// ```
@@ -284,13 +263,6 @@ impl RetryPolicy {
     /// ```
     pub const fn get_max_elapsed_ms(&self) -> Option<u32> {
         self.max_elapsed_ms
-    }
-
-    /// Renamed [`get_max_elapsed_ms`](Self::get_max_elapsed_ms).
-    #[deprecated(note = "renamed `get_max_elapsed_ms`")]
-    #[doc(hidden)]
-    pub const fn max_elapsed(&self) -> Option<u32> {
-        self.get_max_elapsed_ms()
     }
 
     /// The wait before retry number `retry + 1` (0 for the first retry):

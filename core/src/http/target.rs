@@ -386,13 +386,6 @@ impl<'a> Target<'a> {
         self.port
     }
 
-    /// Renamed [`get_port`](Self::get_port).
-    #[deprecated(note = "renamed `get_port`")]
-    #[doc(hidden)]
-    pub fn port_number(&self) -> Option<u16> {
-        self.get_port()
-    }
-
     /// The bucket (v2) or database (v1).
     ///
     /// ```
@@ -431,13 +424,6 @@ impl<'a> Target<'a> {
         self.precision
     }
 
-    /// Renamed [`get_precision`](Self::get_precision).
-    #[deprecated(note = "renamed `get_precision`")]
-    #[doc(hidden)]
-    pub fn precision_setting(&self) -> Precision {
-        self.get_precision()
-    }
-
     /// Whether gzip is wanted for this target.
     ///
     /// ```
@@ -448,13 +434,6 @@ impl<'a> Target<'a> {
     /// ```
     pub fn get_gzip(&self) -> bool {
         self.gzip
-    }
-
-    /// Renamed [`get_gzip`](Self::get_gzip).
-    #[deprecated(note = "renamed `get_gzip`")]
-    #[doc(hidden)]
-    pub fn gzip_enabled(&self) -> bool {
-        self.get_gzip()
     }
 
     /// Whether the request asks to keep the connection open.
@@ -469,13 +448,6 @@ impl<'a> Target<'a> {
         self.keep_alive
     }
 
-    /// Renamed [`get_keep_alive`](Self::get_keep_alive).
-    #[deprecated(note = "renamed `get_keep_alive`")]
-    #[doc(hidden)]
-    pub fn keeps_alive(&self) -> bool {
-        self.get_keep_alive()
-    }
-
     /// The largest body this target sends.
     ///
     /// ```
@@ -486,13 +458,6 @@ impl<'a> Target<'a> {
     /// ```
     pub fn get_max_body(&self) -> usize {
         self.max_body
-    }
-
-    /// Renamed [`get_max_body`](Self::get_max_body).
-    #[deprecated(note = "renamed `get_max_body`")]
-    #[doc(hidden)]
-    pub fn max_body_len(&self) -> usize {
-        self.get_max_body()
     }
 }
 

@@ -327,11 +327,8 @@ fn closed_after_body_resent_stored_once() -> Scenario {
     )
 }
 
-/// The core writer backs off before the resend (the failure was on a fresh
-/// connection) and linewire-std resends at once (it tells a close before
-/// an answer as a stale pooled connection; see `keeps_closing_gave_up`):
-/// the `retries` counter differs (1 and 0), so it is not compared; the
-/// requests and the outcome are the same. So also for
+/// The first request fails on a fresh connection: both drivers back off
+/// and resend (a counted retry), and store everything once. So also for
 /// `closed_after_body_resent_stored_once`.
 fn closed_before_body_resent() -> Scenario {
     stored_abc(
@@ -422,15 +419,10 @@ fn keeps_failing_gave_up() -> Scenario {
 fn keeps_closing_gave_up() -> Scenario {
     Scenario {
         server: || plain(FaultPlan::new().always(Fault::CloseBeforeBody)),
-        // The drivers make different numbers of requests here, by design:
-        // the core writer resends at once (without counting a retry) only
-        // after an exchange that left the connection open, so it makes the
-        // first try and 2 retries (3 requests); ureq does not say whether a
-        // connection came from its pool, so linewire-std tells every close
-        // before an answer that was not itself such a resend as a stale
-        // connection, and makes a free resend on a new connection before
-        // each counted try (6 requests). See the machine's "# Drivers".
-        requests: None,
+        // No free resends: a close before any answer is taken for a stale
+        // pooled connection only after an answered exchange, in both
+        // drivers; so the first try and max_retries (2) retries.
+        requests: Some(3),
         ..keeps_failing_gave_up()
     }
 }
