@@ -22,10 +22,6 @@ impl log::Log for Logger {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if record.level() == log::Level::Warn && record.target().starts_with("linewire_std") {
-            // The delivery reports each retry and its wait as a warning.
-            crate::progress::note_warning(&record.args().to_string());
-        }
         if !self.filter.matches(record) {
             return;
         }

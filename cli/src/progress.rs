@@ -1,11 +1,10 @@
 //! The progress line on a terminal: lines written, lines per second,
 //! bytes read, retries and the time spent waiting to retry.
 //!
-//! The run loop counts lines and bytes; the retries and waits are counted
-//! from the delivery's warnings as the logger sees them ([`note_warning`]):
-//! the delivery reports each retry, with its wait, as a log line.
-//! Everything is in atomics so that a warning logged in the middle of a
-//! send (which blocks) updates the line at once.
+//! The run loop counts lines and bytes; the retries and waits are what the
+//! delivery machine scheduled, told by the sender ([`note_retry`]).
+//! Everything is in atomics so that a retry in the middle of a send (which
+//! blocks) updates the line at once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -151,32 +150,17 @@ fn refresh() {
     bar.set_message(describe(&s));
 }
 
-/// Counts a warning of the delivery (`linewire_std`): a retry (`... waiting
-/// 5000 ms ... before retry 2`) or an immediate resend (`sending again at
-/// once`); other warnings (413 splits, ...) are not retries.
-pub(crate) fn note_warning(text: &str) {
-    if text.contains("before retry") {
-        RETRIES.fetch_add(1, Ordering::Relaxed);
-        if let Some(ms) = waiting_ms(text) {
-            WAITED_MS.fetch_add(ms, Ordering::Relaxed);
-            WAITING_MS.store(ms, Ordering::Relaxed);
-        }
-    } else if text.contains("sending again at once") {
-        RETRIES.fetch_add(1, Ordering::Relaxed);
-    } else {
-        return;
+/// Counts a retry the delivery scheduled, after `wait` (zero: a resend
+/// at once on a new connection). Called by the sender in the middle of a
+/// send, before the wait.
+pub(crate) fn note_retry(wait: Duration) {
+    RETRIES.fetch_add(1, Ordering::Relaxed);
+    let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+    if ms > 0 {
+        WAITED_MS.fetch_add(ms, Ordering::Relaxed);
+        WAITING_MS.store(ms, Ordering::Relaxed);
     }
     refresh();
-}
-
-/// `5000` out of `... waiting 5000 ms ...`.
-fn waiting_ms(text: &str) -> Option<u64> {
-    let after = text.split("waiting ").nth(1)?;
-    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-    after
-        .get(digits.len()..)
-        .filter(|rest| rest.starts_with(" ms"))?;
-    digits.parse().ok()
 }
 
 #[cfg(test)]
@@ -205,15 +189,5 @@ mod tests {
             ..Snapshot::default()
         };
         assert_eq!(describe(&stdin), "1 line written (0/s), 10 B read");
-    }
-
-    #[test]
-    fn waits_are_read_from_the_delivery_warning() {
-        assert_eq!(
-            waiting_ms("attempt 1 to write 5 lines failed: HTTP 503; waiting 5000 ms before retry 1 (attempt 2)"),
-            Some(5000)
-        );
-        assert_eq!(waiting_ms("waiting for nothing"), None);
-        assert_eq!(waiting_ms("waiting 12s"), None);
     }
 }

@@ -139,7 +139,9 @@ pub(crate) fn write(args: &WriteArgs) -> Result<Summary, String> {
             .max_elapsed_ms(elapsed)
             .max_retry_after_ms(ms);
     }
-    let mut sender = client.as_ref().map(|c| cli::Sender::new(c, policy));
+    let mut sender = client
+        .as_ref()
+        .map(|c| cli::Sender::new(c, policy).on_retry(crate::progress::note_retry));
     let errors = match &args.errors_file {
         Some(path) => {
             // Writing the errors file back to the same path is natural

@@ -538,13 +538,22 @@ fn named_lines<'e>(lines: &[&[u8]], err: &'e ServerError) -> Vec<(usize, Option<
 
 /// A synchronous sender for the CLI: the machine driven until every line
 /// of a batch is settled, with `thread::sleep` for the waits.
-#[derive(Debug)]
 pub struct Sender<'c> {
     client: &'c Client,
     policy: RetryPolicy,
     machine: Option<Machine>,
     driver: Driver,
     start: std::time::Instant,
+    on_retry: Option<Box<dyn Fn(Duration) + 'c>>,
+}
+
+impl std::fmt::Debug for Sender<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("policy", &self.policy)
+            .field("driver", &self.driver)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The smallest queue a [`Sender`] allocates (it grows for larger batches).
@@ -559,7 +568,26 @@ impl<'c> Sender<'c> {
             machine: None,
             driver: Driver::default(),
             start: std::time::Instant::now(),
+            on_retry: None,
         }
+    }
+
+    /// Calls `f` each time the machine schedules a batch again, with the
+    /// wait before it (zero for a resend at once after a stale
+    /// connection), before the wait: what a progress display counts as
+    /// retries and waits.
+    ///
+    /// ```
+    /// # let client = linewire_std::Client::new("http://localhost:8086", None)?;
+    /// let sender = linewire_std::cli::Sender::new(&client, linewire_std::RetryPolicy::new())
+    ///     .on_retry(|wait| eprintln!("retrying in {wait:?}"));
+    /// # drop(sender);
+    /// # Ok::<(), linewire_std::Error>(())
+    /// ```
+    #[must_use]
+    pub fn on_retry(mut self, f: impl Fn(Duration) + 'c) -> Self {
+        self.on_retry = Some(Box::new(f));
+        self
     }
 
     /// The longest wait a server's `Retry-After` may ask for (the core's
@@ -640,9 +668,12 @@ impl<'c> Sender<'c> {
             let result = self.driver.send(self.client, &req);
             let now = self.now_ms();
             let secret = self.client.secret();
-            let (_, settled) = self
+            let (event, settled) = self
                 .driver
                 .complete(&mut machine, now, &req, &result, secret);
+            if let (Event::Retrying { until_ms }, Some(f)) = (event, &self.on_retry) {
+                f(Duration::from_millis(until_ms.saturating_sub(now)));
+            }
             match settled {
                 Some(Settled::Failed(mut f)) => {
                     for l in &mut f.lines {

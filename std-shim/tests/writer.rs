@@ -937,3 +937,44 @@ fn a_push_larger_than_the_queue_in_bytes_is_refused() {
     let s = w.close();
     assert_eq!((s.accepted, s.refused, s.sent), (1, 1, 1));
 }
+
+/// The CLI's synchronous sender tells each retry the machine scheduled, with
+/// its wait: a 503 then a stale connection (closed before any answer after
+/// an answered exchange) are two retries, the second at once.
+#[test]
+fn the_sender_tells_each_retry_and_its_wait() {
+    use linewire_std::cli::{Line, Sender, Settled};
+
+    let server = TestServer::start();
+    server.set_faults(
+        FaultPlan::new()
+            .on_request(
+                1,
+                Fault::ServiceUnavailable {
+                    retry_after_secs: None,
+                },
+            )
+            .on_request(3, Fault::CloseBeforeBody),
+    );
+    let client = Client::new(&server.url(), Some(TOKEN))
+        .unwrap()
+        .bucket("farm")
+        .precision(Precision::Seconds);
+    let waits = Mutex::new(Vec::new());
+    let mut sender =
+        Sender::new(&client, fast_policy()).on_retry(|w| waits.lock().unwrap().push(w));
+    let batch = |n: u64| vec![Line::new(n, format!("m v={n}i {n}"))];
+    let sent = |s: Vec<Settled>| matches!(s.as_slice(), [Settled::Sent(1)]);
+    // Request 1: 503, retried after the backoff; request 2 stores it.
+    assert!(sent(sender.send(batch(1))));
+    // Request 3: closed before any answer on the kept connection: sent
+    // again at once (request 4).
+    assert!(sent(sender.send(batch(2))));
+    drop(sender);
+    let waits = waits.into_inner().unwrap();
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    assert!(waits[0] > Duration::ZERO, "{waits:?}");
+    assert_eq!(waits[1], Duration::ZERO);
+    assert_eq!(server.points("farm").len(), 2);
+    assert_eq!(server.write_requests().len(), 4);
+}
