@@ -4,7 +4,7 @@
 //! a busy machine (measured: 10 s of it took 15 s): the 10 s deadlines are
 //! 10 s or more. `SYS_ELAPSED` / `SYS_TICKFREQ` would be the wall clock. A board without a
 //! debugger would count SysTick instead; the network code only sees
-//! [`now`].
+//! [`now`], and the delivery loops [`now_ms`] and [`wait_until`].
 
 use smoltcp::time::Instant;
 
@@ -20,6 +20,25 @@ fn centiseconds() -> Option<u32> {
 /// then never fire, and the callers' deadlines end the wait).
 pub fn now() -> Instant {
     Instant::from_millis(i64::from(centiseconds().unwrap_or(0)) * 10)
+}
+
+/// The current time in milliseconds, the writer's clock (zero if the
+/// host has no clock).
+pub fn now_ms() -> u64 {
+    u64::from(centiseconds().unwrap_or(0)) * 10
+}
+
+/// Returns once the clock reaches `at_ms`, calling `idle` meanwhile (a
+/// blocking firmware polls its network stack there, so that it keeps
+/// answering while it backs off). Returns at once if the host has no
+/// clock.
+pub fn wait_until(at_ms: u64, mut idle: impl FnMut()) {
+    while let Some(cs) = centiseconds() {
+        if u64::from(cs) * 10 >= at_ms {
+            return;
+        }
+        idle();
+    }
 }
 
 /// A seed for `smoltcp`'s initial sequence numbers and ephemeral ports:

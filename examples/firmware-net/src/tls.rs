@@ -2,8 +2,11 @@
 //! ([`Settings`]), the CA and the record buffers ([`parts`]), and what
 //! `embedded-tls` 0.19 needs: the random numbers and the certificate check
 //! ([`Provider`]), the time the certificates' dates are checked against
-//! ([`HostClock`]).
+//! ([`HostClock`]); and for the blocking variant, [`Shared`]: the
+//! connection a session runs over, reachable between polls so that the
+//! network stack keeps being polled while the writer backs off.
 
+use core::cell::RefCell;
 use core::fmt::Write as _;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -169,4 +172,47 @@ pub fn parts(out: &mut Console, settings: &Settings<'_>) -> Option<Parts> {
         rx: &mut rx[..],
         tx: &mut tx[..],
     })
+}
+
+/// A stream a `TlsConnection` runs over while its owner keeps reaching it
+/// (`embedded-tls` has no way back to its socket but `close`, which sends
+/// a `close_notify`): between polls the blocking firmware borrows the
+/// `NalStream` to poll the network stack during the writer's backoff.
+/// A borrow that fails (it never does: the session and the wait take
+/// turns) is an I/O error, not a panic.
+pub struct Shared<'a, S>(pub &'a RefCell<S>);
+
+impl<S: embedded_io::ErrorType> embedded_io::ErrorType for Shared<'_, S> {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl<S: embedded_io::Read> embedded_io::Read for Shared<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        use embedded_io::Error as _;
+        let mut s = self
+            .0
+            .try_borrow_mut()
+            .map_err(|_| embedded_io::ErrorKind::Other)?;
+        s.read(buf).map_err(|e| e.kind())
+    }
+}
+
+impl<S: embedded_io::Write> embedded_io::Write for Shared<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        use embedded_io::Error as _;
+        let mut s = self
+            .0
+            .try_borrow_mut()
+            .map_err(|_| embedded_io::ErrorKind::Other)?;
+        s.write(buf).map_err(|e| e.kind())
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        use embedded_io::Error as _;
+        let mut s = self
+            .0
+            .try_borrow_mut()
+            .map_err(|_| embedded_io::ErrorKind::Other)?;
+        s.flush().map_err(|e| e.kind())
+    }
 }

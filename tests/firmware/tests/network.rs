@@ -5,11 +5,13 @@
 //! device is 10.0.2.15, the host 10.0.2.2), on the port the test kit was
 //! given (bound to port 0, passed on the semihosting command line). Each
 //! test asserts what the test kit stored, exactly, and what the firmware
-//! reported. Four variants: blocking (`firmware-net`), async
-//! (`firmware-async`: embassy-net, `Writer::poll_async`), and TLS over
-//! each (`firmware-tls`, `firmware-async-tls`: embedded-tls 0.19 against
-//! the test kit's HTTPS server, its certificate verified against the test
-//! kit's CA and name).
+//! reported. Four variants, each delivering through `linewire::Writer`
+//! (the firmware's shared `delivery` loop, one `POLL` record a poll and a
+//! `STATS` record of the writer's counters): blocking (`firmware-net`,
+//! `Writer::poll` over `NalStream`), async (`firmware-async`: embassy-net,
+//! `Writer::poll_async`), and TLS over each (`firmware-tls`,
+//! `firmware-async-tls`: embedded-tls 0.19 against the test kit's HTTPS
+//! server, its certificate verified against the test kit's CA and name).
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -132,14 +134,12 @@ fn async_tls_firmware() -> Option<&'static Path> {
 #[derive(Debug, Default)]
 struct NetRun {
     success: bool,
-    /// `BATCH` records without the tag.
-    batches: Vec<String>,
-    /// `POLL` records (the async variant) without the tag.
+    /// `POLL` records without the tag.
     polls: Vec<String>,
+    /// The `STATS` record without the tag.
+    stats: Option<String>,
     /// `HANDSHAKE` records (the TLS variant) without the tag.
     handshakes: Vec<String>,
-    /// `CONNECTS` (the TLS variant): TCP connections opened.
-    connects: Option<u32>,
     stack: Option<usize>,
     painted: usize,
     enet: String,
@@ -208,10 +208,9 @@ fn run_with(elf: &Path, args: &str) -> NetRun {
         }
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
         match tag {
-            "BATCH" => run.batches.push(rest.to_string()),
             "POLL" => run.polls.push(rest.to_string()),
             "HANDSHAKE" => run.handshakes.push(rest.to_string()),
-            "CONNECTS" => run.connects = rest.parse().ok(),
+            "STATS" => run.stats = Some(rest.to_string()),
             "STACK" => run.stack = rest.strip_prefix("run ").and_then(|n| n.parse().ok()),
             "PAINTED" => run.painted = rest.parse().unwrap_or(0),
             "ENET" => run.enet = rest.to_string(),
@@ -266,34 +265,94 @@ fn stored(server: &TestServer) -> Vec<Point> {
     points
 }
 
-const WRITTEN: &str =
-    "status=204 outcome=Written action=Done retry_after=- rejected=- dropped=- complete=true";
+const DELIVERED: &str = "Delivered lines=3 reconnect=false";
 
-fn batch_line(n: u32, attempt: u32, connects: u32, text: &str) -> String {
-    format!("{n} {attempt} connects={connects} {text}")
+/// A `POLL` record without the tag: poll `poll` of batch `n`.
+fn poll_line(n: u32, poll: u32, connects: u32, text: &str) -> String {
+    format!("{n} {poll} connects={connects} {text}")
 }
 
-#[test]
-fn batches_are_stored_over_one_kept_alive_connection() {
-    let Some(elf) = firmware() else { return };
-    let server = TestServer::start();
-    let run = run(elf, server.addr().port());
+/// A `STATS` record without the tag: every point accepted, `sent`
+/// stored, the rest given up.
+fn stats_line(sent: u64, requests: u64, retries: u64) -> String {
+    let accepted = u64::from(batches::BATCHES * batches::POINTS_PER_BATCH);
+    let gave_up = accepted - sent;
+    format!(
+        "accepted={accepted} sent={sent} rejected=0 gave_up={gave_up} lost={gave_up} \
+         requests={requests} retries={retries} stale_retries=0 queued=0"
+    )
+}
+
+/// A networked variant: its ELF, and whether it speaks TLS (to the test
+/// kit's HTTPS server, trusting its CA for [`TLS_NAME`]). Every variant
+/// delivers through `linewire::Writer` (`examples/firmware-net/src/delivery.rs`)
+/// and prints the same `POLL` and `STATS` records, so the scenarios below
+/// hold each of them to the same exact lists.
+#[derive(Clone, Copy)]
+struct Variant {
+    elf: &'static Path,
+    tls: bool,
+}
+
+impl Variant {
+    fn plain(elf: &'static Path) -> Self {
+        Variant { elf, tls: false }
+    }
+
+    fn tls(elf: &'static Path) -> Self {
+        Variant { elf, tls: true }
+    }
+
+    /// Runs against a new test kit (HTTPS for TLS) that follows `plan`.
+    fn run(self, plan: FaultPlan) -> (TestServer, NetRun) {
+        let builder = TestServer::builder().fault_plan(plan);
+        if self.tls {
+            let server = builder.https().start();
+            let ca = CaFile::new(server.ca_pem());
+            let run = run_tls(self.elf, &server, &ca, TLS_NAME);
+            (server, run)
+        } else {
+            let server = builder.start();
+            let run = run(self.elf, server.addr().port());
+            (server, run)
+        }
+    }
+
+    /// The handshakes a TLS variant made (one per connection), none for
+    /// plain TCP.
+    fn handshakes(self, sessions: usize) -> Vec<String> {
+        let n = if self.tls { sessions } else { 0 };
+        (1..=n).map(|s| format!("{s} ok")).collect()
+    }
+}
+
+/// Three batches, three requests, one kept-alive connection (one TLS
+/// session).
+fn check_batches_are_stored_over_one_kept_alive_connection(v: Variant) -> NetRun {
+    let (server, run) = v.run(FaultPlan::new());
     assert!(run.success, "the firmware failed:\n{}", run.output);
     assert_eq!(run.done.as_deref(), Some("ok"), "{}", run.output);
     let expected: Vec<String> = (0..batches::BATCHES)
-        .map(|n| batch_line(n, 1, 1, WRITTEN))
+        .map(|n| poll_line(n, 1, 1, DELIVERED))
         .collect();
-    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(run.polls, expected, "{}", run.output);
+    assert_eq!(
+        run.stats.as_deref(),
+        Some(&*stats_line(9, 3, 0)),
+        "{}",
+        run.output
+    );
+    assert_eq!(handshakes(&run), v.handshakes(1), "{}", run.output);
     assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
     assert_eq!(server.write_requests().len(), batches::BATCHES as usize);
-    assert_eq!(run.enet, "dropped=0 unsent=0");
+    run
 }
 
-#[test]
-fn a_closed_connection_and_a_503_are_survived() {
-    let Some(elf) = firmware() else { return };
-    // The second answer closes the connection; the third is a 503 (nothing
-    // stored), which the firmware resends at once.
+/// The second answer closes the connection (the writer says to
+/// reconnect: a new connection, and a new TLS handshake); the third is a
+/// 503 (nothing stored), which the writer retries after its backoff, on
+/// the same connection.
+fn check_a_closed_connection_and_a_503_are_survived(v: Variant) {
     let plan = FaultPlan::new()
         .on_request(2, Fault::ConnectionClose)
         .on_request(
@@ -302,95 +361,143 @@ fn a_closed_connection_and_a_503_are_survived() {
                 retry_after_secs: None,
             },
         );
-    let server = TestServer::builder().fault_plan(plan).start();
-    let run = run(elf, server.addr().port());
+    let (server, run) = v.run(plan);
     assert!(run.success, "the firmware failed:\n{}", run.output);
     let expected = vec![
-        batch_line(0, 1, 1, WRITTEN),
-        batch_line(1, 1, 1, WRITTEN),
-        batch_line(
-            2,
-            1,
-            2,
-            "status=503 outcome=Unavailable action=RetryLater retry_after=- rejected=- dropped=- complete=true",
-        ),
-        batch_line(2, 2, 2, WRITTEN),
+        poll_line(0, 1, 1, DELIVERED),
+        poll_line(1, 1, 1, "Delivered lines=3 reconnect=true"),
+        poll_line(2, 1, 2, "Retrying reconnect=false"),
+        poll_line(2, 2, 2, DELIVERED),
     ];
-    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(run.polls, expected, "{}", run.output);
+    assert_eq!(
+        run.stats.as_deref(),
+        Some(&*stats_line(9, 4, 1)),
+        "{}",
+        run.output
+    );
+    assert_eq!(handshakes(&run), v.handshakes(2), "{}", run.output);
     assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
     assert_eq!(server.write_requests().len(), 4);
 }
 
-#[test]
-fn an_unanswered_write_is_resent_and_stored_once() {
-    let Some(elf) = firmware() else { return };
-    // The first request is stored but never answered (the connection
-    // closes); the firmware resends it on a new connection, and the same
-    // points overwrite themselves. The third answer comes a byte a write.
+/// The first request is stored but never answered (the connection
+/// closes); the writer backs off and resends it on a new connection, and
+/// the same points overwrite themselves. The third answer comes a byte a
+/// write.
+fn check_an_unanswered_write_is_resent_and_stored_once(v: Variant, error: &str) {
     let plan = FaultPlan::new()
         .on_request(1, Fault::CloseAfterBody)
         .on_request(3, Fault::SplitWrites);
-    let server = TestServer::builder().fault_plan(plan).start();
-    let run = run(elf, server.addr().port());
+    let (server, run) = v.run(plan);
     assert!(run.success, "the firmware failed:\n{}", run.output);
     let expected = vec![
-        batch_line(
-            0,
-            1,
-            1,
-            "error=transport: the peer closed the connection before responding",
-        ),
-        batch_line(0, 2, 2, WRITTEN),
-        batch_line(1, 1, 2, WRITTEN),
-        batch_line(2, 1, 2, WRITTEN),
+        poll_line(0, 1, 1, error),
+        poll_line(0, 2, 2, DELIVERED),
+        poll_line(1, 1, 2, DELIVERED),
+        poll_line(2, 1, 2, DELIVERED),
     ];
-    assert_eq!(run.batches, expected, "{}", run.output);
+    assert_eq!(run.polls, expected, "{}", run.output);
+    assert_eq!(
+        run.stats.as_deref(),
+        Some(&*stats_line(9, 4, 1)),
+        "{}",
+        run.output
+    );
+    assert_eq!(handshakes(&run), v.handshakes(2), "{}", run.output);
     assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
     assert_eq!(server.write_requests().len(), 4);
 }
 
-#[test]
-fn a_server_that_keeps_failing_fails_the_run() {
-    let Some(elf) = firmware() else { return };
-    let server = TestServer::builder()
-        .fault_plan(FaultPlan::new().always(Fault::InternalError))
-        .start();
-    let run = run(elf, server.addr().port());
+/// Every answer is a 500: each batch is tried three times (two retries)
+/// on the kept connection, then given up; the run fails.
+fn check_a_server_that_keeps_failing_fails_the_run(v: Variant) {
+    let (server, run) = v.run(FaultPlan::new().always(Fault::InternalError));
     assert!(
         !run.success,
         "the firmware reported success:\n{}",
         run.output
     );
     assert_eq!(run.done.as_deref(), Some("failed"), "{}", run.output);
-    assert_eq!(run.batches.len(), 9, "{}", run.output);
-    assert!(
-        run.batches
-            .iter()
-            .all(|b| b.contains("status=500 outcome=ServerError action=Retry ")),
+    let expected: Vec<String> = (0..batches::BATCHES)
+        .flat_map(|n| {
+            [
+                poll_line(n, 1, 1, "Retrying reconnect=false"),
+                poll_line(n, 2, 1, "Retrying reconnect=false"),
+                poll_line(n, 3, 1, "GaveUp lines=3 reconnect=false"),
+            ]
+        })
+        .collect();
+    assert_eq!(run.polls, expected, "{}", run.output);
+    assert_eq!(
+        run.stats.as_deref(),
+        Some(&*stats_line(0, 9, 6)),
         "{}",
         run.output
     );
+    assert_eq!(server.write_requests().len(), 9);
     assert!(stored(&server).is_empty());
 }
 
-#[test]
-fn a_refused_connection_is_reported() {
-    let Some(elf) = firmware() else { return };
-    let port = refused_port();
-    let run = run(elf, port);
+/// Nothing listens: each batch's three connects are refused (the writer
+/// backs off after each, `connect_failed`), then it is given up.
+fn check_a_refused_connection_is_retried_and_reported(v: Variant) {
+    let run = run(v.elf, refused_port());
     assert!(
         !run.success,
         "the firmware reported success:\n{}",
         run.output
     );
-    assert_eq!(run.batches.len(), 9, "{}", run.output);
-    assert!(
-        run.batches
-            .iter()
-            .all(|b| b.contains("error=") && b.contains("cause=connecting failed")),
+    assert_eq!(run.done.as_deref(), Some("failed"), "{}", run.output);
+    let expected: Vec<String> = (0..batches::BATCHES)
+        .flat_map(|n| {
+            [
+                poll_line(n, 1, 0, "connect-failed Retrying"),
+                poll_line(n, 2, 0, "connect-failed Retrying"),
+                poll_line(n, 3, 0, "connect-failed GaveUp lines=3"),
+            ]
+        })
+        .collect();
+    assert_eq!(run.polls, expected, "{}", run.output);
+    assert_eq!(
+        run.stats.as_deref(),
+        Some(&*stats_line(0, 9, 6)),
         "{}",
         run.output
     );
+}
+
+const PEER_CLOSED: &str = "error=transport: the peer closed the connection before responding";
+
+#[test]
+fn batches_are_stored_over_one_kept_alive_connection() {
+    let Some(elf) = firmware() else { return };
+    let run = check_batches_are_stored_over_one_kept_alive_connection(Variant::plain(elf));
+    assert_eq!(run.enet, "dropped=0 unsent=0");
+}
+
+#[test]
+fn a_closed_connection_and_a_503_are_survived() {
+    let Some(elf) = firmware() else { return };
+    check_a_closed_connection_and_a_503_are_survived(Variant::plain(elf));
+}
+
+#[test]
+fn an_unanswered_write_is_resent_and_stored_once() {
+    let Some(elf) = firmware() else { return };
+    check_an_unanswered_write_is_resent_and_stored_once(Variant::plain(elf), PEER_CLOSED);
+}
+
+#[test]
+fn a_server_that_keeps_failing_fails_the_run() {
+    let Some(elf) = firmware() else { return };
+    check_a_server_that_keeps_failing_fails_the_run(Variant::plain(elf));
+}
+
+#[test]
+fn a_refused_connection_is_retried_and_reported() {
+    let Some(elf) = firmware() else { return };
+    check_a_refused_connection_is_retried_and_reported(Variant::plain(elf));
 }
 
 #[test]
@@ -481,78 +588,34 @@ const ASYNC_FLASH_BUDGET: u64 = 72 * 1024;
 const ASYNC_RAM_BUDGET: u64 = 8 * 1024;
 const ASYNC_STACK_BUDGET: usize = 8 * 1024;
 
-const DELIVERED: &str = "Delivered lines=3 reconnect=false";
-
-fn poll_line(n: u32, poll: u32, connects: u32, text: &str) -> String {
-    format!("{n} {poll} connects={connects} {text}")
-}
-
 #[test]
 fn async_batches_are_stored_over_one_kept_alive_connection() {
     let Some(elf) = async_firmware() else { return };
-    let server = TestServer::start();
-    let run = run(elf, server.addr().port());
-    assert!(run.success, "the async firmware failed:\n{}", run.output);
-    assert_eq!(run.done.as_deref(), Some("ok"), "{}", run.output);
-    let expected: Vec<String> = (0..batches::BATCHES)
-        .map(|n| poll_line(n, 1, 1, DELIVERED))
-        .collect();
-    assert_eq!(run.polls, expected, "{}", run.output);
-    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
-    assert_eq!(server.write_requests().len(), batches::BATCHES as usize);
+    check_batches_are_stored_over_one_kept_alive_connection(Variant::plain(elf));
 }
 
 #[test]
 fn async_a_closed_connection_and_a_503_are_survived() {
     let Some(elf) = async_firmware() else { return };
-    // As the blocking variant's: the second answer closes the connection
-    // (the writer says to reconnect), the third is a 503 that the writer
-    // retries after its backoff, on the same connection.
-    let plan = FaultPlan::new()
-        .on_request(2, Fault::ConnectionClose)
-        .on_request(
-            3,
-            Fault::ServiceUnavailable {
-                retry_after_secs: None,
-            },
-        );
-    let server = TestServer::builder().fault_plan(plan).start();
-    let run = run(elf, server.addr().port());
-    assert!(run.success, "the async firmware failed:\n{}", run.output);
-    let expected = vec![
-        poll_line(0, 1, 1, DELIVERED),
-        poll_line(1, 1, 1, "Delivered lines=3 reconnect=true"),
-        poll_line(2, 1, 2, "Retrying reconnect=false"),
-        poll_line(2, 2, 2, DELIVERED),
-    ];
-    assert_eq!(run.polls, expected, "{}", run.output);
-    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
-    assert_eq!(server.write_requests().len(), 4);
+    check_a_closed_connection_and_a_503_are_survived(Variant::plain(elf));
+}
+
+#[test]
+fn async_an_unanswered_write_is_resent_and_stored_once() {
+    let Some(elf) = async_firmware() else { return };
+    check_an_unanswered_write_is_resent_and_stored_once(Variant::plain(elf), PEER_CLOSED);
+}
+
+#[test]
+fn async_a_server_that_keeps_failing_fails_the_run() {
+    let Some(elf) = async_firmware() else { return };
+    check_a_server_that_keeps_failing_fails_the_run(Variant::plain(elf));
 }
 
 #[test]
 fn async_a_refused_connection_is_retried_and_reported() {
     let Some(elf) = async_firmware() else { return };
-    let port = refused_port();
-    let run = run(elf, port);
-    assert!(
-        !run.success,
-        "the async firmware reported success:\n{}",
-        run.output
-    );
-    assert_eq!(run.done.as_deref(), Some("failed"), "{}", run.output);
-    // Three polls of the first batch, each a refused connect the writer
-    // backs off from; then the next batches queue behind it.
-    assert_eq!(
-        run.polls[..3],
-        [
-            poll_line(0, 1, 0, "connect-failed Retrying"),
-            poll_line(0, 2, 0, "connect-failed Retrying"),
-            poll_line(0, 3, 0, "connect-failed Retrying"),
-        ],
-        "{}",
-        run.output
-    );
+    check_a_refused_connection_is_retried_and_reported(Variant::plain(elf));
 }
 
 /// A variant's figures against its budgets, printed as a table row.
@@ -713,10 +776,6 @@ fn run_tls(elf: &Path, server: &TestServer, ca: &CaFile, name: &str) -> NetRun {
     )
 }
 
-fn tls_batch_line(n: u32, attempt: u32, session: u32, text: &str) -> String {
-    format!("{n} {attempt} session={session} {text}")
-}
-
 /// The handshake records without their times.
 fn handshakes(run: &NetRun) -> Vec<String> {
     run.handshakes
@@ -731,7 +790,7 @@ fn handshakes(run: &NetRun) -> Vec<String> {
 #[test]
 fn tls_batches_are_stored_over_one_verified_session() {
     if let Some(elf) = tls_firmware() {
-        let run = check_batches_are_stored_over_one_verified_session(elf);
+        let run = check_batches_are_stored_over_one_kept_alive_connection(Variant::tls(elf));
         // The blocking firmware owns the driver to the end (embassy-net's
         // runner keeps it in the async one).
         assert_eq!(run.enet, "dropped=0 unsent=0");
@@ -741,70 +800,56 @@ fn tls_batches_are_stored_over_one_verified_session() {
 #[test]
 fn async_tls_batches_are_stored_over_one_verified_session() {
     if let Some(elf) = async_tls_firmware() {
-        check_batches_are_stored_over_one_verified_session(elf);
+        check_batches_are_stored_over_one_kept_alive_connection(Variant::tls(elf));
     }
-}
-
-fn check_batches_are_stored_over_one_verified_session(elf: &Path) -> NetRun {
-    let server = TestServer::builder().https().start();
-    let ca = CaFile::new(server.ca_pem());
-    let run = run_tls(elf, &server, &ca, TLS_NAME);
-    assert!(run.success, "the TLS firmware failed:\n{}", run.output);
-    assert_eq!(run.done.as_deref(), Some("ok"), "{}", run.output);
-    assert_eq!(handshakes(&run), ["1 ok"], "{}", run.output);
-    let expected: Vec<String> = (0..batches::BATCHES)
-        .map(|n| tls_batch_line(n, 1, 1, WRITTEN))
-        .collect();
-    assert_eq!(run.batches, expected, "{}", run.output);
-    assert_eq!(run.connects, Some(1), "{}", run.output);
-    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
-    assert_eq!(server.write_requests().len(), batches::BATCHES as usize);
-    run
 }
 
 #[test]
 fn tls_a_closed_connection_and_a_503_are_survived_with_a_new_handshake() {
     if let Some(elf) = tls_firmware() {
-        check_a_closed_connection_and_a_503_are_survived_with_a_new_handshake(elf);
+        check_a_closed_connection_and_a_503_are_survived(Variant::tls(elf));
     }
 }
 
 #[test]
 fn async_tls_a_closed_connection_and_a_503_are_survived_with_a_new_handshake() {
     if let Some(elf) = async_tls_firmware() {
-        check_a_closed_connection_and_a_503_are_survived_with_a_new_handshake(elf);
+        check_a_closed_connection_and_a_503_are_survived(Variant::tls(elf));
     }
 }
 
-fn check_a_closed_connection_and_a_503_are_survived_with_a_new_handshake(elf: &Path) {
-    let plan = FaultPlan::new()
-        .on_request(2, Fault::ConnectionClose)
-        .on_request(
-            3,
-            Fault::ServiceUnavailable {
-                retry_after_secs: None,
-            },
-        );
-    let server = TestServer::builder().https().fault_plan(plan).start();
-    let ca = CaFile::new(server.ca_pem());
-    let run = run_tls(elf, &server, &ca, TLS_NAME);
-    assert!(run.success, "the TLS firmware failed:\n{}", run.output);
-    assert_eq!(handshakes(&run), ["1 ok", "2 ok"], "{}", run.output);
-    let expected = vec![
-        tls_batch_line(0, 1, 1, WRITTEN),
-        tls_batch_line(1, 1, 1, WRITTEN),
-        tls_batch_line(
-            2,
-            1,
-            2,
-            "status=503 outcome=Unavailable action=RetryLater retry_after=- rejected=- dropped=- complete=true",
-        ),
-        tls_batch_line(2, 2, 2, WRITTEN),
-    ];
-    assert_eq!(run.batches, expected, "{}", run.output);
-    assert_eq!(run.connects, Some(2), "{}", run.output);
-    assert_eq!(stored(&server), expected_points(0..batches::BATCHES));
-    assert_eq!(server.write_requests().len(), 4);
+#[test]
+fn tls_an_unanswered_write_is_resent_with_a_new_handshake() {
+    if let Some(elf) = tls_firmware() {
+        check_an_unanswered_write_is_resent_and_stored_once(Variant::tls(elf), TLS_PEER_CLOSED);
+    }
+}
+
+#[test]
+fn async_tls_an_unanswered_write_is_resent_with_a_new_handshake() {
+    if let Some(elf) = async_tls_firmware() {
+        check_an_unanswered_write_is_resent_and_stored_once(Variant::tls(elf), TLS_PEER_CLOSED);
+    }
+}
+
+/// The poll of a request whose connection the server closed after the
+/// body, without an answer, over TLS: embedded-tls reports the peer's
+/// close as an error of kind `Other` (not an end of stream), which the
+/// transaction reports as a failed read.
+const TLS_PEER_CLOSED: &str = "error=transport: reading the response failed: unspecified error \
+     (with a std socket through embedded-io, usually its timeout passed)";
+
+/// Each batch's three tries: a connection and a handshake that fails
+/// (`connect_failed`), the third given up.
+fn refused_handshakes() -> Vec<String> {
+    (0..batches::BATCHES)
+        .flat_map(|n| {
+            (1..=3).map(move |p| {
+                let event = if p == 3 { "GaveUp lines=3" } else { "Retrying" };
+                poll_line(n, p, n * 3 + p, &format!("connect-failed {event}"))
+            })
+        })
+        .collect()
 }
 
 #[test]
@@ -831,8 +876,8 @@ fn check_another_servers_ca_is_refused(elf: &Path) {
         "the TLS firmware trusted another CA:\n{}",
         run.output
     );
-    // Each batch's three handshakes fail on the certificate's signature;
-    // no request is sent.
+    // Each batch's three handshakes fail on the certificate's signature
+    // (the writer backs off after each); no request is sent.
     assert_eq!(run.handshakes.len(), 9, "{}", run.output);
     assert!(
         run.handshakes
@@ -841,7 +886,13 @@ fn check_another_servers_ca_is_refused(elf: &Path) {
         "{}",
         run.output
     );
-    assert!(run.batches.is_empty(), "{}", run.output);
+    assert_eq!(run.polls, refused_handshakes(), "{}", run.output);
+    assert_eq!(
+        run.stats.as_deref(),
+        Some(&*stats_line(0, 9, 6)),
+        "{}",
+        run.output
+    );
     assert!(server.write_requests().is_empty());
     assert!(stored(&server).is_empty());
 }
@@ -877,6 +928,7 @@ fn check_a_name_the_certificate_lacks_is_refused(elf: &Path) {
         "{}",
         run.output
     );
+    assert_eq!(run.polls, refused_handshakes(), "{}", run.output);
     assert!(server.write_requests().is_empty());
 }
 
@@ -902,7 +954,7 @@ fn tls_a_run_without_a_ca_fails_with_a_sentence() {
         "{}",
         run.output
     );
-    assert!(run.handshakes.is_empty() && run.batches.is_empty());
+    assert!(run.handshakes.is_empty() && run.polls.is_empty());
 }
 
 #[test]
@@ -925,7 +977,7 @@ fn async_tls_network_budgets() {
     };
     tls_budgets(
         "async TLS network firmware budgets (examples/firmware-net --features async,tls: \
-         embedded-tls's async connection over an embassy-net TcpSocket, write_batch_async, \
+         embedded-tls's async connection over an embassy-net TcpSocket, Writer::poll_async, \
          block_on",
         ("firmware-async-tls", elf),
         ("firmware-async", plain),
@@ -1027,7 +1079,7 @@ fn a_run_without_a_port_fails_with_a_sentence() {
         "{}",
         run.output
     );
-    assert!(run.batches.is_empty());
+    assert!(run.polls.is_empty());
     let run = run_with(elf, "arg=firmware-net,arg=port=70000");
     assert!(!run.success);
     assert!(

@@ -1,11 +1,16 @@
 //! The async TLS variant: `firmware-tls`'s batches, CA and name over
 //! embassy-net (`firmware-async`'s network) with `embedded-tls`'s async
-//! `TlsConnection` and `linewire::http::write_batch_async`, under
+//! `TlsConnection` and `linewire::Writer::poll_async` (the shared loop of
+//! [`delivery`](linewire_firmware_net::delivery)), under
 //! `embassy_futures::block_on`: the recipe of `linewire::nal_async`'s
 //! docs, where the caller owns the reconnect loop.
 //!
-//! Command line and output as `firmware-tls`'s (`CONNECTS` counts the
-//! socket's connections).
+//! When a poll is due and no session is open: connect the socket and
+//! handshake (a failure of either is `Writer::connect_failed`: the writer
+//! backs off); then poll the writer over the session until it says to
+//! reconnect or a poll fails; then drop the session and reset the socket.
+//!
+//! Command line and output as `firmware-tls`'s.
 #![no_std]
 #![no_main]
 
@@ -14,21 +19,17 @@ use core::fmt::Write as _;
 use cortex_m_rt::entry;
 use embassy_futures::select::{select, Either};
 use embassy_net::tcp::TcpSocket;
-use embassy_time::Duration;
+use embassy_time::{Duration, Instant, Timer};
 use embedded_tls::{Aes128GcmSha256, TlsConfig, TlsConnection, TlsContext};
-use linewire::http::{self, Action, Target};
-use linewire::Batch;
-use linewire_firmware_demo::describe;
-use linewire_firmware_net::batches::{self, BATCHES, BUCKET, CAPACITY, TOKEN};
+use linewire::http::Target;
+use linewire_firmware_net::batches::{BUCKET, TOKEN};
+use linewire_firmware_net::delivery::Delivery;
 use linewire_firmware_net::host::{self, stack, Console};
 use linewire_firmware_net::tls::{self, Parts, Provider, Settings};
 use linewire_firmware_net::{async_net, board, clock};
 
-/// Tries of one batch (sends, or connects and handshakes before it).
-const MAX_ATTEMPTS: u32 = 3;
 /// A socket that hears nothing this long fails the request.
 const SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
-const RESPONSE_BUF: usize = 512;
 
 #[entry]
 fn main() -> ! {
@@ -63,8 +64,8 @@ fn run(out: &mut Console, settings: &Settings<'_>) -> bool {
     }
 }
 
-/// Sessions until every batch was tried: connect, handshake, batches
-/// while the server keeps the connection, then a reset.
+/// Sessions until every batch was delivered or given up: connect,
+/// handshake, polls while the writer keeps the connection, then a reset.
 async fn deliver(
     out: &mut Console,
     mut socket: TcpSocket<'_>,
@@ -83,97 +84,55 @@ async fn deliver(
     let server = (board::GATEWAY, settings.port);
     let config = TlsConfig::new().with_server_name(settings.name);
     let mut rng = tls::rng();
-    let mut batch = Batch::<CAPACITY>::new();
-    let mut buf = [0u8; RESPONSE_BUF];
-    let mut all_stored = true;
+    let mut delivery = Delivery::new(target, clock::seed() as u32);
     let mut sessions = 0u32;
     let mut connects = 0u32;
-    let mut n = 0;
-    let mut attempt = 1;
-    let mut filled = None;
 
-    while n < BATCHES {
-        sessions = sessions.saturating_add(1);
-        let _ = write!(out, "HANDSHAKE {sessions} ");
-        // `Some(true)`: the session failed, a try of the batch.
-        let mut again = None;
+    while let Some(due) = delivery.due(out, clock::now_ms()) {
+        Timer::at(Instant::from_millis(due)).await;
         if socket.connect(server).await.is_err() {
-            let _ = writeln!(out, "error=connect");
-            again = Some(true);
-        } else {
-            connects = connects.saturating_add(1);
-            let mut session: TlsConnection<'_, _, Aes128GcmSha256> =
-                TlsConnection::new(&mut socket, &mut *rx, &mut *tx);
-            let started = clock::now();
-            let opened = session
-                .open(TlsContext::new(&config, Provider::new(&mut rng, ca)))
-                .await;
-            match opened {
-                Ok(()) => {
-                    let ms = (clock::now() - started).total_millis();
-                    let _ = writeln!(out, "ok ms={ms}");
-                }
-                Err(e) => {
-                    let _ = writeln!(out, "error={e:?}");
-                    again = Some(true);
+            reset(&mut socket).await;
+            delivery.connect_failed(out, clock::now_ms(), connects);
+            continue;
+        }
+        connects = connects.saturating_add(1);
+        sessions = sessions.saturating_add(1);
+        let mut session: TlsConnection<'_, _, Aes128GcmSha256> =
+            TlsConnection::new(&mut socket, &mut *rx, &mut *tx);
+        let started = clock::now();
+        let opened = session
+            .open(TlsContext::new(&config, Provider::new(&mut rng, ca)))
+            .await;
+        let _ = write!(out, "HANDSHAKE {sessions} ");
+        match opened {
+            Ok(()) => {
+                let ms = (clock::now() - started).total_millis();
+                let _ = writeln!(out, "ok ms={ms}");
+                while !delivery
+                    .poll_async(out, clock::now_ms(), connects, &mut session)
+                    .await
+                {
+                    let Some(due) = delivery.due(out, clock::now_ms()) else {
+                        break;
+                    };
+                    Timer::at(Instant::from_millis(due)).await;
                 }
             }
-            while again.is_none() && n < BATCHES {
-                if filled != Some(n) {
-                    if let Err(e) = batches::fill(&mut batch, n) {
-                        let _ = writeln!(out, "ERROR batch {n} could not be formatted: {e}");
-                        all_stored = false;
-                        n += 1;
-                        continue;
-                    }
-                    filled = Some(n);
-                }
-                let result = http::write_batch_async(&mut session, &target, &batch, &mut buf).await;
-                let _ = write!(out, "BATCH {n} {attempt} session={sessions} ");
-                match result {
-                    Ok(reply) => {
-                        let _ = describe(&reply, out);
-                        let _ = writeln!(out);
-                        let retry = match reply.outcome.action() {
-                            Action::Done => false,
-                            Action::Retry | Action::RetryLater => true,
-                            _ => {
-                                all_stored = false;
-                                false
-                            }
-                        };
-                        if retry && attempt < MAX_ATTEMPTS {
-                            attempt += 1;
-                        } else {
-                            all_stored &= !retry;
-                            n += 1;
-                            attempt = 1;
-                        }
-                        if !reply.reusable {
-                            again = Some(false);
-                        }
-                    }
-                    Err(e) => {
-                        let _ = writeln!(out, "error={e}");
-                        again = Some(true);
-                    }
-                }
+            Err(e) => {
+                let _ = writeln!(out, "error={e:?}");
+                delivery.connect_failed(out, clock::now_ms(), connects);
             }
         }
         // The session ends here, without a close_notify: a reset ends it
         // (its last request was answered, or failed).
-        socket.abort();
-        let _ = socket.flush().await;
-        if again == Some(true) {
-            if attempt < MAX_ATTEMPTS {
-                attempt += 1;
-            } else {
-                all_stored = false;
-                n += 1;
-                attempt = 1;
-            }
-        }
+        reset(&mut socket).await;
     }
-    let _ = writeln!(out, "CONNECTS {connects}");
-    all_stored
+    delivery.finish(out)
+}
+
+/// Drops the connection at once (a reset, no lingering close), so that the
+/// socket can connect again.
+async fn reset(socket: &mut TcpSocket<'_>) {
+    socket.abort();
+    let _ = socket.flush().await;
 }

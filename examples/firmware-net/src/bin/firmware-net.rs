@@ -1,6 +1,15 @@
-//! Writes [`BATCHES`] batches to the test kit on the host's loopback over
-//! the emulated Ethernet controller, smoltcp and `linewire::nal`, then
-//! exits with success when every batch was stored.
+//! Writes the batches ([`BATCHES`](linewire_firmware_net::batches::BATCHES))
+//! to the test kit on the host's loopback over the emulated Ethernet
+//! controller, smoltcp and `linewire::nal`, through
+//! `linewire::Writer::poll` (the shared loop of
+//! [`delivery`](linewire_firmware_net::delivery)), then exits with success
+//! when every batch was stored.
+//!
+//! The writer's backoff is waited on the semihosting clock while the
+//! smoltcp interface keeps being polled. A connection the writer says to
+//! drop (`reconnect`, or a failed poll) is closed; the next poll connects
+//! again, and a failed connect is `Writer::connect_failed` (the writer
+//! backs off).
 //!
 //! Run by `tests/firmware/tests/network.rs`, which passes the test kit's
 //! port on the semihosting command line (`port=N`).
@@ -11,21 +20,13 @@ use core::fmt::Write as _;
 use core::net::SocketAddr;
 
 use cortex_m_rt::entry;
-use linewire::http::{Action, Target};
+use linewire::http::Target;
 use linewire::nal::{NalStream, ZeroRead};
-use linewire::Batch;
-use linewire_firmware_demo::describe;
-use linewire_firmware_net::batches::{self, BATCHES, BUCKET, CAPACITY, HOST, TOKEN};
-use linewire_firmware_net::board;
+use linewire_firmware_net::batches::{BUCKET, HOST, TOKEN};
+use linewire_firmware_net::delivery::Delivery;
 use linewire_firmware_net::host::{self, stack, Console};
 use linewire_firmware_net::net::Deadline;
-
-/// Sends of one batch when the server asks for a retry or the connection
-/// fails. The firmware resends at once: the lane's faults ask for no
-/// delay; a device honours `Retry-After` or backs off (as
-/// `linewire::Writer` does).
-const MAX_ATTEMPTS: u32 = 3;
-const RESPONSE_BUF: usize = 512;
+use linewire_firmware_net::{board, clock};
 
 #[entry]
 fn main() -> ! {
@@ -37,8 +38,8 @@ fn main() -> ! {
     host::finish(&mut out, sp, painted, ok)
 }
 
-/// Brings the network up and writes the batches; `true` when every batch
-/// was stored.
+/// Brings the network up and delivers the batches; `true` when every
+/// batch was stored.
 #[inline(never)]
 fn run(out: &mut Console, port: u16) -> bool {
     let Some(stack) = board::network() else {
@@ -54,43 +55,15 @@ fn run(out: &mut Console, port: u16) -> bool {
     };
     let server = SocketAddr::new(board::GATEWAY.into(), port);
     let mut conn = NalStream::new(stack, server, Deadline::standard()).zero_read(ZeroRead::NoData);
-    let mut batch = Batch::<CAPACITY>::new();
-    let mut buf = [0u8; RESPONSE_BUF];
-    let mut all_stored = true;
-    for n in 0..BATCHES {
-        if let Err(e) = batches::fill(&mut batch, n) {
-            let _ = writeln!(out, "ERROR batch {n} could not be formatted: {e}");
-            all_stored = false;
+    let mut delivery = Delivery::new(target, clock::seed() as u32);
+    while let Some(due) = delivery.due(out, clock::now_ms()) {
+        clock::wait_until(due, || conn.stack_mut().poll());
+        if !conn.is_connected() && conn.connect().is_err() {
+            delivery.connect_failed(out, clock::now_ms(), conn.connects());
             continue;
         }
-        let mut attempt = 1;
-        loop {
-            let result = conn.write_batch(&target, &batch, &mut buf);
-            let _ = write!(out, "BATCH {n} {attempt} connects={} ", conn.connects());
-            let again = match result {
-                Ok(reply) => {
-                    let _ = describe(&reply, out);
-                    let _ = writeln!(out);
-                    match reply.outcome.action() {
-                        Action::Done => break,
-                        Action::Retry | Action::RetryLater => true,
-                        _ => false,
-                    }
-                }
-                Err(e) => {
-                    let _ = write!(out, "error={e}");
-                    if let Some(cause) = conn.last_error() {
-                        let _ = write!(out, " cause={cause}");
-                    }
-                    let _ = writeln!(out);
-                    true
-                }
-            };
-            if !again || attempt >= MAX_ATTEMPTS {
-                all_stored = false;
-                break;
-            }
-            attempt += 1;
+        if delivery.poll(out, clock::now_ms(), conn.connects(), &mut conn) {
+            let _ = conn.close();
         }
     }
     let dev = conn.stack().device();
@@ -100,5 +73,5 @@ fn run(out: &mut Console, port: u16) -> bool {
         dev.dropped(),
         dev.unsent()
     );
-    all_stored
+    delivery.finish(out)
 }

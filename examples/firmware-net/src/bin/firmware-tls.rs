@@ -1,7 +1,10 @@
-//! The TLS variant: writes [`BATCHES`] batches to the test kit's HTTPS
-//! server over TLS 1.3 (`embedded-tls` 0.19, blocking) on the same board,
-//! `smoltcp` stack and `linewire::nal::NalStream` as `firmware-net`,
-//! verifying the server's certificate against a CA and the server's name.
+//! The TLS variant: writes the batches
+//! ([`BATCHES`](linewire_firmware_net::batches::BATCHES)) to the test kit's
+//! HTTPS server with `linewire::Writer::poll` (the shared loop of
+//! [`delivery`](linewire_firmware_net::delivery)) over TLS 1.3
+//! (`embedded-tls` 0.19, blocking) on the same board, `smoltcp` stack and
+//! `linewire::nal::NalStream` as `firmware-net`, verifying the server's
+//! certificate against a CA and the server's name.
 //!
 //! Command line (semihosting): `port=N ca=<path of a DER CA certificate on
 //! the host> name=<the server's name>`. The CA is read through
@@ -11,42 +14,43 @@
 //! SNI, checked against the certificate, and sent as the `Host` header:
 //! the firmware reaches the server at 10.0.2.2 whatever the name.
 //!
-//! The connection loop is the caller-owned one `embedded-tls` needs (its
-//! `TlsConnection` borrows its record buffers for its whole life): connect
-//! and handshake, write batches over the session while the server keeps
-//! the connection ([`Reply::reusable`](linewire::http::Reply)), then drop
-//! the session, close the socket and start again.
+//! The reconnect loop is the caller-owned one `embedded-tls` needs (its
+//! `TlsConnection` borrows its record buffers for its whole life): when a
+//! poll is due and no session is open, connect and handshake (a failure of
+//! either is `Writer::connect_failed`: the writer backs off); then poll the
+//! writer over the session until it says to reconnect or a poll fails;
+//! then drop the session, close the socket and start again. The writer's
+//! backoff is waited on the semihosting clock while the smoltcp interface
+//! keeps being polled (the session's `NalStream` is reached through
+//! [`Shared`]).
 //!
-//! Output, besides `firmware-net`'s records (`BATCH` counts TLS sessions
-//! in place of connections: `session=<s>`):
+//! Output, besides `firmware-net`'s records (see the library's docs):
 //!
 //! ```text
 //! CA bytes=<n>                                    the CA certificate read
 //! HANDSHAKE <s> ok ms=<guest ms>                  session s is open
 //! HANDSHAKE <s> error=<embedded-tls's error>      the handshake failed (s counts it)
-//! CONNECTS <c>                                    TCP connections opened in all
 //! ```
 #![no_std]
 #![no_main]
 
+use core::cell::RefCell;
 use core::fmt::Write as _;
 use core::net::SocketAddr;
 
 use cortex_m_rt::entry;
 use embedded_tls::blocking::{Aes128GcmSha256, TlsConfig, TlsConnection, TlsContext};
-use linewire::http::{self, Action, Target};
+use linewire::http::Target;
 use linewire::nal::{NalStream, ZeroRead};
-use linewire::Batch;
-use linewire_firmware_demo::describe;
-use linewire_firmware_net::batches::{self, BATCHES, BUCKET, CAPACITY, TOKEN};
+use linewire_firmware_net::batches::{BUCKET, TOKEN};
+use linewire_firmware_net::board::BoardStack;
+use linewire_firmware_net::delivery::Delivery;
 use linewire_firmware_net::host::{self, stack, Console};
 use linewire_firmware_net::net::Deadline;
-use linewire_firmware_net::tls::{self, Parts, Provider, Settings};
+use linewire_firmware_net::tls::{self, Parts, Provider, Settings, Shared};
 use linewire_firmware_net::{board, clock};
 
-/// Tries of one batch (sends, or handshakes before it).
-const MAX_ATTEMPTS: u32 = 3;
-const RESPONSE_BUF: usize = 512;
+type Conn = NalStream<BoardStack, Deadline>;
 
 #[entry]
 fn main() -> ! {
@@ -61,7 +65,7 @@ fn main() -> ! {
     host::finish(&mut out, sp, painted, ok)
 }
 
-/// Reads the CA, brings the network up and writes the batches; `true`
+/// Reads the CA, brings the network up and delivers the batches; `true`
 /// when every batch was stored.
 #[inline(never)]
 fn run(out: &mut Console, settings: &Settings<'_>) -> bool {
@@ -80,103 +84,50 @@ fn run(out: &mut Console, settings: &Settings<'_>) -> bool {
         }
     };
     let server = SocketAddr::new(board::GATEWAY.into(), settings.port);
-    let mut conn = NalStream::new(stack, server, Deadline::standard()).zero_read(ZeroRead::NoData);
+    let mut conn = RefCell::new(
+        NalStream::new(stack, server, Deadline::standard()).zero_read(ZeroRead::NoData),
+    );
     let config = TlsConfig::new().with_server_name(settings.name);
     let mut rng = tls::rng();
-    let mut batch = Batch::<CAPACITY>::new();
-    let mut buf = [0u8; RESPONSE_BUF];
-    let mut all_stored = true;
+    let mut delivery = Delivery::new(target, clock::seed() as u32);
     let mut sessions = 0u32;
-    let mut n = 0;
-    let mut attempt = 1;
-    let mut filled = None;
 
-    while n < BATCHES {
-        if filled != Some(n) {
-            if let Err(e) = batches::fill(&mut batch, n) {
-                let _ = writeln!(out, "ERROR batch {n} could not be formatted: {e}");
-                all_stored = false;
-                n += 1;
-                continue;
-            }
-            filled = Some(n);
+    while let Some(due) = delivery.due(out, clock::now_ms()) {
+        clock::wait_until(due, || poll_stack(&conn));
+        // A session: connect, handshake, then polls while the writer
+        // keeps the connection.
+        if conn.get_mut().connect().is_err() {
+            delivery.connect_failed(out, clock::now_ms(), conn.get_mut().connects());
+            continue;
         }
-        // A session: connect (on the handshake's first write), handshake,
-        // then batches while the server keeps the connection.
+        let connects = conn.get_mut().connects();
         sessions = sessions.saturating_add(1);
-        let mut tls: TlsConnection<'_, _, Aes128GcmSha256> =
-            TlsConnection::new(&mut conn, &mut *rx, &mut *tx);
-        let provider = Provider::new(&mut rng, ca);
+        let mut session: TlsConnection<'_, _, Aes128GcmSha256> =
+            TlsConnection::new(Shared(&conn), &mut *rx, &mut *tx);
         let started = clock::now();
-        let opened = tls.open(TlsContext::new(&config, provider));
+        let opened = session.open(TlsContext::new(&config, Provider::new(&mut rng, ca)));
         let _ = write!(out, "HANDSHAKE {sessions} ");
-        let mut again = match opened {
+        match opened {
             Ok(()) => {
                 let ms = (clock::now() - started).total_millis();
                 let _ = writeln!(out, "ok ms={ms}");
-                None
+                while !delivery.poll(out, clock::now_ms(), connects, &mut session) {
+                    let Some(due) = delivery.due(out, clock::now_ms()) else {
+                        break;
+                    };
+                    clock::wait_until(due, || poll_stack(&conn));
+                }
             }
             Err(e) => {
                 let _ = writeln!(out, "error={e:?}");
-                Some(true)
-            }
-        };
-        while again.is_none() && n < BATCHES {
-            if filled != Some(n) {
-                if let Err(e) = batches::fill(&mut batch, n) {
-                    let _ = writeln!(out, "ERROR batch {n} could not be formatted: {e}");
-                    all_stored = false;
-                    n += 1;
-                    continue;
-                }
-                filled = Some(n);
-            }
-            let result = http::write_batch(&mut tls, &target, &batch, &mut buf);
-            let _ = write!(out, "BATCH {n} {attempt} session={sessions} ");
-            match result {
-                Ok(reply) => {
-                    let _ = describe(&reply, out);
-                    let _ = writeln!(out);
-                    let retry = match reply.outcome.action() {
-                        Action::Done => false,
-                        Action::Retry | Action::RetryLater => true,
-                        _ => {
-                            all_stored = false;
-                            false
-                        }
-                    };
-                    if retry && attempt < MAX_ATTEMPTS {
-                        attempt += 1;
-                    } else {
-                        all_stored &= !retry;
-                        n += 1;
-                        attempt = 1;
-                    }
-                    if !reply.reusable {
-                        again = Some(false);
-                    }
-                }
-                Err(e) => {
-                    let _ = writeln!(out, "error={e}");
-                    again = Some(true);
-                }
+                delivery.connect_failed(out, clock::now_ms(), connects);
             }
         }
         // The session ends here, without a close_notify: the socket's
         // close ends it (its last request was answered, or failed).
-        let _ = conn.close();
-        // A failed handshake or request counts as a try of the batch.
-        if again == Some(true) {
-            if attempt < MAX_ATTEMPTS {
-                attempt += 1;
-            } else {
-                all_stored = false;
-                n += 1;
-                attempt = 1;
-            }
-        }
+        let _ = conn.get_mut().close();
     }
-    let _ = writeln!(out, "CONNECTS {}", conn.connects());
+    let conn = conn.get_mut();
     let dev = conn.stack().device();
     let _ = writeln!(
         out,
@@ -184,5 +135,12 @@ fn run(out: &mut Console, settings: &Settings<'_>) -> bool {
         dev.dropped(),
         dev.unsent()
     );
-    all_stored
+    delivery.finish(out)
+}
+
+/// Lets the interface send and receive while the writer waits.
+fn poll_stack(conn: &RefCell<Conn>) {
+    if let Ok(mut c) = conn.try_borrow_mut() {
+        c.stack_mut().poll();
+    }
 }
