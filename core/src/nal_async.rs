@@ -31,33 +31,56 @@
 //! record buffers (`&'a mut [u8]`) for its whole life and does not give
 //! them back, so nothing that outlives one connection (this stream, or a
 //! hook in it) can open a second `TlsConnection` over the same buffers in
-//! safe code. With it, keep the buffers in the scope that reconnects:
-//! open the connection yourself, wrap it, and run
-//! [`http::write_batch_async`] over the
-//! `TlsConnection` while [`Reply::reusable`] holds; reconnect (and
-//! handshake) in that scope when it does not or after an error:
+//! safe code. With it, keep the buffers in the scope that reconnects, and
+//! let a [`Writer`](crate::Writer) decide what to send and when: when a
+//! poll is due ([`Writer::next_wakeup`](crate::Writer::next_wakeup)) and
+//! no session is open, open the connection yourself, wrap it and run the
+//! handshake; a connect or handshake that fails is
+//! [`Writer::connect_failed`](crate::Writer::connect_failed) (the batch
+//! stays queued and the backoff runs). Then poll the writer over the
+//! `TlsConnection` ([`Writer::poll_async`](crate::Writer::poll_async))
+//! until it says to reconnect ([`Poll::reconnect`](crate::Poll::reconnect):
+//! the server closes the connection) or a poll fails, and start again with
+//! a new connection and a new handshake:
 //!
 //! ```ignore
 //! let mut rx = [0u8; 16_640];
 //! let mut tx = [0u8; 4096];
-//! loop {
-//!     let socket = client.connect(server).await?;
+//! let mut buf = [0u8; 1024];
+//! // `writer`: a `linewire::Writer` that `writer.push(&batch)` fills.
+//! while let Some(due) = writer.next_wakeup(now_ms()) {
+//!     Timer::at(Instant::from_millis(due)).await;
+//!     let Ok(socket) = client.connect(server).await else {
+//!         writer.connect_failed(now_ms()); // the batch stays queued; the backoff runs
+//!         continue;
+//!     };
 //!     let mut tls = TlsConnection::new(socket, &mut rx, &mut tx);
 //!     // A provider whose verifier is `embedded_tls::pki::CertVerifier` over your CA,
 //!     // with `config = TlsConfig::new().with_server_name("influx.example.com")`:
 //!     // never `UnsecureProvider`, which accepts any certificate. A complete one:
 //!     // examples/firmware-net/src/tls.rs and the README's "TLS on the device".
-//!     tls.open(TlsContext::new(&config, VerifyingProvider::new(&mut rng, ca_der))).await?;
-//!     loop {
-//!         let batch = next_batch().await;
-//!         match write_batch_async(&mut tls, &target, &batch, &mut buf).await {
-//!             Ok(reply) if reply.reusable => handle(reply),
-//!             Ok(reply) => { handle(reply); break }   // reconnect: a new handshake
-//!             Err(e) => { report(e); break }
-//!         }
+//!     let provider = VerifyingProvider::new(&mut rng, ca_der);
+//!     if tls.open(TlsContext::new(&config, provider)).await.is_err() {
+//!         writer.connect_failed(now_ms()); // a failed handshake is a failed try too
+//!         continue;
 //!     }
+//!     // Polls over the session while the server keeps the connection.
+//!     loop {
+//!         match writer.poll_async(now_ms(), &mut tls, &mut buf).await {
+//!             Ok(poll) if !poll.reconnect => {} // delivered, or retrying on this session
+//!             _ => break, // the server closes, or the stream failed: a new session
+//!         }
+//!         let Some(due) = writer.next_wakeup(now_ms()) else { break };
+//!         Timer::at(Instant::from_millis(due)).await;
+//!     }
+//!     // The session ends with its connection; the next one handshakes again.
 //! }
 //! ```
+//!
+//! `examples/firmware-net`'s `firmware-async-tls` runs this loop over an
+//! embassy-net `TcpSocket` under qemu (and `firmware-tls` its blocking
+//! twin, `Writer::poll` over `embedded_tls::blocking` and
+//! `nal::NalStream`).
 //!
 //! TLS sessions that own their state (esp-mbedtls's `Session`) fit a
 //! [`Handshake`] and get reconnects with a new handshake from this stream.

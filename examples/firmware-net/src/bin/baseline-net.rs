@@ -1,7 +1,8 @@
 //! The network firmware without linewire: the same board, stack, clock and
 //! scaffolding, one hand-written request sent with the stack's own calls.
-//! The difference to `firmware-net` is what linewire (batches, the write
-//! transaction, `linewire::nal`) costs over a real TCP/IP stack.
+//! The difference to `firmware-net` is what linewire (batches, the writer
+//! and its queue, the write transaction, `linewire::nal`) costs over a
+//! real TCP/IP stack.
 #![no_std]
 #![no_main]
 
