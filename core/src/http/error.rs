@@ -224,7 +224,7 @@ pub(crate) fn kind_text(k: embedded_io::ErrorKind) -> &'static str {
         K::PermissionDenied => "permission denied",
         K::InvalidInput | K::InvalidData => "the stream refused the data",
         K::Other => {
-            "unspecified error (with a std socket through embedded-io, usually its timeout passed)"
+            "an unspecified error of the stream (a std socket's timeout, or a TLS session the peer closed)"
         }
         _ => "an I/O error",
     }

@@ -836,8 +836,8 @@ fn async_tls_an_unanswered_write_is_resent_with_a_new_handshake() {
 /// body, without an answer, over TLS: embedded-tls reports the peer's
 /// close as an error of kind `Other` (not an end of stream), which the
 /// transaction reports as a failed read.
-const TLS_PEER_CLOSED: &str = "error=transport: reading the response failed: unspecified error \
-     (with a std socket through embedded-io, usually its timeout passed)";
+const TLS_PEER_CLOSED: &str = "error=transport: reading the response failed: an unspecified error \
+     of the stream (a std socket's timeout, or a TLS session the peer closed)";
 
 /// Each batch's three tries: a connection and a handshake that fails
 /// (`connect_failed`), the third given up.
