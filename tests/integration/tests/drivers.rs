@@ -1,21 +1,28 @@
 //! One delivery suite, run against every driver of the core's delivery
 //! machine (`linewire::Delivery`): the blocking core `Writer::poll` over a
-//! real TCP stream (`NalStream` over `std-embedded-nal`) and linewire-std's
-//! `BackgroundWriter` (a thread around the same machine, sending through
-//! ureq). Each scenario is a test-kit fault plan, a set of lines and what
-//! must come of them: the points the test kit stored, the counters, and
-//! (where both drivers must agree on it) the number of write requests.
-//! `Writer::poll_async` is checked against `poll` in core/tests/async_writer.rs.
+//! real TCP stream (`NalStream` over `std-embedded-nal`), the async core
+//! `Writer::poll_async` over a std socket behind `embedded-io-async`'s
+//! traits (run by `embassy_futures::block_on`; the two core drivers share
+//! one loop, `via_core`), and linewire-std's `BackgroundWriter` (a thread
+//! around the same machine, sending through ureq). Each scenario is a
+//! test-kit fault plan, a set of lines and what must come of them: the
+//! points the test kit stored, the counters, and (where the drivers must
+//! agree on it) the number of write requests. Every scenario runs through
+//! all three drivers, one test each (`<scenario>::core_writer`,
+//! `::async_writer`, `::background_writer`).
 //!
-//! Both drivers get the same settings where their defaults differ: the same
-//! short `RetryPolicy`, `OnMisconfigured::Drop` for the core writer (it
-//! halts by default; the std writer always drops), and the same batch size.
+//! The drivers get the same settings where their defaults differ: the same
+//! short `RetryPolicy`, `OnMisconfigured::Drop` for the core writers (they
+//! halt by default; the std writer always drops), and the same batch size.
 
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use linewire::http::Target;
-use linewire::{Batch, OnMisconfigured, Precision, RetryPolicy, Writer, XorShift32};
-use linewire_integration::nal_conn;
+use embedded_io::ErrorKind;
+use linewire::http::{Target, WriteError};
+use linewire::{Batch, OnMisconfigured, Poll, Precision, RetryPolicy, Writer, XorShift32};
+use linewire_integration::{nal_conn, NalConn, IO_TIMEOUT};
 use linewire_std::{BackgroundWriter, Client};
 use linewire_testkit::{Builder, Fault, FaultPlan, Point, TestServer};
 
@@ -108,10 +115,104 @@ fn observe(server: &TestServer, bucket: &str, counters: Counters) -> Observed {
     }
 }
 
-/// The core's blocking driver: polls `Writer::poll` over a `NalStream`,
-/// sleeping until `next_wakeup`, connecting again whenever the writer says
-/// so or a request failed, until nothing is left to do.
+/// How a core driver reaches the test kit.
+#[derive(Debug, Clone, Copy)]
+enum Core {
+    /// `Writer::poll` over a `NalStream` (connects lazily, in the poll).
+    Blocking,
+    /// `Writer::poll_async` over an [`AsyncTcp`], run by `block_on`.
+    Async,
+}
+
+/// A connection of a core driver.
+enum Conn {
+    Nal(NalConn),
+    Tcp(AsyncTcp),
+}
+
+impl Conn {
+    /// A connection to `addr`, or `None` when connecting failed (the
+    /// async driver connects here; the nal stream in its first poll).
+    fn open(driver: Core, addr: SocketAddr) -> Option<Self> {
+        match driver {
+            Core::Blocking => Some(Self::Nal(nal_conn(addr))),
+            Core::Async => AsyncTcp::connect(addr).map(Self::Tcp),
+        }
+    }
+
+    fn poll<const N: usize>(
+        &mut self,
+        w: &mut Writer<'_, N, XorShift32>,
+        now: u64,
+        buf: &mut [u8],
+    ) -> Result<Poll, WriteError> {
+        match self {
+            Self::Nal(c) => w.poll(now, c, buf),
+            Self::Tcp(c) => embassy_futures::block_on(w.poll_async(now, c, buf)),
+        }
+    }
+}
+
+/// A std socket behind `embedded-io-async`'s traits: blocking inside,
+/// which `block_on` runs as it would any future.
+struct AsyncTcp(TcpStream);
+
+impl AsyncTcp {
+    fn connect(addr: SocketAddr) -> Option<Self> {
+        let socket = TcpStream::connect(addr).ok()?;
+        socket.set_read_timeout(Some(IO_TIMEOUT)).ok()?;
+        socket.set_write_timeout(Some(IO_TIMEOUT)).ok()?;
+        Some(Self(socket))
+    }
+}
+
+/// The embedded-io kind of a socket error.
+fn kind(e: &std::io::Error) -> ErrorKind {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionReset => ErrorKind::ConnectionReset,
+        K::ConnectionAborted => ErrorKind::ConnectionAborted,
+        K::BrokenPipe => ErrorKind::BrokenPipe,
+        K::TimedOut | K::WouldBlock => ErrorKind::TimedOut,
+        _ => ErrorKind::Other,
+    }
+}
+
+impl embedded_io_async::ErrorType for AsyncTcp {
+    type Error = ErrorKind;
+}
+
+impl embedded_io_async::Read for AsyncTcp {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        self.0.read(buf).map_err(|e| kind(&e))
+    }
+}
+
+impl embedded_io_async::Write for AsyncTcp {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        self.0.write(buf).map_err(|e| kind(&e))
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        self.0.flush().map_err(|e| kind(&e))
+    }
+}
+
+/// The core's blocking driver: `Writer::poll` over a `NalStream`.
 fn via_core_writer(s: &Scenario) -> Observed {
+    via_core(s, Core::Blocking)
+}
+
+/// The core's async driver: `Writer::poll_async` over an [`AsyncTcp`].
+fn via_async_writer(s: &Scenario) -> Observed {
+    via_core(s, Core::Async)
+}
+
+/// The loop of both core drivers: polls the writer, sleeping until
+/// `next_wakeup`, connecting again whenever the writer says so or a
+/// request failed (or telling it `connect_failed`), until nothing is left
+/// to do.
+fn via_core(s: &Scenario, driver: Core) -> Observed {
     let server = (s.server)().start();
     let target = Target::v2("127.0.0.1", s.bucket, s.token)
         .expect("target")
@@ -130,7 +231,7 @@ fn via_core_writer(s: &Scenario) -> Observed {
     }
     w.push(&batch).expect("push");
     let start = Instant::now();
-    let mut conn = None;
+    let mut conn: Option<Conn> = None;
     let mut buf = [0u8; 1024];
     loop {
         assert!(start.elapsed() < SETTLE, "not settled: {:?}", w.stats());
@@ -143,8 +244,14 @@ fn via_core_writer(s: &Scenario) -> Observed {
             }
             Some(_) => {}
         }
-        let c = conn.get_or_insert_with(|| nal_conn(server.addr()));
-        match w.poll(now, c, &mut buf) {
+        if conn.is_none() {
+            conn = Conn::open(driver, server.addr());
+        }
+        let Some(c) = conn.as_mut() else {
+            w.connect_failed(now);
+            continue;
+        };
+        match c.poll(&mut w, now, &mut buf) {
             Ok(p) if !p.reconnect => {}
             // A failed request or a closed connection: a new one next time.
             _ => conn = None,
@@ -427,14 +534,19 @@ fn keeps_closing_gave_up() -> Scenario {
     }
 }
 
-/// Two tests per scenario, one per driver: `<scenario>::core_writer` and
-/// `<scenario>::background_writer`.
+/// Three tests per scenario, one per driver: `<scenario>::core_writer`,
+/// `<scenario>::async_writer` and `<scenario>::background_writer`.
 macro_rules! suite {
     ($($scenario:ident),* $(,)?) => {$(
         mod $scenario {
             #[test]
             fn core_writer() {
                 super::check(&super::$scenario(), super::via_core_writer);
+            }
+
+            #[test]
+            fn async_writer() {
+                super::check(&super::$scenario(), super::via_async_writer);
             }
 
             #[test]
