@@ -68,27 +68,46 @@ fn a_line_longer_than_the_largest_batch_is_refused() {
 }
 
 #[test]
-fn lines_dropped_while_in_flight_are_not_counted_sent() {
+fn lines_in_flight_are_never_dropped_their_answer_settles_them() {
     let mut m = machine::<256>();
     m.push_lines(b"m v=1i 1\nm v=2i 2\nm v=3i 3\nm v=4i 4\n")
         .unwrap();
     let Next::Send { lines: 4, .. } = m.next(0) else {
         panic!("no batch of 4")
     };
-    assert_eq!(m.drop_oldest(1), 1);
-    assert_eq!(m.in_flight(), 3);
-    assert_eq!(m.complete(0, ok()), Event::Delivered { lines: 3 });
+    // The server may store them whatever happens here: not evicted.
+    assert_eq!(m.drop_oldest(1), 0);
+    assert_eq!(m.in_flight(), 4);
+    assert_eq!(m.complete(0, ok()), Event::Delivered { lines: 4 });
     let s = m.stats();
-    assert_eq!((s.sent, s.dropped_overflow, s.queued), (3, 1, 0));
+    assert_eq!((s.sent, s.dropped_overflow, s.queued), (4, 0, 0));
     assert_eq!(s.settled(), s.accepted);
 }
 
 #[test]
-fn a_partial_write_after_an_eviction_keeps_the_accounting() {
+fn lines_queued_behind_the_batch_in_flight_wait_for_its_answer() {
+    let mut m = machine::<256>();
+    m.set_max_lines(2);
+    m.push_lines(b"m v=1i 1\nm v=2i 2\nm v=3i 3\n").unwrap();
+    let Next::Send { lines: 2, .. } = m.next(0) else {
+        panic!("no batch of 2")
+    };
+    // Eviction takes the front, which is in flight: nothing goes.
+    assert_eq!(m.drop_oldest(3), 0);
+    assert_eq!(m.complete(0, ok()), Event::Delivered { lines: 2 });
+    // Between requests the oldest is evictable again.
+    assert_eq!(m.drop_oldest(1), 1);
+    let s = m.stats();
+    assert_eq!((s.sent, s.dropped_overflow, s.queued), (2, 1, 0));
+    assert_eq!(s.settled(), s.accepted);
+}
+
+#[test]
+fn a_partial_write_while_an_eviction_was_asked_keeps_the_accounting() {
     let mut m = machine::<256>();
     m.push_lines(b"m v=1i 1\nm v=2i 2\nm v=3i 3\n").unwrap();
     m.next(0);
-    m.drop_oldest(2);
+    assert_eq!(m.drop_oldest(2), 0);
     let mut p = Partial::default();
     p.dropped = Some(1);
     let partial = Outcome::PartiallyWritten(p);
@@ -97,7 +116,7 @@ fn a_partial_write_after_an_eviction_keeps_the_accounting() {
         matches!(
             e,
             Event::PartiallyDelivered {
-                written: 0,
+                written: 2,
                 rejected: 1,
                 ..
             }
@@ -105,7 +124,7 @@ fn a_partial_write_after_an_eviction_keeps_the_accounting() {
         "{e:?}"
     );
     let s = m.stats();
-    assert_eq!((s.sent, s.rejected, s.dropped_overflow), (0, 1, 2));
+    assert_eq!((s.sent, s.rejected, s.dropped_overflow), (2, 1, 0));
     assert_eq!(s.settled(), s.accepted);
 }
 

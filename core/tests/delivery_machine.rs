@@ -533,20 +533,52 @@ fn upcoming_is_what_goes_next_even_across_the_wrap() {
 }
 
 #[test]
-fn evicting_lines_in_flight_counts_them_dropped_not_sent() {
+fn a_push_into_a_full_queue_never_evicts_the_batch_in_flight() {
+    // `DropOldest` (the default), and the queue full with the batch in
+    // flight: the server may store those lines whatever happens here, so
+    // they are not evicted (nor counted dropped); the push is refused, as
+    // when nothing is left to evict, and the answer settles all four.
     let mut m = machine(Queue::<36>::with_precision(S));
+    assert_eq!(m.queue().get_overflow(), Overflow::DropOldest);
     m.push(&batch(1..=4)).unwrap();
     assert_eq!(send(&mut m, 0), [1, 2, 3, 4]);
-    // A push while the request is in flight evicts line 1.
-    assert_eq!(m.push(&batch([5])), Ok(1));
-    assert_eq!(m.in_flight(), 3);
+    assert_eq!(m.push(&batch([5])), Err(QueueError::Full));
+    assert_eq!(m.in_flight(), 4);
     assert_eq!(
         m.complete(0, answered(204, Outcome::Written)),
-        Event::Delivered { lines: 3 }
+        Event::Delivered { lines: 4 }
     );
     let s = m.stats();
-    assert_eq!((s.sent, s.dropped_overflow, s.queued), (3, 1, 1));
+    assert_eq!(
+        (s.sent, s.dropped_overflow, s.refused, s.queued),
+        (4, 0, 1, 0)
+    );
+    assert_eq!(s.settled(), s.accepted);
+    assert_eq!(m.push(&batch([5])), Ok(0));
     assert_eq!(send(&mut m, 0), [5]);
+}
+
+#[test]
+fn lines_behind_the_batch_in_flight_are_not_evicted_either_until_it_is_settled() {
+    let mut m = machine(Queue::<36>::with_precision(S));
+    m.set_max_lines(2);
+    m.push(&batch(1..=4)).unwrap();
+    assert_eq!(send(&mut m, 0), [1, 2]);
+    // Eviction takes the front, which is in flight: the push is refused.
+    assert_eq!(m.push(&batch([5])), Err(QueueError::Full));
+    // A 503: the batch is queued again, not in flight; the oldest line
+    // (sent, not stored) is evictable now.
+    assert!(matches!(
+        m.complete(0, answered(503, Outcome::Unavailable { retry_after: None })),
+        Event::Retrying { .. }
+    ));
+    assert_eq!(m.push(&batch([5])), Ok(1));
+    let s = m.stats();
+    assert_eq!(
+        (s.sent, s.dropped_overflow, s.refused, s.queued),
+        (0, 1, 1, 4)
+    );
+    assert_eq!(s.settled(), s.accepted);
 }
 
 #[test]
@@ -712,9 +744,10 @@ mod property {
                         if push_meanwhile > 0 {
                             model.push(&mut m, push_meanwhile);
                         }
-                        // The lines still in flight are the front of the queue.
+                        // The lines in flight are still all of them (never
+                        // evicted), the front of the queue.
                         let left = m.in_flight();
-                        prop_assert!(left <= sent.len());
+                        prop_assert_eq!(left, sent.len());
                         prop_assert!(model.queue.iter().take(left).eq(sent[sent.len() - left..].iter()));
                         match m.complete(now, result(r)) {
                             Event::Delivered { lines } => {

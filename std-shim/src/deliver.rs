@@ -324,7 +324,8 @@ impl Driver {
         self.tries = self.tries.saturating_add(1);
         let event = machine.complete(now_ms, done);
         self.fresh = false;
-        // Lines evicted while in flight were at the front of the body.
+        // The event's lines are the body's last ones (the machine evicts
+        // none in flight, so they are all of them; kept for safety).
         let skip = |lines: usize| req.lines.saturating_sub(lines);
         let settled = match event {
             Event::Retrying { until_ms } => {

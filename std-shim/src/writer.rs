@@ -86,8 +86,11 @@ pub enum Backpressure {
     #[default]
     Block,
     /// Evict the oldest queued lines (reported as [`FailureReason::Overflow`]),
-    /// which may be lines being sent (their answer then counts for the
-    /// rest of the request only) or earlier lines of the same push.
+    /// which may be earlier lines of the same push, but never lines being
+    /// sent (their request's outcome settles them: the server may store
+    /// them). A push that needs room while the only lines to evict are in
+    /// flight is refused with [`PushError::Full`] (counted in
+    /// [`Stats::refused`]), as with no line to evict.
     DropOldest,
     /// Refuse the new lines with [`PushError::Full`].
     Error,
@@ -101,8 +104,9 @@ pub enum Backpressure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PushError {
-    /// The queue is full and the policy is [`Backpressure::Error`] (or the
-    /// lines are more than the whole queue holds).
+    /// The queue is full and the policy is [`Backpressure::Error`] (or
+    /// [`Backpressure::DropOldest`] while the lines it would evict are
+    /// being sent, or the lines are more than the whole queue holds).
     Full,
     /// The writer is closing.
     Closed,
@@ -543,11 +547,13 @@ impl State {
     }
 
     /// Evicts the `n` oldest lines (`DropOldest`), keeping their texts
-    /// for the report.
-    fn evict(&mut self, n: usize) {
+    /// for the report. Returns how many: none while a batch is in flight
+    /// (the machine never evicts it: its request's outcome settles it).
+    fn evict(&mut self, n: usize) -> usize {
         let texts = self.front_texts(n);
         let n = self.machine.drop_oldest(texts.len());
         self.evicted.extend(texts.into_iter().take(n));
+        n
     }
 
     fn stats(&self) -> Stats {
@@ -759,8 +765,19 @@ impl BackgroundWriter {
                     continue;
                 }
                 Backpressure::Block => left.min(room),
-                // Everything: the oldest are evicted below, which may be
-                // earlier lines of this push.
+                // Everything: the oldest queued lines are evicted first
+                // for the line bound (then, below, for bytes, and earlier
+                // lines of this push if it alone is over the bound). None
+                // while a batch is in flight (the machine's rule): the
+                // push is refused then, as with nothing to evict.
+                Backpressure::DropOldest => {
+                    let old = (queued + left).saturating_sub(self.capacity).min(queued);
+                    if old > 0 && st.evict(old) < old {
+                        st.refused += left as u64;
+                        return Err(PushError::Full);
+                    }
+                    left
+                }
                 _ => left,
             };
             let len = if n == left {
@@ -792,7 +809,13 @@ impl BackgroundWriter {
                         st.refused += left as u64;
                         return Err(PushError::Full);
                     }
-                    Backpressure::DropOldest => st.evict(1),
+                    Backpressure::DropOldest => {
+                        if st.evict(1) == 0 {
+                            // Only a batch in flight is left to evict.
+                            st.refused += left as u64;
+                            return Err(PushError::Full);
+                        }
+                    }
                     _ => {
                         self.shared.work.notify_one();
                         st = wait(&self.shared.space, st);

@@ -445,9 +445,12 @@ impl<'a> Completion<'a> {
 ///   `poll` does, so that the stale connection rule applies, once), or [`Completion::Misconfigured`] for TLS and
 ///   configuration errors. Pushes from other threads go on meanwhile
 ///   ([`Delivery::push`], [`Delivery::push_lines`] for raw text): the lines
-///   in flight stay queued until `complete`; if some of them are evicted,
-///   they count as dropped and the answer applies only to the rest (a line
-///   is never counted sent unless the server stored it). To compress ahead
+///   in flight stay queued until `complete` and are never evicted (the
+///   server may store them whatever happens here: their request's outcome
+///   accounts for all of them), so a push that needs eviction then is
+///   refused ([`QueueError::Full`]; [`Delivery::drop_oldest`] evicts
+///   nothing): a line is never counted sent unless the server stored it,
+///   nor dropped if it may have. To compress ahead
 ///   (pipelining), a second thread gzips [`Delivery::upcoming`] while a
 ///   request is in flight; `next` then gives it with the same `first` and
 ///   `lines` when nothing changed (a 2xx), so the compressed body is used.
@@ -711,9 +714,10 @@ impl<S: Storage, R: Random> Delivery<S, R> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn push<B: Storage>(&mut self, batch: &BatchInner<B>) -> Result<usize, QueueError> {
-        let evicted = self.queue.push_with_limit(batch, self.batch_bytes())?;
-        // Eviction takes the front: lines in flight first. They count as
-        // dropped; the answer applies to the rest.
+        let may_evict = self.may_evict();
+        let evicted = self
+            .queue
+            .push_with_limit(batch, self.batch_bytes(), may_evict)?;
         self.evicted(evicted);
         Ok(evicted)
     }
@@ -736,9 +740,10 @@ impl<S: Storage, R: Random> Delivery<S, R> {
     /// # Ok::<(), linewire::QueueError>(())
     /// ```
     pub fn push_lines(&mut self, bytes: &[u8]) -> Result<usize, QueueError> {
+        let may_evict = self.may_evict();
         let evicted = self
             .queue
-            .push_lines_with_limit(bytes, self.batch_bytes())?;
+            .push_lines_with_limit(bytes, self.batch_bytes(), may_evict)?;
         self.evicted(evicted);
         Ok(evicted)
     }
@@ -747,20 +752,28 @@ impl<S: Storage, R: Random> Delivery<S, R> {
     /// [`Stats::dropped_overflow`] as [`Overflow::DropOldest`](crate::Overflow)
     /// counts them: for a driver that bounds the queue in lines as well as
     /// bytes (it reads them first with [`queue`](Self::queue) to report
-    /// them). Lines in flight go first; the answer then applies to the
-    /// rest. Returns how many.
+    /// them). Returns how many: none while a batch is in flight (the
+    /// front is that batch, which its request's outcome settles).
     ///
     /// ```
-    /// use linewire::{Delivery, Queue, RetryPolicy};
+    /// use linewire::http::Outcome;
+    /// use linewire::{Completion, Delivery, Queue, RetryPolicy};
     ///
     /// let mut m = Delivery::new(Queue::<64>::new(), RetryPolicy::new(), || 0u32);
     /// m.push_lines(b"m v=1i\nm v=2i\n")?;
     /// m.next(0);
+    /// assert_eq!(m.drop_oldest(1), 0);
+    /// m.complete(0, Completion::answered(204, Outcome::Written, ""));
+    /// assert_eq!(m.stats().sent, 2);
+    /// m.push_lines(b"m v=3i\nm v=4i\n")?;
     /// assert_eq!(m.drop_oldest(1), 1);
-    /// assert_eq!((m.in_flight(), m.stats().dropped_overflow), (1, 1));
+    /// assert_eq!(m.stats().dropped_overflow, 1);
     /// # Ok::<(), linewire::QueueError>(())
     /// ```
     pub fn drop_oldest(&mut self, lines: usize) -> usize {
+        if !self.may_evict() {
+            return 0;
+        }
         let n = self.queue.drop_oldest(lines);
         self.evicted(n);
         n
@@ -1014,13 +1027,25 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         self.max_bytes.min(self.body_limit)
     }
 
-    /// Lines evicted from the front: those in flight go first (the
-    /// answer applies to the rest), and the batch's length is unknown.
+    /// Whether eviction may take lines from the queue's front now: not
+    /// while a batch is in flight, since eviction takes the front and the
+    /// front is that batch. Its lines are the server's to settle (it may
+    /// store them whatever is evicted here), so they are accounted by
+    /// their request's outcome, never as dropped; a push that finds no
+    /// room is then refused ([`QueueError::Full`]), as a full queue with
+    /// nothing to evict refuses it.
+    const fn may_evict(&self) -> bool {
+        self.in_flight == 0
+    }
+
+    /// Lines evicted from the front (never while in flight: see
+    /// [`may_evict`](Self::may_evict)).
     fn evicted(&mut self, lines: usize) {
-        if lines > 0 {
-            self.in_flight = self.in_flight.saturating_sub(lines);
-            self.in_flight_len = 0;
-        }
+        debug_assert!(
+            lines == 0 || self.in_flight == 0,
+            "{lines} lines evicted while {} were in flight",
+            self.in_flight
+        );
     }
 
     /// Removes a batch that is done with (stored or dropped); `len`, its

@@ -479,14 +479,18 @@ impl<S: Storage> QueueInner<S> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn push<B: Storage>(&mut self, batch: &BatchInner<B>) -> Result<usize, QueueError> {
-        self.push_with_limit(batch, usize::MAX)
+        self.push_with_limit(batch, usize::MAX, true)
     }
 
-    /// [`push`](Self::push), refusing lines longer than `max_line` bytes.
+    /// [`push`](Self::push), refusing lines longer than `max_line` bytes;
+    /// without `may_evict` (the front is a batch in flight) a push that
+    /// does not fit is refused under [`Overflow::DropOldest`] too, as when
+    /// no line is left to evict.
     pub(crate) fn push_with_limit<B: Storage>(
         &mut self,
         batch: &BatchInner<B>,
         max_line: usize,
+        may_evict: bool,
     ) -> Result<usize, QueueError> {
         let count = batch.line_count();
         if count == 0 {
@@ -501,7 +505,7 @@ impl<S: Storage> QueueInner<S> {
         } else {
             batch.lines().map(|l| l.len() + 1).max().unwrap_or(0)
         };
-        self.push_framed(batch.as_bytes(), count, longest, max_line)
+        self.push_framed(batch.as_bytes(), count, longest, max_line, may_evict)
     }
 
     /// Queues `bytes`: complete lines of line protocol at the queue's
@@ -527,19 +531,20 @@ impl<S: Storage> QueueInner<S> {
     /// # Ok::<(), QueueError>(())
     /// ```
     pub fn push_lines(&mut self, bytes: &[u8]) -> Result<usize, QueueError> {
-        self.push_lines_with_limit(bytes, usize::MAX)
+        self.push_lines_with_limit(bytes, usize::MAX, true)
     }
 
     /// [`push_lines`](Self::push_lines), refusing lines longer than
-    /// `max_line` bytes.
+    /// `max_line` bytes; `may_evict` as for [`push_with_limit`](Self::push_with_limit).
     pub(crate) fn push_lines_with_limit(
         &mut self,
         bytes: &[u8],
         max_line: usize,
+        may_evict: bool,
     ) -> Result<usize, QueueError> {
         match frame(bytes) {
             Some((0, _)) => Ok(0),
-            Some((count, longest)) => self.push_framed(bytes, count, longest, max_line),
+            Some((count, longest)) => self.push_framed(bytes, count, longest, max_line, may_evict),
             None => {
                 let count = bytes.iter().filter(|&&b| b == b'\n').count().max(1);
                 self.refuse(count, QueueError::Unframed)
@@ -593,13 +598,15 @@ impl<S: Storage> QueueInner<S> {
     }
 
     /// Queues `count` lines of `bytes` (framed already), the longest of
-    /// them `longest` bytes.
+    /// them `longest` bytes; evicting from the front to make room only
+    /// when `may_evict`.
     fn push_framed(
         &mut self,
         bytes: &[u8],
         count: usize,
         longest: usize,
         max_line: usize,
+        may_evict: bool,
     ) -> Result<usize, QueueError> {
         let cap = self.capacity();
         let refuse = |q: &mut Self, e: QueueError| q.refuse(count, e);
@@ -627,8 +634,10 @@ impl<S: Storage> QueueInner<S> {
                 break at;
             }
             match self.overflow {
-                Overflow::DropOldest => {}
-                Overflow::Refuse => return refuse(self, QueueError::Full),
+                Overflow::DropOldest if may_evict => {}
+                // The front is not to be evicted (a batch in flight): as
+                // when no line is left to evict.
+                Overflow::DropOldest | Overflow::Refuse => return refuse(self, QueueError::Full),
                 // Not refused for good: the caller waits and pushes again.
                 Overflow::Block => return Err(QueueError::Full),
             }
