@@ -7,7 +7,10 @@
 //! around the same machine, sending through ureq). Each scenario is a
 //! test-kit fault plan, a set of lines and what must come of them: the
 //! points the test kit stored, the counters, and (where the drivers must
-//! agree on it) the number of write requests. Every scenario runs through
+//! agree on them) the number of write requests the test kit read, of
+//! requests the driver made and of connections (a server closing after
+//! each answer: a new connection each, no request written on a closed
+//! one; the core writers' `Poll::reconnect`). Every scenario runs through
 //! all three drivers, one test each (`<scenario>::core_writer`,
 //! `::async_writer`, `::background_writer`).
 //!
@@ -63,6 +66,11 @@ struct Observed {
     counters: Counters,
     /// Write requests the test kit read.
     requests: usize,
+    /// Requests the driver made (its `requests` stat), including any that
+    /// never reached the test kit (written on a connection it had closed).
+    attempts: u64,
+    /// Connections the test kit accepted.
+    connections: u64,
 }
 
 struct Scenario {
@@ -77,8 +85,12 @@ struct Scenario {
     /// The stored points, as `Observed::points` renders them.
     stored: &'static [&'static str],
     counters: Counters,
-    /// Write requests, when both drivers must make the same number.
+    /// Write requests, when the drivers must make the same number.
     requests: Option<usize>,
+    /// Requests the driver made, when the drivers must agree on it.
+    attempts: Option<u64>,
+    /// Connections the test kit accepted, when the drivers must agree.
+    connections: Option<u64>,
     /// The least time the driver must have waited (a `Retry-After`).
     waits: Duration,
 }
@@ -105,13 +117,15 @@ fn render(p: &Point) -> String {
     )
 }
 
-fn observe(server: &TestServer, bucket: &str, counters: Counters) -> Observed {
+fn observe(server: &TestServer, bucket: &str, counters: Counters, attempts: u64) -> Observed {
     let mut points: Vec<String> = server.points(bucket).iter().map(render).collect();
     points.sort();
     Observed {
         points,
         counters,
         requests: server.write_requests().len(),
+        attempts,
+        connections: server.connection_count(),
     }
 }
 
@@ -267,7 +281,7 @@ fn via_core(s: &Scenario, driver: Core) -> Observed {
         misconfigured: st.misconfigured,
         dropped: st.dropped_overflow,
     };
-    observe(&server, s.bucket, counters)
+    observe(&server, s.bucket, counters, st.requests)
 }
 
 /// linewire-std's driver: pushes the lines as text, flushes, closes.
@@ -293,7 +307,7 @@ fn via_background_writer(s: &Scenario) -> Observed {
     assert!(w.flush_timeout(SETTLE), "not settled: {:?}", w.stats());
     let st = w.close();
     assert_eq!(st.pending, 0, "{st:?}");
-    observe(&server, s.bucket, std_counters(&st))
+    observe(&server, s.bucket, std_counters(&st), st.requests)
 }
 
 fn std_counters(st: &linewire_std::Stats) -> Counters {
@@ -316,6 +330,12 @@ fn check(s: &Scenario, driver: fn(&Scenario) -> Observed) {
     assert_eq!(got.counters, s.counters, "counters");
     if let Some(n) = s.requests {
         assert_eq!(got.requests, n, "write requests");
+    }
+    if let Some(n) = s.attempts {
+        assert_eq!(got.attempts, n, "requests the driver made");
+    }
+    if let Some(n) = s.connections {
+        assert_eq!(got.connections, n, "connections");
     }
     let took = started.elapsed();
     assert!(took >= s.waits, "settled in {took:?}, before {:?}", s.waits);
@@ -354,6 +374,8 @@ fn stored_abc(server: fn() -> Builder, requests: Option<usize>) -> Scenario {
         },
         requests,
         waits: Duration::ZERO,
+        attempts: None,
+        connections: None,
     }
 }
 
@@ -373,6 +395,8 @@ fn dropped_abc(server: fn() -> Builder, bucket: &'static str, token: &'static st
         // One request, dropped on its answer: no retry.
         requests: Some(1),
         waits: Duration::ZERO,
+        attempts: None,
+        connections: None,
     }
 }
 
@@ -465,6 +489,8 @@ fn too_large_split() -> Scenario {
         // The 413, then the two halves.
         requests: Some(3),
         waits: Duration::ZERO,
+        attempts: None,
+        connections: None,
     }
 }
 
@@ -485,6 +511,8 @@ fn rejected_whole_batch() -> Scenario {
         },
         requests: Some(1),
         waits: Duration::ZERO,
+        attempts: None,
+        connections: None,
     }
 }
 
@@ -520,6 +548,8 @@ fn keeps_failing_gave_up() -> Scenario {
         // The first try and max_retries (2) retries.
         requests: Some(3),
         waits: Duration::ZERO,
+        attempts: None,
+        connections: None,
     }
 }
 
@@ -531,6 +561,33 @@ fn keeps_closing_gave_up() -> Scenario {
         // drivers; so the first try and max_retries (2) retries.
         requests: Some(3),
         ..keeps_failing_gave_up()
+    }
+}
+
+fn kept_alive_one_connection() -> Scenario {
+    // One line a batch, three requests: all on one kept-alive connection
+    // (the contrast to `closed_by_the_server_reconnects`).
+    Scenario {
+        batch_lines: 1,
+        attempts: Some(3),
+        connections: Some(1),
+        ..stored_abc(|| plain(FaultPlan::new()), Some(3))
+    }
+}
+
+fn closed_by_the_server_reconnects() -> Scenario {
+    // Every answer says `Connection: close` and the server closes: each
+    // next request goes on a new connection (the core writers'
+    // `Poll::reconnect`), none is written on the closed one to fail and be
+    // resent (that would be a fourth request made, a stale retry).
+    Scenario {
+        batch_lines: 1,
+        attempts: Some(3),
+        connections: Some(3),
+        ..stored_abc(
+            || plain(FaultPlan::new().always(Fault::ConnectionClose)),
+            Some(3),
+        )
     }
 }
 
@@ -571,6 +628,8 @@ suite!(
     bucket_not_found_dropped,
     keeps_failing_gave_up,
     keeps_closing_gave_up,
+    kept_alive_one_connection,
+    closed_by_the_server_reconnects,
 );
 
 /// A partial write (the test kit stores the good lines of a batch and
@@ -597,20 +656,21 @@ fn partial_write_background_writer() {
         .expect("push");
     assert!(w.flush_timeout(SETTLE), "not settled: {:?}", w.stats());
     let st = w.close();
-    let got = observe(&server, "b", std_counters(&st));
+    let got = observe(&server, "b", std_counters(&st), st.requests);
     assert_eq!(
-        got,
-        Observed {
-            points: vec![
+        (got.points, got.counters, got.requests, got.attempts),
+        (
+            vec![
                 "m,k=a v=1i 1000000000".to_string(),
                 "m,k=c v=3i 3000000000".to_string()
             ],
-            counters: Counters {
+            Counters {
                 sent: 2,
                 rejected: 1,
                 ..Counters::default()
             },
-            requests: 1,
-        }
+            1,
+            1,
+        )
     );
 }
