@@ -765,14 +765,14 @@ impl BackgroundWriter {
                     continue;
                 }
                 Backpressure::Block => left.min(room),
-                // Everything: the oldest queued lines are evicted first
-                // for the line bound (then, below, for bytes, and earlier
-                // lines of this push if it alone is over the bound). None
-                // while a batch is in flight (the machine's rule): the
-                // push is refused then, as with nothing to evict.
+                // Everything: the oldest are evicted below, which may be
+                // earlier lines of this push; never lines in flight (the
+                // machine's rule, `evictable`): when the line bound needs
+                // more than can go, the push is refused, as with nothing
+                // to evict.
                 Backpressure::DropOldest => {
                     let old = (queued + left).saturating_sub(self.capacity).min(queued);
-                    if old > 0 && st.evict(old) < old {
+                    if old > st.machine.evictable() {
                         st.refused += left as u64;
                         return Err(PushError::Full);
                     }

@@ -748,6 +748,31 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         Ok(evicted)
     }
 
+    /// How many lines eviction ([`drop_oldest`](Self::drop_oldest), or a
+    /// push under [`Overflow::DropOldest`](crate::Overflow)) may take now:
+    /// every queued line, or none while a batch is in flight (eviction
+    /// takes the front, which is that batch: its request's outcome settles
+    /// it). For a driver with a bound of its own, to refuse a push that
+    /// would need more before making it.
+    ///
+    /// ```
+    /// use linewire::{Delivery, Queue, RetryPolicy};
+    ///
+    /// let mut m = Delivery::new(Queue::<64>::new(), RetryPolicy::new(), || 0u32);
+    /// m.push_lines(b"m v=1i\nm v=2i\n")?;
+    /// assert_eq!(m.evictable(), 2);
+    /// m.next(0);
+    /// assert_eq!(m.evictable(), 0);
+    /// # Ok::<(), linewire::QueueError>(())
+    /// ```
+    pub fn evictable(&self) -> usize {
+        if self.may_evict() {
+            self.queue.len()
+        } else {
+            0
+        }
+    }
+
     /// Evicts up to `lines` of the oldest queued lines, counted in
     /// [`Stats::dropped_overflow`] as [`Overflow::DropOldest`](crate::Overflow)
     /// counts them: for a driver that bounds the queue in lines as well as
