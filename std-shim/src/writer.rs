@@ -85,12 +85,14 @@ pub enum Backpressure {
     /// refused with [`PushError::Full`]).
     #[default]
     Block,
-    /// Evict the oldest queued lines (reported as [`FailureReason::Overflow`]),
-    /// which may be earlier lines of the same push, but never lines being
-    /// sent (their request's outcome settles them: the server may store
-    /// them). A push that needs room while the only lines to evict are in
-    /// flight is refused with [`PushError::Full`] (counted in
-    /// [`Stats::refused`]), as with no line to evict.
+    /// Evict the oldest queued lines (reported as [`FailureReason::Overflow`]
+    /// and counted in [`Stats::dropped`]), which may be earlier lines of the
+    /// same push: the newest lines are kept and a push is never refused
+    /// for want of room (unless it alone is larger than the queue's bytes).
+    /// Lines being sent may be evicted to make room too; they are then
+    /// reported dropped only if their request does not store them: when
+    /// the server stores it they count as sent and are not reported (until
+    /// its answer they count in `dropped`).
     DropOldest,
     /// Refuse the new lines with [`PushError::Full`].
     Error,
@@ -104,9 +106,8 @@ pub enum Backpressure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PushError {
-    /// The queue is full and the policy is [`Backpressure::Error`] (or
-    /// [`Backpressure::DropOldest`] while the lines it would evict are
-    /// being sent, or the lines are more than the whole queue holds).
+    /// The queue is full and the policy is [`Backpressure::Error`] (or the
+    /// lines are more than the whole queue holds).
     Full,
     /// The writer is closing.
     Closed,
@@ -188,7 +189,9 @@ pub struct Stats {
     /// Of [`failed`](Stats::failed): lines still queued or retrying when the close timeout
     /// ran out.
     pub unsent_at_close: u64,
-    /// Lines evicted from the full queue ([`Backpressure::DropOldest`]).
+    /// Lines evicted from the full queue ([`Backpressure::DropOldest`]);
+    /// lines evicted while being sent count here until their request's
+    /// answer, and move to [`sent`](Stats::sent) if it stored them.
     pub dropped: u64,
     /// Lines [`BackgroundWriter::push`] refused ([`PushError`]); not in `accepted`.
     pub refused: u64,
@@ -452,6 +455,7 @@ impl WriterBuilder {
                 ahead: None,
                 compressing: None,
                 evicted: Vec::new(),
+                evicted_in_flight: Vec::new(),
                 refused: 0,
             }),
             work: Condvar::new(),
@@ -518,6 +522,10 @@ struct State {
     compressing: Option<(u64, usize)>,
     /// Lines evicted by `DropOldest`, to report from the worker thread.
     evicted: Vec<String>,
+    /// Lines of the request in flight evicted by `DropOldest` (the oldest
+    /// of its body, in order): reported once its outcome is known, and
+    /// only if it did not store them.
+    evicted_in_flight: Vec<String>,
     /// Pushes refused here (closed, full by the line bound).
     refused: u64,
 }
@@ -547,13 +555,32 @@ impl State {
     }
 
     /// Evicts the `n` oldest lines (`DropOldest`), keeping their texts
-    /// for the report. Returns how many: none while a batch is in flight
-    /// (the machine never evicts it: its request's outcome settles it).
-    fn evict(&mut self, n: usize) -> usize {
-        let texts = self.front_texts(n);
+    /// for the report; those of the request in flight (the front) are
+    /// held until its outcome ([`settle_evicted`](Self::settle_evicted)).
+    fn evict(&mut self, n: usize) {
+        let mut texts = self.front_texts(n);
+        let before = self.machine.evicted_in_flight();
         let n = self.machine.drop_oldest(texts.len());
-        self.evicted.extend(texts.into_iter().take(n));
-        n
+        texts.truncate(n);
+        let of_request = self
+            .machine
+            .evicted_in_flight()
+            .saturating_sub(before)
+            .min(n);
+        let rest = texts.split_off(of_request);
+        self.evicted_in_flight.extend(texts);
+        self.evicted.extend(rest);
+    }
+
+    /// The request in flight is settled with `event`: the texts of its
+    /// lines evicted meanwhile are forgotten if the server stored them
+    /// (the machine counts them sent), else reported as evicted.
+    fn settle_evicted(&mut self, event: &Event) {
+        let held = std::mem::take(&mut self.evicted_in_flight);
+        if !matches!(event, Event::Delivered { .. }) {
+            // Older than any line evicted since.
+            self.evicted.splice(0..0, held);
+        }
     }
 
     fn stats(&self) -> Stats {
@@ -766,18 +793,7 @@ impl BackgroundWriter {
                 }
                 Backpressure::Block => left.min(room),
                 // Everything: the oldest are evicted below, which may be
-                // earlier lines of this push; never lines in flight (the
-                // machine's rule, `evictable`): when the line bound needs
-                // more than can go, the push is refused, as with nothing
-                // to evict.
-                Backpressure::DropOldest => {
-                    let old = (queued + left).saturating_sub(self.capacity).min(queued);
-                    if old > st.machine.evictable() {
-                        st.refused += left as u64;
-                        return Err(PushError::Full);
-                    }
-                    left
-                }
+                // earlier lines of this push.
                 _ => left,
             };
             let len = if n == left {
@@ -809,13 +825,7 @@ impl BackgroundWriter {
                         st.refused += left as u64;
                         return Err(PushError::Full);
                     }
-                    Backpressure::DropOldest => {
-                        if st.evict(1) == 0 {
-                            // Only a batch in flight is left to evict.
-                            st.refused += left as u64;
-                            return Err(PushError::Full);
-                        }
-                    }
+                    Backpressure::DropOldest => st.evict(1),
                     _ => {
                         self.shared.work.notify_one();
                         st = wait(&self.shared.space, st);
@@ -1105,6 +1115,7 @@ impl Worker {
                 &result,
                 self.client.secret(),
             );
+            st.settle_evicted(&event);
             st.resend = matches!(event, Event::Retrying { .. } | Event::Split { .. });
             if st.machine.queue().is_empty() {
                 st.oldest_at = None;

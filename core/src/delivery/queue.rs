@@ -422,13 +422,21 @@ impl<S: Storage> QueueInner<S> {
         (self.a_end - self.a_start) + self.b_end
     }
 
-    /// Lines evicted by [`Overflow::DropOldest`] so far.
+    /// Lines evicted by [`Overflow::DropOldest`] so far (less, in a
+    /// [`Delivery`](crate::Delivery), those evicted from a request in
+    /// flight that the server then stored: they count as sent).
     ///
     /// ```
     /// assert_eq!(linewire::Queue::<8>::new().dropped(), 0);
     /// ```
     pub const fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// `lines` evicted earlier count as dropped no more (the machine
+    /// counts them sent: the server stored them while they were in flight).
+    pub(crate) fn undrop(&mut self, lines: usize) {
+        self.dropped = self.dropped.saturating_sub(lines as u64);
     }
 
     /// Lines refused by [`push`](Self::push) so far (full under
@@ -479,18 +487,14 @@ impl<S: Storage> QueueInner<S> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn push<B: Storage>(&mut self, batch: &BatchInner<B>) -> Result<usize, QueueError> {
-        self.push_with_limit(batch, usize::MAX, true)
+        self.push_with_limit(batch, usize::MAX)
     }
 
-    /// [`push`](Self::push), refusing lines longer than `max_line` bytes;
-    /// without `may_evict` (the front is a batch in flight) a push that
-    /// does not fit is refused under [`Overflow::DropOldest`] too, as when
-    /// no line is left to evict.
+    /// [`push`](Self::push), refusing lines longer than `max_line` bytes.
     pub(crate) fn push_with_limit<B: Storage>(
         &mut self,
         batch: &BatchInner<B>,
         max_line: usize,
-        may_evict: bool,
     ) -> Result<usize, QueueError> {
         let count = batch.line_count();
         if count == 0 {
@@ -505,7 +509,7 @@ impl<S: Storage> QueueInner<S> {
         } else {
             batch.lines().map(|l| l.len() + 1).max().unwrap_or(0)
         };
-        self.push_framed(batch.as_bytes(), count, longest, max_line, may_evict)
+        self.push_framed(batch.as_bytes(), count, longest, max_line)
     }
 
     /// Queues `bytes`: complete lines of line protocol at the queue's
@@ -531,20 +535,19 @@ impl<S: Storage> QueueInner<S> {
     /// # Ok::<(), QueueError>(())
     /// ```
     pub fn push_lines(&mut self, bytes: &[u8]) -> Result<usize, QueueError> {
-        self.push_lines_with_limit(bytes, usize::MAX, true)
+        self.push_lines_with_limit(bytes, usize::MAX)
     }
 
     /// [`push_lines`](Self::push_lines), refusing lines longer than
-    /// `max_line` bytes; `may_evict` as for [`push_with_limit`](Self::push_with_limit).
+    /// `max_line` bytes.
     pub(crate) fn push_lines_with_limit(
         &mut self,
         bytes: &[u8],
         max_line: usize,
-        may_evict: bool,
     ) -> Result<usize, QueueError> {
         match frame(bytes) {
             Some((0, _)) => Ok(0),
-            Some((count, longest)) => self.push_framed(bytes, count, longest, max_line, may_evict),
+            Some((count, longest)) => self.push_framed(bytes, count, longest, max_line),
             None => {
                 let count = bytes.iter().filter(|&&b| b == b'\n').count().max(1);
                 self.refuse(count, QueueError::Unframed)
@@ -598,15 +601,13 @@ impl<S: Storage> QueueInner<S> {
     }
 
     /// Queues `count` lines of `bytes` (framed already), the longest of
-    /// them `longest` bytes; evicting from the front to make room only
-    /// when `may_evict`.
+    /// them `longest` bytes.
     fn push_framed(
         &mut self,
         bytes: &[u8],
         count: usize,
         longest: usize,
         max_line: usize,
-        may_evict: bool,
     ) -> Result<usize, QueueError> {
         let cap = self.capacity();
         let refuse = |q: &mut Self, e: QueueError| q.refuse(count, e);
@@ -634,10 +635,8 @@ impl<S: Storage> QueueInner<S> {
                 break at;
             }
             match self.overflow {
-                Overflow::DropOldest if may_evict => {}
-                // The front is not to be evicted (a batch in flight): as
-                // when no line is left to evict.
-                Overflow::DropOldest | Overflow::Refuse => return refuse(self, QueueError::Full),
+                Overflow::DropOldest => {}
+                Overflow::Refuse => return refuse(self, QueueError::Full),
                 // Not refused for good: the caller waits and pushes again.
                 Overflow::Block => return Err(QueueError::Full),
             }

@@ -5,17 +5,21 @@
 //! recovers, while points keep coming into a queue too small for them:
 //! every point pushed is stored or counted dropped, exactly), and pushes
 //! into a full `DropOldest` queue while a request is in flight (the lines
-//! being sent are never evicted: what the server stored is counted sent,
-//! never dropped).
+//! being sent are evicted, no push is refused; what the server stored is
+//! counted sent, never dropped, and only the lines it did not store are
+//! reported as overflow).
 //!
 //! Every point is `m,k=a v=<i>i <i>` (seconds): the test kit stores a
 //! resent point once (same series and time), so `stored` is a set of `i`.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use linewire::{Precision, RetryPolicy};
-use linewire_std::{BackgroundWriter, Backpressure, Client, PushError, Stats, WriterBuilder};
+use linewire_std::{
+    BackgroundWriter, Backpressure, Client, FailureReason, PushError, Stats, WriterBuilder,
+};
 use linewire_testkit::{DownMode, Fault, FaultPlan, FieldValue, TestServer};
 
 const BUCKET: &str = "b";
@@ -189,12 +193,12 @@ fn outage_then_recovery_every_point_stored_or_counted_dropped() {
 
 /// The known bug: with `DropOldest`, pushes into a full queue while a
 /// request is in flight evicted lines of that request; the server stored
-/// them, yet they were counted dropped (and not sent). Lines in flight are
-/// now never evicted: the push is refused instead (`PushError::Full`,
-/// counted `refused`), and the request's outcome accounts for all of its
-/// lines.
+/// them, yet they were counted dropped (and reported as overflow). They are
+/// still evicted (the newest lines are kept, no push is refused), but held
+/// until the request's outcome: stored, they count as sent and are not
+/// reported; otherwise (the 503s) they count dropped and are reported.
 #[test]
-fn drop_oldest_never_evicts_the_batch_in_flight() {
+fn drop_oldest_evicting_the_batch_in_flight_counts_what_the_server_stored() {
     // Two 503s (the outage), then every request is slow to be answered
     // (and stored): pushes overlap each of them.
     let server = TestServer::builder()
@@ -209,10 +213,20 @@ fn drop_oldest_never_evicts_the_batch_in_flight() {
                 .on_requests(3..=1_000, Fault::Delay(Duration::from_millis(150))),
         )
         .start();
+    let overflow: Arc<Mutex<Vec<String>>> = Arc::default();
+    let other: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (o, x) = (Arc::clone(&overflow), Arc::clone(&other));
     let w = builder(&server)
         .batch_lines(10)
         .capacity_lines(10)
         .backpressure(Backpressure::DropOldest)
+        .on_failure(move |f| match f.reason {
+            FailureReason::Overflow => o.lock().unwrap().extend(f.lines.iter().cloned()),
+            _ => x
+                .lock()
+                .unwrap()
+                .push(format!("{:?}: {:?}", f.reason, f.lines)),
+        })
         .start();
     let (mut ok, mut refused) = (0, 0);
     let mut next = 0u64;
@@ -233,11 +247,36 @@ fn drop_oldest_never_evicts_the_batch_in_flight() {
         "in flight: {next} points, {} stored, {ok} taken, {refused} refused: {st:?}",
         stored.len()
     );
+    // Never refused: `DropOldest` makes room.
+    assert_eq!((ok, refused), (next, 0), "{st:?}");
+    // stored == sent, stored + dropped == pushed.
     assert_settled(&st, &stored, ok, refused);
     assert!(
         server.write_requests().len() >= 5,
         "pushes overlapped several requests"
     );
-    // Pushes met a full queue whose lines were all in flight.
-    assert!(refused > 0, "{st:?}");
+    assert!(st.dropped > 0, "the queue was meant to overflow: {st:?}");
+    assert!(
+        other.lock().unwrap().is_empty(),
+        "{:?}",
+        other.lock().unwrap()
+    );
+    // The lines reported as overflow are exactly the points the server
+    // does not have, each once.
+    let reported: Vec<u64> = overflow
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l.rsplit(' ')
+                .next()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("not a point of this test: {l}"))
+        })
+        .collect();
+    let reported_set: BTreeSet<u64> = reported.iter().copied().collect();
+    assert_eq!(reported.len(), reported_set.len(), "reported twice");
+    let missing: BTreeSet<u64> = (0..next).filter(|i| !stored.contains(i)).collect();
+    assert_eq!(reported_set, missing, "{st:?}");
+    assert_eq!(reported.len() as u64, st.dropped, "{st:?}");
 }
