@@ -532,21 +532,199 @@ fn upcoming_is_what_goes_next_even_across_the_wrap() {
     assert_eq!(m.upcoming(), Next::Idle);
 }
 
-#[test]
-fn evicting_lines_in_flight_counts_them_dropped_not_sent() {
+/// A full `DropOldest` queue (9-byte lines in a 36-byte ring) with lines
+/// 1 to 4 in flight, and line 5 pushed meanwhile: line 1 is evicted (the
+/// newest are kept, the push is not refused), counted dropped for now.
+fn evicted_in_flight() -> Delivery<[u8; 36], fn() -> u32> {
     let mut m = machine(Queue::<36>::with_precision(S));
+    assert_eq!(m.queue().get_overflow(), Overflow::DropOldest);
     m.push(&batch(1..=4)).unwrap();
     assert_eq!(send(&mut m, 0), [1, 2, 3, 4]);
-    // A push while the request is in flight evicts line 1.
     assert_eq!(m.push(&batch([5])), Ok(1));
-    assert_eq!(m.in_flight(), 3);
+    assert_eq!((m.in_flight(), m.evicted_in_flight()), (3, 1));
+    let s = m.stats();
+    assert_eq!(
+        (s.sent, s.dropped_overflow, s.refused, s.queued),
+        (0, 1, 0, 4)
+    );
+    assert_eq!(s.settled(), s.accepted);
+    m
+}
+
+#[test]
+fn lines_evicted_in_flight_count_sent_when_the_server_stores_the_request() {
+    let mut m = evicted_in_flight();
+    assert_eq!(
+        m.complete(0, answered(204, Outcome::Written)),
+        Event::Delivered { lines: 4 }
+    );
+    let s = m.stats();
+    assert_eq!((s.sent, s.dropped_overflow, s.queued), (4, 0, 1));
+    assert_eq!(s.settled(), s.accepted);
+    assert_eq!(m.evicted_in_flight(), 0);
+    assert_eq!(send(&mut m, 0), [5]);
+    assert_eq!(
+        m.complete(0, answered(204, Outcome::Written)),
+        Event::Delivered { lines: 1 }
+    );
+    assert_eq!((m.stats().sent, m.stats().dropped_overflow), (5, 0));
+}
+
+#[test]
+fn lines_evicted_in_flight_stay_dropped_when_the_request_fails() {
+    let mut m = evicted_in_flight();
+    assert!(matches!(
+        m.complete(0, answered(503, Outcome::Unavailable { retry_after: None })),
+        Event::Retrying { .. }
+    ));
+    let s = m.stats();
+    assert_eq!((s.sent, s.dropped_overflow, s.queued), (0, 1, 4));
+    assert_eq!(s.settled(), s.accepted);
+    assert_eq!(m.evicted_in_flight(), 0);
+    // The retry carries what is left (line 5 wrapped: the next batch);
+    // its 204 counts those only.
+    assert_eq!(send(&mut m, 10_000), [2, 3, 4]);
+    assert_eq!(
+        m.complete(10_000, answered(204, Outcome::Written)),
+        Event::Delivered { lines: 3 }
+    );
+    let s = m.stats();
+    assert_eq!((s.sent, s.dropped_overflow, s.queued), (3, 1, 1));
+    assert_eq!(s.settled(), s.accepted);
+}
+
+#[test]
+fn lines_evicted_in_flight_stay_dropped_for_every_other_outcome() {
+    // (the result, what it does)
+    let cases = [
+        (answered(400, Outcome::Rejected), "rejected"),
+        (answered(401, Outcome::Unauthorized), "halted"),
+        (
+            answered(413, Outcome::TooLarge { max_length: None }),
+            "split",
+        ),
+        (transport(false, false), "retry"),
+        // A stale connection: due again at once.
+        (transport(false, true), "stale"),
+        (
+            Completion::Misconfigured {
+                error: LastError::Connect,
+            },
+            "halted",
+        ),
+    ];
+    for (done, what) in cases {
+        let mut m = evicted_in_flight();
+        let e = m.complete(0, done);
+        assert!(!matches!(e, Event::Delivered { .. }), "{what}: {e:?}");
+        let s = m.stats();
+        assert_eq!((s.sent, s.dropped_overflow), (0, 1), "{what}: {s:?}");
+        assert_eq!(s.settled(), s.accepted, "{what}");
+        assert_eq!(m.evicted_in_flight(), 0, "{what}");
+        if what == "rejected" {
+            assert_eq!(e, Event::Rejected { lines: 3 });
+            assert_eq!((s.rejected, s.queued), (3, 1));
+        }
+    }
+    // Given up (no retries left): the rest given up, the evicted dropped.
+    let mut m = Delivery::new(
+        Queue::<36>::with_precision(S),
+        RetryPolicy::new().max_retries(Some(0)),
+        (|| 0u32) as fn() -> u32,
+    );
+    m.push(&batch(1..=4)).unwrap();
+    assert_eq!(send(&mut m, 0), [1, 2, 3, 4]);
+    assert_eq!(m.push(&batch([5])), Ok(1));
+    assert_eq!(
+        m.complete(0, answered(503, Outcome::Unavailable { retry_after: None })),
+        Event::GaveUp { lines: 3 }
+    );
+    let s = m.stats();
+    assert_eq!(
+        (s.sent, s.gave_up, s.dropped_overflow, s.queued),
+        (0, 3, 1, 1)
+    );
+    assert_eq!(s.settled(), s.accepted);
+}
+
+#[test]
+fn lines_evicted_in_flight_stay_dropped_when_the_request_is_handed_out_again() {
+    let mut m = evicted_in_flight();
+    // `next` again without `complete`: the earlier try is forgotten.
+    assert_eq!(send(&mut m, 0), [2, 3, 4]);
+    assert_eq!(m.evicted_in_flight(), 0);
     assert_eq!(
         m.complete(0, answered(204, Outcome::Written)),
         Event::Delivered { lines: 3 }
     );
     let s = m.stats();
     assert_eq!((s.sent, s.dropped_overflow, s.queued), (3, 1, 1));
-    assert_eq!(send(&mut m, 0), [5]);
+    assert_eq!(s.settled(), s.accepted);
+}
+
+#[test]
+fn lines_evicted_in_flight_stay_dropped_when_abandoned() {
+    let mut m = evicted_in_flight();
+    assert_eq!(m.abandon(), 4);
+    assert_eq!(m.evicted_in_flight(), 0);
+    assert_eq!(m.complete(0, answered(204, Outcome::Written)), Event::Idle);
+    let s = m.stats();
+    assert_eq!(
+        (s.sent, s.dropped_overflow, s.unsent_at_close, s.queued),
+        (0, 1, 4, 0)
+    );
+    assert_eq!(s.settled(), s.accepted);
+}
+
+#[test]
+fn a_partial_write_applies_to_the_lines_still_queued() {
+    // The approximation: which evicted lines the server stored is not
+    // known; they stay dropped, and its counts apply to lines 2 to 4.
+    let mut m = evicted_in_flight();
+    let e = m.complete(0, answered(400, partial(1)));
+    assert!(
+        matches!(
+            e,
+            Event::PartiallyDelivered {
+                written: 2,
+                rejected: 1,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let s = m.stats();
+    assert_eq!(
+        (s.sent, s.rejected, s.dropped_overflow, s.queued),
+        (2, 1, 1, 1)
+    );
+    assert_eq!(s.settled(), s.accepted);
+}
+
+#[test]
+fn lines_behind_the_batch_in_flight_are_evicted_after_it() {
+    let mut m = machine(Queue::<36>::with_precision(S));
+    m.set_max_lines(2);
+    m.push(&batch(1..=4)).unwrap();
+    assert_eq!(send(&mut m, 0), [1, 2]);
+    // Eviction takes the front, which is in flight: line 1.
+    assert_eq!(m.push(&batch([5])), Ok(1));
+    assert_eq!((m.in_flight(), m.evicted_in_flight()), (1, 1));
+    // A 503: line 1 stays dropped, line 2 is queued again.
+    assert!(matches!(
+        m.complete(0, answered(503, Outcome::Unavailable { retry_after: None })),
+        Event::Retrying { .. }
+    ));
+    // Nothing in flight now: the next eviction is line 2, for good.
+    assert_eq!(m.push(&batch([6])), Ok(1));
+    assert_eq!(m.evicted_in_flight(), 0);
+    let s = m.stats();
+    assert_eq!(
+        (s.sent, s.dropped_overflow, s.refused, s.queued),
+        (0, 2, 0, 4)
+    );
+    assert_eq!(s.settled(), s.accepted);
+    assert_eq!(send(&mut m, 10_000), [3, 4]);
 }
 
 #[test]
@@ -640,6 +818,32 @@ mod property {
             }
         }
 
+        /// The machine's counters agree with the model, and every accepted
+        /// line is in exactly one place.
+        fn check<St: Storage>(&self, m: &Delivery<St, fn() -> u32>) -> Result<(), TestCaseError> {
+            let s = m.stats();
+            prop_assert_eq!(s.queued, self.queue.len());
+            prop_assert_eq!(s.settled(), s.accepted);
+            prop_assert_eq!(s.sent, self.written.len() as u64);
+            prop_assert_eq!(
+                s.dropped_overflow
+                    + s.rejected
+                    + s.gave_up
+                    + s.too_large
+                    + s.misconfigured
+                    + s.unsent_at_close,
+                self.dropped.len() as u64
+            );
+            let placed = self.queue.len() + self.written.len() + self.dropped.len();
+            prop_assert_eq!(placed as u64, s.accepted);
+            prop_assert!(self.written.is_disjoint(&self.dropped));
+            prop_assert!(self
+                .queue
+                .iter()
+                .all(|id| !self.written.contains(id) && !self.dropped.contains(id)));
+            Ok(())
+        }
+
         /// The first `n` queued lines leave the queue: `written` of them
         /// stored (which ones is the server's word), the rest dropped.
         fn settle(&mut self, n: usize, written: usize) {
@@ -712,14 +916,26 @@ mod property {
                         if push_meanwhile > 0 {
                             model.push(&mut m, push_meanwhile);
                         }
-                        // The lines still in flight are the front of the queue.
+                        // The lines still in flight are the front of the
+                        // queue; the evicted ones were the body's first.
                         let left = m.in_flight();
+                        let evicted = sent.len() - left;
                         prop_assert!(left <= sent.len());
-                        prop_assert!(model.queue.iter().take(left).eq(sent[sent.len() - left..].iter()));
+                        prop_assert_eq!(m.evicted_in_flight(), evicted);
+                        prop_assert!(model.queue.iter().take(left).eq(sent[evicted..].iter()));
+                        prop_assert!(sent[..evicted].iter().all(|id| model.dropped.contains(id)));
+                        // The sums hold while the request is out (the
+                        // evicted lines count dropped for now).
+                        model.check(&m)?;
                         match m.complete(now, result(r)) {
                             Event::Delivered { lines } => {
-                                prop_assert_eq!(lines, left);
-                                model.settle(lines, lines);
+                                // The server stored the whole body.
+                                prop_assert_eq!(lines, sent.len());
+                                model.settle(left, left);
+                                for id in &sent[..evicted] {
+                                    prop_assert!(model.dropped.remove(id));
+                                    prop_assert!(model.written.insert(*id));
+                                }
                             }
                             Event::PartiallyDelivered { written, rejected, .. } => {
                                 prop_assert_eq!(written + rejected, left);
@@ -735,21 +951,10 @@ mod property {
                             Event::Split { .. } | Event::Retrying { .. } | Event::Halted => {}
                             other => panic!("{other:?}"),
                         }
+                        prop_assert_eq!(m.evicted_in_flight(), 0);
                     }
                 }
-                let s = m.stats();
-                prop_assert_eq!(s.queued, model.queue.len());
-                prop_assert_eq!(s.settled(), s.accepted);
-                prop_assert_eq!(s.sent, model.written.len() as u64);
-                prop_assert_eq!(
-                    s.dropped_overflow + s.rejected + s.gave_up + s.too_large + s.misconfigured + s.unsent_at_close,
-                    model.dropped.len() as u64
-                );
-                // Every accepted line is in exactly one place.
-                let placed = model.queue.len() + model.written.len() + model.dropped.len();
-                prop_assert_eq!(placed as u64, s.accepted);
-                prop_assert!(model.written.is_disjoint(&model.dropped));
-                prop_assert!(model.queue.iter().all(|id| !model.written.contains(id) && !model.dropped.contains(id)));
+                model.check(&m)?;
             }
         }
     }

@@ -1,14 +1,15 @@
 //! Outage: the server is down for a simulated hour while a point arrives
 //! every second into a queue too small to hold them all. Afterwards the
 //! server must hold the newest points, the writer's dropped count must
-//! equal what is missing, and nothing else may be missing.
+//! equal what is missing, and nothing else may be missing. Run through
+//! both core drivers, `Writer::poll` and (with `async`) `Writer::poll_async`.
 
 mod delivery_support;
 
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use delivery_support::{assert_accounting, deliver_due, Seen};
+use delivery_support::{assert_accounting, deliver_due, Driver, Seen};
 use linewire::http::Target;
 use linewire::{Batch, Precision, RetryPolicy, Stats, Writer, XorShift32};
 use linewire_testkit::{DownMode, FieldValue, TestServer};
@@ -29,7 +30,7 @@ struct Run {
     queued_at_recovery: usize,
 }
 
-fn run(policy: RetryPolicy, down: DownMode) -> Run {
+fn run(driver: Driver, policy: RetryPolicy, down: DownMode) -> Run {
     let started = Instant::now();
     let server = TestServer::start();
     let addr = server.addr();
@@ -62,7 +63,14 @@ fn run(policy: RetryPolicy, down: DownMode) -> Run {
             writer.push(&scratch).unwrap();
             scratch.clear();
         }
-        deliver_due(&mut writer, now_s * 1000, addr, &mut conn, &mut seen);
+        deliver_due(
+            driver,
+            &mut writer,
+            now_s * 1000,
+            addr,
+            &mut conn,
+            &mut seen,
+        );
         now_s += 1;
         assert!(now_s < total + 3_600, "not drained: {:?}", writer.stats());
     }
@@ -73,7 +81,7 @@ fn run(policy: RetryPolicy, down: DownMode) -> Run {
         assert!(stored.insert(n));
     }
     eprintln!(
-        "outage ({down:?}): {total} points, {} stored, {} simulated s, {:?} real; {seen:?}; {:?}",
+        "outage ({driver:?}, {down:?}): {total} points, {} stored, {} simulated s, {:?} real; {seen:?}; {:?}",
         stored.len(),
         now_s,
         started.elapsed(),
@@ -117,7 +125,29 @@ fn missing_run(r: &Run) -> (u64, u64) {
 
 #[test]
 fn hour_outage_with_no_give_up_keeps_the_newest_points() {
+    no_give_up_keeps_the_newest_points(Driver::Blocking);
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn hour_outage_with_no_give_up_keeps_the_newest_points_async() {
+    no_give_up_keeps_the_newest_points(Driver::Async);
+}
+
+#[test]
+fn hour_outage_with_default_policy_reports_what_it_gave_up() {
+    default_policy_reports_what_it_gave_up(Driver::Blocking);
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn hour_outage_with_default_policy_reports_what_it_gave_up_async() {
+    default_policy_reports_what_it_gave_up(Driver::Async);
+}
+
+fn no_give_up_keeps_the_newest_points(driver: Driver) {
     let r = run(
+        driver,
         RetryPolicy::new().max_retries(None).max_elapsed_ms(None),
         DownMode::Refuse,
     );
@@ -143,9 +173,8 @@ fn hour_outage_with_no_give_up_keeps_the_newest_points() {
     assert!(r.seen.connect_failures < OUTAGE / 100, "{:?}", r.seen);
 }
 
-#[test]
-fn hour_outage_with_default_policy_reports_what_it_gave_up() {
-    let r = run(RetryPolicy::new(), DownMode::CloseImmediately);
+fn default_policy_reports_what_it_gave_up(driver: Driver) {
+    let r = run(driver, RetryPolicy::new(), DownMode::CloseImmediately);
     let s = &r.stats;
     assert_accounting(s);
     let (first, last) = missing_run(&r);

@@ -5,14 +5,15 @@
 //!
 //! The server must end up with exactly the points sent, minus the ones the
 //! writer reported as dropped, which must be none: the queue never
-//! overflows and the policy never gives up.
+//! overflows and the policy never gives up. Run through both core drivers,
+//! `Writer::poll` and (with `async`) `Writer::poll_async`.
 
 mod delivery_support;
 
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use delivery_support::{assert_accounting, deliver_due, Seen};
+use delivery_support::{assert_accounting, deliver_due, Driver, Seen};
 use linewire::http::Target;
 use linewire::{Batch, Precision, RetryPolicy, Writer, XorShift32};
 use linewire_testkit::{Fault, FaultPlan, FieldValue, TestServer};
@@ -39,7 +40,7 @@ fn point(batch: &mut Batch<256>, n: u64) {
     p.and_then(|p| p.timestamp(BASE_S + n as i64)).unwrap();
 }
 
-fn soak() {
+fn soak(driver: Driver) {
     let started = Instant::now();
     let plan = FaultPlan::new()
         .random(
@@ -93,7 +94,7 @@ fn soak() {
             produced += 1;
         }
         max_queued = max_queued.max(writer.queue().bytes_used());
-        deliver_due(&mut writer, now, addr, &mut conn, &mut seen);
+        deliver_due(driver, &mut writer, now, addr, &mut conn, &mut seen);
         assert!(!writer.is_halted(), "{:?}", writer.stats());
         now += 1_000;
         assert!(
@@ -106,7 +107,7 @@ fn soak() {
     let stats = writer.stats();
     let elapsed = started.elapsed();
     eprintln!(
-        "soak: {TOTAL} points, {} requests, {} simulated s, {elapsed:?} real; \
+        "soak ({driver:?}): {TOTAL} points, {} requests, {} simulated s, {elapsed:?} real; \
          peak queue {max_queued} B; {seen:?}; faults {}",
         stats.requests,
         now / 1000,
@@ -178,13 +179,23 @@ fn soak() {
     );
 }
 
-#[test]
-fn soak_100k_points_under_faults_loses_nothing() {
+fn soak_on_a_big_stack(driver: Driver) {
     // The 512 KiB queue is built on the stack before it is boxed.
     std::thread::Builder::new()
         .stack_size(16 * 1024 * 1024)
-        .spawn(soak)
+        .spawn(move || soak(driver))
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn soak_100k_points_under_faults_loses_nothing() {
+    soak_on_a_big_stack(Driver::Blocking);
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn soak_100k_points_under_faults_loses_nothing_async() {
+    soak_on_a_big_stack(Driver::Async);
 }

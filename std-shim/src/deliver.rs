@@ -135,7 +135,9 @@ pub enum FailureReason {
     /// The TLS handshake failed (the server's certificate did not verify):
     /// not retried, as every try would fail the same way.
     Tls(TlsError),
-    /// Evicted from the full queue ([`Backpressure::DropOldest`](crate::Backpressure)).
+    /// Evicted from the full queue ([`Backpressure::DropOldest`](crate::Backpressure));
+    /// lines evicted while being sent, only once their request did not
+    /// store them.
     Overflow,
     /// Still queued or retrying when the close timeout ran out.
     Closed,
@@ -324,7 +326,10 @@ impl Driver {
         self.tries = self.tries.saturating_add(1);
         let event = machine.complete(now_ms, done);
         self.fresh = false;
-        // Lines evicted while in flight were at the front of the body.
+        // Lines evicted while in flight were at the front of the body: an
+        // event other than `Delivered` is about the lines still queued,
+        // the body's last ones (the evicted ones are counted, and reported
+        // by the writer, as dropped). `Delivered` counts all of them.
         let skip = |lines: usize| req.lines.saturating_sub(lines);
         let settled = match event {
             Event::Retrying { until_ms } => {

@@ -85,9 +85,14 @@ pub enum Backpressure {
     /// refused with [`PushError::Full`]).
     #[default]
     Block,
-    /// Evict the oldest queued lines (reported as [`FailureReason::Overflow`]),
-    /// which may be lines being sent (their answer then counts for the
-    /// rest of the request only) or earlier lines of the same push.
+    /// Evict the oldest queued lines (reported as [`FailureReason::Overflow`]
+    /// and counted in [`Stats::dropped`]), which may be earlier lines of the
+    /// same push: the newest lines are kept and a push is never refused
+    /// for want of room (unless it alone is larger than the queue's bytes).
+    /// Lines being sent may be evicted to make room too; they are then
+    /// reported dropped only if their request does not store them: when
+    /// the server stores it they count as sent and are not reported (until
+    /// its answer they count in `dropped`).
     DropOldest,
     /// Refuse the new lines with [`PushError::Full`].
     Error,
@@ -184,7 +189,9 @@ pub struct Stats {
     /// Of [`failed`](Stats::failed): lines still queued or retrying when the close timeout
     /// ran out.
     pub unsent_at_close: u64,
-    /// Lines evicted from the full queue ([`Backpressure::DropOldest`]).
+    /// Lines evicted from the full queue ([`Backpressure::DropOldest`]);
+    /// lines evicted while being sent count here until their request's
+    /// answer, and move to [`sent`](Stats::sent) if it stored them.
     pub dropped: u64,
     /// Lines [`BackgroundWriter::push`] refused ([`PushError`]); not in `accepted`.
     pub refused: u64,
@@ -448,6 +455,7 @@ impl WriterBuilder {
                 ahead: None,
                 compressing: None,
                 evicted: Vec::new(),
+                evicted_in_flight: Vec::new(),
                 refused: 0,
             }),
             work: Condvar::new(),
@@ -514,6 +522,10 @@ struct State {
     compressing: Option<(u64, usize)>,
     /// Lines evicted by `DropOldest`, to report from the worker thread.
     evicted: Vec<String>,
+    /// Lines of the request in flight evicted by `DropOldest` (the oldest
+    /// of its body, in order): reported once its outcome is known, and
+    /// only if it did not store them.
+    evicted_in_flight: Vec<String>,
     /// Pushes refused here (closed, full by the line bound).
     refused: u64,
 }
@@ -543,11 +555,32 @@ impl State {
     }
 
     /// Evicts the `n` oldest lines (`DropOldest`), keeping their texts
-    /// for the report.
+    /// for the report; those of the request in flight (the front) are
+    /// held until its outcome ([`settle_evicted`](Self::settle_evicted)).
     fn evict(&mut self, n: usize) {
-        let texts = self.front_texts(n);
+        let mut texts = self.front_texts(n);
+        let before = self.machine.evicted_in_flight();
         let n = self.machine.drop_oldest(texts.len());
-        self.evicted.extend(texts.into_iter().take(n));
+        texts.truncate(n);
+        let of_request = self
+            .machine
+            .evicted_in_flight()
+            .saturating_sub(before)
+            .min(n);
+        let rest = texts.split_off(of_request);
+        self.evicted_in_flight.extend(texts);
+        self.evicted.extend(rest);
+    }
+
+    /// The request in flight is settled with `event`: the texts of its
+    /// lines evicted meanwhile are forgotten if the server stored them
+    /// (the machine counts them sent), else reported as evicted.
+    fn settle_evicted(&mut self, event: &Event) {
+        let held = std::mem::take(&mut self.evicted_in_flight);
+        if !matches!(event, Event::Delivered { .. }) {
+            // Older than any line evicted since.
+            self.evicted.splice(0..0, held);
+        }
     }
 
     fn stats(&self) -> Stats {
@@ -1082,6 +1115,7 @@ impl Worker {
                 &result,
                 self.client.secret(),
             );
+            st.settle_evicted(&event);
             st.resend = matches!(event, Event::Retrying { .. } | Event::Split { .. });
             if st.machine.queue().is_empty() {
                 st.oldest_at = None;

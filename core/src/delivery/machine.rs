@@ -70,6 +70,9 @@ pub struct Stats {
     /// Points the server stored.
     pub sent: u64,
     /// Points evicted from the full queue ([`Overflow::DropOldest`](crate::Overflow)).
+    /// Points of the request in flight evicted meanwhile count here until
+    /// its answer: a 2xx moves them to [`sent`](Self::sent) (see
+    /// [`Delivery`]'s eviction while in flight).
     pub dropped_overflow: u64,
     /// Points [`Writer::push`](crate::Writer::push) refused (full under
     /// [`Overflow::Refuse`](crate::Overflow), too large, wrong precision).
@@ -166,7 +169,9 @@ pub enum Event {
     Halted,
     /// The server stored the batch.
     Delivered {
-        /// Points sent.
+        /// Points sent: every line of the request, those evicted from the
+        /// queue while it was in flight included
+        /// ([`Delivery::evicted_in_flight`]).
         lines: usize,
     },
     /// The server stored part of the batch and rejected the rest; the
@@ -419,6 +424,45 @@ impl<'a> Completion<'a> {
 /// `accepted = sent + rejected + gave_up + too_large + misconfigured +
 /// unsent_at_close + dropped_overflow + queued` ([`Stats::settled`]).
 ///
+/// # Eviction while in flight
+///
+/// Under [`Overflow::DropOldest`](crate::Overflow) (and with
+/// [`Delivery::drop_oldest`]) eviction takes the queue's front, which,
+/// while a request is in flight, is that request's lines: the newest lines
+/// are kept and a push is never refused for them. The lines evicted so
+/// ([`Delivery::evicted_in_flight`]) are gone from the queue and cannot be
+/// sent again, but the server may still store them: they count in
+/// [`Stats::dropped_overflow`] at once, provisionally, and when
+/// [`Delivery::complete`] learns that the server stored the whole request
+/// (a 2xx) they move to [`Stats::sent`], and [`Event::Delivered`] counts
+/// them with the rest of the request. Any other outcome (a retry, giving
+/// up, a rejection, a 413 split, a misconfigured request, a resend after a
+/// stale connection, [`Delivery::abandon`], or [`Delivery::next`] asked
+/// again without a `complete`) leaves them dropped, and the outcome applies
+/// to the lines still queued only. A partial write is an approximation:
+/// the server's counts then apply to the lines still queued, and the
+/// evicted ones stay dropped, though the server may have stored some of
+/// them. The sums of [`Stats::settled`] hold at every moment.
+///
+/// ```
+/// use linewire::http::Outcome;
+/// use linewire::{Completion, Delivery, Event, Queue, RetryPolicy};
+///
+/// let mut m = Delivery::new(Queue::<64>::new(), RetryPolicy::new(), || 0u32);
+/// m.push_lines(b"m v=1i\nm v=2i\n")?;
+/// m.next(0);
+/// // A line of the request in flight is evicted: dropped, for now.
+/// assert_eq!(m.drop_oldest(1), 1);
+/// assert_eq!((m.in_flight(), m.evicted_in_flight()), (1, 1));
+/// assert_eq!(m.stats().dropped_overflow, 1);
+/// // The server stored the whole request: both lines count sent.
+/// let done = m.complete(0, Completion::answered(204, Outcome::Written, ""));
+/// assert_eq!(done, Event::Delivered { lines: 2 });
+/// let s = m.stats();
+/// assert_eq!((s.sent, s.dropped_overflow, s.settled()), (2, 0, s.accepted));
+/// # Ok::<(), linewire::QueueError>(())
+/// ```
+///
 /// # Drivers
 ///
 /// - [`Writer::poll`](crate::Writer::poll) (the core, over an
@@ -445,9 +489,8 @@ impl<'a> Completion<'a> {
 ///   `poll` does, so that the stale connection rule applies, once), or [`Completion::Misconfigured`] for TLS and
 ///   configuration errors. Pushes from other threads go on meanwhile
 ///   ([`Delivery::push`], [`Delivery::push_lines`] for raw text): the lines
-///   in flight stay queued until `complete`; if some of them are evicted,
-///   they count as dropped and the answer applies only to the rest (a line
-///   is never counted sent unless the server stored it). To compress ahead
+///   in flight stay queued until `complete`, and eviction may take them
+///   (see [Eviction while in flight](#eviction-while-in-flight)). To compress ahead
 ///   (pipelining), a second thread gzips [`Delivery::upcoming`] while a
 ///   request is in flight; `next` then gives it with the same `first` and
 ///   `lines` when nothing changed (a 2xx), so the compressed body is used.
@@ -481,6 +524,10 @@ pub struct Delivery<S: Storage, R: Random = crate::delivery::retry::XorShift32> 
     /// older region (0: unknown, after an eviction): removing it or
     /// skipping it then needs no scan of its lines.
     in_flight_len: usize,
+    /// Lines of the request in flight evicted from the queue (counted in
+    /// the queue's `dropped` until a 2xx says the server stored them: they
+    /// then move to `sent`).
+    evicted_in_flight: usize,
     sending: bool,
     halted: bool,
     on_misconfigured: OnMisconfigured,
@@ -527,6 +574,7 @@ impl<S: Storage, R: Random> Delivery<S, R> {
             split_left: 0,
             in_flight: 0,
             in_flight_len: 0,
+            evicted_in_flight: 0,
             sending: false,
             halted: false,
             on_misconfigured: OnMisconfigured::Halt,
@@ -664,6 +712,19 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         self.in_flight
     }
 
+    /// Lines of the request in flight that eviction took from the queue
+    /// (0 when none is in flight): the oldest lines of its body. They are
+    /// counted dropped until [`complete`](Self::complete) says the server
+    /// stored the request (see [Eviction while in flight](Self#eviction-while-in-flight)).
+    ///
+    /// ```
+    /// # let m = linewire::Delivery::new(linewire::Queue::<64>::new(), linewire::RetryPolicy::new(), || 0u32);
+    /// assert_eq!(m.evicted_in_flight(), 0);
+    /// ```
+    pub const fn evicted_in_flight(&self) -> usize {
+        self.evicted_in_flight
+    }
+
     /// The counters and the last error.
     ///
     /// ```
@@ -712,8 +773,8 @@ impl<S: Storage, R: Random> Delivery<S, R> {
     /// ```
     pub fn push<B: Storage>(&mut self, batch: &BatchInner<B>) -> Result<usize, QueueError> {
         let evicted = self.queue.push_with_limit(batch, self.batch_bytes())?;
-        // Eviction takes the front: lines in flight first. They count as
-        // dropped; the answer applies to the rest.
+        // Eviction takes the front: lines in flight first (settled by the
+        // request's outcome: see `evicted`).
         self.evicted(evicted);
         Ok(evicted)
     }
@@ -747,17 +808,24 @@ impl<S: Storage, R: Random> Delivery<S, R> {
     /// [`Stats::dropped_overflow`] as [`Overflow::DropOldest`](crate::Overflow)
     /// counts them: for a driver that bounds the queue in lines as well as
     /// bytes (it reads them first with [`queue`](Self::queue) to report
-    /// them). Lines in flight go first; the answer then applies to the
-    /// rest. Returns how many.
+    /// them). Lines in flight go first: they count dropped unless their
+    /// request is then stored (see [Eviction while in flight](Self#eviction-while-in-flight)).
+    /// Returns how many.
     ///
     /// ```
-    /// use linewire::{Delivery, Queue, RetryPolicy};
+    /// use linewire::http::Outcome;
+    /// use linewire::{Completion, Delivery, Queue, RetryPolicy};
     ///
     /// let mut m = Delivery::new(Queue::<64>::new(), RetryPolicy::new(), || 0u32);
     /// m.push_lines(b"m v=1i\nm v=2i\n")?;
     /// m.next(0);
     /// assert_eq!(m.drop_oldest(1), 1);
     /// assert_eq!((m.in_flight(), m.stats().dropped_overflow), (1, 1));
+    /// // The request failed: the evicted line stays dropped, the other is kept.
+    /// let busy = Outcome::Unavailable { retry_after: None };
+    /// m.complete(0, Completion::answered(503, busy, ""));
+    /// let s = m.stats();
+    /// assert_eq!((s.dropped_overflow, s.queued), (1, 1));
     /// # Ok::<(), linewire::QueueError>(())
     /// ```
     pub fn drop_oldest(&mut self, lines: usize) -> usize {
@@ -792,9 +860,12 @@ impl<S: Storage, R: Random> Delivery<S, R> {
     /// assert_eq!(m.next(0), linewire::Next::Idle);
     /// ```
     pub fn next(&mut self, now_ms: u64) -> Next<'_> {
+        // A request handed out and never completed: its evicted lines stay
+        // dropped.
         self.sending = false;
         self.in_flight = 0;
         self.in_flight_len = 0;
+        self.evicted_in_flight = 0;
         if self.halted {
             return Next::Halted;
         }
@@ -877,6 +948,8 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         }
         let lines = core::mem::take(&mut self.in_flight);
         let len = core::mem::take(&mut self.in_flight_len);
+        // Counted dropped already; only a 2xx (below) makes them sent.
+        let evicted = core::mem::take(&mut self.evicted_in_flight);
         let (status, outcome, message, unix_now) = match done {
             Completion::Answered {
                 status,
@@ -916,8 +989,12 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         match action {
             Action::Done => {
                 self.remove(lines, len);
-                self.counts.sent = self.counts.sent.saturating_add(lines as u64);
-                Event::Delivered { lines }
+                // The server stored the whole body, the lines evicted from
+                // it meanwhile too: they move from dropped to sent.
+                let stored = lines.saturating_add(evicted);
+                self.queue.undrop(evicted);
+                self.counts.sent = self.counts.sent.saturating_add(stored as u64);
+                Event::Delivered { lines: stored }
             }
             Action::Drop => {
                 self.remove(lines, len);
@@ -983,6 +1060,7 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         self.sending = false;
         self.in_flight = 0;
         self.in_flight_len = 0;
+        self.evicted_in_flight = 0;
         self.split_done(n);
         self.backoff.succeeded();
         n
@@ -1014,11 +1092,14 @@ impl<S: Storage, R: Random> Delivery<S, R> {
         self.max_bytes.min(self.body_limit)
     }
 
-    /// Lines evicted from the front: those in flight go first (the
-    /// answer applies to the rest), and the batch's length is unknown.
+    /// Lines evicted from the front: those in flight go first (counted
+    /// dropped until their request's outcome says otherwise; the answer
+    /// applies to the rest), and the batch's length is unknown.
     fn evicted(&mut self, lines: usize) {
         if lines > 0 {
-            self.in_flight = self.in_flight.saturating_sub(lines);
+            let of_batch = lines.min(self.in_flight);
+            self.in_flight -= of_batch;
+            self.evicted_in_flight = self.evicted_in_flight.saturating_add(of_batch);
             self.in_flight_len = 0;
         }
     }

@@ -422,13 +422,21 @@ impl<S: Storage> QueueInner<S> {
         (self.a_end - self.a_start) + self.b_end
     }
 
-    /// Lines evicted by [`Overflow::DropOldest`] so far.
+    /// Lines evicted by [`Overflow::DropOldest`] so far (less, in a
+    /// [`Delivery`](crate::Delivery), those evicted from a request in
+    /// flight that the server then stored: they count as sent).
     ///
     /// ```
     /// assert_eq!(linewire::Queue::<8>::new().dropped(), 0);
     /// ```
     pub const fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// `lines` evicted earlier count as dropped no more (the machine
+    /// counts them sent: the server stored them while they were in flight).
+    pub(crate) fn undrop(&mut self, lines: usize) {
+        self.dropped = self.dropped.saturating_sub(lines as u64);
     }
 
     /// Lines refused by [`push`](Self::push) so far (full under

@@ -88,7 +88,7 @@ impl Poll {
 /// | | 32-bit | 64-bit |
 /// |---|---|---|
 /// | `Queue<N>` | N + 48 B | N + 64 B |
-/// | `Writer<N>` (including its queue, target, retry state and counters) | N + 400 B | N + 544 B |
+/// | `Writer<N>` (including its queue, target, retry state and counters) | N + 400 B | N + 552 B |
 /// | response buffer (caller's, passed to [`Writer::poll`]) | 1 024 B | 1 024 B |
 ///
 /// So a device keeping 16 KiB of points needs 17 808 bytes for delivery

@@ -1,5 +1,7 @@
 //! Shared by the delivery tests: a `std::net::TcpStream` as an
-//! `embedded_io` stream, and a simulated-clock driver loop.
+//! `embedded_io` stream (and, with `async`, an `embedded_io_async` one),
+//! and a simulated-clock driver loop that polls through either driver,
+//! `Writer::poll` or `Writer::poll_async` (see [`Driver`]).
 #![allow(dead_code)]
 
 use std::io::{Read as _, Write as _};
@@ -58,6 +60,34 @@ impl embedded_io::Write for Tcp {
     }
 }
 
+// Blocking inside, which `block_on` runs as it would any future.
+#[cfg(feature = "async")]
+impl embedded_io_async::Read for Tcp {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        embedded_io::Read::read(self, buf)
+    }
+}
+
+#[cfg(feature = "async")]
+impl embedded_io_async::Write for Tcp {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        embedded_io::Write::write(self, buf)
+    }
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        embedded_io::Write::flush(self)
+    }
+}
+
+/// Which of the core's drivers [`deliver_due`] polls through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// `Writer::poll` (embedded-io).
+    Blocking,
+    /// `Writer::poll_async` (embedded-io-async), run by `block_on`.
+    #[cfg(feature = "async")]
+    Async,
+}
+
 /// What the driver loop saw, for assertions.
 #[derive(Debug, Default)]
 pub struct Seen {
@@ -75,8 +105,9 @@ pub struct Seen {
 }
 
 /// Polls `writer` at simulated time `now` for as long as it has a request
-/// due, connecting to `addr` as needed. Never sleeps.
+/// due, through `driver`, connecting to `addr` as needed. Never sleeps.
 pub fn deliver_due<const N: usize, R: linewire::Random>(
+    driver: Driver,
     writer: &mut Writer<'_, N, R>,
     now: u64,
     addr: SocketAddr,
@@ -105,7 +136,12 @@ pub fn deliver_due<const N: usize, R: linewire::Random>(
         let Some(stream) = conn.as_mut() else {
             unreachable!()
         };
-        match writer.poll(now, stream, &mut buf) {
+        let polled = match driver {
+            Driver::Blocking => writer.poll(now, stream, &mut buf),
+            #[cfg(feature = "async")]
+            Driver::Async => embassy_futures::block_on(writer.poll_async(now, stream, &mut buf)),
+        };
+        match polled {
             Ok(p) => {
                 note(&p.event, seen);
                 if p.reconnect {

@@ -1,21 +1,31 @@
 //! One delivery suite, run against every driver of the core's delivery
 //! machine (`linewire::Delivery`): the blocking core `Writer::poll` over a
-//! real TCP stream (`NalStream` over `std-embedded-nal`) and linewire-std's
-//! `BackgroundWriter` (a thread around the same machine, sending through
-//! ureq). Each scenario is a test-kit fault plan, a set of lines and what
-//! must come of them: the points the test kit stored, the counters, and
-//! (where both drivers must agree on it) the number of write requests.
-//! `Writer::poll_async` is checked against `poll` in core/tests/async_writer.rs.
+//! real TCP stream (`NalStream` over `std-embedded-nal`), the async core
+//! `Writer::poll_async` over a std socket behind `embedded-io-async`'s
+//! traits (run by `embassy_futures::block_on`; the two core drivers share
+//! one loop, `via_core`), and linewire-std's `BackgroundWriter` (a thread
+//! around the same machine, sending through ureq). Each scenario is a
+//! test-kit fault plan, a set of lines and what must come of them: the
+//! points the test kit stored, the counters, and (where the drivers must
+//! agree on them) the number of write requests the test kit read, of
+//! requests the driver made and of connections (a server closing after
+//! each answer: a new connection each, no request written on a closed
+//! one; the core writers' `Poll::reconnect`). Every scenario runs through
+//! all three drivers, one test each (`<scenario>::core_writer`,
+//! `::async_writer`, `::background_writer`).
 //!
-//! Both drivers get the same settings where their defaults differ: the same
-//! short `RetryPolicy`, `OnMisconfigured::Drop` for the core writer (it
-//! halts by default; the std writer always drops), and the same batch size.
+//! The drivers get the same settings where their defaults differ: the same
+//! short `RetryPolicy`, `OnMisconfigured::Drop` for the core writers (they
+//! halt by default; the std writer always drops), and the same batch size.
 
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use linewire::http::Target;
-use linewire::{Batch, OnMisconfigured, Precision, RetryPolicy, Writer, XorShift32};
-use linewire_integration::nal_conn;
+use embedded_io::ErrorKind;
+use linewire::http::{Target, WriteError};
+use linewire::{Batch, OnMisconfigured, Poll, Precision, RetryPolicy, Writer, XorShift32};
+use linewire_integration::{nal_conn, NalConn, IO_TIMEOUT};
 use linewire_std::{BackgroundWriter, Client};
 use linewire_testkit::{Builder, Fault, FaultPlan, Point, TestServer};
 
@@ -56,6 +66,11 @@ struct Observed {
     counters: Counters,
     /// Write requests the test kit read.
     requests: usize,
+    /// Requests the driver made (its `requests` stat), including any that
+    /// never reached the test kit (written on a connection it had closed).
+    attempts: u64,
+    /// Connections the test kit accepted.
+    connections: u64,
 }
 
 struct Scenario {
@@ -70,8 +85,12 @@ struct Scenario {
     /// The stored points, as `Observed::points` renders them.
     stored: &'static [&'static str],
     counters: Counters,
-    /// Write requests, when both drivers must make the same number.
+    /// Write requests, when the drivers must make the same number.
     requests: Option<usize>,
+    /// Requests the driver made, when the drivers must agree on it.
+    attempts: Option<u64>,
+    /// Connections the test kit accepted, when the drivers must agree.
+    connections: Option<u64>,
     /// The least time the driver must have waited (a `Retry-After`).
     waits: Duration,
 }
@@ -98,20 +117,116 @@ fn render(p: &Point) -> String {
     )
 }
 
-fn observe(server: &TestServer, bucket: &str, counters: Counters) -> Observed {
+fn observe(server: &TestServer, bucket: &str, counters: Counters, attempts: u64) -> Observed {
     let mut points: Vec<String> = server.points(bucket).iter().map(render).collect();
     points.sort();
     Observed {
         points,
         counters,
         requests: server.write_requests().len(),
+        attempts,
+        connections: server.connection_count(),
     }
 }
 
-/// The core's blocking driver: polls `Writer::poll` over a `NalStream`,
-/// sleeping until `next_wakeup`, connecting again whenever the writer says
-/// so or a request failed, until nothing is left to do.
+/// How a core driver reaches the test kit.
+#[derive(Debug, Clone, Copy)]
+enum Core {
+    /// `Writer::poll` over a `NalStream` (connects lazily, in the poll).
+    Blocking,
+    /// `Writer::poll_async` over an [`AsyncTcp`], run by `block_on`.
+    Async,
+}
+
+/// A connection of a core driver.
+enum Conn {
+    Nal(NalConn),
+    Tcp(AsyncTcp),
+}
+
+impl Conn {
+    /// A connection to `addr`, or `None` when connecting failed (the
+    /// async driver connects here; the nal stream in its first poll).
+    fn open(driver: Core, addr: SocketAddr) -> Option<Self> {
+        match driver {
+            Core::Blocking => Some(Self::Nal(nal_conn(addr))),
+            Core::Async => AsyncTcp::connect(addr).map(Self::Tcp),
+        }
+    }
+
+    fn poll<const N: usize>(
+        &mut self,
+        w: &mut Writer<'_, N, XorShift32>,
+        now: u64,
+        buf: &mut [u8],
+    ) -> Result<Poll, WriteError> {
+        match self {
+            Self::Nal(c) => w.poll(now, c, buf),
+            Self::Tcp(c) => embassy_futures::block_on(w.poll_async(now, c, buf)),
+        }
+    }
+}
+
+/// A std socket behind `embedded-io-async`'s traits: blocking inside,
+/// which `block_on` runs as it would any future.
+struct AsyncTcp(TcpStream);
+
+impl AsyncTcp {
+    fn connect(addr: SocketAddr) -> Option<Self> {
+        let socket = TcpStream::connect(addr).ok()?;
+        socket.set_read_timeout(Some(IO_TIMEOUT)).ok()?;
+        socket.set_write_timeout(Some(IO_TIMEOUT)).ok()?;
+        Some(Self(socket))
+    }
+}
+
+/// The embedded-io kind of a socket error.
+fn kind(e: &std::io::Error) -> ErrorKind {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionReset => ErrorKind::ConnectionReset,
+        K::ConnectionAborted => ErrorKind::ConnectionAborted,
+        K::BrokenPipe => ErrorKind::BrokenPipe,
+        K::TimedOut | K::WouldBlock => ErrorKind::TimedOut,
+        _ => ErrorKind::Other,
+    }
+}
+
+impl embedded_io_async::ErrorType for AsyncTcp {
+    type Error = ErrorKind;
+}
+
+impl embedded_io_async::Read for AsyncTcp {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        self.0.read(buf).map_err(|e| kind(&e))
+    }
+}
+
+impl embedded_io_async::Write for AsyncTcp {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        self.0.write(buf).map_err(|e| kind(&e))
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        self.0.flush().map_err(|e| kind(&e))
+    }
+}
+
+/// The core's blocking driver: `Writer::poll` over a `NalStream`.
 fn via_core_writer(s: &Scenario) -> Observed {
+    via_core(s, Core::Blocking)
+}
+
+/// The core's async driver: `Writer::poll_async` over an [`AsyncTcp`].
+fn via_async_writer(s: &Scenario) -> Observed {
+    via_core(s, Core::Async)
+}
+
+/// The loop of both core drivers: polls the writer, sleeping until
+/// `next_wakeup`, connecting again whenever the writer says so or a
+/// request failed (or telling it `connect_failed`), until nothing is left
+/// to do.
+fn via_core(s: &Scenario, driver: Core) -> Observed {
     let server = (s.server)().start();
     let target = Target::v2("127.0.0.1", s.bucket, s.token)
         .expect("target")
@@ -130,7 +245,7 @@ fn via_core_writer(s: &Scenario) -> Observed {
     }
     w.push(&batch).expect("push");
     let start = Instant::now();
-    let mut conn = None;
+    let mut conn: Option<Conn> = None;
     let mut buf = [0u8; 1024];
     loop {
         assert!(start.elapsed() < SETTLE, "not settled: {:?}", w.stats());
@@ -143,8 +258,14 @@ fn via_core_writer(s: &Scenario) -> Observed {
             }
             Some(_) => {}
         }
-        let c = conn.get_or_insert_with(|| nal_conn(server.addr()));
-        match w.poll(now, c, &mut buf) {
+        if conn.is_none() {
+            conn = Conn::open(driver, server.addr());
+        }
+        let Some(c) = conn.as_mut() else {
+            w.connect_failed(now);
+            continue;
+        };
+        match c.poll(&mut w, now, &mut buf) {
             Ok(p) if !p.reconnect => {}
             // A failed request or a closed connection: a new one next time.
             _ => conn = None,
@@ -160,7 +281,7 @@ fn via_core_writer(s: &Scenario) -> Observed {
         misconfigured: st.misconfigured,
         dropped: st.dropped_overflow,
     };
-    observe(&server, s.bucket, counters)
+    observe(&server, s.bucket, counters, st.requests)
 }
 
 /// linewire-std's driver: pushes the lines as text, flushes, closes.
@@ -186,7 +307,7 @@ fn via_background_writer(s: &Scenario) -> Observed {
     assert!(w.flush_timeout(SETTLE), "not settled: {:?}", w.stats());
     let st = w.close();
     assert_eq!(st.pending, 0, "{st:?}");
-    observe(&server, s.bucket, std_counters(&st))
+    observe(&server, s.bucket, std_counters(&st), st.requests)
 }
 
 fn std_counters(st: &linewire_std::Stats) -> Counters {
@@ -209,6 +330,12 @@ fn check(s: &Scenario, driver: fn(&Scenario) -> Observed) {
     assert_eq!(got.counters, s.counters, "counters");
     if let Some(n) = s.requests {
         assert_eq!(got.requests, n, "write requests");
+    }
+    if let Some(n) = s.attempts {
+        assert_eq!(got.attempts, n, "requests the driver made");
+    }
+    if let Some(n) = s.connections {
+        assert_eq!(got.connections, n, "connections");
     }
     let took = started.elapsed();
     assert!(took >= s.waits, "settled in {took:?}, before {:?}", s.waits);
@@ -247,6 +374,8 @@ fn stored_abc(server: fn() -> Builder, requests: Option<usize>) -> Scenario {
         },
         requests,
         waits: Duration::ZERO,
+        attempts: None,
+        connections: None,
     }
 }
 
@@ -266,6 +395,8 @@ fn dropped_abc(server: fn() -> Builder, bucket: &'static str, token: &'static st
         // One request, dropped on its answer: no retry.
         requests: Some(1),
         waits: Duration::ZERO,
+        attempts: None,
+        connections: None,
     }
 }
 
@@ -358,6 +489,8 @@ fn too_large_split() -> Scenario {
         // The 413, then the two halves.
         requests: Some(3),
         waits: Duration::ZERO,
+        attempts: None,
+        connections: None,
     }
 }
 
@@ -378,6 +511,8 @@ fn rejected_whole_batch() -> Scenario {
         },
         requests: Some(1),
         waits: Duration::ZERO,
+        attempts: None,
+        connections: None,
     }
 }
 
@@ -413,6 +548,8 @@ fn keeps_failing_gave_up() -> Scenario {
         // The first try and max_retries (2) retries.
         requests: Some(3),
         waits: Duration::ZERO,
+        attempts: None,
+        connections: None,
     }
 }
 
@@ -427,14 +564,46 @@ fn keeps_closing_gave_up() -> Scenario {
     }
 }
 
-/// Two tests per scenario, one per driver: `<scenario>::core_writer` and
-/// `<scenario>::background_writer`.
+fn kept_alive_one_connection() -> Scenario {
+    // One line a batch, three requests: all on one kept-alive connection
+    // (the contrast to `closed_by_the_server_reconnects`).
+    Scenario {
+        batch_lines: 1,
+        attempts: Some(3),
+        connections: Some(1),
+        ..stored_abc(|| plain(FaultPlan::new()), Some(3))
+    }
+}
+
+fn closed_by_the_server_reconnects() -> Scenario {
+    // Every answer says `Connection: close` and the server closes: each
+    // next request goes on a new connection (the core writers'
+    // `Poll::reconnect`), none is written on the closed one to fail and be
+    // resent (that would be a fourth request made, a stale retry).
+    Scenario {
+        batch_lines: 1,
+        attempts: Some(3),
+        connections: Some(3),
+        ..stored_abc(
+            || plain(FaultPlan::new().always(Fault::ConnectionClose)),
+            Some(3),
+        )
+    }
+}
+
+/// Three tests per scenario, one per driver: `<scenario>::core_writer`,
+/// `<scenario>::async_writer` and `<scenario>::background_writer`.
 macro_rules! suite {
     ($($scenario:ident),* $(,)?) => {$(
         mod $scenario {
             #[test]
             fn core_writer() {
                 super::check(&super::$scenario(), super::via_core_writer);
+            }
+
+            #[test]
+            fn async_writer() {
+                super::check(&super::$scenario(), super::via_async_writer);
             }
 
             #[test]
@@ -459,6 +628,8 @@ suite!(
     bucket_not_found_dropped,
     keeps_failing_gave_up,
     keeps_closing_gave_up,
+    kept_alive_one_connection,
+    closed_by_the_server_reconnects,
 );
 
 /// A partial write (the test kit stores the good lines of a batch and
@@ -485,20 +656,21 @@ fn partial_write_background_writer() {
         .expect("push");
     assert!(w.flush_timeout(SETTLE), "not settled: {:?}", w.stats());
     let st = w.close();
-    let got = observe(&server, "b", std_counters(&st));
+    let got = observe(&server, "b", std_counters(&st), st.requests);
     assert_eq!(
-        got,
-        Observed {
-            points: vec![
+        (got.points, got.counters, got.requests, got.attempts),
+        (
+            vec![
                 "m,k=a v=1i 1000000000".to_string(),
                 "m,k=c v=3i 3000000000".to_string()
             ],
-            counters: Counters {
+            Counters {
                 sent: 2,
                 rejected: 1,
                 ..Counters::default()
             },
-            requests: 1,
-        }
+            1,
+            1,
+        )
     );
 }
