@@ -1,46 +1,17 @@
-//! What the firmware gets from qemu's semihosting: a console (stdout), its
-//! command line (`-semihosting-config ...,arg=firmware-net,arg=port=N`),
-//! an exit status; plus stack painting and the panic and fault handlers
-//! that end the run with a failure.
+//! What the firmware gets from qemu's semihosting: its command line
+//! (`-semihosting-config ...,arg=firmware-net,arg=port=N`), the host's
+//! files, the end of the run. The rest of the scaffolding is
+//! `examples/firmware`'s (`linewire-firmware`), the one copy: the console
+//! ([`Console`]), the exit status ([`exit`]), stack painting ([`stack`]),
+//! and the panic and fault handlers that end the run with a failure.
 
 use core::fmt::Write as _;
-use core::panic::PanicInfo;
 
-use cortex_m_rt::{exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hio, nr};
+use cortex_m_semihosting::nr;
 
-/// The semihosting console (qemu's stdout).
-pub struct Console(hio::HostStream);
-
-impl Console {
-    /// Opens stdout; exits qemu with a failure if that is impossible.
-    pub fn open() -> Self {
-        match hio::hstdout() {
-            Ok(s) => Console(s),
-            Err(()) => exit(false),
-        }
-    }
-}
-
-impl core::fmt::Write for Console {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        if self.0.write_all(s.as_bytes()).is_err() {
-            exit(false);
-        }
-        Ok(())
-    }
-}
-
-/// Ends the qemu run: exit status 0 on `success`, else 1.
-pub fn exit(success: bool) -> ! {
-    debug::exit(if success {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    #[allow(clippy::empty_loop)]
-    loop {}
-}
+/// The semihosting console (qemu's stdout): `linewire_firmware::Host`.
+pub use linewire_firmware::Host as Console;
+pub use linewire_firmware::{exit, stack};
 
 /// The command line qemu passes (`SYS_GET_CMDLINE`), read into `buf`;
 /// `None` when the host has none, it does not fit or is not UTF-8.
@@ -129,85 +100,4 @@ pub fn finish(out: &mut Console, sp: usize, painted: usize, ok: bool) -> ! {
     let _ = writeln!(out, "PAINTED {painted}");
     let _ = writeln!(out, "DONE {}", if ok { "ok" } else { "failed" });
     exit(ok)
-}
-
-/// Stack painting: fill the free stack with a pattern, run something, find
-/// the lowest word it overwrote.
-pub mod stack {
-    const PAINT: u32 = 0x5EA5_C0DE;
-
-    extern "C" {
-        /// End of the statics (`cortex-m-rt`): the stack may grow down to it.
-        static __sheap: u32;
-    }
-
-    fn bottom() -> usize {
-        // SAFETY: only the address of the linker symbol is taken.
-        #[allow(unused_unsafe)]
-        let p = unsafe { core::ptr::addr_of!(__sheap) } as usize;
-        (p + 3) & !3
-    }
-
-    /// The current stack pointer (inlined: the caller's).
-    #[inline(always)]
-    pub fn sp() -> usize {
-        cortex_m::register::msp::read() as usize
-    }
-
-    /// Paints everything below this function's frame down to the end of
-    /// the statics; returns how many bytes were painted.
-    #[inline(never)]
-    pub fn paint() -> usize {
-        let top = sp() & !3;
-        let mut p = bottom();
-        let painted = top.saturating_sub(p);
-        while p < top {
-            // SAFETY: [bottom, sp) is free stack, nothing lives there.
-            unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
-            p += 4;
-        }
-        painted
-    }
-
-    /// Bytes of stack used below `caller_sp` since the last [`paint`], or
-    /// `None` when the paint was exhausted.
-    #[inline(never)]
-    pub fn used_below(caller_sp: usize) -> Option<usize> {
-        let start = bottom();
-        let mut p = start;
-        // SAFETY: reads of the painted, now free, stack region.
-        while p < caller_sp && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT {
-            p += 4;
-        }
-        if p == start {
-            None
-        } else {
-            Some(caller_sp.saturating_sub(p))
-        }
-    }
-}
-
-/// Reports where it panicked, not the message (formatting panic messages
-/// would link `core::fmt` for every index check in the program).
-#[panic_handler]
-fn panic(info: &PanicInfo) -> ! {
-    if let Ok(mut out) = hio::hstdout() {
-        match info.location() {
-            Some(l) => {
-                let _ = writeln!(out, "PANIC at {}:{}", l.file(), l.line());
-            }
-            None => {
-                let _ = writeln!(out, "PANIC");
-            }
-        }
-    }
-    exit(false)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    if let Ok(mut out) = hio::hstdout() {
-        let _ = writeln!(out, "HARDFAULT pc={:#010x}", frame.pc());
-    }
-    exit(false)
 }
