@@ -3,7 +3,7 @@
 //! verification, extra headers. (`SSL_CERT_FILE` is in `tls_env.rs`: the
 //! platform's store is read once per process.)
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use linewire::{Precision, RetryPolicy};
@@ -15,34 +15,9 @@ use linewire_testkit::{Fault, FaultPlan, FieldValue, TestServer};
 const LINES: &str = "env,room=loft temp=21.5,door=true,label=\"a b\" 1700000000\n\
                      env,room=barn temp=-3,count=7i 1700000001\n";
 
-/// Every log record of this test process.
-fn logs() -> &'static Mutex<Vec<String>> {
-    static LOGS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-    LOGS.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-struct Capture;
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        logs()
-            .lock()
-            .unwrap()
-            .push(format!("{} {}", record.level(), record.args()));
-    }
-    fn flush(&self) {}
-}
-
-fn init_logs() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        static CAPTURE: Capture = Capture;
-        log::set_logger(&CAPTURE).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
+#[path = "support/capture.rs"]
+mod capture;
+use capture::{init_logs, logs};
 
 fn https() -> TestServer {
     TestServer::builder().https().start()

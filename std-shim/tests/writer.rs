@@ -2,7 +2,7 @@
 //! flush and close, retries, 413 split, partial writes, back-pressure,
 //! outages, failure reports, and no token in the logs.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use linewire::http::Outcome;
@@ -15,34 +15,9 @@ use linewire_testkit::{DownMode, Fault, FaultPlan, TestServer};
 
 const TOKEN: &str = "writer-secret-7c1e";
 
-/// Every log record of this test process.
-fn logs() -> &'static Mutex<Vec<String>> {
-    static LOGS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-    LOGS.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-struct Capture;
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        logs()
-            .lock()
-            .unwrap()
-            .push(format!("{} {}", record.level(), record.args()));
-    }
-    fn flush(&self) {}
-}
-
-fn init_logs() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        static CAPTURE: Capture = Capture;
-        log::set_logger(&CAPTURE).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
+#[path = "support/capture.rs"]
+mod capture;
+use capture::{init_logs, logs};
 
 fn fast_policy() -> RetryPolicy {
     RetryPolicy::new()
