@@ -8,9 +8,6 @@
 
 mod http_support;
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
-
 use embedded_io::ErrorKind;
 use http_support::Fake;
 use linewire::http::{
@@ -18,6 +15,7 @@ use linewire::http::{
     ReadLimits, Reply, Target, TransportError, WriteError,
 };
 use linewire::{Batch, Precision};
+use linewire_testkit::tcp::Tcp;
 use linewire_testkit::{FieldValue, TestServer};
 
 const BATCH: &[u8] = b"home,room=kitchen temp=72 1463683075\nhome,room=hall temp=1 1\n";
@@ -340,42 +338,6 @@ fn early_answers_follow_the_blocking_rule() {
     );
 }
 
-/// The embedded-io kind of a socket error (the kinds the transaction
-/// tells apart).
-fn kind(e: &std::io::Error) -> ErrorKind {
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionReset => ErrorKind::ConnectionReset,
-        K::ConnectionAborted => ErrorKind::ConnectionAborted,
-        K::BrokenPipe => ErrorKind::BrokenPipe,
-        K::TimedOut | K::WouldBlock => ErrorKind::TimedOut,
-        _ => ErrorKind::Other,
-    }
-}
-
-/// A std socket behind the async traits (blocking inside, which a
-/// `block_on` test runs as it would any future).
-struct AsyncTcp(TcpStream);
-
-impl embedded_io_async::ErrorType for AsyncTcp {
-    type Error = ErrorKind;
-}
-
-impl embedded_io_async::Read for AsyncTcp {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        self.0.read(buf).map_err(|e| kind(&e))
-    }
-}
-
-impl embedded_io_async::Write for AsyncTcp {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-        self.0.write(buf).map_err(|e| kind(&e))
-    }
-    async fn flush(&mut self) -> Result<(), ErrorKind> {
-        self.0.flush().map_err(|e| kind(&e))
-    }
-}
-
 #[test]
 fn batches_over_real_tcp_are_stored_exactly() {
     let server = TestServer::start();
@@ -383,11 +345,7 @@ fn batches_over_real_tcp_are_stored_exactly() {
     let target = Target::v2("127.0.0.1", "async", "token")
         .unwrap()
         .port(addr.port());
-    let socket = TcpStream::connect(addr).unwrap();
-    socket
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    let mut stream = AsyncTcp(socket);
+    let mut stream = Tcp::connect(addr).unwrap();
     let mut buf = [0u8; 512];
     for round in 0..3i64 {
         let mut batch = Batch::<512>::with_precision(Precision::Seconds);

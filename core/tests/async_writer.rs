@@ -8,14 +8,12 @@
 
 mod counting_alloc;
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
-
 use embedded_io::ErrorKind;
 use linewire::http::{Target, TransportError, WriteError};
 use linewire::{
     Batch, Event, LastError, OnMisconfigured, Poll, Precision, RetryPolicy, Stats, Writer,
 };
+use linewire_testkit::tcp::Tcp;
 use linewire_testkit::{Fault, FaultPlan, FieldValue, TestServer};
 
 // Per thread: the other tests' allocations do not count.
@@ -646,49 +644,6 @@ fn a_dropped_poll_async_keeps_the_batch_and_sends_it_again_at_once() {
     assert_eq!((s.sent, s.requests, s.retries, s.lost()), (2, 2, 0, 0));
 }
 
-/// The embedded-io kind of a socket error.
-fn kind(e: &std::io::Error) -> ErrorKind {
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionReset => ErrorKind::ConnectionReset,
-        K::ConnectionAborted => ErrorKind::ConnectionAborted,
-        K::BrokenPipe => ErrorKind::BrokenPipe,
-        K::TimedOut | K::WouldBlock => ErrorKind::TimedOut,
-        _ => ErrorKind::Other,
-    }
-}
-
-/// A std socket behind the async traits (blocking inside, which a
-/// `block_on` test runs as it would any future).
-struct AsyncTcp(TcpStream);
-
-impl AsyncTcp {
-    fn connect(server: &TestServer) -> Self {
-        let socket = TcpStream::connect(server.addr()).unwrap();
-        socket
-            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        Self(socket)
-    }
-}
-
-impl embedded_io_async::ErrorType for AsyncTcp {
-    type Error = ErrorKind;
-}
-impl embedded_io_async::Read for AsyncTcp {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        self.0.read(buf).map_err(|e| kind(&e))
-    }
-}
-impl embedded_io_async::Write for AsyncTcp {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-        self.0.write(buf).map_err(|e| kind(&e))
-    }
-    async fn flush(&mut self) -> Result<(), ErrorKind> {
-        self.0.flush().map_err(|e| kind(&e))
-    }
-}
-
 #[test]
 fn over_real_tcp_a_503_then_success_stores_every_point_exactly() {
     let server = TestServer::builder()
@@ -718,7 +673,7 @@ fn over_real_tcp_a_503_then_success_stores_every_point_exactly() {
             writer.push(&batch).unwrap();
         }
     };
-    let mut stream = AsyncTcp::connect(&server);
+    let mut stream = Tcp::connect(server.addr()).unwrap();
     let mut buf = [0u8; 1024];
     let mut events = Vec::new();
     // The firmware's loop, on a clock the test moves: poll when due,
@@ -732,7 +687,7 @@ fn over_real_tcp_a_503_then_success_stores_every_point_exactly() {
                 embassy_futures::block_on(writer.poll_async(now, &mut stream, &mut buf)).unwrap();
             events.push(poll.event);
             if poll.reconnect {
-                stream = AsyncTcp::connect(&server);
+                stream = Tcp::connect(server.addr()).unwrap();
             }
             assert!(events.len() < 10);
         }

@@ -1,82 +1,14 @@
-//! Shared by the delivery tests: a `std::net::TcpStream` as an
-//! `embedded_io` stream (and, with `async`, an `embedded_io_async` one),
-//! and a simulated-clock driver loop that polls through either driver,
+//! Shared by the delivery tests: the test kit's TCP connection as an
+//! `embedded_io` (and `embedded_io_async`) stream, and a simulated-clock driver loop that polls through either driver,
 //! `Writer::poll` or `Writer::poll_async` (see [`Driver`]).
 #![allow(dead_code)]
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::net::SocketAddr;
 
-use embedded_io::ErrorKind;
 use linewire::{Event, Writer};
 
 /// A TCP connection to the test kit, as firmware would have it.
-pub struct Tcp(pub TcpStream);
-
-impl Tcp {
-    pub fn connect(addr: SocketAddr) -> std::io::Result<Self> {
-        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-        s.set_read_timeout(Some(Duration::from_secs(10)))?;
-        s.set_write_timeout(Some(Duration::from_secs(10)))?;
-        s.set_nodelay(true)?;
-        Ok(Self(s))
-    }
-}
-
-fn kind(e: &std::io::Error) -> ErrorKind {
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionReset => ErrorKind::ConnectionReset,
-        K::ConnectionAborted => ErrorKind::ConnectionAborted,
-        K::BrokenPipe => ErrorKind::BrokenPipe,
-        K::TimedOut | K::WouldBlock => ErrorKind::TimedOut,
-        K::NotConnected => ErrorKind::NotConnected,
-        _ => ErrorKind::Other,
-    }
-}
-
-impl embedded_io::ErrorType for Tcp {
-    type Error = ErrorKind;
-}
-
-impl embedded_io::Read for Tcp {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        loop {
-            match self.0.read(buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                r => return r.map_err(|e| kind(&e)),
-            }
-        }
-    }
-}
-
-impl embedded_io::Write for Tcp {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-        self.0.write(buf).map_err(|e| kind(&e))
-    }
-    fn flush(&mut self) -> Result<(), ErrorKind> {
-        self.0.flush().map_err(|e| kind(&e))
-    }
-}
-
-// Blocking inside, which `block_on` runs as it would any future.
-#[cfg(feature = "async")]
-impl embedded_io_async::Read for Tcp {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        embedded_io::Read::read(self, buf)
-    }
-}
-
-#[cfg(feature = "async")]
-impl embedded_io_async::Write for Tcp {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-        embedded_io::Write::write(self, buf)
-    }
-    async fn flush(&mut self) -> Result<(), ErrorKind> {
-        embedded_io::Write::flush(self)
-    }
-}
+pub use linewire_testkit::tcp::Tcp;
 
 /// Which of the core's drivers [`deliver_due`] polls through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

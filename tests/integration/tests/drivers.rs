@@ -18,15 +18,14 @@
 //! short `RetryPolicy`, `OnMisconfigured::Drop` for the core writers (they
 //! halt by default; the std writer always drops), and the same batch size.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use embedded_io::ErrorKind;
 use linewire::http::{Target, WriteError};
 use linewire::{Batch, OnMisconfigured, Poll, Precision, RetryPolicy, Writer, XorShift32};
 use linewire_integration::{nal_conn, NalConn, IO_TIMEOUT};
 use linewire_std::{BackgroundWriter, Client};
+use linewire_testkit::tcp::Tcp;
 use linewire_testkit::{Builder, Fault, FaultPlan, Point, TestServer};
 
 /// The longest a scenario may take to settle in either driver: the slowest
@@ -134,14 +133,14 @@ fn observe(server: &TestServer, bucket: &str, counters: Counters, attempts: u64)
 enum Core {
     /// `Writer::poll` over a `NalStream` (connects lazily, in the poll).
     Blocking,
-    /// `Writer::poll_async` over an [`AsyncTcp`], run by `block_on`.
+    /// `Writer::poll_async` over an [`Tcp`] (the test kit's), run by `block_on`.
     Async,
 }
 
 /// A connection of a core driver.
 enum Conn {
     Nal(NalConn),
-    Tcp(AsyncTcp),
+    Tcp(Tcp),
 }
 
 impl Conn {
@@ -150,7 +149,7 @@ impl Conn {
     fn open(driver: Core, addr: SocketAddr) -> Option<Self> {
         match driver {
             Core::Blocking => Some(Self::Nal(nal_conn(addr))),
-            Core::Async => AsyncTcp::connect(addr).map(Self::Tcp),
+            Core::Async => Tcp::connect_timeout(addr, IO_TIMEOUT).ok().map(Self::Tcp),
         }
     }
 
@@ -167,57 +166,12 @@ impl Conn {
     }
 }
 
-/// A std socket behind `embedded-io-async`'s traits: blocking inside,
-/// which `block_on` runs as it would any future.
-struct AsyncTcp(TcpStream);
-
-impl AsyncTcp {
-    fn connect(addr: SocketAddr) -> Option<Self> {
-        let socket = TcpStream::connect(addr).ok()?;
-        socket.set_read_timeout(Some(IO_TIMEOUT)).ok()?;
-        socket.set_write_timeout(Some(IO_TIMEOUT)).ok()?;
-        Some(Self(socket))
-    }
-}
-
-/// The embedded-io kind of a socket error.
-fn kind(e: &std::io::Error) -> ErrorKind {
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionReset => ErrorKind::ConnectionReset,
-        K::ConnectionAborted => ErrorKind::ConnectionAborted,
-        K::BrokenPipe => ErrorKind::BrokenPipe,
-        K::TimedOut | K::WouldBlock => ErrorKind::TimedOut,
-        _ => ErrorKind::Other,
-    }
-}
-
-impl embedded_io_async::ErrorType for AsyncTcp {
-    type Error = ErrorKind;
-}
-
-impl embedded_io_async::Read for AsyncTcp {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        self.0.read(buf).map_err(|e| kind(&e))
-    }
-}
-
-impl embedded_io_async::Write for AsyncTcp {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-        self.0.write(buf).map_err(|e| kind(&e))
-    }
-
-    async fn flush(&mut self) -> Result<(), ErrorKind> {
-        self.0.flush().map_err(|e| kind(&e))
-    }
-}
-
 /// The core's blocking driver: `Writer::poll` over a `NalStream`.
 fn via_core_writer(s: &Scenario) -> Observed {
     via_core(s, Core::Blocking)
 }
 
-/// The core's async driver: `Writer::poll_async` over an [`AsyncTcp`].
+/// The core's async driver: `Writer::poll_async` over an [`Tcp`] (the test kit's).
 fn via_async_writer(s: &Scenario) -> Observed {
     via_core(s, Core::Async)
 }

@@ -152,6 +152,8 @@ pub mod nal;
 pub mod nal_async;
 mod server;
 mod store;
+#[cfg(feature = "embedded-io")]
+pub mod tcp;
 mod tls;
 mod write;
 
