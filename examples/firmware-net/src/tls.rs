@@ -182,37 +182,37 @@ pub fn parts(out: &mut Console, settings: &Settings<'_>) -> Option<Parts> {
 /// turns) is an I/O error, not a panic.
 pub struct Shared<'a, S>(pub &'a RefCell<S>);
 
+impl<S: embedded_io::ErrorType> Shared<'_, S> {
+    /// Runs `op` on the stream, its error reduced to a kind.
+    fn with<T>(
+        &self,
+        op: impl FnOnce(&mut S) -> Result<T, S::Error>,
+    ) -> Result<T, embedded_io::ErrorKind> {
+        use embedded_io::Error as _;
+        let mut s = self
+            .0
+            .try_borrow_mut()
+            .map_err(|_| embedded_io::ErrorKind::Other)?;
+        op(&mut s).map_err(|e| e.kind())
+    }
+}
+
 impl<S: embedded_io::ErrorType> embedded_io::ErrorType for Shared<'_, S> {
     type Error = embedded_io::ErrorKind;
 }
 
 impl<S: embedded_io::Read> embedded_io::Read for Shared<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        use embedded_io::Error as _;
-        let mut s = self
-            .0
-            .try_borrow_mut()
-            .map_err(|_| embedded_io::ErrorKind::Other)?;
-        s.read(buf).map_err(|e| e.kind())
+        self.with(|s| s.read(buf))
     }
 }
 
 impl<S: embedded_io::Write> embedded_io::Write for Shared<'_, S> {
     fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        use embedded_io::Error as _;
-        let mut s = self
-            .0
-            .try_borrow_mut()
-            .map_err(|_| embedded_io::ErrorKind::Other)?;
-        s.write(buf).map_err(|e| e.kind())
+        self.with(|s| s.write(buf))
     }
 
     fn flush(&mut self) -> Result<(), Self::Error> {
-        use embedded_io::Error as _;
-        let mut s = self
-            .0
-            .try_borrow_mut()
-            .map_err(|_| embedded_io::ErrorKind::Other)?;
-        s.flush().map_err(|e| e.kind())
+        self.with(|s| s.flush())
     }
 }
